@@ -1,0 +1,26 @@
+//! Ring tensors over Z_2^64 for tessera.
+//!
+//! Everything secret in tessera is a tensor of `u64` with wrapping arithmetic:
+//! additive shares, masked openings and fixed-point encodings all live in the
+//! ring Z_2^64. This crate owns that ring tensor type and what every layer
+//! above needs from it, and knows nothing of parties or networks:
+//!
+//! * [`RingTensor`]: elementwise ring arithmetic, broadcasting, sums, slicing,
+//!   concatenation and a fast ring matrix product ([`matmul`]).
+//! * [`FixedPoint`]: encoding reals as `round(x * 2^f) mod 2^64` with range
+//!   checks, and the plaintext truncation that the protocols reproduce.
+//! * [`Prg`]: the one seeded cryptographic PRG (ChaCha20) that draws shares,
+//!   masks and dealer material.
+//! * [`wire`]: compact byte encoding of tensors with limits on decoding.
+
+mod error;
+mod fixed_point;
+pub mod matmul;
+mod prg;
+mod ring;
+pub mod wire;
+
+pub use error::TensorError;
+pub use fixed_point::{FixedPoint, DEFAULT_FRAC_BITS};
+pub use prg::{Prg, Seed};
+pub use ring::RingTensor;

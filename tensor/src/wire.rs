@@ -1,0 +1,133 @@
+//! Byte encoding of ring tensors for the wire.
+//!
+//! Layout: one byte holding the number of dimensions, each dimension as a
+//! little-endian `u64`, then the elements as little-endian `u64` in row-major
+//! order. Decoding never trusts the header: the element count must fit the
+//! caller's limit and match the bytes actually present before anything is
+//! allocated.
+
+use crate::{RingTensor, TensorError};
+
+/// Most dimensions a tensor on the wire may have.
+pub const MAX_DIMS: usize = 8;
+
+/// Appends the encoding of `t` to `out`.
+pub fn encode_into(t: &RingTensor, out: &mut Vec<u8>) {
+    out.reserve(1 + 8 * t.shape().len() + 8 * t.len());
+    out.push(t.shape().len() as u8);
+    for &d in t.shape() {
+        out.extend_from_slice(&(d as u64).to_le_bytes());
+    }
+    for &v in t.as_slice() {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// The encoding of `t`.
+pub fn encode(t: &RingTensor) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(t, &mut out);
+    out
+}
+
+/// Decodes one tensor from the front of `bytes`, returning it and the rest.
+/// Fails if the header is malformed, the tensor would exceed `max_elems`
+/// elements, or the bytes are truncated.
+pub fn decode_prefix(bytes: &[u8], max_elems: usize) -> Result<(RingTensor, &[u8]), TensorError> {
+    let (&ndim, mut rest) = bytes
+        .split_first()
+        .ok_or_else(|| TensorError::Wire("empty message".into()))?;
+    let ndim = ndim as usize;
+    if ndim > MAX_DIMS {
+        return Err(TensorError::Wire(format!(
+            "{ndim} dimensions, at most {MAX_DIMS} allowed"
+        )));
+    }
+    let mut shape = Vec::with_capacity(ndim);
+    let mut count: usize = 1;
+    for i in 0..ndim {
+        let (d, r) = take_u64(rest)
+            .ok_or_else(|| TensorError::Wire(format!("header truncated at dimension {i}")))?;
+        rest = r;
+        let d = usize::try_from(d).map_err(|_| TensorError::Wire("dimension too large".into()))?;
+        count = count
+            .checked_mul(d)
+            .filter(|&c| c <= max_elems)
+            .ok_or_else(|| {
+                TensorError::Wire(format!("tensor exceeds the limit of {max_elems} elements"))
+            })?;
+        shape.push(d);
+    }
+    let need = count * 8;
+    if rest.len() < need {
+        return Err(TensorError::Wire(format!(
+            "truncated: {count} elements need {need} bytes, {} present",
+            rest.len()
+        )));
+    }
+    let (body, rest) = rest.split_at(need);
+    let data = body
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("chunk of 8")))
+        .collect();
+    Ok((RingTensor::from_vec(&shape, data)?, rest))
+}
+
+/// Decodes exactly one tensor; trailing bytes are an error.
+pub fn decode(bytes: &[u8], max_elems: usize) -> Result<RingTensor, TensorError> {
+    let (t, rest) = decode_prefix(bytes, max_elems)?;
+    if !rest.is_empty() {
+        return Err(TensorError::Wire(format!(
+            "{} unexpected trailing bytes",
+            rest.len()
+        )));
+    }
+    Ok(t)
+}
+
+fn take_u64(b: &[u8]) -> Option<(u64, &[u8])> {
+    if b.len() < 8 {
+        return None;
+    }
+    let (head, rest) = b.split_at(8);
+    Some((u64::from_le_bytes(head.try_into().ok()?), rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_trip(rows in 0usize..6, cols in 0usize..6, seed in any::<u8>()) {
+            let mut prg = crate::Prg::from_seed([seed; 32]);
+            let t = prg.uniform(&[rows, cols]);
+            let bytes = encode(&t);
+            prop_assert_eq!(bytes.len(), 1 + 16 + 8 * rows * cols);
+            prop_assert_eq!(decode(&bytes, 1 << 20).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn hostile_headers_are_rejected_without_allocating() {
+        let mut huge = vec![2u8];
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode(&huge, 1 << 20).is_err());
+        let mut big = vec![1u8];
+        big.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(decode(&big, 1 << 20).unwrap_err().to_string().contains("limit"));
+        let t = RingTensor::zeros(&[3]);
+        let bytes = encode(&t);
+        assert!(decode(&bytes[..bytes.len() - 1], 10)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated"));
+        assert!(decode(&[], 10).is_err());
+        assert!(decode(&[9], 10).is_err());
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(decode(&extra, 10).is_err());
+    }
+}
