@@ -1,0 +1,323 @@
+//! Arithmetic protocols on additive shares: input, reveal, Beaver products,
+//! matrix products and fixed-point truncation.
+//!
+//! Costs per party (n parties, one element = 64 bits; "open" = send to every peer):
+//!
+//! | protocol | rounds | sent per element, per peer | from the dealer (party 0) |
+//! |---|---|---|---|
+//! | [`share_input`] | 0 | 0 | 0 |
+//! | [`reveal`] | 1 | 64 bits | 0 |
+//! | [`reveal_to`] | 1 | 64 bits (others to the receiver) | 0 |
+//! | [`mul`] | 1 | 128 bits | 64 bits |
+//! | [`square`] | 1 | 64 bits | 64 bits |
+//! | [`matmul`] `[m,k]x[k,n]` | 1 | 64 (mk + kn) bits in all | 64 mn bits |
+//! | [`truncate`] | 1 | 64 bits | 128 bits |
+//! | [`truncate_local`] (n = 2) | 0 | 0 | 0 |
+
+use crate::error::{ProtocolError, Result};
+use crate::session::{PartyId, Session};
+use crate::share::AShare;
+use crate::prep::Material;
+use tessera_tensor::RingTensor;
+
+/// Secret-shares `value`, held by `owner`, among all parties without any
+/// message: each other party `j` takes the next `shape`-sized draw of the PRG
+/// it shares with the owner as its share, and the owner keeps `value` minus
+/// all of those. `value` must be `Some` exactly on the owner; `shape` is
+/// public.
+pub fn share_input(
+    sess: &mut Session,
+    owner: PartyId,
+    value: Option<&RingTensor>,
+    shape: &[usize],
+) -> Result<AShare> {
+    if owner >= sess.n() {
+        return Err(ProtocolError::InvalidArgument {
+            op: "share_input",
+            detail: format!("owner {owner} is not a party (n = {})", sess.n()),
+        });
+    }
+    if sess.id() != owner {
+        if value.is_some() {
+            return Err(ProtocolError::InvalidArgument {
+                op: "share_input",
+                detail: format!("party {} passed a value owned by party {owner}", sess.id()),
+            });
+        }
+        return Ok(AShare::from_share(sess.shared_prg(owner).uniform(shape)));
+    }
+    let value = value.ok_or_else(|| ProtocolError::InvalidArgument {
+        op: "share_input",
+        detail: format!("owner {owner} passed no value"),
+    })?;
+    if value.shape() != shape {
+        return Err(ProtocolError::InvalidArgument {
+            op: "share_input",
+            detail: format!("value has shape {:?}, declared {shape:?}", value.shape()),
+        });
+    }
+    let mut mine = value.clone();
+    let peers: Vec<_> = sess.peers().collect();
+    for p in peers {
+        let mask = sess.shared_prg(p).uniform(shape);
+        mine.sub_assign(&mask)?;
+    }
+    Ok(AShare::from_share(mine))
+}
+
+/// A fresh sharing of zero from the pairwise PRGs (no messages).
+pub fn zero_share(sess: &mut Session, shape: &[usize]) -> Result<RingTensor> {
+    let me = sess.id();
+    let mut z = RingTensor::zeros(shape);
+    let peers: Vec<_> = sess.peers().collect();
+    for p in peers {
+        let r = sess.shared_prg(p).uniform(shape);
+        if me < p {
+            z.add_assign(&r)?;
+        } else {
+            z.sub_assign(&r)?;
+        }
+    }
+    Ok(z)
+}
+
+/// Sums the shares of several secrets in one round; returns the secrets.
+/// This is the only way secrets are opened to everyone, so every call is
+/// recorded under `label` in [`Session::openings`].
+pub fn reveal_many(sess: &mut Session, xs: &[&AShare], label: &str) -> Result<Vec<RingTensor>> {
+    let flat: Vec<u64> = xs
+        .iter()
+        .flat_map(|x| x.share().as_slice().iter().copied())
+        .collect();
+    let total = flat.len();
+    let all = sess.exchange(&RingTensor::from_vec(&[total], flat)?)?;
+    let mut sum = all[0].clone();
+    for s in &all[1..] {
+        sum.add_assign(s)?;
+    }
+    for x in xs {
+        sess.note_opening(label, x.shape(), None);
+    }
+    split_flat(sum.as_slice(), xs.iter().map(|x| x.shape()))
+}
+
+pub(crate) fn split_flat<'a>(
+    flat: &[u64],
+    shapes: impl Iterator<Item = &'a [usize]>,
+) -> Result<Vec<RingTensor>> {
+    let mut at = 0;
+    shapes
+        .map(|s| {
+            let len: usize = s.iter().product();
+            let t = RingTensor::from_vec(s, flat[at..at + len].to_vec());
+            at += len;
+            t.map_err(ProtocolError::from)
+        })
+        .collect()
+}
+
+/// Opens `x` to every party (one round). `label` names the value in the
+/// session's record of openings.
+pub fn reveal(sess: &mut Session, x: &AShare, label: &str) -> Result<RingTensor> {
+    Ok(reveal_many(sess, &[x], label)?.remove(0))
+}
+
+/// Opens `x` to party `to` only (one round): the others re-randomise their
+/// shares with a fresh zero-sharing and send them to `to`. Returns the secret
+/// on `to` and `None` elsewhere.
+pub fn reveal_to(
+    sess: &mut Session,
+    x: &AShare,
+    to: PartyId,
+    label: &str,
+) -> Result<Option<RingTensor>> {
+    if to >= sess.n() {
+        return Err(ProtocolError::InvalidArgument {
+            op: "reveal_to",
+            detail: format!("party {to} does not exist (n = {})", sess.n()),
+        });
+    }
+    let z = zero_share(sess, x.shape())?;
+    let mine = x.share().add(&z)?;
+    sess.note_opening(label, x.shape(), Some(to));
+    sess.count_round();
+    if sess.id() != to {
+        sess.send_tensor(to, &mine)?;
+        return Ok(None);
+    }
+    let mut sum = mine;
+    let peers: Vec<_> = sess.peers().collect();
+    for p in peers {
+        let s = sess.recv_tensor(p, x.shape())?;
+        sum.add_assign(&s)?;
+    }
+    Ok(Some(sum))
+}
+
+/// Opens masked values `x - a` for Beaver-style products (internal: the
+/// masks make the opened values uniformly random, so they are not recorded
+/// as openings).
+fn open_masked(sess: &mut Session, masked: &[&RingTensor]) -> Result<Vec<RingTensor>> {
+    let flat: Vec<u64> = masked
+        .iter()
+        .flat_map(|x| x.as_slice().iter().copied())
+        .collect();
+    let total = flat.len();
+    let all = sess.exchange(&RingTensor::from_vec(&[total], flat)?)?;
+    let mut sum = all[0].clone();
+    for s in &all[1..] {
+        sum.add_assign(s)?;
+    }
+    split_flat(sum.as_slice(), masked.iter().map(|x| x.shape()))
+}
+
+fn same_shape(op: &'static str, x: &AShare, y: &AShare) -> Result<()> {
+    if x.shape() != y.shape() {
+        return Err(tessera_tensor::TensorError::ShapeMismatch {
+            op,
+            left: x.shape().to_vec(),
+            right: y.shape().to_vec(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Elementwise ring product of two secrets with a Beaver triple (one round).
+/// No truncation: use [`mul_fixed`] for fixed-point values.
+pub fn mul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
+    same_shape("mul", x, y)?;
+    let t = sess.prep().take(&Material::Triple(x.shape().to_vec()))?;
+    let (a, b, c) = (&t[0], &t[1], &t[2]);
+    let d_mine = x.share().sub(a)?;
+    let e_mine = y.share().sub(b)?;
+    let opened = open_masked(sess, &[&d_mine, &e_mine])?;
+    let (d, e) = (&opened[0], &opened[1]);
+    // z = c + d*b + e*a (+ d*e on party 0) = x*y
+    let mut z = c.add(&d.mul(b)?)?.add(&e.mul(a)?)?;
+    if sess.is_leader() {
+        z.add_assign(&d.mul(e)?)?;
+    }
+    Ok(AShare::from_share(z))
+}
+
+/// Elementwise ring square of a secret with a square pair (one round).
+pub fn square(sess: &mut Session, x: &AShare) -> Result<AShare> {
+    let t = sess.prep().take(&Material::Square(x.shape().to_vec()))?;
+    let (a, c) = (&t[0], &t[1]);
+    let d_mine = x.share().sub(a)?;
+    let d = open_masked(sess, &[&d_mine])?.remove(0);
+    // x^2 = c + 2 d a + d^2
+    let mut z = c.add(&d.mul(a)?.mul_scalar(2))?;
+    if sess.is_leader() {
+        z.add_assign(&d.mul(&d)?)?;
+    }
+    Ok(AShare::from_share(z))
+}
+
+/// Ring matrix product `[m,k] x [k,n]` of two secrets with a matrix triple
+/// (one round, opening `m*k + k*n` elements).
+pub fn matmul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
+    let (m, k, n) = x.share().matmul_dims(y.share())?;
+    let t = sess.prep().take(&Material::MatTriple(m, k, n))?;
+    let (a, b, c) = (&t[0], &t[1], &t[2]);
+    let d_mine = x.share().sub(a)?;
+    let e_mine = y.share().sub(b)?;
+    let opened = open_masked(sess, &[&d_mine, &e_mine])?;
+    let (d, e) = (&opened[0], &opened[1]);
+    // X*Y = C + D*B + A*E (+ D*E on party 0)
+    let mut z = c.add(&d.matmul(b)?)?.add(&a.matmul(e)?)?;
+    if sess.is_leader() {
+        z.add_assign(&d.matmul(e)?)?;
+    }
+    Ok(AShare::from_share(z))
+}
+
+/// Fixed-point truncation by `f` bits with a dealer truncation pair (one round,
+/// any number of parties).
+///
+/// **Bound:** for a secret `x` with `|x| < 2^62` (as a signed ring element),
+/// the result is `floor(x / 2^f)` or `floor(x / 2^f) + 1`: at most one unit in
+/// the last place above the plaintext reference, never a large error. The
+/// opened value `x + 2^62 + r` is uniform because `r` is uniform over the
+/// whole ring. Method: the carry out of the low 63 bits of `x + 2^62 + r` is
+/// the top bit of the opened value XOR the top bit of `r`, which the dealer
+/// shares; it corrects the wrap-around exactly (the "one-bit error"
+/// truncation of Escudero et al., CRYPTO 2020).
+pub fn truncate(sess: &mut Session, x: &AShare) -> Result<AShare> {
+    let f = sess.fixed().frac_bits();
+    let t = sess.prep().take(&Material::Trunc(x.shape().to_vec(), f))?;
+    let (r, r_low_shifted, r_msb) = (&t[0], &t[1], &t[2]);
+    const BIAS: u64 = 1 << 62;
+    let masked = x.add_public_scalar(sess, BIAS).share().add(r)?;
+    let c = open_masked(sess, &[&masked])?.remove(0);
+    let low_mask = u64::MAX >> 1;
+    // carry = c_msb XOR r_msb = c_msb + r_msb - 2 c_msb r_msb (c_msb public)
+    let c_msb = c.map(|v| v >> 63);
+    let sign = c_msb.map(|b| 1u64.wrapping_sub(b.wrapping_mul(2)));
+    let carry = r_msb.mul(&sign)?;
+    let mut out = carry.mul_scalar(1u64 << (63 - f)).sub(r_low_shifted)?;
+    if sess.is_leader() {
+        let public = c.zip_with(&c_msb, "truncate", |cv, m| {
+            ((cv & low_mask) >> f)
+                .wrapping_add(m << (63 - f))
+                .wrapping_sub(BIAS >> f)
+        })?;
+        out.add_assign(&public)?;
+    }
+    Ok(AShare::from_share(out))
+}
+
+/// Two-party local truncation (SecureML): party 0 shifts its share, party 1
+/// shifts the negation of its share. No communication.
+///
+/// **Bound:** if `|x| < 2^l`, the result is within one unit of `x / 2^f`
+/// except with probability at most `2^(l + 1 - 64)` per element, in which case
+/// it is wrong by about `2^(64 - f)` (a gross error). With 16 fractional bits
+/// and products up to 2^40 that is about 1 in 8 million elements, which is why
+/// [`truncate`] is the default everywhere.
+pub fn truncate_local(sess: &mut Session, x: &AShare) -> Result<AShare> {
+    if sess.n() != 2 {
+        return Err(ProtocolError::InvalidArgument {
+            op: "truncate_local",
+            detail: format!("needs exactly 2 parties, the session has {}", sess.n()),
+        });
+    }
+    let f = sess.fixed().frac_bits();
+    let out = if sess.is_leader() {
+        x.share().map(|v| v >> f)
+    } else {
+        x.share().map(|v| (v.wrapping_neg() >> f).wrapping_neg())
+    };
+    Ok(AShare::from_share(out))
+}
+
+/// Fixed-point elementwise product: [`mul`] then [`truncate`] (two rounds).
+pub fn mul_fixed(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
+    let p = mul(sess, x, y)?;
+    truncate(sess, &p)
+}
+
+/// Fixed-point square: [`square`] then [`truncate`] (two rounds).
+pub fn square_fixed(sess: &mut Session, x: &AShare) -> Result<AShare> {
+    let p = square(sess, x)?;
+    truncate(sess, &p)
+}
+
+/// Fixed-point matrix product: [`matmul`] then [`truncate`] (two rounds).
+pub fn matmul_fixed(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
+    let p = matmul(sess, x, y)?;
+    truncate(sess, &p)
+}
+
+/// Multiplies by a public fixed-point tensor (broadcast allowed), then truncates (one round).
+pub fn mul_public_fixed(sess: &mut Session, x: &AShare, c: &RingTensor) -> Result<AShare> {
+    let p = x.mul_public(c)?;
+    truncate(sess, &p)
+}
+
+/// Multiplies by a public real constant, then truncates (one round).
+pub fn scale(sess: &mut Session, x: &AShare, c: f64) -> Result<AShare> {
+    let enc = sess.fixed().encode(c)?;
+    truncate(sess, &x.mul_public_scalar(enc))
+}

@@ -1,0 +1,69 @@
+use crate::channel::NetError;
+use tessera_tensor::TensorError;
+use thiserror::Error;
+
+/// Errors of a party's session and its protocols.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// Communication with a peer failed; the session cannot continue.
+    #[error("party {party}: connection to {peer} failed: {source}")]
+    Net {
+        /// The party reporting the error.
+        party: usize,
+        /// The peer ("party 2", "the dealer").
+        peer: String,
+        /// What went wrong on the channel.
+        #[source]
+        source: NetError,
+    },
+    /// A peer sent bytes that are not what the protocol expects.
+    #[error("party {party}: malformed message from {peer}: {detail}")]
+    Malformed {
+        /// The party reporting the error.
+        party: usize,
+        /// The peer that sent it.
+        peer: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A ring tensor operation failed (usually mismatched shapes).
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+    /// The preprocessing provider could not supply what was asked.
+    #[error("preprocessing: {0}")]
+    Preprocessing(String),
+    /// A protocol was called with arguments it cannot accept.
+    #[error("{op}: {detail}")]
+    InvalidArgument {
+        /// The protocol.
+        op: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A party thread of the embedded runtime panicked.
+    #[error("party {party} crashed: {detail}")]
+    Crashed {
+        /// The party.
+        party: usize,
+        /// The panic message.
+        detail: String,
+    },
+}
+
+impl ProtocolError {
+    /// True if this error only reports that a peer went away, which usually
+    /// follows another party's failure rather than causing it.
+    pub fn is_lost_peer(&self) -> bool {
+        matches!(
+            self,
+            ProtocolError::Net {
+                source: NetError::Disconnected,
+                ..
+            }
+        )
+    }
+}
+
+/// Result of a protocol step.
+pub type Result<T> = std::result::Result<T, ProtocolError>;

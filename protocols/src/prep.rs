@@ -1,0 +1,416 @@
+//! Preprocessing: correlated randomness consumed by the online protocols.
+//!
+//! [`Preprocessing`] is the inventory a party draws from. Today its one
+//! implementation is the trusted dealer ([`DealerClient`] on each party,
+//! [`Dealer`] as its own role), the model CrypTen uses by default; a
+//! dealer-free provider (OT or HE based, running among the parties over their
+//! own channels) can implement the same trait later.
+//!
+//! **Seeded dealing.** The dealer shares one PRG seed with each party. For
+//! every item, each party draws its shares of the *random* components (say
+//! `a`, `b` of a Beaver triple) from that stream. Parties `1..n` also draw
+//! their shares of the *determined* components (`c = a*b`); party 0 instead
+//! receives its share of those from the dealer, chosen so that all shares add
+//! up. So the dealer sends data to party 0 only, and only the determined
+//! components: one ring element per Beaver triple.
+//!
+//! **Trust.** The dealer knows every party's shares of the material, so it
+//! must not collude with any party and must not see any online message. It
+//! never sees inputs or outputs.
+
+use crate::channel::Channel;
+use crate::error::{ProtocolError, Result};
+use tessera_tensor::{wire, Prg, RingTensor, Seed};
+
+/// How the shares of a component combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Additive shares modulo 2^64.
+    Arithmetic,
+    /// XOR shares of bit-packed words.
+    Binary,
+}
+
+/// A kind of correlated randomness, with its shape parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Material {
+    /// Beaver triple `(a, b, a*b)` elementwise.
+    Triple(Vec<usize>),
+    /// Square pair `(a, a*a)`.
+    Square(Vec<usize>),
+    /// Matrix triple `(A [m,k], B [k,n], A*B)`.
+    MatTriple(usize, usize, usize),
+    /// Truncation pair for `f` bits: `(r, (r mod 2^63) >> f, r >> 63)`.
+    Trunc(Vec<usize>, u32),
+    /// AND triple of XOR-shared words `(a, b, a & b)`.
+    BitTriple(Vec<usize>),
+    /// A random ring element held both additively and as XOR-shared bits.
+    EdaBits(Vec<usize>),
+    /// A random bit: XOR-shared word whose bit 0 is the bit, and the bit additively.
+    RandBit(Vec<usize>),
+}
+
+impl Material {
+    fn tag(&self) -> u8 {
+        match self {
+            Material::Triple(_) => 1,
+            Material::Square(_) => 2,
+            Material::MatTriple(..) => 3,
+            Material::Trunc(..) => 4,
+            Material::BitTriple(_) => 5,
+            Material::EdaBits(_) => 6,
+            Material::RandBit(_) => 7,
+        }
+    }
+
+    /// Shapes and sharings of the random components, then of the determined ones.
+    fn layout(&self) -> (Vec<(Vec<usize>, Sharing)>, Vec<(Vec<usize>, Sharing)>) {
+        use Sharing::*;
+        match self {
+            Material::Triple(s) => (
+                vec![(s.clone(), Arithmetic), (s.clone(), Arithmetic)],
+                vec![(s.clone(), Arithmetic)],
+            ),
+            Material::Square(s) => (vec![(s.clone(), Arithmetic)], vec![(s.clone(), Arithmetic)]),
+            Material::MatTriple(m, k, n) => (
+                vec![(vec![*m, *k], Arithmetic), (vec![*k, *n], Arithmetic)],
+                vec![(vec![*m, *n], Arithmetic)],
+            ),
+            Material::Trunc(s, _) => (
+                vec![(s.clone(), Arithmetic)],
+                vec![(s.clone(), Arithmetic), (s.clone(), Arithmetic)],
+            ),
+            Material::BitTriple(s) => (
+                vec![(s.clone(), Binary), (s.clone(), Binary)],
+                vec![(s.clone(), Binary)],
+            ),
+            Material::EdaBits(s) => (vec![(s.clone(), Arithmetic)], vec![(s.clone(), Binary)]),
+            Material::RandBit(s) => (vec![(s.clone(), Binary)], vec![(s.clone(), Arithmetic)]),
+        }
+    }
+
+    /// The determined components' secret values from the random components' secrets.
+    fn determine(&self, random: &[RingTensor]) -> Result<Vec<RingTensor>> {
+        Ok(match self {
+            Material::Triple(_) => vec![random[0].mul(&random[1])?],
+            Material::Square(_) => vec![random[0].mul(&random[0])?],
+            Material::MatTriple(..) => vec![random[0].matmul(&random[1])?],
+            Material::Trunc(_, f) => {
+                let low = random[0].map(|r| (r & (u64::MAX >> 1)) >> f);
+                let msb = random[0].map(|r| r >> 63);
+                vec![low, msb]
+            }
+            Material::BitTriple(_) => vec![random[0].and(&random[1])?],
+            Material::EdaBits(_) => vec![random[0].clone()],
+            Material::RandBit(_) => vec![random[0].map(|w| w & 1)],
+        })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let (dims, f): (Vec<usize>, u32) = match self {
+            Material::MatTriple(m, k, n) => (vec![*m, *k, *n], 0),
+            Material::Trunc(s, f) => (s.clone(), *f),
+            Material::Triple(s)
+            | Material::Square(s)
+            | Material::BitTriple(s)
+            | Material::EdaBits(s)
+            | Material::RandBit(s) => (s.clone(), 0),
+        };
+        let mut out = vec![self.tag(), f as u8, dims.len() as u8];
+        for d in dims {
+            out.extend_from_slice(&(d as u64).to_le_bytes());
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Option<Material>, String> {
+        let [tag, f, nd, rest @ ..] = bytes else {
+            return Err("request shorter than its header".into());
+        };
+        if *tag == 0 {
+            return Ok(None);
+        }
+        let nd = *nd as usize;
+        if nd > wire::MAX_DIMS || rest.len() != nd * 8 {
+            return Err(format!("request with {nd} dimensions and {} bytes", rest.len()));
+        }
+        let dims: Vec<usize> = rest
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
+            .collect();
+        let max = crate::session::MAX_MESSAGE_ELEMS;
+        let fits = |ds: &[usize]| {
+            ds.iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .is_some_and(|c| c <= max)
+        };
+        Ok(Some(match (*tag, dims.as_slice()) {
+            (3, &[m, k, n]) if fits(&[m, k]) && fits(&[k, n]) && fits(&[m, n]) => {
+                Material::MatTriple(m, k, n)
+            }
+            (3, _) => return Err("bad matrix triple request".into()),
+            _ if !fits(&dims) => return Err("request too large".into()),
+            (1, _) => Material::Triple(dims),
+            (2, _) => Material::Square(dims),
+            (4, _) if (1..64).contains(f) => Material::Trunc(dims, *f as u32),
+            (5, _) => Material::BitTriple(dims),
+            (6, _) => Material::EdaBits(dims),
+            (7, _) => Material::RandBit(dims),
+            _ => return Err(format!("unknown request tag {tag}")),
+        }))
+    }
+}
+
+fn draw(prg: &mut Prg, shapes: &[(Vec<usize>, Sharing)]) -> Vec<RingTensor> {
+    shapes.iter().map(|(s, _)| prg.uniform(s)).collect()
+}
+
+/// Source of correlated randomness for one party.
+///
+/// Items must be requested in the same order by every party (SPMD code does
+/// this naturally); each returns this party's shares of the components, in the
+/// order listed by [`Material`].
+pub trait Preprocessing: Send {
+    /// Who is trusted for this material, in words for run reports.
+    fn model(&self) -> &'static str;
+    /// This party's shares of one item.
+    fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>>;
+    /// Bytes received from the provider so far.
+    fn bytes_received(&self) -> u64;
+    /// Signals that no more material will be requested.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Statement printed by every run that uses the dealer.
+pub const DEALER_TRUST: &str = "trusted dealer: a separate party generates Beaver triples, \
+truncation pairs and random bits; it must not collude with any computing party \
+(semi-honest security, dishonest majority among the computing parties otherwise)";
+
+/// A party's end of the trusted dealer.
+pub struct DealerClient {
+    party: usize,
+    prg: Prg,
+    channel: Box<dyn Channel>,
+    received: u64,
+    finished: bool,
+}
+
+impl DealerClient {
+    /// Connects to the dealer: receives this party's seed.
+    pub fn connect(party: usize, mut channel: Box<dyn Channel>) -> Result<Self> {
+        let seed = channel.recv().map_err(|e| dealer_net(party, e))?;
+        let seed: Seed = seed.try_into().map_err(|_| ProtocolError::Malformed {
+            party,
+            peer: "the dealer".into(),
+            detail: "seed must be 32 bytes".into(),
+        })?;
+        Ok(Self {
+            party,
+            prg: Prg::from_seed(seed),
+            channel,
+            received: 32,
+            finished: false,
+        })
+    }
+}
+
+fn dealer_net(party: usize, source: crate::channel::NetError) -> ProtocolError {
+    ProtocolError::Net {
+        party,
+        peer: "the dealer".into(),
+        source,
+    }
+}
+
+impl Preprocessing for DealerClient {
+    fn model(&self) -> &'static str {
+        DEALER_TRUST
+    }
+
+    fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
+        let (random, determined) = item.layout();
+        let mut out = draw(&mut self.prg, &random);
+        if self.party != 0 {
+            out.extend(draw(&mut self.prg, &determined));
+            return Ok(out);
+        }
+        self.channel
+            .send(item.encode())
+            .map_err(|e| dealer_net(0, e))?;
+        let reply = self.channel.recv().map_err(|e| dealer_net(0, e))?;
+        self.received += reply.len() as u64;
+        let mut rest = reply.as_slice();
+        for (shape, _) in &determined {
+            let (t, r) = wire::decode_prefix(rest, crate::session::MAX_MESSAGE_ELEMS).map_err(
+                |e| ProtocolError::Malformed {
+                    party: 0,
+                    peer: "the dealer".into(),
+                    detail: e.to_string(),
+                },
+            )?;
+            if t.shape() != shape.as_slice() {
+                return Err(ProtocolError::Preprocessing(format!(
+                    "dealer sent shape {:?}, expected {shape:?}",
+                    t.shape()
+                )));
+            }
+            out.push(t);
+            rest = r;
+        }
+        Ok(out)
+    }
+
+    fn bytes_received(&self) -> u64 {
+        self.received
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.party == 0 && !self.finished {
+            self.finished = true;
+            self.channel
+                .send(vec![0, 0, 0])
+                .map_err(|e| dealer_net(0, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The trusted dealer's role: deals seeds, then answers party 0's requests.
+pub struct Dealer {
+    prgs: Vec<Prg>,
+    channels: Vec<Box<dyn Channel>>,
+    sent: u64,
+}
+
+impl Dealer {
+    /// Sends a fresh seed to each party (`channels[p]` links to party `p`).
+    pub fn start(mut channels: Vec<Box<dyn Channel>>, mut randomness: Prg) -> Result<Self> {
+        let mut prgs = Vec::with_capacity(channels.len());
+        let mut sent = 0;
+        for (p, ch) in channels.iter_mut().enumerate() {
+            let seed = randomness.next_seed();
+            ch.send(seed.to_vec()).map_err(|e| ProtocolError::Net {
+                party: p,
+                peer: "the dealer".into(),
+                source: e,
+            })?;
+            sent += 32;
+            prgs.push(Prg::from_seed(seed));
+        }
+        Ok(Self {
+            prgs,
+            channels,
+            sent,
+        })
+    }
+
+    /// Party 0's shares of the determined components of `item`; advances
+    /// every party's stream exactly as that party does.
+    pub fn deal(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
+        let (random, determined) = item.layout();
+        let per_party_random: Vec<Vec<RingTensor>> =
+            self.prgs.iter_mut().map(|p| draw(p, &random)).collect();
+        let secrets: Vec<RingTensor> = (0..random.len())
+            .map(|c| combine(per_party_random.iter().map(|v| &v[c]), random[c].1))
+            .collect::<Result<_>>()?;
+        let determined_secrets = item.determine(&secrets)?;
+        let others: Vec<Vec<RingTensor>> = self.prgs[1..]
+            .iter_mut()
+            .map(|p| draw(p, &determined))
+            .collect();
+        determined
+            .iter()
+            .enumerate()
+            .map(|(c, (_, sharing))| {
+                let mut share = determined_secrets[c].clone();
+                for o in &others {
+                    match sharing {
+                        Sharing::Arithmetic => share.sub_assign(&o[c])?,
+                        Sharing::Binary => share.xor_assign(&o[c])?,
+                    }
+                }
+                Ok(share)
+            })
+            .collect()
+    }
+
+    /// Serves party 0 until it says it is done or disconnects.
+    /// Returns the number of bytes sent.
+    pub fn serve(mut self) -> Result<u64> {
+        loop {
+            let req = match self.channels[0].recv() {
+                Ok(r) => r,
+                Err(crate::channel::NetError::Disconnected) => return Ok(self.sent),
+                Err(e) => {
+                    return Err(ProtocolError::Net {
+                        party: 0,
+                        peer: "the dealer".into(),
+                        source: e,
+                    })
+                }
+            };
+            let item = match Material::decode(&req) {
+                Ok(Some(item)) => item,
+                Ok(None) => return Ok(self.sent),
+                Err(detail) => {
+                    return Err(ProtocolError::Malformed {
+                        party: 0,
+                        peer: "the dealer".into(),
+                        detail,
+                    })
+                }
+            };
+            let shares = self.deal(&item)?;
+            let mut reply = Vec::new();
+            for s in &shares {
+                wire::encode_into(s, &mut reply);
+            }
+            self.sent += reply.len() as u64;
+            self.channels[0]
+                .send(reply)
+                .map_err(|e| ProtocolError::Net {
+                    party: 0,
+                    peer: "the dealer".into(),
+                    source: e,
+                })?;
+        }
+    }
+}
+
+fn combine<'a>(
+    mut parts: impl Iterator<Item = &'a RingTensor>,
+    sharing: Sharing,
+) -> Result<RingTensor> {
+    let mut acc = parts.next().expect("at least one party").clone();
+    for p in parts {
+        match sharing {
+            Sharing::Arithmetic => acc.add_assign(p)?,
+            Sharing::Binary => acc.xor_assign(p)?,
+        }
+    }
+    Ok(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_garbage_is_rejected() {
+        for m in [
+            Material::Triple(vec![2, 3]),
+            Material::MatTriple(4, 5, 6),
+            Material::Trunc(vec![7], 16),
+            Material::RandBit(vec![]),
+        ] {
+            assert_eq!(Material::decode(&m.encode()).unwrap(), Some(m));
+        }
+        assert_eq!(Material::decode(&[0, 0, 0]).unwrap(), None);
+        assert!(Material::decode(&[9, 0, 0]).is_err());
+        assert!(Material::decode(&[1, 0, 2, 1]).is_err());
+        let mut huge = vec![1, 0, 2];
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(Material::decode(&huge).is_err());
+    }
+}

@@ -1,0 +1,172 @@
+//! The embedded runtime: n parties and the dealer as threads of one process,
+//! joined by in-memory channels, each running the same per-party code that
+//! runs in separate processes over the network.
+
+use crate::channel::{Channel, MemChannel, DEFAULT_TIMEOUT};
+use crate::error::ProtocolError;
+use crate::prep::{Dealer, DealerClient};
+use crate::session::{Session, Stats};
+use std::time::{Duration, Instant};
+use tessera_tensor::{FixedPoint, Prg, Seed};
+
+/// Settings of an embedded run.
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    /// Number of computing parties (at least 2).
+    pub parties: usize,
+    /// Fixed-point encoding.
+    pub fixed: FixedPoint,
+    /// Seed for all randomness (shares, masks, dealer). `None` draws from the
+    /// operating system. A fixed seed makes runs reproducible and is for
+    /// tests and benchmarks only: whoever knows it can recompute every share.
+    pub seed: Option<Seed>,
+    /// How long a party waits for a message before giving up.
+    pub timeout: Duration,
+}
+
+impl EmbeddedConfig {
+    /// `parties` parties, default encoding, OS randomness, default timeout.
+    pub fn new(parties: usize) -> Self {
+        Self {
+            parties,
+            fixed: FixedPoint::default(),
+            seed: None,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Uses a fixed seed (reproducible; not secure).
+    pub fn with_seed(mut self, seed: Seed) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+}
+
+/// What one party returned, with its counters and time.
+#[derive(Debug)]
+pub struct PartyOutcome<T> {
+    /// The party's return value.
+    pub value: T,
+    /// Its communication counters.
+    pub stats: Stats,
+    /// Wall time of its computation, after setup.
+    pub elapsed: Duration,
+}
+
+/// Runs `party_fn` on every party of an embedded job and returns the
+/// outcomes in party order. If any party fails, returns the error of the
+/// party that failed first in time (later failures are usually just peers
+/// noticing it is gone).
+pub fn run_embedded<T, E, F>(config: &EmbeddedConfig, party_fn: F) -> Result<Vec<PartyOutcome<T>>, E>
+where
+    T: Send,
+    E: From<ProtocolError> + Send,
+    F: Fn(&mut Session) -> Result<T, E> + Sync,
+{
+    let n = config.parties;
+    if n < 2 {
+        return Err(ProtocolError::InvalidArgument {
+            op: "run_embedded",
+            detail: format!("need at least 2 parties, got {n}"),
+        }
+        .into());
+    }
+    let mut master = match config.seed {
+        Some(s) => Prg::from_seed(s),
+        None => Prg::from_entropy(),
+    };
+    let dealer_seed = master.fork();
+    let party_seeds: Vec<Prg> = (0..n).map(|_| master.fork()).collect();
+
+    // Pairwise links between parties.
+    let mut links: Vec<Vec<Option<Box<dyn Channel>>>> =
+        (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
+    for i in 0..n {
+        for j in i + 1..n {
+            let (a, b) = MemChannel::pair(config.timeout);
+            links[i][j] = Some(Box::new(a));
+            links[j][i] = Some(Box::new(b));
+        }
+    }
+    let (mut dealer_ends, party_dealer_ends): (Vec<Box<dyn Channel>>, Vec<Box<dyn Channel>>) = (0
+        ..n)
+        .map(|_| {
+            let (d, p) = MemChannel::pair(config.timeout);
+            (Box::new(d) as Box<dyn Channel>, Box::new(p) as Box<dyn Channel>)
+        })
+        .unzip();
+
+    let fixed = config.fixed;
+    let party_fn = &party_fn;
+    std::thread::scope(|scope| {
+        let dealer = scope.spawn(move || {
+            let dealer = Dealer::start(std::mem::take(&mut dealer_ends), dealer_seed)?;
+            dealer.serve()
+        });
+        let handles: Vec<_> = links
+            .into_iter()
+            .zip(party_dealer_ends)
+            .zip(party_seeds)
+            .enumerate()
+            .map(|(id, ((chans, dealer_ch), prg))| {
+                scope.spawn(move || -> (Result<PartyOutcome<T>, E>, Instant) {
+                    let run = || -> Result<PartyOutcome<T>, E> {
+                        let prep = DealerClient::connect(id, dealer_ch)?;
+                        let mut sess = Session::establish(id, fixed, chans, prg, Box::new(prep))?;
+                        let start = Instant::now();
+                        let value = party_fn(&mut sess)?;
+                        sess.finish()?;
+                        Ok(PartyOutcome {
+                            value,
+                            stats: sess.stats(),
+                            elapsed: start.elapsed(),
+                        })
+                    };
+                    let r = run();
+                    (r, Instant::now())
+                })
+            })
+            .collect();
+        let mut results: Vec<(Result<PartyOutcome<T>, E>, Instant)> = handles
+            .into_iter()
+            .enumerate()
+            .map(|(party, h)| {
+                h.join().unwrap_or_else(|panic| {
+                    let detail = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown panic".into());
+                    (
+                        Err(ProtocolError::Crashed { party, detail }.into()),
+                        Instant::now(),
+                    )
+                })
+            })
+            .collect();
+        // The dealer's own failure matters only if no party explains it.
+        let dealer_result = dealer.join();
+        let first_failure = results
+            .iter()
+            .enumerate()
+            .filter(|(_, (r, _))| r.is_err())
+            .min_by_key(|(_, (_, t))| *t)
+            .map(|(i, _)| i);
+        if let Some(i) = first_failure {
+            return Err(match results.swap_remove(i).0 {
+                Err(e) => e,
+                Ok(_) => unreachable!("selected a failed party"),
+            });
+        }
+        if let Ok(Err(e)) = dealer_result {
+            return Err(e.into());
+        }
+        Ok(results
+            .into_iter()
+            .map(|(r, _)| match r {
+                Ok(o) => o,
+                Err(_) => unreachable!("no party failed"),
+            })
+            .collect())
+    })
+}

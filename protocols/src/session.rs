@@ -1,0 +1,325 @@
+//! A party's session: who it is, its links to the other parties, its
+//! randomness, its preprocessing provider and its communication counters.
+
+use crate::channel::Channel;
+use crate::error::{ProtocolError, Result};
+use crate::prep::Preprocessing;
+use serde::Serialize;
+use tessera_tensor::{wire, FixedPoint, Prg, RingTensor, Seed};
+
+/// Index of a computing party, `0..n`.
+pub type PartyId = usize;
+
+/// Largest tensor (in elements) accepted from a peer in one message.
+pub const MAX_MESSAGE_ELEMS: usize = 1 << 28;
+
+/// Communication counters of one party.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Stats {
+    /// This party's id.
+    pub party: PartyId,
+    /// Bytes sent to each party (own entry is 0).
+    pub bytes_sent: Vec<u64>,
+    /// Bytes received from each party (own entry is 0).
+    pub bytes_received: Vec<u64>,
+    /// Communication rounds: protocol steps that wait for peers' messages.
+    pub rounds: u64,
+    /// Bytes received from the preprocessing provider (the dealer).
+    pub preprocessing_bytes: u64,
+}
+
+impl Stats {
+    /// Total bytes sent to other parties.
+    pub fn total_sent(&self) -> u64 {
+        self.bytes_sent.iter().sum()
+    }
+    /// Total bytes received from other parties.
+    pub fn total_received(&self) -> u64 {
+        self.bytes_received.iter().sum()
+    }
+}
+
+/// What a party opened: recorded for every reveal so that tests and users
+/// can audit that only declared outputs were ever opened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Opening {
+    /// What the value is, as named by the caller.
+    pub label: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Who learned it: `None` for every party, `Some(p)` for party `p` only.
+    pub to: Option<PartyId>,
+}
+
+struct Link {
+    channel: Box<dyn Channel>,
+    /// PRG keyed by the seed this party shares with the peer.
+    shared: Prg,
+}
+
+/// One party's state in a computation.
+///
+/// All protocols take `&mut Session`. It holds no other party's shares; the
+/// embedded runtime gives every party thread its own session. `Debug` prints
+/// only public facts.
+pub struct Session {
+    id: PartyId,
+    n: usize,
+    fixed: FixedPoint,
+    links: Vec<Option<Link>>,
+    local: Prg,
+    prep: Box<dyn Preprocessing>,
+    stats: Stats,
+    openings: Vec<Opening>,
+    transcript: Option<Vec<(PartyId, Vec<u8>)>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("n", &self.n)
+            .field("frac_bits", &self.fixed.frac_bits())
+            .field("preprocessing", &self.prep.model())
+            .finish()
+    }
+}
+
+impl Session {
+    /// Sets up a session over connected channels (`channels[p]` links to
+    /// party `p`, `None` at this party's own index). Agrees on a pairwise PRG
+    /// seed with every peer (the lower id draws it and sends it: one round).
+    pub fn establish(
+        id: PartyId,
+        fixed: FixedPoint,
+        channels: Vec<Option<Box<dyn Channel>>>,
+        mut randomness: Prg,
+        prep: Box<dyn Preprocessing>,
+    ) -> Result<Self> {
+        let n = channels.len();
+        if n < 2 || id >= n || channels[id].is_some() {
+            return Err(ProtocolError::InvalidArgument {
+                op: "Session::establish",
+                detail: format!("party {id} of {n}: need n >= 2 and a channel to every other party"),
+            });
+        }
+        let mut links = Vec::with_capacity(n);
+        let mut stats = Stats {
+            party: id,
+            bytes_sent: vec![0; n],
+            bytes_received: vec![0; n],
+            ..Stats::default()
+        };
+        for (peer, ch) in channels.into_iter().enumerate() {
+            let Some(mut channel) = ch else {
+                if peer != id {
+                    return Err(ProtocolError::InvalidArgument {
+                        op: "Session::establish",
+                        detail: format!("no channel to party {peer}"),
+                    });
+                }
+                links.push(None);
+                continue;
+            };
+            let seed: Seed = if id < peer {
+                let seed = randomness.next_seed();
+                channel.send(seed.to_vec()).map_err(|e| net(id, peer, e))?;
+                stats.bytes_sent[peer] += 32;
+                seed
+            } else {
+                let bytes = channel.recv().map_err(|e| net(id, peer, e))?;
+                stats.bytes_received[peer] += bytes.len() as u64;
+                bytes.try_into().map_err(|_| ProtocolError::Malformed {
+                    party: id,
+                    peer: format!("party {peer}"),
+                    detail: "pairwise seed must be 32 bytes".into(),
+                })?
+            };
+            links.push(Some(Link {
+                channel,
+                shared: Prg::from_seed(seed),
+            }));
+        }
+        stats.rounds = 1;
+        Ok(Self {
+            id,
+            n,
+            fixed,
+            links,
+            local: randomness.fork(),
+            prep,
+            stats,
+            openings: Vec::new(),
+            transcript: None,
+        })
+    }
+
+    /// This party's id.
+    pub fn id(&self) -> PartyId {
+        self.id
+    }
+
+    /// Number of computing parties.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// True for the party that adds public constants to its share.
+    pub fn is_leader(&self) -> bool {
+        self.id == 0
+    }
+
+    /// The fixed-point encoding in use.
+    pub fn fixed(&self) -> FixedPoint {
+        self.fixed
+    }
+
+    /// The preprocessing provider.
+    pub fn prep(&mut self) -> &mut dyn Preprocessing {
+        self.prep.as_mut()
+    }
+
+    /// Which preprocessing model this session trusts, in words.
+    pub fn trust_statement(&self) -> String {
+        self.prep.model().to_string()
+    }
+
+    /// Communication counters so far (including preprocessing bytes).
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.clone();
+        s.preprocessing_bytes = self.prep.bytes_received();
+        s
+    }
+
+    /// Every value this party took part in opening, in order.
+    pub fn openings(&self) -> &[Opening] {
+        &self.openings
+    }
+
+    /// Starts recording every frame this party receives from other parties
+    /// (for tests that inspect what a party sees).
+    pub fn record_transcript(&mut self) {
+        self.transcript = Some(Vec::new());
+    }
+
+    /// The frames recorded since [`Session::record_transcript`], with their sender.
+    pub fn transcript(&self) -> &[(PartyId, Vec<u8>)] {
+        self.transcript.as_deref().unwrap_or(&[])
+    }
+
+    /// This party's private randomness.
+    pub fn local_prg(&mut self) -> &mut Prg {
+        &mut self.local
+    }
+
+    /// The PRG shared with `peer` (both draw the same stream in the same order).
+    pub fn shared_prg(&mut self, peer: PartyId) -> &mut Prg {
+        &mut self.links[peer]
+            .as_mut()
+            .expect("shared_prg: no link to self")
+            .shared
+    }
+
+    pub(crate) fn note_opening(&mut self, label: &str, shape: &[usize], to: Option<PartyId>) {
+        self.openings.push(Opening {
+            label: label.to_string(),
+            shape: shape.to_vec(),
+            to,
+        });
+    }
+
+    /// Peers of this party in id order.
+    pub fn peers(&self) -> impl Iterator<Item = PartyId> + '_ {
+        let me = self.id;
+        (0..self.n).filter(move |&p| p != me)
+    }
+
+    /// Sends one frame to `peer`.
+    pub fn send_bytes(&mut self, peer: PartyId, frame: Vec<u8>) -> Result<()> {
+        let me = self.id;
+        let len = frame.len() as u64;
+        let link = self.links[peer].as_mut().expect("send to self");
+        link.channel.send(frame).map_err(|e| net(me, peer, e))?;
+        self.stats.bytes_sent[peer] += len;
+        Ok(())
+    }
+
+    /// Receives one frame from `peer`.
+    pub fn recv_bytes(&mut self, peer: PartyId) -> Result<Vec<u8>> {
+        let me = self.id;
+        let link = self.links[peer].as_mut().expect("recv from self");
+        let frame = link.channel.recv().map_err(|e| net(me, peer, e))?;
+        self.stats.bytes_received[peer] += frame.len() as u64;
+        if let Some(t) = self.transcript.as_mut() {
+            t.push((peer, frame.clone()));
+        }
+        Ok(frame)
+    }
+
+    /// Sends a tensor to `peer`.
+    pub fn send_tensor(&mut self, peer: PartyId, t: &RingTensor) -> Result<()> {
+        self.send_bytes(peer, wire::encode(t))
+    }
+
+    /// Receives a tensor from `peer`, checking that it has the expected shape.
+    pub fn recv_tensor(&mut self, peer: PartyId, shape: &[usize]) -> Result<RingTensor> {
+        let frame = self.recv_bytes(peer)?;
+        let t = wire::decode(&frame, MAX_MESSAGE_ELEMS).map_err(|e| self.malformed(peer, e))?;
+        if t.shape() != shape {
+            return Err(self.malformed(
+                peer,
+                format!("expected shape {shape:?}, got {:?}", t.shape()),
+            ));
+        }
+        Ok(t)
+    }
+
+    fn malformed(&self, peer: PartyId, detail: impl ToString) -> ProtocolError {
+        ProtocolError::Malformed {
+            party: self.id,
+            peer: format!("party {peer}"),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// One round: sends `mine` to every peer and receives a tensor of the same
+    /// shape from each. Returns the received tensors indexed by party (own
+    /// index holds `mine`).
+    pub fn exchange(&mut self, mine: &RingTensor) -> Result<Vec<RingTensor>> {
+        let frame = wire::encode(mine);
+        let peers: Vec<_> = self.peers().collect();
+        for &p in &peers {
+            self.send_bytes(p, frame.clone())?;
+        }
+        let mut out = Vec::with_capacity(self.n);
+        for p in 0..self.n {
+            if p == self.id {
+                out.push(mine.clone());
+            } else {
+                out.push(self.recv_tensor(p, mine.shape())?);
+            }
+        }
+        self.stats.rounds += 1;
+        Ok(out)
+    }
+
+    /// Counts one communication round for a step that did not go through
+    /// [`Session::exchange`] (for example a reveal to one party).
+    pub(crate) fn count_round(&mut self) {
+        self.stats.rounds += 1;
+    }
+
+    /// Ends the session: tells the preprocessing provider that no more
+    /// material is needed.
+    pub fn finish(&mut self) -> Result<()> {
+        self.prep.finish()
+    }
+}
+
+pub(crate) fn net(me: PartyId, peer: PartyId, source: crate::channel::NetError) -> ProtocolError {
+    ProtocolError::Net {
+        party: me,
+        peer: format!("party {peer}"),
+        source,
+    }
+}

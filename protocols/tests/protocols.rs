@@ -1,0 +1,308 @@
+//! Every protocol against the plaintext reference, for 2, 3 and 5 parties.
+
+use proptest::prelude::*;
+use std::time::Duration;
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+use tessera_protocols::{arith, binary, AShare, ProtocolError, Session};
+use tessera_tensor::{FixedPoint, Prg, RingTensor};
+
+const EDGES: [u64; 8] = [
+    0,
+    1,
+    u64::MAX,
+    1 << 63,
+    (1 << 63) - 1,
+    (1 << 63) + 1,
+    1 << 62,
+    (1u64 << 62).wrapping_neg(),
+];
+
+/// Runs `f` on `n` parties with a fixed seed and returns party 0's value,
+/// after checking that every party returned the same.
+fn run<T: Send + PartialEq + std::fmt::Debug>(
+    n: usize,
+    seed: u8,
+    f: impl Fn(&mut Session) -> Result<T, ProtocolError> + Sync,
+) -> T {
+    let cfg = EmbeddedConfig::new(n).with_seed([seed; 32]);
+    let mut outs = run_embedded(&cfg, f).expect("protocol run");
+    let first = outs.remove(0).value;
+    for o in outs {
+        assert_eq!(o.value, first, "parties disagree");
+    }
+    first
+}
+
+/// Random ring tensor with the edge values mixed in.
+fn data(seed: u64, shape: &[usize]) -> RingTensor {
+    let mut prg = Prg::from_seed([(seed % 251) as u8; 32]);
+    let mut t = prg.uniform(shape);
+    for (i, v) in t.as_mut_slice().iter_mut().enumerate() {
+        if i % 3 == 0 {
+            *v = EDGES[(i / 3 + seed as usize) % EDGES.len()];
+        }
+    }
+    t
+}
+
+/// Shares a public-in-the-test tensor as party `owner`'s input.
+fn input(sess: &mut Session, owner: usize, t: &RingTensor) -> AShare {
+    let v = (sess.id() == owner).then_some(t);
+    arith::share_input(sess, owner, v, t.shape()).unwrap()
+}
+
+fn signed_fixed(seed: u64, shape: &[usize], bound: f64) -> RingTensor {
+    let fp = FixedPoint::default();
+    let mut prg = Prg::from_seed([(seed % 241) as u8 + 1; 32]);
+    let mut t = RingTensor::zeros(shape);
+    let edges = [0.0, fp.ulp(), -fp.ulp(), bound - fp.ulp(), -bound + fp.ulp(), 1.0, -1.0];
+    for (i, v) in t.as_mut_slice().iter_mut().enumerate() {
+        let x = if i < edges.len() {
+            edges[i]
+        } else {
+            (prg.next_f64() * 2.0 - 1.0) * bound
+        };
+        *v = fp.encode(x).unwrap();
+    }
+    t
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn share_and_reveal_round_trip(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]), rows in 1usize..5, cols in 1usize..5) {
+        let x = data(seed, &[rows, cols]);
+        let owner = seed as usize % n;
+        let got = run(n, seed as u8, |s| {
+            let sx = input(s, owner, &x);
+            arith::reveal(s, &sx, "x")
+        });
+        prop_assert_eq!(got, x);
+    }
+
+    #[test]
+    fn beaver_products_are_exact_in_the_ring(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]), len in 1usize..40) {
+        let x = data(seed, &[len]);
+        let y = data(seed.wrapping_add(1), &[len]);
+        let (prod, sq) = run(n, seed as u8, |s| {
+            let sx = input(s, 0, &x);
+            let sy = input(s, n - 1, &y);
+            let p = arith::mul(s, &sx, &sy)?;
+            let q = arith::square(s, &sx)?;
+            Ok((arith::reveal(s, &p, "p")?, arith::reveal(s, &q, "q")?))
+        });
+        prop_assert_eq!(prod, x.mul(&y).unwrap());
+        prop_assert_eq!(sq, x.mul(&x).unwrap());
+    }
+
+    #[test]
+    fn matmul_is_exact_at_odd_shapes(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]),
+                                     m in 1usize..6, k in 1usize..7, c in 1usize..6) {
+        let x = data(seed, &[m, k]);
+        let y = data(seed ^ 0xff, &[k, c]);
+        let got = run(n, seed as u8, |s| {
+            let sx = input(s, 1, &x);
+            let sy = input(s, 0, &y);
+            let z = arith::matmul(s, &sx, &sy)?;
+            arith::reveal(s, &z, "z")
+        });
+        prop_assert_eq!(got, x.matmul(&y).unwrap());
+    }
+
+    #[test]
+    fn truncation_is_within_one_ulp_above_floor(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]), len in 1usize..50) {
+        let fp = FixedPoint::default();
+        // Any value below 2^62 in magnitude, edges included.
+        let mut x = data(seed, &[len]).map(|v| ((v as i64) >> 2) as u64);
+        x.as_mut_slice()[0] = (1u64 << 62) - 1;
+        if len > 1 { x.as_mut_slice()[1] = (1u64 << 62).wrapping_neg() + 1; }
+        let got = run(n, seed as u8, |s| {
+            let sx = input(s, 0, &x);
+            let t = arith::truncate(s, &sx)?;
+            arith::reveal(s, &t, "t")
+        });
+        for (g, v) in got.as_slice().iter().zip(x.as_slice()) {
+            let floor = fp.truncate(*v);
+            prop_assert!(*g == floor || *g == floor.wrapping_add(1), "x={} got={} floor={}", *v as i64, *g as i64, floor as i64);
+        }
+    }
+
+    #[test]
+    fn fixed_point_products_match_the_reference(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5])) {
+        let fp = FixedPoint::default();
+        let bound = fp.product_limit();
+        let x = signed_fixed(seed, &[3, 4], bound);
+        let y = signed_fixed(seed + 7, &[3, 4], bound);
+        let w = signed_fixed(seed + 9, &[4, 2], 100.0);
+        let (p, mm, sc) = run(n, seed as u8, |s| {
+            let sx = input(s, 0, &x);
+            let sy = input(s, 1, &y);
+            let sw = input(s, n - 1, &w);
+            let p = arith::mul_fixed(s, &sx, &sy)?;
+            let mm = arith::matmul_fixed(s, &sx, &sw)?;
+            let sc = arith::scale(s, &sw, -0.3)?;
+            Ok((arith::reveal(s, &p, "p")?, arith::reveal(s, &mm, "mm")?, arith::reveal(s, &sc, "sc")?))
+        });
+        let within = |got: &RingTensor, reference: &RingTensor| {
+            got.as_slice().iter().zip(reference.as_slice()).all(|(g, r)| g.wrapping_sub(*r) <= 1)
+        };
+        prop_assert!(within(&p, &fp.truncate_tensor(&x.mul(&y).unwrap())));
+        prop_assert!(within(&mm, &fp.truncate_tensor(&x.matmul(&w).unwrap())));
+        let c = fp.encode(-0.3).unwrap();
+        prop_assert!(within(&sc, &fp.truncate_tensor(&w.mul_scalar(c))));
+    }
+
+    #[test]
+    fn comparison_and_relu_are_exact_on_the_whole_ring(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]), len in 1usize..70) {
+        let x = data(seed, &[len]);
+        let (ltz, gtz, relu) = run(n, seed as u8, |s| {
+            let sx = input(s, n - 1, &x);
+            let a = binary::less_than_zero(s, &sx)?;
+            let b = binary::greater_than_zero(s, &sx)?;
+            let r = binary::relu(s, &sx)?;
+            Ok((arith::reveal(s, &a, "ltz")?, arith::reveal(s, &b, "gtz")?, arith::reveal(s, &r, "relu")?))
+        });
+        for i in 0..len {
+            let v = x.as_slice()[i] as i64;
+            prop_assert_eq!(ltz.as_slice()[i], (v < 0) as u64, "ltz({})", v);
+            // -2^63 has no negation in the ring; it lies far outside every encodable range.
+            if v != i64::MIN {
+                prop_assert_eq!(gtz.as_slice()[i], (v > 0) as u64, "gtz({})", v);
+            }
+            prop_assert_eq!(relu.as_slice()[i], v.max(0) as u64, "relu({})", v);
+        }
+    }
+}
+
+#[test]
+fn comparison_on_a_matrix_keeps_its_shape() {
+    let x = data(3, &[4, 7]);
+    let got = run(3, 1, |s| {
+        let sx = input(s, 0, &x);
+        let r = binary::relu(s, &sx)?;
+        arith::reveal(s, &r, "r")
+    });
+    assert_eq!(got.shape(), &[4, 7]);
+    assert_eq!(got, x.map(|v| (v as i64).max(0) as u64));
+}
+
+#[test]
+fn reveal_to_one_party_and_openings_are_recorded() {
+    let x = data(5, &[2, 2]);
+    let cfg = EmbeddedConfig::new(3).with_seed([4; 32]);
+    let outs = run_embedded(&cfg, |s| -> Result<_, ProtocolError> {
+        let sx = input(s, 0, &x);
+        let got = arith::reveal_to(s, &sx, 2, "x for party 2")?;
+        Ok((got, s.openings().to_vec()))
+    })
+    .unwrap();
+    assert_eq!(outs[0].value.0, None);
+    assert_eq!(outs[1].value.0, None);
+    assert_eq!(outs[2].value.0.as_ref(), Some(&x));
+    for o in &outs {
+        assert_eq!(o.value.1.len(), 1);
+        assert_eq!(o.value.1[0].to, Some(2));
+        assert_eq!(o.value.1[0].label, "x for party 2");
+    }
+    // Party 0 sent nothing but its share to party 2.
+    assert_eq!(outs[0].stats.bytes_sent[1], 32);
+}
+
+/// Counts of set bits per bit position over many 64-bit words must look
+/// binomial(N, 1/2): a leak such as sending `x - r` with a fixed `r` would
+/// pin bits and fail this.
+fn assert_uniform_bits(words: &[u64], what: &str) {
+    let n = words.len() as f64;
+    assert!(n >= 2000.0, "{what}: too few samples ({n})");
+    let sd = (n * 0.25).sqrt();
+    for bit in 0..64 {
+        let ones = words.iter().filter(|w| (*w >> bit) & 1 == 1).count() as f64;
+        let z = (ones - n / 2.0) / sd;
+        assert!(z.abs() < 6.0, "{what}: bit {bit} set in {ones} of {n} words (z = {z:.1})");
+    }
+    let mut sorted = words.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert!(sorted.len() as f64 > 0.99 * n, "{what}: repeated words");
+}
+
+#[test]
+fn incoming_messages_look_uniform() {
+    let len = 4096;
+    // A constant secret is the worst case for a leak.
+    let x = RingTensor::full(&[len], FixedPoint::default().encode(3.25).unwrap());
+    for n in [2usize, 3] {
+        let cfg = EmbeddedConfig::new(n).with_seed([9; 32]);
+        let outs = run_embedded(&cfg, |s| -> Result<_, ProtocolError> {
+            s.record_transcript();
+            let sx = input(s, 0, &x);
+            let after_input = s.transcript().len();
+            let sy = input(s, 0, &x);
+            let _ = arith::mul(s, &sx, &sy)?;
+            Ok((after_input, s.transcript().to_vec()))
+        })
+        .unwrap();
+        for o in &outs[1..] {
+            let (after_input, frames) = &o.value;
+            assert_eq!(*after_input, 0, "input sharing sends no message");
+            let from_owner: Vec<u64> = frames
+                .iter()
+                .filter(|(p, _)| *p == 0)
+                .flat_map(|(_, f)| {
+                    let t = tessera_tensor::wire::decode(f, 1 << 20).unwrap();
+                    t.into_vec()
+                })
+                .collect();
+            assert_eq!(from_owner.len(), 2 * len, "one masked pair per product");
+            assert_uniform_bits(&from_owner, &format!("n={n}: party {} receiving from the owner", o.stats.party));
+        }
+    }
+}
+
+#[test]
+fn local_truncation_is_close_for_small_values() {
+    let fp = FixedPoint::default();
+    let x = signed_fixed(1, &[2000], 1000.0).mul_scalar(fp.one());
+    let got = run(2, 8, |s| {
+        let sx = input(s, 0, &x);
+        let t = arith::truncate_local(s, &sx)?;
+        arith::reveal(s, &t, "t")
+    });
+    let reference = fp.truncate_tensor(&x);
+    for (g, r) in got.as_slice().iter().zip(reference.as_slice()) {
+        assert!((*g as i64 - *r as i64).abs() <= 1);
+    }
+    let three = EmbeddedConfig::new(3);
+    let err = run_embedded(&three, |s| arith::truncate_local(s, &AShare::from_share(RingTensor::zeros(&[1])))).unwrap_err();
+    assert!(err.to_string().contains("exactly 2 parties"));
+}
+
+#[test]
+fn shape_mismatch_is_an_error_not_a_panic() {
+    let cfg = EmbeddedConfig::new(2).with_seed([1; 32]);
+    let err = run_embedded(&cfg, |s| {
+        let a = AShare::from_share(RingTensor::zeros(&[2, 3]));
+        let b = AShare::from_share(RingTensor::zeros(&[3, 3]));
+        arith::mul(s, &a, &b)
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("mul"), "{err}");
+}
+
+#[test]
+fn a_failing_party_stops_the_others_with_an_error() {
+    let mut cfg = EmbeddedConfig::new(3).with_seed([2; 32]);
+    cfg.timeout = Duration::from_secs(20);
+    let start = std::time::Instant::now();
+    let err = run_embedded(&cfg, |s| {
+        if s.id() == 1 {
+            return Err(ProtocolError::InvalidArgument { op: "test", detail: "party 1 gives up".into() });
+        }
+        let x = AShare::from_share(RingTensor::zeros(&[4]));
+        arith::reveal(s, &x, "x")
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("party 1 gives up"), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(10), "peers noticed the loss at once");
+}
