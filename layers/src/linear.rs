@@ -1,0 +1,103 @@
+use crate::{Backend, LayerError, Result};
+use ndarray::{Array2, ArrayD};
+use tessera_tensor::Prg;
+
+/// How a layer's weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// All zeros (convex models: linear and logistic regression).
+    Zeros,
+    /// Uniform in `±1/sqrt(in_features)`, drawn from a PRG keyed by `seed`,
+    /// so every backend starts from the same weights.
+    Uniform {
+        /// Public seed of the initial weights.
+        seed: u64,
+    },
+}
+
+impl Init {
+    fn weights(&self, rows: usize, cols: usize) -> ArrayD<f64> {
+        match *self {
+            Init::Zeros => Array2::zeros((rows, cols)).into_dyn(),
+            Init::Uniform { seed } => {
+                let mut key = [0u8; 32];
+                key[..8].copy_from_slice(&seed.to_le_bytes());
+                let mut prg = Prg::from_seed(key);
+                let bound = 1.0 / (rows.max(1) as f64).sqrt();
+                Array2::from_shape_simple_fn((rows, cols), || (prg.next_f64() * 2.0 - 1.0) * bound)
+                    .into_dyn()
+            }
+        }
+    }
+}
+
+/// Fully connected layer `y = x W + b` with `W: [in, out]`, `b: [1, out]`.
+pub struct Linear<B: Backend> {
+    /// Weights `[in, out]`.
+    pub weight: B::Tensor,
+    /// Bias row `[1, out]`.
+    pub bias: B::Tensor,
+    input: Option<B::Tensor>,
+    grad_weight: Option<B::Tensor>,
+    grad_bias: Option<B::Tensor>,
+}
+
+impl<B: Backend> Linear<B> {
+    /// A layer with `inputs` features in and `outputs` out; weights as `init`
+    /// says, bias zero. Initial weights are public.
+    pub fn new(b: &mut B, inputs: usize, outputs: usize, init: Init) -> Result<Self> {
+        let weight = b.public(&init.weights(inputs, outputs))?;
+        let bias = b.public(&Array2::<f64>::zeros((1, outputs)).into_dyn())?;
+        Ok(Self {
+            weight,
+            bias,
+            input: None,
+            grad_weight: None,
+            grad_bias: None,
+        })
+    }
+
+    /// Forward pass on a batch `x: [batch, in]`; remembers `x` for backward.
+    pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        let y = b.matmul(x, &self.weight)?;
+        let y = b.add(&y, &self.bias)?;
+        self.input = Some(x.clone());
+        Ok(y)
+    }
+
+    /// Backward pass: takes `dL/dy`, stores the parameter gradients and
+    /// returns `dL/dx` if `input_grad` is set (skip it for a first layer).
+    pub fn backward(
+        &mut self,
+        b: &mut B,
+        grad_out: &B::Tensor,
+        input_grad: bool,
+    ) -> Result<Option<B::Tensor>> {
+        let x = self
+            .input
+            .take()
+            .ok_or_else(|| LayerError::Usage("Linear::backward called before forward".into()))?;
+        let xt = b.transpose(&x)?;
+        self.grad_weight = Some(b.matmul(&xt, grad_out)?);
+        self.grad_bias = Some(b.sum_rows(grad_out)?);
+        if input_grad {
+            let wt = b.transpose(&self.weight)?;
+            Ok(Some(b.matmul(grad_out, &wt)?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Each parameter with its gradient from the last backward pass.
+    pub fn params_and_grads(&mut self) -> Result<Vec<(&mut B::Tensor, B::Tensor)>> {
+        let gw = self
+            .grad_weight
+            .take()
+            .ok_or_else(|| LayerError::Usage("no gradient: call backward first".into()))?;
+        let gb = self
+            .grad_bias
+            .take()
+            .ok_or_else(|| LayerError::Usage("no gradient: call backward first".into()))?;
+        Ok(vec![(&mut self.weight, gw), (&mut self.bias, gb)])
+    }
+}

@@ -1,0 +1,122 @@
+//! Layers on the MPC backend against the plaintext backends.
+
+use ndarray::{Array2, ArrayD};
+use tessera_layers::{loss, Backend, F32Backend, FixedBackend, Init, Linear, MpcBackend, Sgd, Sigmoid, SIGMOID_MAX_ERROR};
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+use tessera_layers::LayerError;
+use tessera_tensor::Prg;
+
+fn random(rows: usize, cols: usize, seed: u8, scale: f64) -> ArrayD<f64> {
+    let mut prg = Prg::from_seed([seed; 32]);
+    Array2::from_shape_simple_fn((rows, cols), || (prg.next_f64() * 2.0 - 1.0) * scale).into_dyn()
+}
+
+/// One training step of a linear layer with a sigmoid, returning the
+/// output, the updated weights and bias.
+fn step<B: Backend>(b: &mut B, x: &ArrayD<f64>, y: &ArrayD<f64>, owner_x: usize, owner_y: usize)
+    -> Result<[ArrayD<f64>; 3], LayerError> {
+    let xs = b.input(owner_x, Some(x), x.shape())?;
+    let ys = b.input(owner_y, Some(y), y.shape())?;
+    let mut lin = Linear::new(b, x.shape()[1], y.shape()[1], Init::Uniform { seed: 3 })?;
+    let mut sig = Sigmoid::new();
+    let z = lin.forward(b, &xs)?;
+    let p = sig.forward(b, &z)?;
+    let g = loss::bce_with_sigmoid_grad(b, &p, &ys)?;
+    lin.backward(b, &g, true)?;
+    Sgd { lr: 0.5 }.step(b, &mut lin)?;
+    Ok([b.reveal(&p, "p")?, b.reveal(&lin.weight, "w")?, b.reveal(&lin.bias, "b")?])
+}
+
+fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn linear_and_sigmoid_step_matches_plaintext_for_2_and_3_parties() {
+    let x = random(16, 5, 1, 3.0);
+    let y = random(16, 1, 2, 1.0).mapv(|v| (v > 0.0) as u8 as f64);
+    let fixed = step(&mut FixedBackend::default(), &x, &y, 0, 0).unwrap();
+    let float = step(&mut F32Backend, &x, &y, 0, 0).unwrap();
+    for i in 0..3 {
+        assert!(max_diff(&fixed[i], &float[i]) < 2e-3, "fixed vs f32 output {i}");
+    }
+    for n in [2, 3] {
+        let cfg = EmbeddedConfig::new(n).with_seed([n as u8; 32]);
+        let outs = run_embedded(&cfg, |s| -> Result<_, LayerError> {
+            let me = s.id();
+            let mut b = MpcBackend::new(s);
+            let (xd, yd) = ((me == 0).then_some(&x), (me == n - 1).then_some(&y));
+            let xs = b.input(0, xd, x.shape())?;
+            let ys = b.input(n - 1, yd, y.shape())?;
+            let mut lin = Linear::new(&mut b, 5, 1, Init::Uniform { seed: 3 })?;
+            let mut sig = Sigmoid::new();
+            let z = lin.forward(&mut b, &xs)?;
+            let p = sig.forward(&mut b, &z)?;
+            let g = loss::bce_with_sigmoid_grad(&mut b, &p, &ys)?;
+            lin.backward(&mut b, &g, true)?;
+            Sgd { lr: 0.5 }.step(&mut b, &mut lin)?;
+            Ok([b.reveal(&p, "p")?, b.reveal(&lin.weight, "w")?, b.reveal(&lin.bias, "b")?])
+        })
+        .unwrap();
+        for i in 0..3 {
+            // A handful of truncations, each at most one ulp (1.5e-5) off.
+            let d = max_diff(&outs[0].value[i], &fixed[i]);
+            assert!(d < 2e-4, "n={n} output {i} differs from fixed point by {d}");
+        }
+    }
+}
+
+#[test]
+fn sigmoid_is_within_its_bound_everywhere_on_every_backend() {
+    let mut grid: Vec<f64> = (-4000..=4000).map(|i| i as f64 * 0.005).collect();
+    grid.extend([-1000.0, -100.0, -30.0, 30.0, 100.0, 1000.0, 0.0]);
+    let x = Array2::from_shape_vec((grid.len(), 1), grid.clone()).unwrap().into_dyn();
+    let exact: Vec<f64> = grid.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
+    let check = |got: &ArrayD<f64>, who: &str| {
+        for (i, (&g, &e)) in got.iter().zip(&exact).enumerate() {
+            assert!((g - e).abs() <= SIGMOID_MAX_ERROR, "{who}: sigmoid({}) = {g}, exact {e}", grid[i]);
+        }
+    };
+    let mut f = F32Backend;
+    let t = f.public(&x).unwrap();
+    let r = Sigmoid::apply(&mut f, &t).unwrap();
+    check(&f.reveal(&r, "s").unwrap(), "f32");
+    let mut fx = FixedBackend::default();
+    let t = fx.public(&x).unwrap();
+    let r = Sigmoid::apply(&mut fx, &t).unwrap();
+    check(&fx.reveal(&r, "s").unwrap(), "fixed");
+    for n in [2, 3] {
+        let outs = run_embedded(&EmbeddedConfig::new(n), |s| -> Result<_, LayerError> {
+            let me = s.id();
+            let mut b = MpcBackend::new(s);
+            let xs = b.input(1, (me == 1).then_some(&x), x.shape())?;
+            let r = Sigmoid::apply(&mut b, &xs)?;
+            b.reveal(&r, "s")
+        })
+        .unwrap();
+        check(&outs[0].value, &format!("mpc n={n}"));
+    }
+}
+
+#[test]
+fn shape_errors_are_reported_on_every_backend() {
+    let a = random(2, 3, 1, 1.0);
+    let c = random(2, 2, 1, 1.0);
+    let mut f = F32Backend;
+    let (ta, tc) = (f.public(&a).unwrap(), f.public(&c).unwrap());
+    assert!(f.matmul(&ta, &tc).is_err());
+    assert!(f.add(&ta, &tc).is_err());
+    assert!(f.mul(&ta, &tc).is_err());
+    let mut fx = FixedBackend::default();
+    let (ta, tc) = (fx.public(&a).unwrap(), fx.public(&c).unwrap());
+    assert!(fx.matmul(&ta, &tc).is_err());
+    assert!(fx.add(&ta, &tc).is_err());
+    let err = run_embedded(&EmbeddedConfig::new(2), |s| -> Result<(), LayerError> {
+        let mut b = MpcBackend::new(s);
+        let (ta, tc) = (b.public(&a)?, b.public(&c)?);
+        b.matmul(&ta, &tc).map(|_| ())
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("matmul"), "{err}");
+}
