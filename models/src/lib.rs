@@ -1,1 +1,32 @@
-//! tmp
+//! Models trained jointly under MPC: linear and logistic regression, the
+//! data loading and partitioning among parties, training loops, evaluation
+//! that opens only aggregates, and model files.
+//!
+//! The entry points are [`run_job_embedded`] (all parties in this process),
+//! [`party_main`] (one party's program, for any runtime), and
+//! [`run_job_plaintext`] (the same recipe in plaintext, for comparison).
+//!
+//! **What is opened** in a training job, and to whom (every opening is also
+//! recorded in each party's [`PartyResult::openings`]):
+//! * split by rows: the pooled per-feature sums and sums of squares of the
+//!   training rows (to standardise), to all parties;
+//! * the training loss of each epoch, to all parties;
+//! * the number of misclassified rows (or the sums of squared errors and
+//!   deviations) on the training and test sets, to all parties;
+//! * the trained weights and bias, and in a split by columns each party's
+//!   feature means and deviations, to the model receivers only.
+
+mod data;
+mod error;
+mod job;
+mod model;
+mod train;
+
+pub use data::{train_test_indices, Dataset};
+pub use error::{ModelError, Result};
+pub use job::{
+    check_parties, partition, party_main, run_job_embedded, run_job_plaintext, JobReport, JobSpec,
+    ModelKind, PartyResult, PartyShape, PlainReport, Split, TrainConfig,
+};
+pub use model::{Metrics, SavedModel, Scaling, MODEL_FORMAT};
+pub use train::{batch_order, evaluate, fit, Evaluation, Fitted};

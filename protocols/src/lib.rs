@@ -46,5 +46,5 @@ pub mod share;
 pub use channel::{Channel, NetError};
 pub use error::{ProtocolError, Result};
 pub use prep::Preprocessing;
-pub use session::{PartyId, Session, Stats};
+pub use session::{Opening, PartyId, Session, Stats};
 pub use share::{AShare, BShare};

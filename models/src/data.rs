@@ -1,0 +1,237 @@
+//! CSV loading with validation, and train/test splitting.
+
+use crate::error::{ModelError, Result};
+use ndarray::{Array1, Array2, Axis};
+use std::path::{Path, PathBuf};
+use tessera_tensor::Prg;
+
+/// A table of numeric features, with labels if the file has a `label` column.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Where it came from (for error messages).
+    pub path: PathBuf,
+    /// Feature column names.
+    pub feature_names: Vec<String>,
+    /// `[rows, features]`.
+    pub features: Array2<f64>,
+    /// One label per row, if the last column is named `label`.
+    pub labels: Option<Array1<f64>>,
+    /// 1-based line number in the file of each row.
+    pub lines: Vec<usize>,
+}
+
+impl Dataset {
+    /// Reads a CSV file: a header row, then one row of plain decimal numbers
+    /// per sample. A last column named `label` holds the labels. Every
+    /// malformed value is an error naming the file, line and column.
+    pub fn from_csv(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses CSV text (see [`Dataset::from_csv`]); `path` is used in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let (_, header) = lines.next().ok_or_else(|| ModelError::Row {
+            path: path.to_path_buf(),
+            line: 1,
+            reason: "the file is empty; expected a header row".into(),
+        })?;
+        let names: Vec<String> = header.split(',').map(|s| s.trim().to_string()).collect();
+        if let Some(col) = names.iter().position(|n| n.is_empty()) {
+            return Err(ModelError::Row {
+                path: path.to_path_buf(),
+                line: 1,
+                reason: format!("header column {} has no name", col + 1),
+            });
+        }
+        let width = names.len();
+        let mut values = Vec::new();
+        let mut row_lines = Vec::new();
+        for (idx, line) in lines {
+            let lineno = idx + 1;
+            let fields: Vec<&str> = line.split(',').collect();
+            if fields.len() != width {
+                return Err(ModelError::Row {
+                    path: path.to_path_buf(),
+                    line: lineno,
+                    reason: format!(
+                        "expected {width} comma-separated values as in the header, found {}",
+                        fields.len()
+                    ),
+                });
+            }
+            for (c, field) in fields.iter().enumerate() {
+                let v = parse_value(field).map_err(|reason| ModelError::Value {
+                    path: path.to_path_buf(),
+                    line: lineno,
+                    column: c + 1,
+                    name: names[c].clone(),
+                    reason,
+                })?;
+                values.push(v);
+            }
+            row_lines.push(lineno);
+        }
+        if row_lines.is_empty() {
+            return Err(ModelError::Row {
+                path: path.to_path_buf(),
+                line: 2,
+                reason: "the file has a header but no data rows".into(),
+            });
+        }
+        let table = Array2::from_shape_vec((row_lines.len(), width), values)
+            .expect("rows were checked to have the header's width");
+        let has_label = names.last().is_some_and(|n| n.eq_ignore_ascii_case("label"));
+        let (features, labels, feature_names) = if has_label {
+            let f = table.slice(ndarray::s![.., ..width - 1]).to_owned();
+            let l = table.column(width - 1).to_owned();
+            (f, Some(l), names[..width - 1].to_vec())
+        } else {
+            (table, None, names)
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            feature_names,
+            features,
+            labels,
+            lines: row_lines,
+        })
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.features.nrows()
+    }
+
+    /// The rows at `idx`, in that order.
+    pub fn select(&self, idx: &[usize]) -> Dataset {
+        Dataset {
+            path: self.path.clone(),
+            feature_names: self.feature_names.clone(),
+            features: self.features.select(Axis(0), idx),
+            labels: self.labels.as_ref().map(|l| l.select(Axis(0), idx)),
+            lines: idx.iter().map(|&i| self.lines[i]).collect(),
+        }
+    }
+
+    /// The columns at `cols`, in that order (labels kept).
+    pub fn select_columns(&self, cols: &[usize]) -> Dataset {
+        Dataset {
+            path: self.path.clone(),
+            feature_names: cols.iter().map(|&c| self.feature_names[c].clone()).collect(),
+            features: self.features.select(Axis(1), cols),
+            labels: self.labels.clone(),
+            lines: self.lines.clone(),
+        }
+    }
+
+    /// Checks that labels exist and are 0 or 1 (for classification).
+    pub fn check_binary_labels(&self) -> Result<()> {
+        let labels = self.require_labels()?;
+        if let Some(i) = labels.iter().position(|&v| v != 0.0 && v != 1.0) {
+            return Err(ModelError::Value {
+                path: self.path.clone(),
+                line: self.lines[i],
+                column: self.feature_names.len() + 1,
+                name: "label".into(),
+                reason: format!(
+                    "logistic regression needs labels 0 or 1, found {}",
+                    labels[i]
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The labels, or an error saying the file has no `label` column.
+    pub fn require_labels(&self) -> Result<&Array1<f64>> {
+        self.labels.as_ref().ok_or_else(|| ModelError::Row {
+            path: self.path.clone(),
+            line: 1,
+            reason: "no label column: the last header column must be named 'label'".into(),
+        })
+    }
+}
+
+fn parse_value(field: &str) -> std::result::Result<f64, String> {
+    let s = field.trim();
+    if s.is_empty() {
+        return Err("the value is empty; every cell needs a number".into());
+    }
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("'{s}' is not a finite number (NaN and infinity are not allowed)"));
+    }
+    Ok(v)
+}
+
+/// A shuffled split of `rows` row indices into train and test parts; the
+/// first `round(rows * (1 - test_fraction))` shuffled rows are for training.
+/// Depends only on the public seed and row count, so parties holding the
+/// same rows (a split by columns) derive the same split.
+pub fn train_test_indices(rows: usize, test_fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8] = 0x5f;
+    let mut prg = Prg::from_seed(key);
+    let mut idx: Vec<usize> = (0..rows).collect();
+    prg.shuffle(&mut idx);
+    let train = ((rows as f64) * (1.0 - test_fraction)).round() as usize;
+    let test = idx.split_off(train.min(rows));
+    (idx, test)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Dataset> {
+        Dataset::parse(Path::new("bank.csv"), text)
+    }
+
+    #[test]
+    fn parses_features_and_labels() {
+        let d = parse("a,b,label\n1,2.5,0\n-3,4e2,1\n").unwrap();
+        assert_eq!(d.feature_names, vec!["a", "b"]);
+        assert_eq!(d.features, ndarray::array![[1.0, 2.5], [-3.0, 400.0]]);
+        assert_eq!(d.labels.unwrap().to_vec(), vec![0.0, 1.0]);
+        assert_eq!(d.lines, vec![2, 3]);
+        assert!(parse("a,b\n1,2\n").unwrap().labels.is_none());
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let e = parse("a,b,label\n1,2,0\n1,x,1\n").unwrap_err().to_string();
+        assert_eq!(e, "bank.csv, line 3, column 2 ('b'): 'x' is not a number");
+        let e = parse("a,b,label\n1,2,0\n1,2\n").unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("found 2"), "{e}");
+        let e = parse("a,b\n1,NaN\n").unwrap_err().to_string();
+        assert!(e.contains("column 2") && e.contains("NaN"), "{e}");
+        let e = parse("a,b\n1,inf\n").unwrap_err().to_string();
+        assert!(e.contains("finite"), "{e}");
+        let e = parse("a,b\n1,\n").unwrap_err().to_string();
+        assert!(e.contains("empty"), "{e}");
+        assert!(parse("").is_err());
+        assert!(parse("a,b\n").unwrap_err().to_string().contains("no data rows"));
+        let e = parse("a,label\n1,2\n").unwrap().check_binary_labels().unwrap_err().to_string();
+        assert!(e.contains("labels 0 or 1"), "{e}");
+    }
+
+    #[test]
+    fn split_is_deterministic_and_disjoint() {
+        let (tr, te) = train_test_indices(100, 0.2, 7);
+        assert_eq!((tr.len(), te.len()), (80, 20));
+        let mut all: Vec<usize> = tr.iter().chain(&te).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..100).collect::<Vec<_>>());
+        assert_eq!(train_test_indices(100, 0.2, 7), (tr, te));
+        assert_ne!(train_test_indices(100, 0.2, 8).0, train_test_indices(100, 0.2, 7).0);
+    }
+}

@@ -1,0 +1,60 @@
+use std::path::PathBuf;
+use tessera_layers::LayerError;
+use tessera_protocols::ProtocolError;
+use thiserror::Error;
+
+/// Errors of data loading, jobs and model files.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// A data file could not be read.
+    #[error("cannot read {path}: {reason}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A value in a data file is malformed or unusable.
+    #[error("{path}, line {line}, column {column} ('{name}'): {reason}")]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column number.
+        column: usize,
+        /// Column name from the header.
+        name: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A row or file has the wrong shape.
+    #[error("{path}, line {line}: {reason}")]
+    Row {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The parties' data or settings do not fit together.
+    #[error("{0}")]
+    Mismatch(String),
+    /// A job or model setting is invalid.
+    #[error("{0}")]
+    Config(String),
+    /// A layer or backend failed.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+}
+
+impl From<ProtocolError> for ModelError {
+    fn from(e: ProtocolError) -> Self {
+        ModelError::Layer(LayerError::Protocol(e))
+    }
+}
+
+/// Result of model operations.
+pub type Result<T> = std::result::Result<T, ModelError>;
