@@ -213,6 +213,33 @@ pub fn check_parties(spec: &JobSpec, data: &[Dataset]) -> Result<Vec<PartyShape>
         .collect())
 }
 
+/// In a split by rows the per-column sums of squares are shared; they must
+/// stay encodable even after adding up every party's.
+fn check_sums_fit(d: &Dataset, sums: &Array2<f64>, fixed: FixedPoint, parties: usize) -> Result<()> {
+    let limit = fixed.limit() / parties as f64;
+    for (j, &sq) in sums.row(1).iter().enumerate() {
+        if sq >= limit {
+            let (i, v) = d
+                .features
+                .column(j)
+                .iter()
+                .enumerate()
+                .fold((0, 0.0f64), |best, (i, &v)| if v.abs() > best.1.abs() { (i, v) } else { best });
+            return Err(ModelError::Value {
+                path: d.path.clone(),
+                line: d.lines[i],
+                column: j + 1,
+                name: d.feature_names[j].clone(),
+                reason: format!(
+                    "values as large as {v:e} are too large for the encoding: the column's sum of squares {sq:.3e} must stay below {limit:.3e} ({} fractional bits, {parties} parties); rescale the column (for example to thousands) or use fewer fractional bits",
+                    fixed.frac_bits()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Per-column mean and standard deviation (a constant column gets std 1).
 fn column_stats(sum: &[f64], sum_sq: &[f64], count: f64) -> Scaling {
     let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
@@ -309,6 +336,7 @@ pub fn party_main(sess: &mut Session, spec: &JobSpec, shapes: &[PartyShape], min
             let mut mine_sums = Array2::<f64>::zeros((2, d));
             mine_sums.row_mut(0).assign(&x.sum_axis(Axis(0)));
             mine_sums.row_mut(1).assign(&x.mapv(|v| v * v).sum_axis(Axis(0)));
+            check_sums_fit(mine, &mine_sums, fixed, spec.parties)?;
             let mine_sums = mine_sums.into_dyn();
             let mut total = None;
             for p in 0..spec.parties {

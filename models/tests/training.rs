@@ -49,3 +49,158 @@ fn logistic_regression_3_parties_split_by_rows() {
 fn logistic_regression_2_parties_split_by_columns() {
     check_logistic(2, Split::Columns);
 }
+
+/// Synthetic regression data y = 1.5 a - 2 b + 0.5 c + 0 d + 3 + noise.
+fn synthetic(rows: usize) -> Dataset {
+    let mut prg = tessera_tensor::Prg::from_seed([3; 32]);
+    let mut text = String::from("a,b,c,d,label\n");
+    for _ in 0..rows {
+        let x: Vec<f64> = (0..4).map(|_| prg.next_f64() * 4.0 - 2.0).collect();
+        // Sum of 12 uniforms minus 6 is close to a standard normal.
+        let noise: f64 = ((0..12).map(|_| prg.next_f64()).sum::<f64>() - 6.0) * 0.1;
+        let y = 1.5 * x[0] - 2.0 * x[1] + 0.5 * x[2] + 3.0 + noise;
+        text += &format!("{},{},{},{},{}\n", x[0], x[1], x[2], x[3], y);
+    }
+    Dataset::parse(std::path::Path::new("synthetic.csv"), &text).unwrap()
+}
+
+/// Ordinary least squares with intercept by the normal equations (f64).
+fn least_squares(d: &Dataset, rows: &[usize]) -> Vec<f64> {
+    let k = d.feature_names.len() + 1;
+    let mut a = vec![vec![0.0; k + 1]; k];
+    let y = d.labels.as_ref().unwrap();
+    for &r in rows {
+        let mut x: Vec<f64> = d.features.row(r).to_vec();
+        x.push(1.0);
+        for i in 0..k {
+            for j in 0..k {
+                a[i][j] += x[i] * x[j];
+            }
+            a[i][k] += x[i] * y[r];
+        }
+    }
+    for c in 0..k {
+        let p = (c..k).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).unwrap();
+        a.swap(c, p);
+        for r in 0..k {
+            if r != c {
+                let f = a[r][c] / a[c][c];
+                for j in c..=k {
+                    a[r][j] -= f * a[c][j];
+                }
+            }
+        }
+    }
+    (0..k).map(|i| a[i][k] / a[i][i]).collect()
+}
+
+/// Raw-feature coefficients and intercept of a model trained on standardised features.
+fn raw_coefficients(m: &SavedModel) -> Vec<f64> {
+    let mut c: Vec<f64> = m.weights.iter().zip(&m.scaling.std).map(|(w, s)| w / s).collect();
+    let shift: f64 = c.iter().zip(&m.scaling.mean).map(|(w, mu)| w * mu).sum();
+    c.push(m.bias - shift);
+    c
+}
+
+#[test]
+fn linear_regression_recovers_least_squares_coefficients() {
+    let data = synthetic(1000);
+    let train = TrainConfig { model: ModelKind::Linear, epochs: 30, learning_rate: 0.1, batch_size: 32, seed: 5, test_fraction: 0.2 };
+    for (parties, split) in [(2, Split::Rows), (3, Split::Columns)] {
+        let spec = JobSpec::new(parties, split, train.clone());
+        let parts = partition(&data, parties, split, 0).unwrap();
+        let mpc = run_job_embedded(&spec, &parts, Some([1; 32])).unwrap();
+        let model = mpc.model().unwrap();
+        // The OLS reference on exactly the training rows the job used.
+        let train_rows: Vec<usize> = match split {
+            Split::Columns => train_test_indices(1000, 0.2, 5).0,
+            Split::Rows => {
+                let half = 500;
+                let (a, _) = train_test_indices(half, 0.2, 5);
+                a.iter().copied().chain(a.iter().map(|i| i + half)).collect()
+            }
+        };
+        let ols = least_squares(&data, &train_rows);
+        let got = raw_coefficients(model);
+        eprintln!("{split:?}: mpc {got:?}\n      ols {ols:?}");
+        for (g, o) in got.iter().zip(&ols) {
+            assert!((g - o).abs() < 0.02, "coefficient {g} vs least squares {o}");
+        }
+        let r2 = model.metrics.test.as_ref().unwrap().r2.unwrap();
+        assert!(r2 > 0.99, "test R^2 {r2}");
+    }
+}
+
+#[test]
+fn mismatched_party_data_is_a_clear_error() {
+    let data = breast_cancer();
+    let spec = JobSpec::new(2, Split::Columns, TrainConfig::default());
+    let mut parts = partition(&data, 2, Split::Columns, 0).unwrap();
+    parts[1] = parts[1].select(&(0..100).collect::<Vec<_>>());
+    let e = run_job_embedded(&spec, &parts, None).unwrap_err().to_string();
+    assert!(e.contains("same rows") && e.contains("100 rows") && e.contains("569"), "{e}");
+
+    let spec = JobSpec::new(2, Split::Rows, TrainConfig::default());
+    let mut parts = partition(&data, 2, Split::Rows, 0).unwrap();
+    parts[1] = parts[1].select_columns(&[0, 1, 2]);
+    let e = run_job_embedded(&spec, &parts, None).unwrap_err().to_string();
+    assert!(e.contains("same columns") && e.contains("party 1"), "{e}");
+
+    let spec = JobSpec::new(3, Split::Rows, TrainConfig::default());
+    let e = run_job_embedded(&spec, &parts, None).unwrap_err().to_string();
+    assert!(e.contains("3 parties") && e.contains("2 data files"), "{e}");
+}
+
+#[test]
+fn values_too_large_for_the_encoding_are_a_clear_error() {
+    let text = "a,b,label\n1,2,0\n3,4e12,1\n5,6,0\n7,8,1\n";
+    let d = Dataset::parse(std::path::Path::new("huge.csv"), text).unwrap();
+    let spec = JobSpec::new(2, Split::Rows, TrainConfig { test_fraction: 0.0, ..TrainConfig::default() });
+    let parts = partition(&d, 2, Split::Rows, 0).unwrap();
+    let e = run_job_embedded(&spec, &parts, None).unwrap_err().to_string();
+    assert!(e.contains("huge.csv, line 3, column 2 ('b')") && e.contains("too large"), "{e}");
+}
+
+#[test]
+fn bad_labels_and_settings_are_clear_errors() {
+    let d = Dataset::parse(std::path::Path::new("l.csv"), "a,label\n1,0\n2,2\n3,1\n4,0\n").unwrap();
+    let parts = partition(&d, 2, Split::Rows, 0).unwrap();
+    let e = run_job_embedded(&JobSpec::new(2, Split::Rows, TrainConfig::default()), &parts, None).unwrap_err().to_string();
+    assert!(e.contains("l.csv, line 3") && e.contains("labels 0 or 1"), "{e}");
+    let bad = TrainConfig { learning_rate: f64::NAN, ..TrainConfig::default() };
+    let e = run_job_embedded(&JobSpec::new(2, Split::Rows, bad), &parts, None).unwrap_err().to_string();
+    assert!(e.contains("--lr"), "{e}");
+}
+
+#[test]
+fn model_is_opened_only_to_its_receivers() {
+    let data = breast_cancer();
+    let mut spec = JobSpec::new(3, Split::Columns, TrainConfig { epochs: 2, ..TrainConfig::default() });
+    spec.model_receivers = vec![2];
+    let parts = partition(&data, 3, Split::Columns, 0).unwrap();
+    let report = run_job_embedded(&spec, &parts, Some([2; 32])).unwrap();
+    assert!(report.parties[0].model.is_none());
+    assert!(report.parties[1].model.is_none());
+    let model = report.parties[2].model.as_ref().unwrap();
+    assert_eq!(model.features.len(), 30);
+    // Everything opened to all parties is an aggregate of at most two numbers per
+    // epoch or set; the weights and scaling went to party 2 only.
+    for o in &report.parties[0].openings {
+        match o.to {
+            None => assert!(o.shape.iter().product::<usize>() <= 2, "{o:?} opened to all"),
+            Some(p) => assert_eq!(p, 2, "{o:?}"),
+        }
+    }
+    // The saved model predicts the same test accuracy that was opened.
+    let path = std::env::temp_dir().join(format!("tessera-test-{}.json", std::process::id()));
+    model.save(&path).unwrap();
+    let loaded = SavedModel::load(&path).unwrap();
+    assert_eq!(&loaded, model);
+    let probs = loaded.predict(&data).unwrap();
+    let labels = data.labels.as_ref().unwrap();
+    let acc = probs.iter().zip(labels).filter(|(p, y)| ((**p > 0.5) as u8 as f64) == **y).count() as f64 / 569.0;
+    assert!(acc > 0.93, "saved model accuracy on all rows {acc}");
+    std::fs::write(&path, "{}").unwrap();
+    assert!(SavedModel::load(&path).unwrap_err().to_string().contains("not a tessera model"));
+    std::fs::remove_file(&path).ok();
+}
