@@ -22,8 +22,12 @@ pub trait Backend {
     fn shape(&self, t: &Self::Tensor) -> Vec<usize>;
     /// A secret input held by party `owner`: `data` is `Some` where the data
     /// lives (on the owner under MPC; always in plaintext), `shape` is public.
-    fn input(&mut self, owner: PartyId, data: Option<&ArrayD<f64>>, shape: &[usize])
-        -> Result<Self::Tensor>;
+    fn input(
+        &mut self,
+        owner: PartyId,
+        data: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<Self::Tensor>;
     /// A public constant known to every party.
     fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor>;
     /// `a + b`.
@@ -57,8 +61,12 @@ pub trait Backend {
     /// Opens `a` to every party; `label` names it in the record of openings.
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>>;
     /// Opens `a` to party `to` only; `None` on the other parties.
-    fn reveal_to(&mut self, a: &Self::Tensor, to: PartyId, label: &str)
-        -> Result<Option<ArrayD<f64>>>;
+    fn reveal_to(
+        &mut self,
+        a: &Self::Tensor,
+        to: PartyId,
+        label: &str,
+    ) -> Result<Option<ArrayD<f64>>>;
 }
 
 fn broadcastable(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
@@ -87,9 +95,8 @@ fn same(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
 }
 
 fn check_input<'a>(data: Option<&'a ArrayD<f64>>, shape: &[usize]) -> Result<&'a ArrayD<f64>> {
-    let d = data.ok_or_else(|| {
-        LayerError::Usage("a plaintext backend needs every party's data".into())
-    })?;
+    let d = data
+        .ok_or_else(|| LayerError::Usage("a plaintext backend needs every party's data".into()))?;
     same("input", d.shape(), shape)?;
     Ok(d)
 }
@@ -119,7 +126,12 @@ impl Backend for F32Backend {
     fn shape(&self, t: &Self::Tensor) -> Vec<usize> {
         t.shape().to_vec()
     }
-    fn input(&mut self, _owner: PartyId, data: Option<&ArrayD<f64>>, shape: &[usize]) -> Result<Self::Tensor> {
+    fn input(
+        &mut self,
+        _owner: PartyId,
+        data: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<Self::Tensor> {
         self.public(check_input(data, shape)?)
     }
     fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor> {
@@ -169,7 +181,12 @@ impl Backend for F32Backend {
     fn select_rows(&mut self, a: &Self::Tensor, rows: &[usize]) -> Result<Self::Tensor> {
         let len = a.shape().first().copied().unwrap_or(0);
         if let Some(&bad) = rows.iter().find(|&&r| r >= len) {
-            return Err(tessera_tensor::TensorError::OutOfRange { op: "select_rows", index: bad, len }.into());
+            return Err(tessera_tensor::TensorError::OutOfRange {
+                op: "select_rows",
+                index: bad,
+                len,
+            }
+            .into());
         }
         Ok(a.select(Axis(0), rows))
     }
@@ -177,7 +194,10 @@ impl Backend for F32Backend {
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
         ndarray::concatenate(Axis(axis), &views).map_err(|_| LayerError::Shape {
             op: "concat",
-            left: parts.first().map(|p| p.shape().to_vec()).unwrap_or_default(),
+            left: parts
+                .first()
+                .map(|p| p.shape().to_vec())
+                .unwrap_or_default(),
             right: parts.last().map(|p| p.shape().to_vec()).unwrap_or_default(),
         })
     }
@@ -190,7 +210,12 @@ impl Backend for F32Backend {
     fn reveal(&mut self, a: &Self::Tensor, _label: &str) -> Result<ArrayD<f64>> {
         Ok(a.mapv(|v| v as f64))
     }
-    fn reveal_to(&mut self, a: &Self::Tensor, _to: PartyId, label: &str) -> Result<Option<ArrayD<f64>>> {
+    fn reveal_to(
+        &mut self,
+        a: &Self::Tensor,
+        _to: PartyId,
+        label: &str,
+    ) -> Result<Option<ArrayD<f64>>> {
         self.reveal(a, label).map(Some)
     }
 }
@@ -220,7 +245,12 @@ impl Backend for FixedBackend {
     fn shape(&self, t: &Self::Tensor) -> Vec<usize> {
         t.shape().to_vec()
     }
-    fn input(&mut self, _owner: PartyId, data: Option<&ArrayD<f64>>, shape: &[usize]) -> Result<Self::Tensor> {
+    fn input(
+        &mut self,
+        _owner: PartyId,
+        data: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<Self::Tensor> {
         self.public(check_input(data, shape)?)
     }
     fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor> {
@@ -274,7 +304,12 @@ impl Backend for FixedBackend {
     fn reveal(&mut self, a: &Self::Tensor, _label: &str) -> Result<ArrayD<f64>> {
         Ok(self.fixed.decode_tensor(a))
     }
-    fn reveal_to(&mut self, a: &Self::Tensor, _to: PartyId, label: &str) -> Result<Option<ArrayD<f64>>> {
+    fn reveal_to(
+        &mut self,
+        a: &Self::Tensor,
+        _to: PartyId,
+        label: &str,
+    ) -> Result<Option<ArrayD<f64>>> {
         self.reveal(a, label).map(Some)
     }
 }
@@ -305,7 +340,12 @@ impl Backend for MpcBackend<'_> {
     fn shape(&self, t: &Self::Tensor) -> Vec<usize> {
         t.shape().to_vec()
     }
-    fn input(&mut self, owner: PartyId, data: Option<&ArrayD<f64>>, shape: &[usize]) -> Result<Self::Tensor> {
+    fn input(
+        &mut self,
+        owner: PartyId,
+        data: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<Self::Tensor> {
         let encoded = match data {
             Some(d) if self.sess.id() == owner => {
                 same("input", d.shape(), shape)?;
@@ -313,11 +353,20 @@ impl Backend for MpcBackend<'_> {
             }
             _ => None,
         };
-        Ok(arith::share_input(self.sess, owner, encoded.as_ref(), shape)?)
+        Ok(arith::share_input(
+            self.sess,
+            owner,
+            encoded.as_ref(),
+            shape,
+        )?)
     }
     fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor> {
         let enc = self.sess.fixed().encode_array(data)?;
-        let share = if self.sess.is_leader() { enc } else { RingTensor::zeros(data.shape()) };
+        let share = if self.sess.is_leader() {
+            enc
+        } else {
+            RingTensor::zeros(data.shape())
+        };
         Ok(AShare::from_share(share))
     }
     fn add(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
@@ -368,7 +417,12 @@ impl Backend for MpcBackend<'_> {
         let v = arith::reveal(self.sess, a, label)?;
         Ok(self.sess.fixed().decode_tensor(&v))
     }
-    fn reveal_to(&mut self, a: &Self::Tensor, to: PartyId, label: &str) -> Result<Option<ArrayD<f64>>> {
+    fn reveal_to(
+        &mut self,
+        a: &Self::Tensor,
+        to: PartyId,
+        label: &str,
+    ) -> Result<Option<ArrayD<f64>>> {
         let v = arith::reveal_to(self.sess, a, to, label)?;
         let fixed = self.sess.fixed();
         Ok(v.map(|v| fixed.decode_tensor(&v)))

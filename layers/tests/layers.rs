@@ -1,9 +1,12 @@
 //! Layers on the MPC backend against the plaintext backends.
 
 use ndarray::{Array2, ArrayD};
-use tessera_layers::{loss, Backend, F32Backend, FixedBackend, Init, Linear, MpcBackend, Sgd, Sigmoid, SIGMOID_MAX_ERROR};
-use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_layers::LayerError;
+use tessera_layers::{
+    loss, Backend, F32Backend, FixedBackend, Init, Linear, MpcBackend, Sgd, Sigmoid,
+    SIGMOID_MAX_ERROR,
+};
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_tensor::Prg;
 
 fn random(rows: usize, cols: usize, seed: u8, scale: f64) -> ArrayD<f64> {
@@ -13,8 +16,13 @@ fn random(rows: usize, cols: usize, seed: u8, scale: f64) -> ArrayD<f64> {
 
 /// One training step of a linear layer with a sigmoid, returning the
 /// output, the updated weights and bias.
-fn step<B: Backend>(b: &mut B, x: &ArrayD<f64>, y: &ArrayD<f64>, owner_x: usize, owner_y: usize)
-    -> Result<[ArrayD<f64>; 3], LayerError> {
+fn step<B: Backend>(
+    b: &mut B,
+    x: &ArrayD<f64>,
+    y: &ArrayD<f64>,
+    owner_x: usize,
+    owner_y: usize,
+) -> Result<[ArrayD<f64>; 3], LayerError> {
     let xs = b.input(owner_x, Some(x), x.shape())?;
     let ys = b.input(owner_y, Some(y), y.shape())?;
     let mut lin = Linear::new(b, x.shape()[1], y.shape()[1], Init::Uniform { seed: 3 })?;
@@ -24,12 +32,19 @@ fn step<B: Backend>(b: &mut B, x: &ArrayD<f64>, y: &ArrayD<f64>, owner_x: usize,
     let g = loss::bce_with_sigmoid_grad(b, &p, &ys)?;
     lin.backward(b, &g, true)?;
     Sgd { lr: 0.5 }.step(b, &mut lin)?;
-    Ok([b.reveal(&p, "p")?, b.reveal(&lin.weight, "w")?, b.reveal(&lin.bias, "b")?])
+    Ok([
+        b.reveal(&p, "p")?,
+        b.reveal(&lin.weight, "w")?,
+        b.reveal(&lin.bias, "b")?,
+    ])
 }
 
 fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
     assert_eq!(a.shape(), b.shape());
-    a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b.iter())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -39,7 +54,10 @@ fn linear_and_sigmoid_step_matches_plaintext_for_2_and_3_parties() {
     let fixed = step(&mut FixedBackend::default(), &x, &y, 0, 0).unwrap();
     let float = step(&mut F32Backend, &x, &y, 0, 0).unwrap();
     for i in 0..3 {
-        assert!(max_diff(&fixed[i], &float[i]) < 2e-3, "fixed vs f32 output {i}");
+        assert!(
+            max_diff(&fixed[i], &float[i]) < 2e-3,
+            "fixed vs f32 output {i}"
+        );
     }
     for n in [2, 3] {
         let cfg = EmbeddedConfig::new(n).with_seed([n as u8; 32]);
@@ -56,7 +74,11 @@ fn linear_and_sigmoid_step_matches_plaintext_for_2_and_3_parties() {
             let g = loss::bce_with_sigmoid_grad(&mut b, &p, &ys)?;
             lin.backward(&mut b, &g, true)?;
             Sgd { lr: 0.5 }.step(&mut b, &mut lin)?;
-            Ok([b.reveal(&p, "p")?, b.reveal(&lin.weight, "w")?, b.reveal(&lin.bias, "b")?])
+            Ok([
+                b.reveal(&p, "p")?,
+                b.reveal(&lin.weight, "w")?,
+                b.reveal(&lin.bias, "b")?,
+            ])
         })
         .unwrap();
         for i in 0..3 {
@@ -71,11 +93,17 @@ fn linear_and_sigmoid_step_matches_plaintext_for_2_and_3_parties() {
 fn sigmoid_is_within_its_bound_everywhere_on_every_backend() {
     let mut grid: Vec<f64> = (-4000..=4000).map(|i| i as f64 * 0.005).collect();
     grid.extend([-1000.0, -100.0, -30.0, 30.0, 100.0, 1000.0, 0.0]);
-    let x = Array2::from_shape_vec((grid.len(), 1), grid.clone()).unwrap().into_dyn();
+    let x = Array2::from_shape_vec((grid.len(), 1), grid.clone())
+        .unwrap()
+        .into_dyn();
     let exact: Vec<f64> = grid.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect();
     let check = |got: &ArrayD<f64>, who: &str| {
         for (i, (&g, &e)) in got.iter().zip(&exact).enumerate() {
-            assert!((g - e).abs() <= SIGMOID_MAX_ERROR, "{who}: sigmoid({}) = {g}, exact {e}", grid[i]);
+            assert!(
+                (g - e).abs() <= SIGMOID_MAX_ERROR,
+                "{who}: sigmoid({}) = {g}, exact {e}",
+                grid[i]
+            );
         }
     };
     let mut f = F32Backend;

@@ -35,7 +35,10 @@ impl Dataset {
 
     /// Parses CSV text (see [`Dataset::from_csv`]); `path` is used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty());
         let (_, header) = lines.next().ok_or_else(|| ModelError::Row {
             path: path.to_path_buf(),
             line: 1,
@@ -86,7 +89,9 @@ impl Dataset {
         }
         let table = Array2::from_shape_vec((row_lines.len(), width), values)
             .expect("rows were checked to have the header's width");
-        let has_label = names.last().is_some_and(|n| n.eq_ignore_ascii_case("label"));
+        let has_label = names
+            .last()
+            .is_some_and(|n| n.eq_ignore_ascii_case("label"));
         let (features, labels, feature_names) = if has_label {
             let f = table.slice(ndarray::s![.., ..width - 1]).to_owned();
             let l = table.column(width - 1).to_owned();
@@ -123,7 +128,10 @@ impl Dataset {
     pub fn select_columns(&self, cols: &[usize]) -> Dataset {
         Dataset {
             path: self.path.clone(),
-            feature_names: cols.iter().map(|&c| self.feature_names[c].clone()).collect(),
+            feature_names: cols
+                .iter()
+                .map(|&c| self.feature_names[c].clone())
+                .collect(),
             features: self.features.select(Axis(1), cols),
             labels: self.labels.clone(),
             lines: self.lines.clone(),
@@ -163,11 +171,11 @@ fn parse_value(field: &str) -> std::result::Result<f64, String> {
     if s.is_empty() {
         return Err("the value is empty; every cell needs a number".into());
     }
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number"))?;
+    let v: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
     if !v.is_finite() {
-        return Err(format!("'{s}' is not a finite number (NaN and infinity are not allowed)"));
+        return Err(format!(
+            "'{s}' is not a finite number (NaN and infinity are not allowed)"
+        ));
     }
     Ok(v)
 }
@@ -219,8 +227,15 @@ mod tests {
         let e = parse("a,b\n1,\n").unwrap_err().to_string();
         assert!(e.contains("empty"), "{e}");
         assert!(parse("").is_err());
-        assert!(parse("a,b\n").unwrap_err().to_string().contains("no data rows"));
-        let e = parse("a,label\n1,2\n").unwrap().check_binary_labels().unwrap_err().to_string();
+        assert!(parse("a,b\n")
+            .unwrap_err()
+            .to_string()
+            .contains("no data rows"));
+        let e = parse("a,label\n1,2\n")
+            .unwrap()
+            .check_binary_labels()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("labels 0 or 1"), "{e}");
     }
 
@@ -232,6 +247,9 @@ mod tests {
         all.sort();
         assert_eq!(all, (0..100).collect::<Vec<_>>());
         assert_eq!(train_test_indices(100, 0.2, 7), (tr, te));
-        assert_ne!(train_test_indices(100, 0.2, 8).0, train_test_indices(100, 0.2, 7).0);
+        assert_ne!(
+            train_test_indices(100, 0.2, 8).0,
+            train_test_indices(100, 0.2, 7).0
+        );
     }
 }

@@ -97,7 +97,10 @@ impl JobSpec {
         let t = &self.train;
         let bad = |m: String| Err(ModelError::Config(m));
         if self.parties < 2 {
-            return bad(format!("--parties must be at least 2, got {}", self.parties));
+            return bad(format!(
+                "--parties must be at least 2, got {}",
+                self.parties
+            ));
         }
         if t.epochs == 0 {
             return bad("--epochs must be at least 1".into());
@@ -109,13 +112,24 @@ impl JobSpec {
             return bad(format!("--lr must be in (0, 100), got {}", t.learning_rate));
         }
         if !(0.0..0.9).contains(&t.test_fraction) {
-            return bad(format!("--test-fraction must be in [0, 0.9), got {}", t.test_fraction));
+            return bad(format!(
+                "--test-fraction must be in [0, 0.9), got {}",
+                t.test_fraction
+            ));
         }
         if self.label_party >= self.parties {
-            return bad(format!("label party {} does not exist among {} parties", self.label_party, self.parties));
+            return bad(format!(
+                "label party {} does not exist among {} parties",
+                self.label_party, self.parties
+            ));
         }
-        if self.model_receivers.is_empty() || self.model_receivers.iter().any(|&p| p >= self.parties) {
-            return bad(format!("model receivers {:?} must be non-empty party ids below {}", self.model_receivers, self.parties));
+        if self.model_receivers.is_empty()
+            || self.model_receivers.iter().any(|&p| p >= self.parties)
+        {
+            return bad(format!(
+                "model receivers {:?} must be non-empty party ids below {}",
+                self.model_receivers, self.parties
+            ));
         }
         FixedPoint::new(self.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
         Ok(())
@@ -134,7 +148,12 @@ pub struct PartyShape {
 
 /// Splits one table among `n` parties (for demos and tests): contiguous row
 /// blocks, or contiguous column blocks with the labels at `label_party`.
-pub fn partition(data: &Dataset, n: usize, split: Split, label_party: usize) -> Result<Vec<Dataset>> {
+pub fn partition(
+    data: &Dataset,
+    n: usize,
+    split: Split,
+    label_party: usize,
+) -> Result<Vec<Dataset>> {
     let blocks = |len: usize| -> Vec<Vec<usize>> {
         (0..n)
             .map(|p| ((p * len / n)..((p + 1) * len / n)).collect())
@@ -143,14 +162,19 @@ pub fn partition(data: &Dataset, n: usize, split: Split, label_party: usize) -> 
     match split {
         Split::Rows => {
             if data.rows() < n {
-                return Err(ModelError::Mismatch(format!("{} rows cannot be split among {n} parties", data.rows())));
+                return Err(ModelError::Mismatch(format!(
+                    "{} rows cannot be split among {n} parties",
+                    data.rows()
+                )));
             }
             Ok(blocks(data.rows()).iter().map(|r| data.select(r)).collect())
         }
         Split::Columns => {
             let d = data.feature_names.len();
             if d < n {
-                return Err(ModelError::Mismatch(format!("{d} features cannot be split among {n} parties")));
+                return Err(ModelError::Mismatch(format!(
+                    "{d} features cannot be split among {n} parties"
+                )));
             }
             Ok(blocks(d)
                 .iter()
@@ -171,7 +195,11 @@ pub fn partition(data: &Dataset, n: usize, split: Split, label_party: usize) -> 
 pub fn check_parties(spec: &JobSpec, data: &[Dataset]) -> Result<Vec<PartyShape>> {
     spec.validate()?;
     if data.len() != spec.parties {
-        return Err(ModelError::Mismatch(format!("the job has {} parties but {} data files were given", spec.parties, data.len())));
+        return Err(ModelError::Mismatch(format!(
+            "the job has {} parties but {} data files were given",
+            spec.parties,
+            data.len()
+        )));
     }
     let first = &data[0];
     for (p, d) in data.iter().enumerate() {
@@ -209,22 +237,36 @@ pub fn check_parties(spec: &JobSpec, data: &[Dataset]) -> Result<Vec<PartyShape>
     }
     Ok(data
         .iter()
-        .map(|d| PartyShape { rows: d.rows(), features: d.feature_names.clone() })
+        .map(|d| PartyShape {
+            rows: d.rows(),
+            features: d.feature_names.clone(),
+        })
         .collect())
 }
 
 /// In a split by rows the per-column sums of squares are shared; they must
 /// stay encodable even after adding up every party's.
-fn check_sums_fit(d: &Dataset, sums: &Array2<f64>, fixed: FixedPoint, parties: usize) -> Result<()> {
+fn check_sums_fit(
+    d: &Dataset,
+    sums: &Array2<f64>,
+    fixed: FixedPoint,
+    parties: usize,
+) -> Result<()> {
     let limit = fixed.limit() / parties as f64;
     for (j, &sq) in sums.row(1).iter().enumerate() {
         if sq >= limit {
-            let (i, v) = d
-                .features
-                .column(j)
-                .iter()
-                .enumerate()
-                .fold((0, 0.0f64), |best, (i, &v)| if v.abs() > best.1.abs() { (i, v) } else { best });
+            let (i, v) =
+                d.features
+                    .column(j)
+                    .iter()
+                    .enumerate()
+                    .fold((0, 0.0f64), |best, (i, &v)| {
+                        if v.abs() > best.1.abs() {
+                            (i, v)
+                        } else {
+                            best
+                        }
+                    });
             return Err(ModelError::Value {
                 path: d.path.clone(),
                 line: d.lines[i],
@@ -248,7 +290,11 @@ fn column_stats(sum: &[f64], sum_sq: &[f64], count: f64) -> Scaling {
         .zip(&mean)
         .map(|(sq, m)| {
             let var = (sq / count - m * m).max(0.0);
-            if var > 1e-12 { var.sqrt() } else { 1.0 }
+            if var > 1e-12 {
+                var.sqrt()
+            } else {
+                1.0
+            }
         })
         .collect();
     Scaling { mean, std }
@@ -319,7 +365,12 @@ fn split_sizes(shape: &PartyShape, t: &TrainConfig) -> (Vec<usize>, Vec<usize>) 
 
 /// One party's program: standardise, share, train, evaluate, and open the
 /// model to its receivers. Runs identically on every party.
-pub fn party_main(sess: &mut Session, spec: &JobSpec, shapes: &[PartyShape], mine: &Dataset) -> Result<PartyResult> {
+pub fn party_main(
+    sess: &mut Session,
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    mine: &Dataset,
+) -> Result<PartyResult> {
     let me = sess.id();
     let fixed = sess.fixed();
     let trust = sess.trust_statement();
@@ -335,16 +386,27 @@ pub fn party_main(sess: &mut Session, spec: &JobSpec, shapes: &[PartyShape], min
             let x = mine.features.select(Axis(0), &my_train);
             let mut mine_sums = Array2::<f64>::zeros((2, d));
             mine_sums.row_mut(0).assign(&x.sum_axis(Axis(0)));
-            mine_sums.row_mut(1).assign(&x.mapv(|v| v * v).sum_axis(Axis(0)));
+            mine_sums
+                .row_mut(1)
+                .assign(&x.mapv(|v| v * v).sum_axis(Axis(0)));
             check_sums_fit(mine, &mine_sums, fixed, spec.parties)?;
             let mine_sums = mine_sums.into_dyn();
             let mut total = None;
             for p in 0..spec.parties {
                 let s = b.input(p, (p == me).then_some(&mine_sums), &[2, d])?;
-                total = Some(match total { None => s, Some(t) => b.add(&t, &s)? });
+                total = Some(match total {
+                    None => s,
+                    Some(t) => b.add(&t, &s)?,
+                });
             }
-            let sums = b.reveal(&total.expect("n >= 2"), "pooled feature sums and sums of squares (for standardisation)")?;
-            let n_train: usize = shapes.iter().map(|s| split_sizes(s, &spec.train).0.len()).sum();
+            let sums = b.reveal(
+                &total.expect("n >= 2"),
+                "pooled feature sums and sums of squares (for standardisation)",
+            )?;
+            let n_train: usize = shapes
+                .iter()
+                .map(|s| split_sizes(s, &spec.train).0.len())
+                .sum();
             let sums = sums.into_dimensionality::<ndarray::Ix2>().expect("2-D");
             let s = column_stats(&sums.row(0).to_vec(), &sums.row(1).to_vec(), n_train as f64);
             vec![Some(s); 1]
@@ -357,16 +419,45 @@ pub fn party_main(sess: &mut Session, spec: &JobSpec, shapes: &[PartyShape], min
     let local = LocalData {
         train_x: standardise(mine, &my_train, &my_scaling, fixed)?,
         test_x: standardise(mine, &my_test, &my_scaling, fixed)?,
-        train_y: mine.labels.as_ref().map(|_| labels_of(mine, &my_train)).transpose()?,
-        test_y: mine.labels.as_ref().map(|_| labels_of(mine, &my_test)).transpose()?,
+        train_y: mine
+            .labels
+            .as_ref()
+            .map(|_| labels_of(mine, &my_train))
+            .transpose()?,
+        test_y: mine
+            .labels
+            .as_ref()
+            .map(|_| labels_of(mine, &my_test))
+            .transpose()?,
     };
     let prepared = share_all(&mut b, spec, shapes, me, &local, scalings)?;
-    let fitted = fit(&mut b, &prepared.x_train, &prepared.y_train, prepared.n_train, &spec.train)?;
+    let fitted = fit(
+        &mut b,
+        &prepared.x_train,
+        &prepared.y_train,
+        prepared.n_train,
+        &spec.train,
+    )?;
     let metrics = evaluate_all(&mut b, &fitted, &prepared, spec.train.model)?;
     // Open the model (and each party's scaling, in a split by columns) to the receivers only.
-    let model = open_model(&mut b, spec, shapes, &fitted, &prepared.scaling, &my_scaling, &metrics, &trust)?;
+    let model = open_model(
+        &mut b,
+        spec,
+        shapes,
+        &fitted,
+        &prepared.scaling,
+        &my_scaling,
+        &metrics,
+        &trust,
+    )?;
     let openings = b.session().openings().to_vec();
-    Ok(PartyResult { model, epoch_losses: fitted.epoch_losses.clone(), metrics, openings, trust })
+    Ok(PartyResult {
+        model,
+        epoch_losses: fitted.epoch_losses.clone(),
+        metrics,
+        openings,
+        trust,
+    })
 }
 
 /// One party's standardised local data.
@@ -413,9 +504,17 @@ fn share_all<B: Backend>(
             Split::Columns => p == spec.label_party,
         };
         if holds_labels {
-            ys_train.push(b.input(p, if mine { local.train_y.as_ref() } else { None }, &[rtr, 1])?);
+            ys_train.push(b.input(
+                p,
+                if mine { local.train_y.as_ref() } else { None },
+                &[rtr, 1],
+            )?);
             if rte > 0 {
-                ys_test.push(b.input(p, if mine { local.test_y.as_ref() } else { None }, &[rte, 1])?);
+                ys_test.push(b.input(
+                    p,
+                    if mine { local.test_y.as_ref() } else { None },
+                    &[rte, 1],
+                )?);
             }
         }
     }
@@ -435,10 +534,21 @@ fn share_all<B: Backend>(
         Some((cat(b, &xs_test, axis)?, cat(b, &ys_test, 0)?))
     };
     let n_train = b.shape(&x_train)[0];
-    Ok(Prepared { x_train, y_train, x_test, scaling, n_train })
+    Ok(Prepared {
+        x_train,
+        y_train,
+        x_test,
+        scaling,
+        n_train,
+    })
 }
 
-fn evaluate_all<B: Backend>(b: &mut B, fitted: &Fitted<B>, p: &Prepared<B>, kind: ModelKind) -> Result<Metrics> {
+fn evaluate_all<B: Backend>(
+    b: &mut B,
+    fitted: &Fitted<B>,
+    p: &Prepared<B>,
+    kind: ModelKind,
+) -> Result<Metrics> {
     let train: Evaluation = evaluate(b, fitted, &p.x_train, &p.y_train, kind, "train")?;
     let test = match &p.x_test {
         Some((x, y)) => Some(evaluate(b, fitted, x, y, kind, "test")?),
@@ -489,10 +599,15 @@ fn open_model<B: Backend>(
                 let t = b.input(p, local.as_ref(), &[2, d])?;
                 let mut got = None;
                 if all_receive {
-                    got = Some(b.reveal(&t, "feature scaling (mean, std) of each party's columns")?);
+                    got =
+                        Some(b.reveal(&t, "feature scaling (mean, std) of each party's columns")?);
                 } else {
                     for &r in &spec.model_receivers {
-                        if let Some(v) = b.reveal_to(&t, r, "feature scaling (mean, std) of each party's columns")? {
+                        if let Some(v) = b.reveal_to(
+                            &t,
+                            r,
+                            "feature scaling (mean, std) of each party's columns",
+                        )? {
                             got = Some(v);
                         }
                     }
@@ -546,12 +661,18 @@ impl JobReport {
 /// Runs a job with all parties (and the dealer) as threads of this process.
 /// `data[p]` is party `p`'s data; each party thread reads only its own.
 /// `mpc_seed` fixes all MPC randomness (reproducible, for tests only).
-pub fn run_job_embedded(spec: &JobSpec, data: &[Dataset], mpc_seed: Option<[u8; 32]>) -> Result<JobReport> {
+pub fn run_job_embedded(
+    spec: &JobSpec,
+    data: &[Dataset],
+    mpc_seed: Option<[u8; 32]>,
+) -> Result<JobReport> {
     let shapes = check_parties(spec, data)?;
     let mut cfg = EmbeddedConfig::new(spec.parties);
     cfg.fixed = FixedPoint::new(spec.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
     cfg.seed = mpc_seed;
-    let outs = run_embedded(&cfg, |sess| party_main(sess, spec, &shapes, &data[sess.id()]))?;
+    let outs = run_embedded(&cfg, |sess| {
+        party_main(sess, spec, &shapes, &data[sess.id()])
+    })?;
     Ok(JobReport {
         stats: outs.iter().map(|o| o.stats.clone()).collect(),
         seconds: outs.iter().map(|o| o.elapsed.as_secs_f64()).collect(),
@@ -587,15 +708,22 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
     }
     let scaling_rows = match spec.split {
         Split::Rows => {
-            let all: Vec<Array2<f64>> = parts.iter().map(|(d, tr, _)| d.features.select(Axis(0), tr)).collect();
+            let all: Vec<Array2<f64>> = parts
+                .iter()
+                .map(|(d, tr, _)| d.features.select(Axis(0), tr))
+                .collect();
             let views: Vec<_> = all.iter().map(|a| a.view()).collect();
-            Some(local_stats(&ndarray::concatenate(Axis(0), &views).expect("same columns")))
+            Some(local_stats(
+                &ndarray::concatenate(Axis(0), &views).expect("same columns"),
+            ))
         }
         Split::Columns => None,
     };
     let mut locals = Vec::new();
     for (d, tr, te) in &parts {
-        let s = scaling_rows.clone().unwrap_or_else(|| local_stats(&d.features.select(Axis(0), tr)));
+        let s = scaling_rows
+            .clone()
+            .unwrap_or_else(|| local_stats(&d.features.select(Axis(0), tr)));
         locals.push(LocalData {
             train_x: standardise(d, tr, &s, fp)?,
             test_x: standardise(d, te, &s, fp)?,
@@ -611,14 +739,34 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
             std: scalings.iter().flat_map(|s| s.std.clone()).collect(),
         },
     };
-    fn go<B: Backend>(b: &mut B, spec: &JobSpec, shapes: &[PartyShape], locals: &[LocalData], scaling: Scaling) -> Result<(SavedModel, Vec<f64>)> {
+    fn go<B: Backend>(
+        b: &mut B,
+        spec: &JobSpec,
+        shapes: &[PartyShape],
+        locals: &[LocalData],
+        scaling: Scaling,
+    ) -> Result<(SavedModel, Vec<f64>)> {
         let prepared = combine_plain(b, spec, locals)?;
-        let fitted = fit(b, &prepared.x_train, &prepared.y_train, prepared.n_train, &spec.train)?;
+        let fitted = fit(
+            b,
+            &prepared.x_train,
+            &prepared.y_train,
+            prepared.n_train,
+            &spec.train,
+        )?;
         let metrics = evaluate_all(b, &fitted, &prepared, spec.train.model)?;
         let params = b.concat(&[&fitted.layer.weight, &fitted.layer.bias], 0)?;
         let flat: Vec<f64> = b.reveal(&params, "model")?.iter().copied().collect();
         let d = flat.len() - 1;
-        let model = SavedModel::new(spec, shapes.iter().flat_map(|s| s.features.clone()).collect(), flat[..d].to_vec(), flat[d], scaling, metrics, "none (plaintext)");
+        let model = SavedModel::new(
+            spec,
+            shapes.iter().flat_map(|s| s.features.clone()).collect(),
+            flat[..d].to_vec(),
+            flat[d],
+            scaling,
+            metrics,
+            "none (plaintext)",
+        );
         Ok((model, fitted.epoch_losses))
     }
     let (model, losses, backend) = if fixed {
@@ -628,23 +776,35 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         let (m, l) = go(&mut F32Backend, spec, &shapes, &locals, scaling)?;
         (m, l, "f32")
     };
-    Ok(PlainReport { backend: backend.into(), model, epoch_losses: losses, seconds: start.elapsed().as_secs_f64() })
+    Ok(PlainReport {
+        backend: backend.into(),
+        model,
+        epoch_losses: losses,
+        seconds: start.elapsed().as_secs_f64(),
+    })
 }
 
 /// Assembles the joint tensors on a plaintext backend from every party's data.
-fn combine_plain<B: Backend>(b: &mut B, spec: &JobSpec, locals: &[LocalData]) -> Result<Prepared<B>> {
+fn combine_plain<B: Backend>(
+    b: &mut B,
+    spec: &JobSpec,
+    locals: &[LocalData],
+) -> Result<Prepared<B>> {
     let axis = match spec.split {
         Split::Rows => 0,
         Split::Columns => 1,
     };
-    let tx: Vec<ArrayD<f64>> = locals.iter().map(|l| l.train_x.clone().into_dyn()).collect();
+    let tx: Vec<ArrayD<f64>> = locals
+        .iter()
+        .map(|l| l.train_x.clone().into_dyn())
+        .collect();
     let ex: Vec<ArrayD<f64>> = locals.iter().map(|l| l.test_x.clone().into_dyn()).collect();
     let cat = |parts: Vec<&ArrayD<f64>>, axis: usize| -> ArrayD<f64> {
         let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
         ndarray::concatenate(Axis(axis), &views).expect("checked shapes")
     };
     let ys = |f: &dyn Fn(&LocalData) -> Option<&ArrayD<f64>>| -> Vec<&ArrayD<f64>> {
-        locals.iter().filter_map(|l| f(l)).collect()
+        locals.iter().filter_map(f).collect()
     };
     let x_train = b.public(&cat(tx.iter().collect(), axis))?;
     let y_train = b.public(&cat(ys(&|l| l.train_y.as_ref()), 0))?;
@@ -656,5 +816,11 @@ fn combine_plain<B: Backend>(b: &mut B, spec: &JobSpec, locals: &[LocalData]) ->
         None
     };
     let n_train = b.shape(&x_train)[0];
-    Ok(Prepared { x_train, y_train, x_test, scaling: vec![], n_train })
+    Ok(Prepared {
+        x_train,
+        y_train,
+        x_test,
+        scaling: vec![],
+        n_train,
+    })
 }

@@ -62,7 +62,15 @@ pub struct SavedModel {
 
 impl SavedModel {
     /// Assembles a model record.
-    pub fn new(spec: &JobSpec, features: Vec<String>, weights: Vec<f64>, bias: f64, scaling: Scaling, metrics: Metrics, preprocessing: &str) -> Self {
+    pub fn new(
+        spec: &JobSpec,
+        features: Vec<String>,
+        weights: Vec<f64>,
+        bias: f64,
+        scaling: Scaling,
+        metrics: Metrics,
+        preprocessing: &str,
+    ) -> Self {
         Self {
             format: MODEL_FORMAT.into(),
             kind: spec.train.model,
@@ -84,21 +92,36 @@ impl SavedModel {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let text = serde_json::to_string_pretty(self).expect("a model serialises");
-        std::fs::write(path, text + "\n").map_err(|e| ModelError::Io { path: path.to_path_buf(), reason: e.to_string() })
+        std::fs::write(path, text + "\n").map_err(|e| ModelError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
     }
 
     /// Reads a model file, checking its format and consistency.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let io = |reason: String| ModelError::Io { path: path.to_path_buf(), reason };
+        let io = |reason: String| ModelError::Io {
+            path: path.to_path_buf(),
+            reason,
+        };
         let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
-        let m: SavedModel = serde_json::from_str(&text).map_err(|e| io(format!("not a tessera model file: {e}")))?;
+        let m: SavedModel = serde_json::from_str(&text)
+            .map_err(|e| io(format!("not a tessera model file: {e}")))?;
         if m.format != MODEL_FORMAT {
-            return Err(io(format!("model format '{}' is not supported (expected '{MODEL_FORMAT}')", m.format)));
+            return Err(io(format!(
+                "model format '{}' is not supported (expected '{MODEL_FORMAT}')",
+                m.format
+            )));
         }
         let d = m.features.len();
         if m.weights.len() != d || m.scaling.mean.len() != d || m.scaling.std.len() != d {
-            return Err(io(format!("{d} features but {} weights, {} means and {} deviations", m.weights.len(), m.scaling.mean.len(), m.scaling.std.len())));
+            return Err(io(format!(
+                "{d} features but {} weights, {} means and {} deviations",
+                m.weights.len(),
+                m.scaling.mean.len(),
+                m.scaling.std.len()
+            )));
         }
         Ok(m)
     }
@@ -123,7 +146,9 @@ impl SavedModel {
                 let z: f64 = row
                     .iter()
                     .enumerate()
-                    .map(|(j, v)| (v - self.scaling.mean[j]) / self.scaling.std[j] * self.weights[j])
+                    .map(|(j, v)| {
+                        (v - self.scaling.mean[j]) / self.scaling.std[j] * self.weights[j]
+                    })
                     .sum::<f64>()
                     + self.bias;
                 match self.kind {

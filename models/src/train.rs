@@ -29,10 +29,18 @@ pub fn batch_order(rows: usize, seed: u64, epoch: usize) -> Vec<usize> {
 
 /// Trains with minibatch SGD on `x: [rows, features]`, `y: [rows, 1]`.
 /// Opens one number per epoch: that epoch's training loss.
-pub fn fit<B: Backend>(b: &mut B, x: &B::Tensor, y: &B::Tensor, rows: usize, cfg: &TrainConfig) -> Result<Fitted<B>> {
+pub fn fit<B: Backend>(
+    b: &mut B,
+    x: &B::Tensor,
+    y: &B::Tensor,
+    rows: usize,
+    cfg: &TrainConfig,
+) -> Result<Fitted<B>> {
     let features = b.shape(x)[1];
     let mut layer = Linear::new(b, features, 1, Init::Zeros)?;
-    let sgd = Sgd { lr: cfg.learning_rate };
+    let sgd = Sgd {
+        lr: cfg.learning_rate,
+    };
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
         let order = batch_order(rows, cfg.seed, epoch);
@@ -55,10 +63,16 @@ pub fn fit<B: Backend>(b: &mut B, x: &B::Tensor, y: &B::Tensor, rows: usize, cfg
             layer.backward(b, &grad, false)?;
             sgd.step(b, &mut layer)?;
         }
-        let total = b.reveal(&loss_sum.expect("at least one batch"), "training loss of one epoch")?;
+        let total = b.reveal(
+            &loss_sum.expect("at least one batch"),
+            "training loss of one epoch",
+        )?;
         epoch_losses.push(total.iter().sum::<f64>() / rows as f64);
     }
-    Ok(Fitted { layer, epoch_losses })
+    Ok(Fitted {
+        layer,
+        epoch_losses,
+    })
 }
 
 /// Quality of a model on one set of rows.
@@ -78,7 +92,14 @@ pub struct Evaluation {
 
 /// Evaluates on `x`, `y` and opens only the aggregate: the number of correct
 /// classifications, or the sums of squared errors and deviations.
-pub fn evaluate<B: Backend>(b: &mut B, fitted: &Fitted<B>, x: &B::Tensor, y: &B::Tensor, kind: ModelKind, set: &str) -> Result<Evaluation> {
+pub fn evaluate<B: Backend>(
+    b: &mut B,
+    fitted: &Fitted<B>,
+    x: &B::Tensor,
+    y: &B::Tensor,
+    kind: ModelKind,
+    set: &str,
+) -> Result<Evaluation> {
     let rows = b.shape(x)[0];
     let z = b.matmul(x, &fitted.layer.weight)?;
     let z = b.add(&z, &fitted.layer.bias)?;
@@ -98,7 +119,13 @@ pub fn evaluate<B: Backend>(b: &mut B, fitted: &Fitted<B>, x: &B::Tensor, y: &B:
             let wrong = sum_all(b, &wrong)?;
             let count = b.reveal(&wrong, &format!("number of misclassified {set} rows"))?;
             let wrong = count.iter().sum::<f64>().round();
-            Ok(Evaluation { set: set.into(), rows, accuracy: Some(1.0 - wrong / rows as f64), r2: None, mse: None })
+            Ok(Evaluation {
+                set: set.into(),
+                rows,
+                accuracy: Some(1.0 - wrong / rows as f64),
+                r2: None,
+                mse: None,
+            })
         }
         ModelKind::Linear => {
             let sse = loss::sum_squared_error(b, &z, y)?;
@@ -108,10 +135,19 @@ pub fn evaluate<B: Backend>(b: &mut B, fitted: &Fitted<B>, x: &B::Tensor, y: &B:
             let sst = b.square(&dev)?;
             let sst = sum_all(b, &sst)?;
             let both = b.concat(&[&sse, &sst], 1)?;
-            let v = b.reveal(&both, &format!("sums of squared errors and deviations on {set} rows"))?;
+            let v = b.reveal(
+                &both,
+                &format!("sums of squared errors and deviations on {set} rows"),
+            )?;
             let v: Vec<f64> = v.iter().copied().collect();
             let r2 = if v[1] > 0.0 { 1.0 - v[0] / v[1] } else { 0.0 };
-            Ok(Evaluation { set: set.into(), rows, accuracy: None, r2: Some(r2), mse: Some(v[0] / rows as f64) })
+            Ok(Evaluation {
+                set: set.into(),
+                rows,
+                accuracy: None,
+                r2: Some(r2),
+                mse: Some(v[0] / rows as f64),
+            })
         }
     }
 }

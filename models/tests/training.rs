@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use tessera_models::*;
 
 fn data_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../data")
+        .join(name)
 }
 
 fn breast_cancer() -> Dataset {
@@ -32,7 +34,10 @@ fn check_logistic(parties: usize, split: Split) {
     eprintln!("{parties} parties by {split:?}: test accuracy mpc {acc_mpc:.4}, f32 {acc_plain:.4}; losses {:?} vs {:?}",
         mpc.parties[0].epoch_losses, plain.epoch_losses);
     assert!(acc_mpc >= 0.95, "MPC accuracy {acc_mpc}");
-    assert!((acc_mpc - acc_plain).abs() <= 0.01, "MPC {acc_mpc} vs plaintext {acc_plain}");
+    assert!(
+        (acc_mpc - acc_plain).abs() <= 0.01,
+        "MPC {acc_mpc} vs plaintext {acc_plain}"
+    );
     // Every party saw the same opened metrics.
     for p in &mpc.parties {
         assert_eq!(p.metrics, mpc.parties[0].metrics);
@@ -80,7 +85,9 @@ fn least_squares(d: &Dataset, rows: &[usize]) -> Vec<f64> {
         }
     }
     for c in 0..k {
-        let p = (c..k).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).unwrap();
+        let p = (c..k)
+            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
+            .unwrap();
         a.swap(c, p);
         for r in 0..k {
             if r != c {
@@ -96,7 +103,12 @@ fn least_squares(d: &Dataset, rows: &[usize]) -> Vec<f64> {
 
 /// Raw-feature coefficients and intercept of a model trained on standardised features.
 fn raw_coefficients(m: &SavedModel) -> Vec<f64> {
-    let mut c: Vec<f64> = m.weights.iter().zip(&m.scaling.std).map(|(w, s)| w / s).collect();
+    let mut c: Vec<f64> = m
+        .weights
+        .iter()
+        .zip(&m.scaling.std)
+        .map(|(w, s)| w / s)
+        .collect();
     let shift: f64 = c.iter().zip(&m.scaling.mean).map(|(w, mu)| w * mu).sum();
     c.push(m.bias - shift);
     c
@@ -105,7 +117,14 @@ fn raw_coefficients(m: &SavedModel) -> Vec<f64> {
 #[test]
 fn linear_regression_recovers_least_squares_coefficients() {
     let data = synthetic(1000);
-    let train = TrainConfig { model: ModelKind::Linear, epochs: 30, learning_rate: 0.1, batch_size: 32, seed: 5, test_fraction: 0.2 };
+    let train = TrainConfig {
+        model: ModelKind::Linear,
+        epochs: 30,
+        learning_rate: 0.1,
+        batch_size: 32,
+        seed: 5,
+        test_fraction: 0.2,
+    };
     for (parties, split) in [(2, Split::Rows), (3, Split::Columns)] {
         let spec = JobSpec::new(parties, split, train.clone());
         let parts = partition(&data, parties, split, 0).unwrap();
@@ -117,7 +136,10 @@ fn linear_regression_recovers_least_squares_coefficients() {
             Split::Rows => {
                 let half = 500;
                 let (a, _) = train_test_indices(half, 0.2, 5);
-                a.iter().copied().chain(a.iter().map(|i| i + half)).collect()
+                a.iter()
+                    .copied()
+                    .chain(a.iter().map(|i| i + half))
+                    .collect()
             }
         };
         let ols = least_squares(&data, &train_rows);
@@ -137,17 +159,26 @@ fn mismatched_party_data_is_a_clear_error() {
     let spec = JobSpec::new(2, Split::Columns, TrainConfig::default());
     let mut parts = partition(&data, 2, Split::Columns, 0).unwrap();
     parts[1] = parts[1].select(&(0..100).collect::<Vec<_>>());
-    let e = run_job_embedded(&spec, &parts, None).unwrap_err().to_string();
-    assert!(e.contains("same rows") && e.contains("100 rows") && e.contains("569"), "{e}");
+    let e = run_job_embedded(&spec, &parts, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("same rows") && e.contains("100 rows") && e.contains("569"),
+        "{e}"
+    );
 
     let spec = JobSpec::new(2, Split::Rows, TrainConfig::default());
     let mut parts = partition(&data, 2, Split::Rows, 0).unwrap();
     parts[1] = parts[1].select_columns(&[0, 1, 2]);
-    let e = run_job_embedded(&spec, &parts, None).unwrap_err().to_string();
+    let e = run_job_embedded(&spec, &parts, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("same columns") && e.contains("party 1"), "{e}");
 
     let spec = JobSpec::new(3, Split::Rows, TrainConfig::default());
-    let e = run_job_embedded(&spec, &parts, None).unwrap_err().to_string();
+    let e = run_job_embedded(&spec, &parts, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("3 parties") && e.contains("2 data files"), "{e}");
 }
 
@@ -155,27 +186,64 @@ fn mismatched_party_data_is_a_clear_error() {
 fn values_too_large_for_the_encoding_are_a_clear_error() {
     let text = "a,b,label\n1,2,0\n3,4e12,1\n5,6,0\n7,8,1\n";
     let d = Dataset::parse(std::path::Path::new("huge.csv"), text).unwrap();
-    let spec = JobSpec::new(2, Split::Rows, TrainConfig { test_fraction: 0.0, ..TrainConfig::default() });
+    let spec = JobSpec::new(
+        2,
+        Split::Rows,
+        TrainConfig {
+            test_fraction: 0.0,
+            ..TrainConfig::default()
+        },
+    );
     let parts = partition(&d, 2, Split::Rows, 0).unwrap();
-    let e = run_job_embedded(&spec, &parts, None).unwrap_err().to_string();
-    assert!(e.contains("huge.csv, line 3, column 2 ('b')") && e.contains("too large"), "{e}");
+    let e = run_job_embedded(&spec, &parts, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("huge.csv, line 3, column 2 ('b')") && e.contains("too large"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_labels_and_settings_are_clear_errors() {
-    let d = Dataset::parse(std::path::Path::new("l.csv"), "a,label\n1,0\n2,2\n3,1\n4,0\n").unwrap();
+    let d = Dataset::parse(
+        std::path::Path::new("l.csv"),
+        "a,label\n1,0\n2,2\n3,1\n4,0\n",
+    )
+    .unwrap();
     let parts = partition(&d, 2, Split::Rows, 0).unwrap();
-    let e = run_job_embedded(&JobSpec::new(2, Split::Rows, TrainConfig::default()), &parts, None).unwrap_err().to_string();
-    assert!(e.contains("l.csv, line 3") && e.contains("labels 0 or 1"), "{e}");
-    let bad = TrainConfig { learning_rate: f64::NAN, ..TrainConfig::default() };
-    let e = run_job_embedded(&JobSpec::new(2, Split::Rows, bad), &parts, None).unwrap_err().to_string();
+    let e = run_job_embedded(
+        &JobSpec::new(2, Split::Rows, TrainConfig::default()),
+        &parts,
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("l.csv, line 3") && e.contains("labels 0 or 1"),
+        "{e}"
+    );
+    let bad = TrainConfig {
+        learning_rate: f64::NAN,
+        ..TrainConfig::default()
+    };
+    let e = run_job_embedded(&JobSpec::new(2, Split::Rows, bad), &parts, None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("--lr"), "{e}");
 }
 
 #[test]
 fn model_is_opened_only_to_its_receivers() {
     let data = breast_cancer();
-    let mut spec = JobSpec::new(3, Split::Columns, TrainConfig { epochs: 2, ..TrainConfig::default() });
+    let mut spec = JobSpec::new(
+        3,
+        Split::Columns,
+        TrainConfig {
+            epochs: 2,
+            ..TrainConfig::default()
+        },
+    );
     spec.model_receivers = vec![2];
     let parts = partition(&data, 3, Split::Columns, 0).unwrap();
     let report = run_job_embedded(&spec, &parts, Some([2; 32])).unwrap();
@@ -187,7 +255,10 @@ fn model_is_opened_only_to_its_receivers() {
     // epoch or set; the weights and scaling went to party 2 only.
     for o in &report.parties[0].openings {
         match o.to {
-            None => assert!(o.shape.iter().product::<usize>() <= 2, "{o:?} opened to all"),
+            None => assert!(
+                o.shape.iter().product::<usize>() <= 2,
+                "{o:?} opened to all"
+            ),
             Some(p) => assert_eq!(p, 2, "{o:?}"),
         }
     }
@@ -198,9 +269,17 @@ fn model_is_opened_only_to_its_receivers() {
     assert_eq!(&loaded, model);
     let probs = loaded.predict(&data).unwrap();
     let labels = data.labels.as_ref().unwrap();
-    let acc = probs.iter().zip(labels).filter(|(p, y)| ((**p > 0.5) as u8 as f64) == **y).count() as f64 / 569.0;
+    let acc = probs
+        .iter()
+        .zip(labels)
+        .filter(|(p, y)| ((**p > 0.5) as u8 as f64) == **y)
+        .count() as f64
+        / 569.0;
     assert!(acc > 0.93, "saved model accuracy on all rows {acc}");
     std::fs::write(&path, "{}").unwrap();
-    assert!(SavedModel::load(&path).unwrap_err().to_string().contains("not a tessera model"));
+    assert!(SavedModel::load(&path)
+        .unwrap_err()
+        .to_string()
+        .contains("not a tessera model"));
     std::fs::remove_file(&path).ok();
 }

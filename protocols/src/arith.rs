@@ -15,9 +15,9 @@
 //! | [`truncate_local`] (n = 2) | 0 | 0 | 0 |
 
 use crate::error::{ProtocolError, Result};
+use crate::prep::Material;
 use crate::session::{PartyId, Session};
 use crate::share::AShare;
-use crate::prep::Material;
 use tessera_tensor::RingTensor;
 
 /// Secret-shares `value`, held by `owner`, among all parties without any

@@ -91,9 +91,7 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
     // generate g_i = r_i & !c_i, propagate p_i = !(r_i ^ c_i), bit 63 neutral (g=0, p=1).
     let not_c = c.map(|v| !v);
     let mut g = r_bits.and_public(&not_c.map(|v| v & low))?;
-    let mut p = r_bits
-        .xor_public(sess, &not_c)?
-        .map_linear(|v| v & low);
+    let mut p = r_bits.xor_public(sess, &not_c)?.map_linear(|v| v & low);
     if sess.is_leader() {
         p = p.map_linear(|v| v | (1 << 63));
     }
@@ -159,7 +157,11 @@ pub fn b2a(sess: &mut Session, bits: &BShare) -> Result<AShare> {
 fn pack_bits(words: &[u64]) -> RingTensor {
     let packed: Vec<u64> = words
         .chunks(64)
-        .map(|c| c.iter().enumerate().fold(0u64, |acc, (i, &w)| acc | ((w & 1) << i)))
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0u64, |acc, (i, &w)| acc | ((w & 1) << i))
+        })
         .collect();
     let len = packed.len();
     RingTensor::from_vec(&[len], packed).expect("1-D")

@@ -31,6 +31,9 @@ pub enum Sharing {
     Binary,
 }
 
+/// Shape and sharing of one component of an item.
+type Component = (Vec<usize>, Sharing);
+
 /// A kind of correlated randomness, with its shape parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Material {
@@ -64,7 +67,7 @@ impl Material {
     }
 
     /// Shapes and sharings of the random components, then of the determined ones.
-    fn layout(&self) -> (Vec<(Vec<usize>, Sharing)>, Vec<(Vec<usize>, Sharing)>) {
+    fn layout(&self) -> (Vec<Component>, Vec<Component>) {
         use Sharing::*;
         match self {
             Material::Triple(s) => (
@@ -132,7 +135,10 @@ impl Material {
         }
         let nd = *nd as usize;
         if nd > wire::MAX_DIMS || rest.len() != nd * 8 {
-            return Err(format!("request with {nd} dimensions and {} bytes", rest.len()));
+            return Err(format!(
+                "request with {nd} dimensions and {} bytes",
+                rest.len()
+            ));
         }
         let dims: Vec<usize> = rest
             .chunks_exact(8)
@@ -161,7 +167,7 @@ impl Material {
     }
 }
 
-fn draw(prg: &mut Prg, shapes: &[(Vec<usize>, Sharing)]) -> Vec<RingTensor> {
+fn draw(prg: &mut Prg, shapes: &[Component]) -> Vec<RingTensor> {
     shapes.iter().map(|(s, _)| prg.uniform(s)).collect()
 }
 
@@ -241,13 +247,14 @@ impl Preprocessing for DealerClient {
         self.received += reply.len() as u64;
         let mut rest = reply.as_slice();
         for (shape, _) in &determined {
-            let (t, r) = wire::decode_prefix(rest, crate::session::MAX_MESSAGE_ELEMS).map_err(
-                |e| ProtocolError::Malformed {
-                    party: 0,
-                    peer: "the dealer".into(),
-                    detail: e.to_string(),
-                },
-            )?;
+            let (t, r) =
+                wire::decode_prefix(rest, crate::session::MAX_MESSAGE_ELEMS).map_err(|e| {
+                    ProtocolError::Malformed {
+                        party: 0,
+                        peer: "the dealer".into(),
+                        detail: e.to_string(),
+                    }
+                })?;
             if t.shape() != shape.as_slice() {
                 return Err(ProtocolError::Preprocessing(format!(
                     "dealer sent shape {:?}, expected {shape:?}",

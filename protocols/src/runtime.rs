@@ -57,7 +57,10 @@ pub struct PartyOutcome<T> {
 /// outcomes in party order. If any party fails, returns the error of the
 /// party that failed first in time (later failures are usually just peers
 /// noticing it is gone).
-pub fn run_embedded<T, E, F>(config: &EmbeddedConfig, party_fn: F) -> Result<Vec<PartyOutcome<T>>, E>
+pub fn run_embedded<T, E, F>(
+    config: &EmbeddedConfig,
+    party_fn: F,
+) -> Result<Vec<PartyOutcome<T>>, E>
 where
     T: Send,
     E: From<ProtocolError> + Send,
@@ -88,13 +91,13 @@ where
             links[j][i] = Some(Box::new(b));
         }
     }
-    let (mut dealer_ends, party_dealer_ends): (Vec<Box<dyn Channel>>, Vec<Box<dyn Channel>>) = (0
-        ..n)
-        .map(|_| {
-            let (d, p) = MemChannel::pair(config.timeout);
-            (Box::new(d) as Box<dyn Channel>, Box::new(p) as Box<dyn Channel>)
-        })
-        .unzip();
+    let mut dealer_ends: Vec<Box<dyn Channel>> = Vec::with_capacity(n);
+    let mut party_dealer_ends: Vec<Box<dyn Channel>> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (d, p) = MemChannel::pair(config.timeout);
+        dealer_ends.push(Box::new(d));
+        party_dealer_ends.push(Box::new(p));
+    }
 
     let fixed = config.fixed;
     let party_fn = &party_fn;

@@ -100,7 +100,9 @@ impl Session {
         if n < 2 || id >= n || channels[id].is_some() {
             return Err(ProtocolError::InvalidArgument {
                 op: "Session::establish",
-                detail: format!("party {id} of {n}: need n >= 2 and a channel to every other party"),
+                detail: format!(
+                    "party {id} of {n}: need n >= 2 and a channel to every other party"
+                ),
             });
         }
         let mut links = Vec::with_capacity(n);

@@ -15,7 +15,11 @@ macro_rules! share_type {
 
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, concat!(stringify!($name), "(shape={:?})"), self.share.shape())
+                write!(
+                    f,
+                    concat!(stringify!($name), "(shape={:?})"),
+                    self.share.shape()
+                )
             }
         }
 

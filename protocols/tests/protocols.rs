@@ -55,7 +55,15 @@ fn signed_fixed(seed: u64, shape: &[usize], bound: f64) -> RingTensor {
     let fp = FixedPoint::default();
     let mut prg = Prg::from_seed([(seed % 241) as u8 + 1; 32]);
     let mut t = RingTensor::zeros(shape);
-    let edges = [0.0, fp.ulp(), -fp.ulp(), bound - fp.ulp(), -bound + fp.ulp(), 1.0, -1.0];
+    let edges = [
+        0.0,
+        fp.ulp(),
+        -fp.ulp(),
+        bound - fp.ulp(),
+        -bound + fp.ulp(),
+        1.0,
+        -1.0,
+    ];
     for (i, v) in t.as_mut_slice().iter_mut().enumerate() {
         let x = if i < edges.len() {
             edges[i]
@@ -219,7 +227,10 @@ fn assert_uniform_bits(words: &[u64], what: &str) {
     for bit in 0..64 {
         let ones = words.iter().filter(|w| (*w >> bit) & 1 == 1).count() as f64;
         let z = (ones - n / 2.0) / sd;
-        assert!(z.abs() < 6.0, "{what}: bit {bit} set in {ones} of {n} words (z = {z:.1})");
+        assert!(
+            z.abs() < 6.0,
+            "{what}: bit {bit} set in {ones} of {n} words (z = {z:.1})"
+        );
     }
     let mut sorted = words.to_vec();
     sorted.sort_unstable();
@@ -255,7 +266,10 @@ fn incoming_messages_look_uniform() {
                 })
                 .collect();
             assert_eq!(from_owner.len(), 2 * len, "one masked pair per product");
-            assert_uniform_bits(&from_owner, &format!("n={n}: party {} receiving from the owner", o.stats.party));
+            assert_uniform_bits(
+                &from_owner,
+                &format!("n={n}: party {} receiving from the owner", o.stats.party),
+            );
         }
     }
 }
@@ -274,7 +288,10 @@ fn local_truncation_is_close_for_small_values() {
         assert!((*g as i64 - *r as i64).abs() <= 1);
     }
     let three = EmbeddedConfig::new(3);
-    let err = run_embedded(&three, |s| arith::truncate_local(s, &AShare::from_share(RingTensor::zeros(&[1])))).unwrap_err();
+    let err = run_embedded(&three, |s| {
+        arith::truncate_local(s, &AShare::from_share(RingTensor::zeros(&[1])))
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("exactly 2 parties"));
 }
 
@@ -297,12 +314,18 @@ fn a_failing_party_stops_the_others_with_an_error() {
     let start = std::time::Instant::now();
     let err = run_embedded(&cfg, |s| {
         if s.id() == 1 {
-            return Err(ProtocolError::InvalidArgument { op: "test", detail: "party 1 gives up".into() });
+            return Err(ProtocolError::InvalidArgument {
+                op: "test",
+                detail: "party 1 gives up".into(),
+            });
         }
         let x = AShare::from_share(RingTensor::zeros(&[4]));
         arith::reveal(s, &x, "x")
     })
     .unwrap_err();
     assert!(err.to_string().contains("party 1 gives up"), "{err}");
-    assert!(start.elapsed() < Duration::from_secs(10), "peers noticed the loss at once");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "peers noticed the loss at once"
+    );
 }

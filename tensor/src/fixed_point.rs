@@ -88,10 +88,9 @@ impl FixedPoint {
             return Err(self.encode_error(x, "infinity cannot be encoded".into()));
         }
         if x.abs() >= bound {
-            return Err(self.encode_error(
-                x,
-                format!("its magnitude is not below the limit {bound}"),
-            ));
+            return Err(
+                self.encode_error(x, format!("its magnitude is not below the limit {bound}"))
+            );
         }
         let scaled = (x * self.one() as f64).round();
         Ok(scaled as i64 as u64)

@@ -292,7 +292,10 @@ impl RingTensor {
             .map(Self::from_array)
             .map_err(|_| TensorError::ShapeMismatch {
                 op: "concat",
-                left: parts.first().map(|t| t.shape().to_vec()).unwrap_or_default(),
+                left: parts
+                    .first()
+                    .map(|t| t.shape().to_vec())
+                    .unwrap_or_default(),
                 right: parts.last().map(|t| t.shape().to_vec()).unwrap_or_default(),
             })
     }

@@ -117,7 +117,10 @@ mod tests {
         assert!(decode(&huge, 1 << 20).is_err());
         let mut big = vec![1u8];
         big.extend_from_slice(&(1u64 << 40).to_le_bytes());
-        assert!(decode(&big, 1 << 20).unwrap_err().to_string().contains("limit"));
+        assert!(decode(&big, 1 << 20)
+            .unwrap_err()
+            .to_string()
+            .contains("limit"));
         let t = RingTensor::zeros(&[3]);
         let bytes = encode(&t);
         assert!(decode(&bytes[..bytes.len() - 1], 10)

@@ -1,0 +1,361 @@
+//! The `tessera` command line.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tessera::models::{
+    partition, run_job_embedded, run_job_plaintext, train_test_indices, Dataset, Evaluation,
+    JobReport, JobSpec, ModelKind, SavedModel, Split, TrainConfig,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Train and use models jointly on data no party shows the others (secure multi-party computation)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model jointly, all parties and the dealer in this process.
+    #[command(
+        after_help = "Examples:\n  tessera train --data data/breast_cancer.csv --parties 3\n  tessera train --data data/breast_cancer.csv --parties 2 --split columns --out model.json\n  tessera train --data bank_a.csv --data bank_b.csv --model logistic --epochs 20"
+    )]
+    Train(TrainArgs),
+    /// Predict with a saved model on a CSV file (by a party that received the model).
+    #[command(
+        after_help = "Example:\n  tessera predict --model model.json --data data/breast_cancer.csv --out predictions.csv"
+    )]
+    Predict(PredictArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ModelArg {
+    Linear,
+    Logistic,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SplitArg {
+    Rows,
+    Columns,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// CSV data: once to split one file among the parties (a demo), or once per party.
+    #[arg(long, required = true)]
+    data: Vec<PathBuf>,
+    /// Model to train.
+    #[arg(long, value_enum, default_value = "logistic")]
+    model: ModelArg,
+    /// Number of computing parties (at least 2).
+    #[arg(long, default_value_t = 3)]
+    parties: usize,
+    /// How the data is divided: each party holds some rows, or some columns.
+    #[arg(long, value_enum, default_value = "rows")]
+    split: SplitArg,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 10)]
+    epochs: usize,
+    /// SGD learning rate.
+    #[arg(long, default_value_t = 0.5)]
+    lr: f64,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Public seed for the data split and batch order.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Fraction of rows held out for testing.
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// In a split by columns, the party that holds the labels.
+    #[arg(long, default_value_t = 0)]
+    label_party: usize,
+    /// Parties that receive the trained model, e.g. "0,2" (default: all).
+    #[arg(long, value_delimiter = ',')]
+    model_to: Vec<usize>,
+    /// Fractional bits of the fixed-point encoding.
+    #[arg(long, default_value_t = 16)]
+    frac_bits: u32,
+    /// Where to write the model (JSON).
+    #[arg(long, default_value = "model.json")]
+    out: PathBuf,
+    /// Skip training the plaintext twin used for comparison.
+    #[arg(long)]
+    no_compare: bool,
+    /// Fix all MPC randomness from this seed: reproducible but NOT secure (tests, benchmarks).
+    #[arg(long)]
+    insecure_mpc_seed: Option<u64>,
+    /// Print the full report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct PredictArgs {
+    /// A model file written by `tessera train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// CSV with the model's feature columns (a `label` column is ignored).
+    #[arg(long)]
+    data: PathBuf,
+    /// Where to write predictions (CSV); standard output if omitted.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(a) => train(a),
+        Command::Predict(a) => predict(a),
+    }
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    let split = match a.split {
+        SplitArg::Rows => Split::Rows,
+        SplitArg::Columns => Split::Columns,
+    };
+    let config = TrainConfig {
+        model: match a.model {
+            ModelArg::Linear => ModelKind::Linear,
+            ModelArg::Logistic => ModelKind::Logistic,
+        },
+        epochs: a.epochs,
+        learning_rate: a.lr,
+        batch_size: a.batch_size,
+        seed: a.seed,
+        test_fraction: a.test_fraction,
+    };
+    let mut spec = JobSpec::new(a.parties, split, config);
+    spec.label_party = a.label_party;
+    spec.frac_bits = a.frac_bits;
+    if !a.model_to.is_empty() {
+        spec.model_receivers = a.model_to.clone();
+    }
+    spec.validate()?;
+    let parts = if a.data.len() == 1 {
+        let all = Dataset::from_csv(&a.data[0])?;
+        // Shuffle with the public seed so that each party's block is a fair sample.
+        let (order, _) = train_test_indices(all.rows(), 0.0, a.seed ^ 0x9e37);
+        partition(&all.select(&order), a.parties, split, a.label_party)?
+    } else if a.data.len() == a.parties {
+        a.data
+            .iter()
+            .map(Dataset::from_csv)
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        bail!(
+            "{} --data files for {} parties: give one file (split among the parties) or one per party",
+            a.data.len(),
+            a.parties
+        );
+    };
+    let mpc_seed = a.insecure_mpc_seed.map(|s| {
+        let mut k = [0u8; 32];
+        k[..8].copy_from_slice(&s.to_le_bytes());
+        k
+    });
+    let start = std::time::Instant::now();
+    let report = run_job_embedded(&spec, &parts, mpc_seed).context("joint training failed")?;
+    let wall = start.elapsed().as_secs_f64();
+    let plain = if a.no_compare {
+        None
+    } else {
+        Some(run_job_plaintext(&spec, &parts, false)?)
+    };
+    let model = report
+        .model()
+        .context("no party received the model")?
+        .clone();
+    model.save(&a.out)?;
+    if a.json {
+        let out = serde_json::json!({
+            "job": spec,
+            "wall_seconds": wall,
+            "report": report,
+            "plaintext_f32": plain,
+            "model_path": a.out,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    print_report(
+        &spec,
+        &parts,
+        &report,
+        plain.as_ref().map(|p| &p.model),
+        wall,
+        &a,
+    );
+    Ok(())
+}
+
+fn describe(e: &Evaluation) -> String {
+    match (e.accuracy, e.r2) {
+        (Some(acc), _) => format!("accuracy {:.2}% ({} rows)", acc * 100.0, e.rows),
+        (_, Some(r2)) => format!(
+            "R^2 {r2:.4}, MSE {:.4} ({} rows)",
+            e.mse.unwrap_or(f64::NAN),
+            e.rows
+        ),
+        _ => String::from("-"),
+    }
+}
+
+fn print_report(
+    spec: &JobSpec,
+    parts: &[Dataset],
+    report: &JobReport,
+    plain: Option<&SavedModel>,
+    wall: f64,
+    a: &TrainArgs,
+) {
+    let p0 = &report.parties[0];
+    println!("tessera: joint {:?} regression, {} parties, split by {:?}, embedded (threads of one process)", spec.train.model, spec.parties, spec.split);
+    println!("security: semi-honest parties; {}", p0.trust);
+    if a.insecure_mpc_seed.is_some() {
+        println!(
+            "WARNING: --insecure-mpc-seed makes every share predictable; use it only for tests"
+        );
+    }
+    for (p, d) in parts.iter().enumerate() {
+        println!(
+            "  party {p}: {} rows x {} features from {}{}",
+            d.rows(),
+            d.feature_names.len(),
+            d.path.display(),
+            if d.labels.is_some() {
+                ", holds labels"
+            } else {
+                ""
+            }
+        );
+    }
+    println!("opened during the job:");
+    let mut seen = std::collections::BTreeMap::new();
+    for o in &p0.openings {
+        *seen.entry((o.label.clone(), o.to)).or_insert(0usize) += 1;
+    }
+    for ((label, to), count) in seen {
+        let who = to
+            .map(|p| format!("party {p}"))
+            .unwrap_or_else(|| "all parties".into());
+        println!(
+            "  {label} -> {who}{}",
+            if count > 1 {
+                format!(" (x{count})")
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!(
+        "training loss (mean squared error{}):",
+        if spec.train.model == ModelKind::Logistic {
+            " of probabilities"
+        } else {
+            ""
+        }
+    );
+    for (e, l) in p0.epoch_losses.iter().enumerate() {
+        println!("  epoch {:>3}: {l:.6}", e + 1);
+    }
+    println!("result (MPC):");
+    println!("  train: {}", describe(&p0.metrics.train));
+    if let Some(t) = &p0.metrics.test {
+        println!("  test:  {}", describe(t));
+    }
+    if let Some(m) = plain {
+        println!("same recipe in plaintext f32 (for comparison):");
+        println!("  train: {}", describe(&m.metrics.train));
+        if let Some(t) = &m.metrics.test {
+            println!("  test:  {}", describe(t));
+        }
+    }
+    println!("cost: wall time {wall:.2} s");
+    for s in &report.stats {
+        println!(
+            "  party {}: sent {}, received {}, {} rounds, {} from the dealer",
+            s.party,
+            bytes(s.total_sent()),
+            bytes(s.total_received()),
+            s.rounds,
+            bytes(s.preprocessing_bytes)
+        );
+    }
+    println!(
+        "model written to {} (received by parties {:?})",
+        a.out.display(),
+        spec.model_receivers
+    );
+}
+
+fn bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+fn predict(a: PredictArgs) -> Result<()> {
+    let model = SavedModel::load(&a.model)?;
+    let data = Dataset::from_csv(&a.data)?;
+    let preds = model.predict(&data)?;
+    let mut out = String::new();
+    match model.kind {
+        ModelKind::Logistic => {
+            out.push_str("probability,class\n");
+            for p in &preds {
+                out.push_str(&format!("{p:.6},{}\n", (*p > 0.5) as u8));
+            }
+        }
+        ModelKind::Linear => {
+            out.push_str("prediction\n");
+            for p in &preds {
+                out.push_str(&format!("{p:.6}\n"));
+            }
+        }
+    }
+    match a.out {
+        Some(path) => {
+            std::fs::write(&path, out)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {} predictions to {}", preds.len(), path.display());
+        }
+        None => print!("{out}"),
+    }
+    if let Some(labels) = &data.labels {
+        if model.kind == ModelKind::Logistic {
+            let correct = preds
+                .iter()
+                .zip(labels)
+                .filter(|(p, y)| ((**p > 0.5) as u8 as f64) == **y)
+                .count();
+            eprintln!(
+                "accuracy against the file's labels: {:.2}%",
+                100.0 * correct as f64 / preds.len() as f64
+            );
+        }
+    }
+    Ok(())
+}
