@@ -21,18 +21,34 @@ fn scratch(name: &str) -> PathBuf {
 fn train_then_predict() {
     let model = scratch("model.json");
     let out = tessera()
-        .args(["train", "--parties", "2", "--split", "columns", "--epochs", "3", "--data"])
+        .args([
+            "train",
+            "--parties",
+            "2",
+            "--split",
+            "columns",
+            "--epochs",
+            "3",
+            "--data",
+        ])
         .arg(repo("data/breast_cancer.csv"))
         .arg("--out")
         .arg(&model)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("trusted dealer"), "{stdout}");
     assert!(stdout.contains("test:  accuracy"), "{stdout}");
     assert!(stdout.contains("rounds"), "{stdout}");
-    assert!(stdout.contains("trained model weights and bias -> all parties"), "{stdout}");
+    assert!(
+        stdout.contains("trained model weights and bias -> all parties"),
+        "{stdout}"
+    );
 
     let preds = scratch("preds.csv");
     let out = tessera()
@@ -44,7 +60,11 @@ fn train_then_predict() {
         .arg(&preds)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&preds).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "probability,class");
@@ -62,15 +82,28 @@ fn train_then_predict() {
 fn bad_input_gives_a_sentence_not_a_panic() {
     let bad = scratch("bad.csv");
     std::fs::write(&bad, "a,b,label\n1,2,0\n1,oops,1\n").unwrap();
-    let out = tessera().args(["train", "--parties", "2", "--data"]).arg(&bad).output().unwrap();
+    let out = tessera()
+        .args(["train", "--parties", "2", "--data"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("bad.csv, line 3, column 2 ('b'): 'oops' is not a number"), "{stderr}");
+    assert!(
+        stderr.contains("bad.csv, line 3, column 2 ('b'): 'oops' is not a number"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let out = tessera().args(["train", "--data", "/nonexistent.csv"]).output().unwrap();
+    let out = tessera()
+        .args(["train", "--data", "/nonexistent.csv"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("cannot read /nonexistent.csv"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("cannot read /nonexistent.csv"),
+        "{stderr}"
+    );
 
     let out = tessera()
         .args(["train", "--parties", "1", "--data"])
@@ -78,5 +111,8 @@ fn bad_input_gives_a_sentence_not_a_panic() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("--parties must be at least 2"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("--parties must be at least 2"),
+        "{stderr}"
+    );
 }
