@@ -15,10 +15,10 @@
 //! | [`truncate_local`] (n = 2) | 0 | 0 | 0 |
 
 use crate::error::{ProtocolError, Result};
-use crate::prep::Material;
+use crate::prep::{Material, Sharing};
 use crate::session::{PartyId, Session};
 use crate::share::AShare;
-use tessera_tensor::RingTensor;
+use tessera_tensor::{RingTensor, TensorError};
 
 /// Secret-shares `value`, held by `owner`, among all parties without any
 /// message: each other party `j` takes the next `shape`-sized draw of the PRG
@@ -85,20 +85,12 @@ pub fn zero_share(sess: &mut Session, shape: &[usize]) -> Result<RingTensor> {
 /// This is the only way secrets are opened to everyone, so every call is
 /// recorded under `label` in [`Session::openings`].
 pub fn reveal_many(sess: &mut Session, xs: &[&AShare], label: &str) -> Result<Vec<RingTensor>> {
-    let flat: Vec<u64> = xs
-        .iter()
-        .flat_map(|x| x.share().as_slice().iter().copied())
-        .collect();
-    let total = flat.len();
-    let all = sess.exchange(&RingTensor::from_vec(&[total], flat)?)?;
-    let mut sum = all[0].clone();
-    for s in &all[1..] {
-        sum.add_assign(s)?;
-    }
+    let shares: Vec<&RingTensor> = xs.iter().map(|x| x.share()).collect();
+    let opened = open_combined(sess, &shares, Sharing::Arithmetic)?;
     for x in xs {
         sess.note_opening(label, x.shape(), None);
     }
-    split_flat(sum.as_slice(), xs.iter().map(|x| x.shape()))
+    Ok(opened)
 }
 
 pub(crate) fn split_flat<'a>(
@@ -154,21 +146,33 @@ pub fn reveal_to(
     Ok(Some(sum))
 }
 
-/// Opens masked values `x - a` for Beaver-style products (internal: the
-/// masks make the opened values uniformly random, so they are not recorded
-/// as openings).
-fn open_masked(sess: &mut Session, masked: &[&RingTensor]) -> Result<Vec<RingTensor>> {
-    let flat: Vec<u64> = masked
+/// Opens several tensors in one round: every party sends its shares of all
+/// of them in one message and combines what it receives. Internal: callers
+/// either mask first (Beaver products, truncation, comparison) or record the
+/// opening ([`reveal_many`]).
+pub(crate) fn open_combined(
+    sess: &mut Session,
+    parts: &[&RingTensor],
+    sharing: Sharing,
+) -> Result<Vec<RingTensor>> {
+    let flat: Vec<u64> = parts
         .iter()
         .flat_map(|x| x.as_slice().iter().copied())
         .collect();
     let total = flat.len();
     let all = sess.exchange(&RingTensor::from_vec(&[total], flat)?)?;
-    let mut sum = all[0].clone();
+    let mut acc = all[0].clone();
     for s in &all[1..] {
-        sum.add_assign(s)?;
+        match sharing {
+            Sharing::Arithmetic => acc.add_assign(s)?,
+            Sharing::Binary => acc.xor_assign(s)?,
+        }
     }
-    split_flat(sum.as_slice(), masked.iter().map(|x| x.shape()))
+    split_flat(acc.as_slice(), parts.iter().map(|x| x.shape()))
+}
+
+fn open_masked(sess: &mut Session, masked: &[&RingTensor]) -> Result<Vec<RingTensor>> {
+    open_combined(sess, masked, Sharing::Arithmetic)
 }
 
 fn same_shape(op: &'static str, x: &AShare, y: &AShare) -> Result<()> {
@@ -183,22 +187,34 @@ fn same_shape(op: &'static str, x: &AShare, y: &AShare) -> Result<()> {
     Ok(())
 }
 
+/// Beaver's trick for any bilinear product `op` (elementwise or matrix):
+/// opens `d = x - a`, `e = y - b` in one round and returns shares of
+/// `op(x, y) = c + op(d, b) + op(a, e) (+ op(d, e) on party 0)`.
+fn beaver(
+    sess: &mut Session,
+    x: &AShare,
+    y: &AShare,
+    triple: &[RingTensor],
+    op: impl Fn(&RingTensor, &RingTensor) -> std::result::Result<RingTensor, TensorError>,
+) -> Result<AShare> {
+    let (a, b, c) = (&triple[0], &triple[1], &triple[2]);
+    let d_mine = x.share().sub(a)?;
+    let e_mine = y.share().sub(b)?;
+    let opened = open_masked(sess, &[&d_mine, &e_mine])?;
+    let (d, e) = (&opened[0], &opened[1]);
+    let mut z = c.add(&op(d, b)?)?.add(&op(a, e)?)?;
+    if sess.is_leader() {
+        z.add_assign(&op(d, e)?)?;
+    }
+    Ok(AShare::from_share(z))
+}
+
 /// Elementwise ring product of two secrets with a Beaver triple (one round).
 /// No truncation: use [`mul_fixed`] for fixed-point values.
 pub fn mul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
     same_shape("mul", x, y)?;
     let t = sess.prep().take(&Material::Triple(x.shape().to_vec()))?;
-    let (a, b, c) = (&t[0], &t[1], &t[2]);
-    let d_mine = x.share().sub(a)?;
-    let e_mine = y.share().sub(b)?;
-    let opened = open_masked(sess, &[&d_mine, &e_mine])?;
-    let (d, e) = (&opened[0], &opened[1]);
-    // z = c + d*b + e*a (+ d*e on party 0) = x*y
-    let mut z = c.add(&d.mul(b)?)?.add(&e.mul(a)?)?;
-    if sess.is_leader() {
-        z.add_assign(&d.mul(e)?)?;
-    }
-    Ok(AShare::from_share(z))
+    beaver(sess, x, y, &t, RingTensor::mul)
 }
 
 /// Elementwise ring square of a secret with a square pair (one round).
@@ -220,17 +236,7 @@ pub fn square(sess: &mut Session, x: &AShare) -> Result<AShare> {
 pub fn matmul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
     let (m, k, n) = x.share().matmul_dims(y.share())?;
     let t = sess.prep().take(&Material::MatTriple(m, k, n))?;
-    let (a, b, c) = (&t[0], &t[1], &t[2]);
-    let d_mine = x.share().sub(a)?;
-    let e_mine = y.share().sub(b)?;
-    let opened = open_masked(sess, &[&d_mine, &e_mine])?;
-    let (d, e) = (&opened[0], &opened[1]);
-    // X*Y = C + D*B + A*E (+ D*E on party 0)
-    let mut z = c.add(&d.matmul(b)?)?.add(&a.matmul(e)?)?;
-    if sess.is_leader() {
-        z.add_assign(&d.matmul(e)?)?;
-    }
-    Ok(AShare::from_share(z))
+    beaver(sess, x, y, &t, RingTensor::matmul)
 }
 
 /// Fixed-point truncation by `f` bits with a dealer truncation pair (one round,

@@ -20,24 +20,14 @@
 
 use crate::arith;
 use crate::error::Result;
-use crate::prep::Material;
+use crate::prep::{Material, Sharing};
 use crate::session::Session;
 use crate::share::{AShare, BShare};
 use tessera_tensor::RingTensor;
 
 /// Opens XOR-shared words (one round). Internal: every caller masks first.
 fn open_xor(sess: &mut Session, parts: &[&RingTensor]) -> Result<Vec<RingTensor>> {
-    let flat: Vec<u64> = parts
-        .iter()
-        .flat_map(|x| x.as_slice().iter().copied())
-        .collect();
-    let total = flat.len();
-    let all = sess.exchange(&RingTensor::from_vec(&[total], flat)?)?;
-    let mut acc = all[0].clone();
-    for s in &all[1..] {
-        acc.xor_assign(s)?;
-    }
-    arith::split_flat(acc.as_slice(), parts.iter().map(|x| x.shape()))
+    arith::open_combined(sess, parts, Sharing::Binary)
 }
 
 /// Bitwise AND of XOR-shared words with a dealer AND triple (one round).
@@ -85,7 +75,7 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
     let (r_arith, r_bits) = (&eda[0], BShare::from_share(eda[1].clone()));
     // Round 1: open c = x + r; it is uniform.
     let masked = x.share().add(r_arith)?;
-    let c = open_xor_free_sum(sess, &masked)?;
+    let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
     let low = u64::MAX >> 1;
     // Borrow out of the low 63 bits of c - r, i.e. [r_low > c_low]:
     // generate g_i = r_i & !c_i, propagate p_i = !(r_i ^ c_i), bit 63 neutral (g=0, p=1).
@@ -122,17 +112,6 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
         .map_linear(|v| v >> 63)
         .xor_public(sess, &c.map(|v| v >> 63))?;
     b2a(sess, &bit)?.reshape(&out_shape)
-}
-
-/// Flattens to 1-D, opens the sum and restores the shape (internal, masked).
-fn open_xor_free_sum(sess: &mut Session, masked: &RingTensor) -> Result<RingTensor> {
-    let flat = masked.reshape(&[masked.len()])?;
-    let all = sess.exchange(&flat)?;
-    let mut sum = all[0].clone();
-    for s in &all[1..] {
-        sum.add_assign(s)?;
-    }
-    Ok(sum.reshape(masked.shape())?)
 }
 
 /// Converts XOR-shared bits (bit 0 of each word) to additive shares of 0/1,
