@@ -113,20 +113,27 @@ where
             .enumerate()
             .map(|(id, ((chans, dealer_ch), prg))| {
                 scope.spawn(move || -> (Result<PartyOutcome<T>, E>, Instant) {
-                    let run = || -> Result<PartyOutcome<T>, E> {
-                        let prep = DealerClient::connect(id, dealer_ch)?;
-                        let mut sess = Session::establish(id, fixed, chans, prg, Box::new(prep))?;
+                    // The failure time is taken before this party's channels are
+                    // dropped, so a peer that only notices the loss fails later.
+                    let stamp = |e: E| (e, Instant::now());
+                    let run = || -> Result<PartyOutcome<T>, (E, Instant)> {
+                        let prep =
+                            DealerClient::connect(id, dealer_ch).map_err(|e| stamp(e.into()))?;
+                        let mut sess = Session::establish(id, fixed, chans, prg, Box::new(prep))
+                            .map_err(|e| stamp(e.into()))?;
                         let start = Instant::now();
-                        let value = party_fn(&mut sess)?;
-                        sess.finish()?;
+                        let value = party_fn(&mut sess).map_err(stamp)?;
+                        sess.finish().map_err(|e| stamp(e.into()))?;
                         Ok(PartyOutcome {
                             value,
                             stats: sess.stats(),
                             elapsed: start.elapsed(),
                         })
                     };
-                    let r = run();
-                    (r, Instant::now())
+                    match run() {
+                        Ok(o) => (Ok(o), Instant::now()),
+                        Err((e, at)) => (Err(e), at),
+                    }
                 })
             })
             .collect();
