@@ -252,6 +252,17 @@ pub fn matmul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
 /// truncation of Escudero et al., CRYPTO 2020).
 pub fn truncate(sess: &mut Session, x: &AShare) -> Result<AShare> {
     let f = sess.fixed().frac_bits();
+    truncate_bits(sess, x, f)
+}
+
+/// [`truncate`] by any number of bits `1..=62` (one round; same bound).
+pub fn truncate_bits(sess: &mut Session, x: &AShare, f: u32) -> Result<AShare> {
+    if !(1..=62).contains(&f) {
+        return Err(ProtocolError::InvalidArgument {
+            op: "truncate_bits",
+            detail: format!("cannot truncate by {f} bits"),
+        });
+    }
     let t = sess.prep().take(&Material::Trunc(x.shape().to_vec(), f))?;
     let (r, r_low_shifted, r_msb) = (&t[0], &t[1], &t[2]);
     const BIAS: u64 = 1 << 62;

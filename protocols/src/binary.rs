@@ -7,8 +7,10 @@
 //! | protocol | rounds | sent | from the dealer (party 0) |
 //! |---|---|---|---|
 //! | [`and`] | 1 | 128 bits per word | 64 bits per word |
-//! | [`msb`] | 8 | 1 472 bits | 1 024 bits |
-//! | [`relu`] | 9 | 1 600 bits | 1 088 bits |
+//! | [`a2b`] | 7 | 1 472 bits | 960 bits |
+//! | [`msb`] | 8 | 1 473 bits | 1 024 bits |
+//! | [`bits_to_arith`] (k bits) | 1 | k bits | 64 k bits |
+//! | [`relu`] | 9 | 1 601 bits | 1 088 bits |
 //!
 //! [`msb`] opens `x + r` for a dealer-supplied random `r` that the parties
 //! hold both additively and as XOR-shared bits ("edaBits"). The top bit of
@@ -52,85 +54,109 @@ pub fn and(sess: &mut Session, x: &BShare, y: &BShare) -> Result<BShare> {
     Ok(BShare::from_share(z))
 }
 
-/// Bit positions that hold a node of the carry tree after the level with stride `s`.
-fn level_mask(s: u32) -> u64 {
-    // positions p with p mod 2s == 2s - 1
-    let period = 2 * s;
-    let mut m = 0u64;
-    let mut p = period - 1;
-    while p < 64 {
-        m |= 1 << p;
-        p += period;
+/// Bit decomposition: XOR shares of the 64 bits of each element of `x`
+/// (seven rounds).
+///
+/// Opens `c = x + r` for dealer edaBits `r`, then subtracts `r` from the
+/// public `c` bitwise: the borrow into every bit comes from a Kogge-Stone
+/// prefix over (generate, propagate) = `(!c & r, !(c ^ r))`, six levels of
+/// AND gates on whole words, one round each.
+pub fn a2b(sess: &mut Session, x: &AShare) -> Result<BShare> {
+    let out_shape = x.shape().to_vec();
+    let x = &x.reshape(&[x.len()])?;
+    let eda = sess.prep().take(&Material::EdaBits(x.shape().to_vec()))?;
+    let (r_arith, r_bits) = (&eda[0], BShare::from_share(eda[1].clone()));
+    let masked = x.share().add(r_arith)?;
+    let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
+    let not_c = c.map(|v| !v);
+    let mut g = r_bits.and_public(&not_c)?;
+    let mut p = r_bits.xor_public(sess, &not_c)?;
+    let mut s = 1u32;
+    while s < 64 {
+        let g_lo = g.map_linear(|v| v << s);
+        if s == 32 {
+            g = g.xor(&and(sess, &p, &g_lo)?)?;
+        } else {
+            let p_lo = p.map_linear(|v| v << s);
+            let prod = and(
+                sess,
+                &BShare::concat(&[&p, &p], 0)?,
+                &BShare::concat(&[&g_lo, &p_lo], 0)?,
+            )?;
+            let half = g.len();
+            g = g.xor(&prod.select_rows(&(0..half).collect::<Vec<_>>())?)?;
+            p = prod.select_rows(&(half..2 * half).collect::<Vec<_>>())?;
+        }
+        s *= 2;
     }
-    m
+    // x = c ^ r ^ borrow, with the borrow into bit i out of bits below it.
+    let bits = r_bits
+        .xor(&g.map_linear(|v| v << 1))?
+        .xor_public(sess, &c)?;
+    bits.reshape(&out_shape)
 }
 
 /// The most significant bit of each element of `x` (1 where `x` is negative
 /// as a signed ring element), as an additive share of 0 or 1. Eight rounds.
 pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let out_shape = x.shape().to_vec();
-    let x = &x.reshape(&[x.len()])?;
-    let shape = x.shape().to_vec();
-    let eda = sess.prep().take(&Material::EdaBits(shape.clone()))?;
-    let (r_arith, r_bits) = (&eda[0], BShare::from_share(eda[1].clone()));
-    // Round 1: open c = x + r; it is uniform.
-    let masked = x.share().add(r_arith)?;
-    let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
-    let low = u64::MAX >> 1;
-    // Borrow out of the low 63 bits of c - r, i.e. [r_low > c_low]:
-    // generate g_i = r_i & !c_i, propagate p_i = !(r_i ^ c_i), bit 63 neutral (g=0, p=1).
-    let not_c = c.map(|v| !v);
-    let mut g = r_bits.and_public(&not_c.map(|v| v & low))?;
-    let mut p = r_bits.xor_public(sess, &not_c)?.map_linear(|v| v & low);
-    if sess.is_leader() {
-        p = p.map_linear(|v| v | (1 << 63));
-    }
-    // Carry-lookahead tree: after stride s, node at position q covers bits q-2s+1..=q.
-    let mut s = 1u32;
-    while s < 64 {
-        let g_lo = g.map_linear(|v| v << s);
-        if s == 32 {
-            let pg = and(sess, &p, &g_lo)?;
-            g = g.xor(&pg)?;
-        } else {
-            let p_lo = p.map_linear(|v| v << s);
-            let both_l = BShare::concat(&[&p, &p], 0)?;
-            let both_r = BShare::concat(&[&g_lo, &p_lo], 0)?;
-            let prod = and(sess, &both_l, &both_r)?;
-            let half = g.shape()[0];
-            let pg = prod.select_rows(&(0..half).collect::<Vec<_>>())?;
-            let pp = prod.select_rows(&(half..2 * half).collect::<Vec<_>>())?;
-            let keep = level_mask(s);
-            g = g.xor(&pg)?.map_linear(|v| v & keep);
-            p = pp.map_linear(|v| v & keep);
-        }
-        s *= 2;
-    }
-    // msb(x) = c_63 ^ r_63 ^ borrow, as a bit in position 0.
-    let bit = r_bits
-        .xor(&g)?
-        .map_linear(|v| v >> 63)
-        .xor_public(sess, &c.map(|v| v >> 63))?;
-    b2a(sess, &bit)?.reshape(&out_shape)
+    let bits = a2b(sess, x)?;
+    b2a(sess, &bits.map_linear(|v| v >> 63))
 }
 
-/// Converts XOR-shared bits (bit 0 of each word) to additive shares of 0/1,
-/// with a dealer random bit (one round; the opened bits are packed 64 per word).
+/// Converts XOR-shared bits (bit 0 of each word) to additive shares of 0/1
+/// (one round; the opened bits are packed 64 per word).
 pub fn b2a(sess: &mut Session, bits: &BShare) -> Result<AShare> {
     let shape = bits.shape().to_vec();
-    let rb = sess.prep().take(&Material::RandBit(shape.clone()))?;
-    let (w, b_arith) = (&rb[0], &rb[1]);
-    let masked = bits.share().xor(w)?;
-    let packed = pack_bits(masked.as_slice());
-    let opened = open_xor(sess, &[&packed])?.remove(0);
-    let m = RingTensor::from_vec(&shape, unpack_bits(opened.as_slice(), masked.len()))?;
-    // bit = m ^ b = m + b - 2 m b
-    let sign = m.map(|v| 1u64.wrapping_sub(v.wrapping_mul(2)));
-    let mut out = b_arith.mul(&sign)?;
+    let out = bits_to_arith(sess, bits, 1)?;
+    out.reshape(&shape)
+}
+
+/// Additive shares of the low `nbits` bits of XOR-shared words, as 0/1
+/// integers along a new trailing axis (one round). A dealer random word `w`
+/// with its bits shared additively masks the opening: bit = m + w - 2 m w.
+pub fn bits_to_arith(sess: &mut Session, words: &BShare, nbits: u32) -> Result<AShare> {
+    if !(1..=64).contains(&nbits) {
+        return Err(crate::ProtocolError::InvalidArgument {
+            op: "bits_to_arith",
+            detail: format!("{nbits} bits per word"),
+        });
+    }
+    let shape = words.shape().to_vec();
+    let rb = sess
+        .prep()
+        .take(&Material::WordBits(shape.clone(), nbits))?;
+    let (w, w_bits) = (&rb[0], &rb[1]);
+    let low = if nbits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << nbits) - 1
+    };
+    let masked = words.share().xor(w)?.map(|v| v & low);
+    let m: Vec<u64> = if nbits == 1 {
+        let packed = pack_bits(masked.as_slice());
+        let opened = open_xor(sess, &[&packed])?.remove(0);
+        unpack_bits(opened.as_slice(), masked.len())
+    } else {
+        open_xor(sess, &[&masked])?.remove(0).into_vec()
+    };
+    let nb = nbits as usize;
+    let m_bits: Vec<u64> = m
+        .iter()
+        .flat_map(|&v| (0..nb).map(move |i| (v >> i) & 1))
+        .collect();
+    let m_bits = RingTensor::from_vec(w_bits.shape(), m_bits)?;
+    let sign = m_bits.map(|v| 1u64.wrapping_sub(v.wrapping_mul(2)));
+    let mut out = w_bits.mul(&sign)?;
     if sess.is_leader() {
-        out.add_assign(&m)?;
+        out.add_assign(&m_bits)?;
     }
     Ok(AShare::from_share(out))
+}
+
+/// Bitwise OR of XOR-shared words: `a ^ b ^ (a & b)` (one round).
+pub fn or(sess: &mut Session, a: &BShare, b: &BShare) -> Result<BShare> {
+    let both = and(sess, a, b)?;
+    a.xor(b)?.xor(&both)
 }
 
 fn pack_bits(words: &[u64]) -> RingTensor {

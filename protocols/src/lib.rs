@@ -34,6 +34,7 @@
 //! assert_eq!(out[1].value, 42);
 //! ```
 
+pub mod approx;
 pub mod arith;
 pub mod binary;
 pub mod channel;

@@ -49,8 +49,9 @@ pub enum Material {
     BitTriple(Vec<usize>),
     /// A random ring element held both additively and as XOR-shared bits.
     EdaBits(Vec<usize>),
-    /// A random bit: XOR-shared word whose bit 0 is the bit, and the bit additively.
-    RandBit(Vec<usize>),
+    /// A random word, XOR-shared, and its low `nbits` bits each shared
+    /// additively (an extra trailing axis of length `nbits`).
+    WordBits(Vec<usize>, u32),
 }
 
 impl Material {
@@ -62,7 +63,7 @@ impl Material {
             Material::Trunc(..) => 4,
             Material::BitTriple(_) => 5,
             Material::EdaBits(_) => 6,
-            Material::RandBit(_) => 7,
+            Material::WordBits(..) => 7,
         }
     }
 
@@ -88,7 +89,11 @@ impl Material {
                 vec![(s.clone(), Binary)],
             ),
             Material::EdaBits(s) => (vec![(s.clone(), Arithmetic)], vec![(s.clone(), Binary)]),
-            Material::RandBit(s) => (vec![(s.clone(), Binary)], vec![(s.clone(), Arithmetic)]),
+            Material::WordBits(s, nbits) => {
+                let mut bits = s.clone();
+                bits.push(*nbits as usize);
+                (vec![(s.clone(), Binary)], vec![(bits, Arithmetic)])
+            }
         }
     }
 
@@ -105,19 +110,28 @@ impl Material {
             }
             Material::BitTriple(_) => vec![random[0].and(&random[1])?],
             Material::EdaBits(_) => vec![random[0].clone()],
-            Material::RandBit(_) => vec![random[0].map(|w| w & 1)],
+            Material::WordBits(_, nbits) => {
+                let nbits = *nbits as usize;
+                let mut shape = random[0].shape().to_vec();
+                shape.push(nbits);
+                let bits = random[0]
+                    .as_slice()
+                    .iter()
+                    .flat_map(|&w| (0..nbits).map(move |i| (w >> i) & 1))
+                    .collect();
+                vec![RingTensor::from_vec(&shape, bits)?]
+            }
         })
     }
 
     fn encode(&self) -> Vec<u8> {
         let (dims, f): (Vec<usize>, u32) = match self {
             Material::MatTriple(m, k, n) => (vec![*m, *k, *n], 0),
-            Material::Trunc(s, f) => (s.clone(), *f),
+            Material::Trunc(s, f) | Material::WordBits(s, f) => (s.clone(), *f),
             Material::Triple(s)
             | Material::Square(s)
             | Material::BitTriple(s)
-            | Material::EdaBits(s)
-            | Material::RandBit(s) => (s.clone(), 0),
+            | Material::EdaBits(s) => (s.clone(), 0),
         };
         let mut out = vec![self.tag(), f as u8, dims.len() as u8];
         for d in dims {
@@ -161,7 +175,7 @@ impl Material {
             (4, _) if (1..64).contains(f) => Material::Trunc(dims, *f as u32),
             (5, _) => Material::BitTriple(dims),
             (6, _) => Material::EdaBits(dims),
-            (7, _) => Material::RandBit(dims),
+            (7, _) if (1..=64).contains(f) => Material::WordBits(dims, *f as u32),
             _ => return Err(format!("unknown request tag {tag}")),
         }))
     }
@@ -408,7 +422,7 @@ mod tests {
             Material::Triple(vec![2, 3]),
             Material::MatTriple(4, 5, 6),
             Material::Trunc(vec![7], 16),
-            Material::RandBit(vec![]),
+            Material::WordBits(vec![3], 64),
         ] {
             assert_eq!(Material::decode(&m.encode()).unwrap(), Some(m));
         }

@@ -1,0 +1,183 @@
+//! Nonlinear approximations against float64 math on dense grids, 2 and 3 parties.
+
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+use tessera_protocols::{approx, arith, AShare, ProtocolError, Session};
+use tessera_tensor::{FixedPoint, RingTensor};
+
+type Protocol = fn(&mut Session, &AShare) -> Result<AShare, ProtocolError>;
+
+/// Evaluates `f` under MPC on `xs` (input by the last party) and returns the decoded outputs.
+fn eval(parties: usize, xs: &[f64], f: Protocol) -> Vec<f64> {
+    let fp = FixedPoint::default();
+    let enc = RingTensor::from_vec(
+        &[xs.len()],
+        xs.iter().map(|&v| fp.encode(v).unwrap()).collect(),
+    )
+    .unwrap();
+    let outs = run_embedded(
+        &EmbeddedConfig::new(parties).with_seed([parties as u8; 32]),
+        |s| {
+            let owner = parties - 1;
+            let x = arith::share_input(s, owner, (s.id() == owner).then_some(&enc), enc.shape())?;
+            let y = f(s, &x)?;
+            arith::reveal(s, &y, "y")
+        },
+    )
+    .unwrap();
+    outs[0]
+        .value
+        .as_slice()
+        .iter()
+        .map(|&v| fp.decode(v))
+        .collect()
+}
+
+fn grid(lo: f64, hi: f64, n: usize, log: bool) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / (n - 1) as f64;
+            if log {
+                (lo.ln() + t * (hi.ln() - lo.ln())).exp()
+            } else {
+                lo + t * (hi - lo)
+            }
+        })
+        .collect()
+}
+
+/// Checks max |err| <= max(rel |ref|, abs) on the grid, for 2 and 3 parties.
+fn check(name: &str, f: Protocol, reference: fn(f64) -> f64, xs: &[f64], rel: f64, abs: f64) {
+    for parties in [2, 3] {
+        let got = eval(parties, xs, f);
+        let mut worst = (0.0, 0.0, 0.0);
+        for (&x, &g) in xs.iter().zip(&got) {
+            let r = reference(x);
+            let err = (g - r).abs();
+            let allowed = (rel * r.abs()).max(abs);
+            assert!(err <= allowed, "{name}({x}) = {g}, reference {r}, error {err:.3e} > {allowed:.3e} ({parties} parties)");
+            if err / allowed > worst.0 {
+                worst = (err / allowed, x, err);
+            }
+        }
+        eprintln!(
+            "{name}, {parties} parties: worst error {:.2e} at x = {} ({:.0}% of the bound)",
+            worst.2,
+            worst.1,
+            worst.0 * 100.0
+        );
+    }
+}
+
+const ULP4: f64 = 4.0 / 65536.0;
+
+#[test]
+fn exp_within_bound() {
+    check(
+        "exp",
+        approx::exp,
+        f64::exp,
+        &grid(-10.0, 5.0, 3001, false),
+        1e-3,
+        ULP4,
+    );
+}
+
+#[test]
+fn reciprocal_within_bound() {
+    check(
+        "reciprocal",
+        approx::reciprocal,
+        |x| 1.0 / x,
+        &grid(0.01, 100.0, 3001, true),
+        1e-3,
+        ULP4,
+    );
+}
+
+#[test]
+fn inv_sqrt_within_bound() {
+    check(
+        "inv_sqrt",
+        approx::inv_sqrt,
+        |x| 1.0 / x.sqrt(),
+        &grid(0.01, 100.0, 3001, true),
+        1e-3,
+        ULP4,
+    );
+}
+
+#[test]
+fn log_within_bound() {
+    check(
+        "log",
+        approx::log,
+        f64::ln,
+        &grid(0.01, 100.0, 3001, true),
+        1e-3,
+        ULP4,
+    );
+}
+
+#[test]
+fn sigmoid_within_bound() {
+    check(
+        "sigmoid",
+        approx::sigmoid,
+        |x| 1.0 / (1.0 + (-x).exp()),
+        &grid(-10.0, 10.0, 4001, false),
+        0.0,
+        1e-4,
+    );
+}
+
+#[test]
+fn tanh_within_bound() {
+    check(
+        "tanh",
+        approx::tanh,
+        f64::tanh,
+        &grid(-5.0, 5.0, 4001, false),
+        0.0,
+        2e-4,
+    );
+}
+
+#[test]
+fn outside_the_domain_values_saturate_not_wrap() {
+    let xs = [-1000.0, -40.0, -17.0, 11.0, 22.0, 1000.0];
+    let e = eval(2, &xs, approx::exp);
+    assert_eq!(&e[..3], &[0.0, 0.0, 0.0]);
+    for v in &e[3..] {
+        assert!(
+            (v / 10f64.exp() - 1.0).abs() < 1e-4,
+            "exp saturates at exp(10), got {v}"
+        );
+    }
+    let s = eval(2, &xs, approx::sigmoid);
+    assert!(s[..3].iter().all(|&v| v.abs() < 1e-4), "{s:?}");
+    assert!(s[3..].iter().all(|&v| (v - 1.0).abs() < 1e-4), "{s:?}");
+    let t = eval(3, &xs, approx::tanh);
+    assert!(
+        t[..3].iter().all(|&v| (v + 1.0).abs() < 2e-4)
+            && t[3..].iter().all(|&v| (v - 1.0).abs() < 2e-4),
+        "{t:?}"
+    );
+    let inputs = [0.0, -1.0, -500.0, 1e6, 3e7];
+    let r = eval(2, &inputs, approx::reciprocal);
+    assert_eq!(
+        &r[..3],
+        &[0.0, 0.0, 0.0],
+        "reciprocal of x <= 0 is 0 by definition"
+    );
+    assert!(r[3] < 2.0 / 65536.0 && r[4] == 0.0, "{r:?}");
+    let l = eval(2, &inputs, approx::log);
+    let floor = -16.0 * std::f64::consts::LN_2;
+    for v in &l[..3] {
+        assert!((v - floor).abs() < 1e-3, "log(x <= 0) = ln 2^-16, got {v}");
+    }
+    assert!((l[3] - 1e6f64.ln()).abs() < 1e-3, "{l:?}");
+    assert!(
+        (l[4] - 3e7f64.ln()).abs() < 0.7,
+        "log saturates within ln 2 above 2^24: {l:?}"
+    );
+}
