@@ -2,7 +2,7 @@
 
 use crate::{LayerError, Result};
 use ndarray::{ArrayD, Axis, Ix2};
-use tessera_protocols::{arith, binary, AShare, PartyId, Session};
+use tessera_protocols::{approx, arith, binary, AShare, PartyId, Session};
 use tessera_tensor::{FixedPoint, RingTensor};
 
 /// The tensor operations layers are written against.
@@ -58,6 +58,12 @@ pub trait Backend {
     fn relu(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// 1.0 where `a > 0`, else 0.0.
     fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Sum over axis 1, keeping it: `[m, n] -> [m, 1]`.
+    fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Columns at the given indices (repeats allowed).
+    fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor>;
+    /// A nonlinear function, elementwise (see [`Function`] for domains).
+    fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// Opens `a` to every party; `label` names it in the record of openings.
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>>;
     /// Opens `a` to party `to` only; `None` on the other parties.
@@ -67,6 +73,58 @@ pub trait Backend {
         to: PartyId,
         label: &str,
     ) -> Result<Option<ArrayD<f64>>>;
+}
+
+/// Nonlinear functions with a protocol of their own under MPC. Plaintext
+/// backends compute them exactly, with the same conventions outside the
+/// domain (`1/x` and `1/sqrt(x)` are 0 for `x <= 0`, `ln x` is `ln 2^-f`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `e^x` (saturates at `e^10`).
+    Exp,
+    /// `1/x` for `x > 0`.
+    Reciprocal,
+    /// `1/sqrt(x)` for `x > 0`.
+    InvSqrt,
+    /// `ln x` for `x > 0`.
+    Log,
+    /// Logistic sigmoid, accurate to 1e-4.
+    Sigmoid,
+    /// Hyperbolic tangent, accurate to 2e-4.
+    Tanh,
+}
+
+impl Function {
+    /// The exact function, with the backends' conventions outside the domain.
+    pub fn exact(self, x: f64, frac_bits: u32) -> f64 {
+        let floor = -(frac_bits as f64) * std::f64::consts::LN_2;
+        match self {
+            Function::Exp => x.min(tessera_protocols::approx::EXP_MAX).exp(),
+            Function::Reciprocal => {
+                if x > 0.0 {
+                    1.0 / x
+                } else {
+                    0.0
+                }
+            }
+            Function::InvSqrt => {
+                if x > 0.0 {
+                    1.0 / x.sqrt()
+                } else {
+                    0.0
+                }
+            }
+            Function::Log => {
+                if x > 0.0 {
+                    x.ln()
+                } else {
+                    floor
+                }
+            }
+            Function::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Function::Tanh => x.tanh(),
+        }
+    }
 }
 
 fn broadcastable(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
@@ -207,6 +265,24 @@ impl Backend for F32Backend {
     fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
         Ok(a.mapv(|v| if v > 0.0 { 1.0 } else { 0.0 }))
     }
+    fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.sum_axis(Axis(1)).insert_axis(Axis(1)))
+    }
+    fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor> {
+        let len = a.shape().get(1).copied().unwrap_or(0);
+        if let Some(&bad) = cols.iter().find(|&&c| c >= len) {
+            return Err(tessera_tensor::TensorError::OutOfRange {
+                op: "select_cols",
+                index: bad,
+                len,
+            }
+            .into());
+        }
+        Ok(a.select(Axis(1), cols))
+    }
+    fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.mapv(|v| f.exact(v as f64, 16) as f32))
+    }
     fn reveal(&mut self, a: &Self::Tensor, _label: &str) -> Result<ArrayD<f64>> {
         Ok(a.mapv(|v| v as f64))
     }
@@ -300,6 +376,19 @@ impl Backend for FixedBackend {
     fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
         let one = self.fixed.one();
         Ok(a.map(|v| if (v as i64) > 0 { one } else { 0 }))
+    }
+    fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.sum_axis(1)?)
+    }
+    fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor> {
+        Ok(a.select_cols(cols)?)
+    }
+    fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
+        let fixed = self.fixed;
+        let out = fixed
+            .decode_tensor(a)
+            .mapv(|v| f.exact(v, fixed.frac_bits()));
+        Ok(fixed.encode_array(&out)?)
     }
     fn reveal(&mut self, a: &Self::Tensor, _label: &str) -> Result<ArrayD<f64>> {
         Ok(self.fixed.decode_tensor(a))
@@ -412,6 +501,23 @@ impl Backend for MpcBackend<'_> {
     fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
         let bit = binary::greater_than_zero(self.sess, a)?;
         Ok(bit.mul_public_scalar(self.sess.fixed().one()))
+    }
+    fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.sum_axis(1)?)
+    }
+    fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor> {
+        Ok(a.select_cols(cols)?)
+    }
+    fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
+        let s = &mut *self.sess;
+        Ok(match f {
+            Function::Exp => approx::exp(s, a)?,
+            Function::Reciprocal => approx::reciprocal(s, a)?,
+            Function::InvSqrt => approx::inv_sqrt(s, a)?,
+            Function::Log => approx::log(s, a)?,
+            Function::Sigmoid => approx::sigmoid(s, a)?,
+            Function::Tanh => approx::tanh(s, a)?,
+        })
     }
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>> {
         let v = arith::reveal(self.sess, a, label)?;

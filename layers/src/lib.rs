@@ -24,17 +24,22 @@
 //! }
 //! ```
 
+mod activation;
 mod backend;
 mod error;
 mod linear;
 pub mod loss;
 mod optim;
+mod sequential;
 mod sigmoid;
+pub mod softmax;
 
-pub use backend::{Backend, F32Backend, FixedBackend, MpcBackend};
+pub use activation::{Activation, ActivationLayer, SigmoidKind};
+pub use backend::{Backend, F32Backend, FixedBackend, Function, MpcBackend};
 pub use error::LayerError;
 pub use linear::{Init, Linear};
 pub use optim::Sgd;
+pub use sequential::{Layer, Sequential};
 pub use sigmoid::{Sigmoid, SIGMOID_CLIP, SIGMOID_MAX_ERROR};
 
 /// Result of a layer operation.

@@ -57,6 +57,18 @@ impl<B: Backend> Linear<B> {
         })
     }
 
+    /// A layer from given weights `[in, out]` and bias `[1, out]` (for example
+    /// a model owner's secret weights in private inference).
+    pub fn from_parts(weight: B::Tensor, bias: B::Tensor) -> Self {
+        Self {
+            weight,
+            bias,
+            input: None,
+            grad_weight: None,
+            grad_bias: None,
+        }
+    }
+
     /// Forward pass on a batch `x: [batch, in]`; remembers `x` for backward.
     pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
         let y = b.matmul(x, &self.weight)?;

@@ -1,0 +1,102 @@
+use crate::{Activation, ActivationLayer, Backend, Init, Linear, Result, Sgd};
+
+/// One layer of a [`Sequential`] network.
+pub enum Layer<B: Backend> {
+    /// Fully connected.
+    Linear(Linear<B>),
+    /// Elementwise activation.
+    Activation(ActivationLayer<B>),
+}
+
+/// Layers applied in order; backward runs them in reverse.
+pub struct Sequential<B: Backend> {
+    /// The layers.
+    pub layers: Vec<Layer<B>>,
+}
+
+impl<B: Backend> Sequential<B> {
+    /// A multilayer perceptron: `Linear` layers of widths `dims[0] -> dims[1]
+    /// -> ... -> dims[last]` with `activation` between them (not after the
+    /// last). Layer `i` is initialised from `seed + i`.
+    pub fn mlp(b: &mut B, dims: &[usize], activation: Activation, seed: u64) -> Result<Self> {
+        let mut layers = Vec::new();
+        for (i, w) in dims.windows(2).enumerate() {
+            layers.push(Layer::Linear(Linear::new(
+                b,
+                w[0],
+                w[1],
+                Init::Uniform {
+                    seed: seed + i as u64,
+                },
+            )?));
+            if i + 2 < dims.len() {
+                layers.push(Layer::Activation(ActivationLayer::new(activation)));
+            }
+        }
+        Ok(Self { layers })
+    }
+
+    /// Forward pass, remembering what backward needs.
+    pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        let mut h = x.clone();
+        for l in &mut self.layers {
+            h = match l {
+                Layer::Linear(lin) => lin.forward(b, &h)?,
+                Layer::Activation(a) => a.forward(b, &h)?,
+            };
+        }
+        Ok(h)
+    }
+
+    /// Forward pass for inference (nothing remembered).
+    pub fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        let mut h = x.clone();
+        for l in &self.layers {
+            h = match l {
+                Layer::Linear(lin) => {
+                    let y = b.matmul(&h, &lin.weight)?;
+                    b.add(&y, &lin.bias)?
+                }
+                Layer::Activation(a) => ActivationLayer::apply(b, a.kind, &h)?,
+            };
+        }
+        Ok(h)
+    }
+
+    /// Backward pass from `dL/d(output)`; the first layer's input gradient is skipped.
+    pub fn backward(&mut self, b: &mut B, grad: &B::Tensor) -> Result<()> {
+        let mut g = grad.clone();
+        for (i, l) in self.layers.iter_mut().enumerate().rev() {
+            match l {
+                Layer::Linear(lin) => {
+                    if let Some(next) = lin.backward(b, &g, i > 0)? {
+                        g = next;
+                    }
+                }
+                Layer::Activation(a) => g = a.backward(b, &g)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// One SGD update of every linear layer.
+    pub fn step(&mut self, b: &mut B, sgd: &Sgd) -> Result<()> {
+        for l in &mut self.layers {
+            if let Layer::Linear(lin) = l {
+                sgd.step(b, lin)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The linear layers' weights and biases, in order.
+    pub fn parameters(&self) -> Vec<(&B::Tensor, &B::Tensor)> {
+        self.layers
+            .iter()
+            .filter_map(|l| match l {
+                Layer::Linear(lin) => Some((&lin.weight, &lin.bias)),
+                Layer::Activation(_) => None,
+            })
+            .collect()
+    }
+}
