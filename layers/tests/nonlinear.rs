@@ -65,8 +65,8 @@ fn plain_argmax(x: &ArrayD<f64>) -> Vec<usize> {
 fn max_and_argmax_are_exact_for_2_and_3_parties() {
     for (parties, cols, seed) in [(2, 10, 1u8), (3, 7, 2), (2, 2, 3), (3, 1, 4)] {
         let x = logits(23, cols, seed, 50.0);
-        let m = mpc(parties, &x, |b, t| Ok(max_cols(b, t)?));
-        let hot = mpc(parties, &x, |b, t| Ok(argmax_cols(b, t)?));
+        let m = mpc(parties, &x, |b, t| max_cols(b, t));
+        let hot = mpc(parties, &x, |b, t| argmax_cols(b, t));
         let expect = plain_argmax(&x);
         for (r, row) in x.outer_iter().enumerate() {
             let mx = row.iter().cloned().fold(f64::MIN, f64::max);
@@ -86,7 +86,7 @@ fn max_and_argmax_are_exact_for_2_and_3_parties() {
 fn softmax_probabilities_within_1e_3() {
     let x = logits(40, 10, 9, 5.0).mapv(|v| v.clamp(-5.0, 5.0));
     for parties in [2, 3] {
-        let p = mpc(parties, &x, |b, t| Ok(softmax(b, t)?));
+        let p = mpc(parties, &x, |b, t| softmax(b, t));
         for (r, row) in x.outer_iter().enumerate() {
             let mx = row.iter().cloned().fold(f64::MIN, f64::max);
             let z: f64 = row.iter().map(|v| (v - mx).exp()).sum();
