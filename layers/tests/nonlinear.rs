@@ -138,7 +138,8 @@ fn activation_variants_stay_within_their_documented_errors() {
     let x = Array2::from_shape_vec((grid.len(), 1), grid.clone())
         .unwrap()
         .into_dyn();
-    let cases: [(Activation, fn(f64) -> f64, f64); 5] = [
+    type Case = (Activation, fn(f64) -> f64, f64);
+    let cases: [Case; 5] = [
         (Activation::ReluPoly { degree: 2 }, |v| v.max(0.0), 0.3751),
         (Activation::ReluPoly { degree: 4 }, |v| v.max(0.0), 0.2345),
         (
