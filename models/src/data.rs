@@ -156,6 +156,26 @@ impl Dataset {
         Ok(())
     }
 
+    /// Checks that labels exist and are integers in `0..classes`.
+    pub fn check_class_labels(&self, classes: usize) -> Result<()> {
+        let labels = self.require_labels()?;
+        let ok = |v: f64| v >= 0.0 && v.fract() == 0.0 && (v as usize) < classes;
+        if let Some(i) = labels.iter().position(|&v| !ok(v)) {
+            return Err(ModelError::Value {
+                path: self.path.clone(),
+                line: self.lines[i],
+                column: self.feature_names.len() + 1,
+                name: "label".into(),
+                reason: format!(
+                    "a model with {classes} classes needs integer labels 0 to {}, found {}; set --classes",
+                    classes.saturating_sub(1),
+                    labels[i]
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The labels, or an error saying the file has no `label` column.
     pub fn require_labels(&self) -> Result<&Array1<f64>> {
         self.labels.as_ref().ok_or_else(|| ModelError::Row {

@@ -20,6 +20,17 @@ pub enum ModelKind {
     Linear,
     /// Binary logistic regression (labels 0/1).
     Logistic,
+    /// Multinomial logistic (softmax) regression (labels 0..classes).
+    Softmax,
+    /// Multilayer perceptron with softmax output (labels 0..classes).
+    Mlp,
+}
+
+impl ModelKind {
+    /// True for models with a softmax over `classes` outputs.
+    pub fn is_multiclass(self) -> bool {
+        matches!(self, ModelKind::Softmax | ModelKind::Mlp)
+    }
 }
 
 /// How the data is divided among the parties.
@@ -47,6 +58,15 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Fraction of each party's rows held out for testing.
     pub test_fraction: f64,
+    /// Number of classes of a softmax model (labels 0..classes).
+    #[serde(default)]
+    pub classes: usize,
+    /// Widths of an MLP's hidden layers.
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    /// Polynomial ReLU of this degree (2 or 4) instead of the exact ReLU.
+    #[serde(default)]
+    pub relu_degree: Option<u8>,
 }
 
 impl Default for TrainConfig {
@@ -58,6 +78,9 @@ impl Default for TrainConfig {
             batch_size: 32,
             seed: 42,
             test_fraction: 0.2,
+            classes: 0,
+            hidden: vec![],
+            relu_degree: None,
         }
     }
 }
@@ -132,6 +155,16 @@ impl JobSpec {
             ));
         }
         FixedPoint::new(self.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
+        if t.model.is_multiclass() && t.classes < 2 {
+            return bad(format!(
+                "a {:?} model needs --classes of at least 2, got {}",
+                t.model, t.classes
+            ));
+        }
+        if t.model == ModelKind::Mlp && (t.hidden.is_empty() || t.hidden.contains(&0)) {
+            return bad("an MLP needs --hidden widths, each at least 1 (e.g. --hidden 128)".into());
+        }
+        crate::train::hidden_activation(t)?;
         Ok(())
     }
 }
@@ -234,6 +267,9 @@ pub fn check_parties(spec: &JobSpec, data: &[Dataset]) -> Result<Vec<PartyShape>
         if spec.train.model == ModelKind::Logistic && has_labels {
             d.check_binary_labels()?;
         }
+        if spec.train.model.is_multiclass() && has_labels {
+            d.check_class_labels(spec.train.classes)?;
+        }
     }
     Ok(data
         .iter()
@@ -330,9 +366,26 @@ fn standardise(d: &Dataset, rows: &[usize], s: &Scaling, fixed: FixedPoint) -> R
     Ok(out)
 }
 
-fn labels_of(d: &Dataset, rows: &[usize]) -> Result<ArrayD<f64>> {
+/// Labels of `rows` as a column, or one-hot `[rows, classes]` for softmax models.
+fn labels_of(d: &Dataset, rows: &[usize], t: &TrainConfig) -> Result<ArrayD<f64>> {
     let l = d.require_labels()?.select(Axis(0), rows);
-    Ok(l.insert_axis(Axis(1)).into_dyn())
+    if !t.model.is_multiclass() {
+        return Ok(l.insert_axis(Axis(1)).into_dyn());
+    }
+    let mut hot = Array2::<f64>::zeros((l.len(), t.classes));
+    for (i, &c) in l.iter().enumerate() {
+        hot[[i, c as usize]] = 1.0;
+    }
+    Ok(hot.into_dyn())
+}
+
+/// Width of the label tensor.
+fn label_width(t: &TrainConfig) -> usize {
+    if t.model.is_multiclass() {
+        t.classes
+    } else {
+        1
+    }
 }
 
 /// What one party ends with.
@@ -422,12 +475,12 @@ pub fn party_main(
         train_y: mine
             .labels
             .as_ref()
-            .map(|_| labels_of(mine, &my_train))
+            .map(|_| labels_of(mine, &my_train, &spec.train))
             .transpose()?,
         test_y: mine
             .labels
             .as_ref()
-            .map(|_| labels_of(mine, &my_test))
+            .map(|_| labels_of(mine, &my_test, &spec.train))
             .transpose()?,
     };
     let prepared = share_all(&mut b, spec, shapes, me, &local, scalings)?;
@@ -507,13 +560,13 @@ fn share_all<B: Backend>(
             ys_train.push(b.input(
                 p,
                 if mine { local.train_y.as_ref() } else { None },
-                &[rtr, 1],
+                &[rtr, label_width(&spec.train)],
             )?);
             if rte > 0 {
                 ys_test.push(b.input(
                     p,
                     if mine { local.test_y.as_ref() } else { None },
-                    &[rte, 1],
+                    &[rte, label_width(&spec.train)],
                 )?);
             }
         }
@@ -569,16 +622,28 @@ fn open_model<B: Backend>(
     trust: &str,
 ) -> Result<Option<SavedModel>> {
     let all_receive = spec.model_receivers.len() == spec.parties;
-    let params = b.concat(&[&fitted.layer.weight, &fitted.layer.bias], 0)?;
-    let mut mine = None;
-    if all_receive {
-        mine = Some(b.reveal(&params, "trained model weights and bias")?);
-    } else {
-        for &r in &spec.model_receivers {
-            if let Some(v) = b.reveal_to(&params, r, "trained model weights and bias")? {
-                mine = Some(v);
+    let mut mine = Some(Vec::new());
+    for (w, bias) in fitted.net.parameters() {
+        let params = b.concat(&[w, bias], 0)?;
+        let label = "trained model weights and bias";
+        let got = if all_receive {
+            Some(b.reveal(&params, label)?)
+        } else {
+            let mut got = None;
+            for &r in &spec.model_receivers {
+                if let Some(v) = b.reveal_to(&params, r, label)? {
+                    got = Some(v);
+                }
             }
-        }
+            got
+        };
+        mine = match (mine, got) {
+            (Some(mut v), Some(p)) => {
+                v.push(p);
+                Some(v)
+            }
+            _ => None,
+        };
     }
     // Scaling of every feature: already public in a split by rows; in a split
     // by columns each party opens its own columns' statistics to the receivers.
@@ -627,13 +692,10 @@ fn open_model<B: Backend>(
     let (Some(params), Some(scaling)) = (mine, scaling) else {
         return Ok(None);
     };
-    let flat: Vec<f64> = params.iter().copied().collect();
-    let d = flat.len() - 1;
     Ok(Some(SavedModel::new(
         spec,
         shapes.iter().flat_map(|s| s.features.clone()).collect(),
-        flat[..d].to_vec(),
-        flat[d],
+        &params,
         scaling,
         metrics.clone(),
         trust,
@@ -727,8 +789,16 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         locals.push(LocalData {
             train_x: standardise(d, tr, &s, fp)?,
             test_x: standardise(d, te, &s, fp)?,
-            train_y: d.labels.as_ref().map(|_| labels_of(d, tr)).transpose()?,
-            test_y: d.labels.as_ref().map(|_| labels_of(d, te)).transpose()?,
+            train_y: d
+                .labels
+                .as_ref()
+                .map(|_| labels_of(d, tr, &spec.train))
+                .transpose()?,
+            test_y: d
+                .labels
+                .as_ref()
+                .map(|_| labels_of(d, te, &spec.train))
+                .transpose()?,
         });
         scalings.push(s);
     }
@@ -755,14 +825,15 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
             &spec.train,
         )?;
         let metrics = evaluate_all(b, &fitted, &prepared, spec.train.model)?;
-        let params = b.concat(&[&fitted.layer.weight, &fitted.layer.bias], 0)?;
-        let flat: Vec<f64> = b.reveal(&params, "model")?.iter().copied().collect();
-        let d = flat.len() - 1;
+        let mut params = Vec::new();
+        for (w, bias) in fitted.net.parameters() {
+            let p = b.concat(&[w, bias], 0)?;
+            params.push(b.reveal(&p, "model")?);
+        }
         let model = SavedModel::new(
             spec,
             shapes.iter().flat_map(|s| s.features.clone()).collect(),
-            flat[..d].to_vec(),
-            flat[d],
+            &params,
             scaling,
             metrics,
             "none (plaintext)",

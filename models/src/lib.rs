@@ -28,5 +28,5 @@ pub use job::{
     check_parties, partition, party_main, run_job_embedded, run_job_plaintext, JobReport, JobSpec,
     ModelKind, PartyResult, PartyShape, PlainReport, Split, TrainConfig,
 };
-pub use model::{Metrics, SavedModel, Scaling, MODEL_FORMAT};
-pub use train::{batch_order, evaluate, fit, Evaluation, Fitted};
+pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
+pub use train::{batch_order, build, evaluate, fit, hidden_activation, Evaluation, Fitted};

@@ -20,6 +20,42 @@ pub struct Scaling {
     pub std: Vec<f64>,
 }
 
+/// One dense layer of a saved network: `y = x W + b`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dense {
+    /// `weights[i][j]`: input `i` to output `j`.
+    pub weights: Vec<Vec<f64>>,
+    /// One bias per output.
+    pub bias: Vec<f64>,
+}
+
+impl Dense {
+    /// Splits a revealed `[in + 1, out]` block (weights, then the bias row).
+    pub fn from_block(block: &ndarray::ArrayD<f64>) -> Self {
+        let rows: Vec<Vec<f64>> = block
+            .outer_iter()
+            .map(|r| r.iter().copied().collect())
+            .collect();
+        let (bias, weights) = rows.split_last().expect("at least the bias row");
+        Dense {
+            weights: weights.to_vec(),
+            bias: bias.clone(),
+        }
+    }
+
+    fn apply(&self, x: &[f64]) -> Vec<f64> {
+        (0..self.bias.len())
+            .map(|j| {
+                self.bias[j]
+                    + x.iter()
+                        .zip(&self.weights)
+                        .map(|(v, w)| v * w[j])
+                        .sum::<f64>()
+            })
+            .collect()
+    }
+}
+
 /// Train and test quality.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
@@ -38,10 +74,15 @@ pub struct SavedModel {
     pub kind: ModelKind,
     /// Feature names, in the order of `weights`.
     pub features: Vec<String>,
-    /// One weight per standardised feature.
+    /// Linear and logistic regression: one weight per standardised feature.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub weights: Vec<f64>,
-    /// Intercept.
+    /// Linear and logistic regression: the intercept.
+    #[serde(default)]
     pub bias: f64,
+    /// Softmax models: the dense layers in order (ReLU between them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<Dense>,
     /// Standardisation of the raw features.
     pub scaling: Scaling,
     /// Fractional bits of the fixed-point arithmetic it was trained with.
@@ -62,21 +103,29 @@ pub struct SavedModel {
 
 impl SavedModel {
     /// Assembles a model record.
+    /// `params` are the revealed `[in + 1, out]` blocks of each dense layer.
     pub fn new(
         spec: &JobSpec,
         features: Vec<String>,
-        weights: Vec<f64>,
-        bias: f64,
+        params: &[ndarray::ArrayD<f64>],
         scaling: Scaling,
         metrics: Metrics,
         preprocessing: &str,
     ) -> Self {
+        let layers: Vec<Dense> = params.iter().map(Dense::from_block).collect();
+        let (weights, bias, layers) = if spec.train.model.is_multiclass() {
+            (vec![], 0.0, layers)
+        } else {
+            let l = &layers[0];
+            (l.weights.iter().map(|r| r[0]).collect(), l.bias[0], vec![])
+        };
         Self {
             format: MODEL_FORMAT.into(),
             kind: spec.train.model,
             features,
             weights,
             bias,
+            layers,
             scaling,
             frac_bits: spec.frac_bits,
             parties: spec.parties,
@@ -115,21 +164,41 @@ impl SavedModel {
             )));
         }
         let d = m.features.len();
-        if m.weights.len() != d || m.scaling.mean.len() != d || m.scaling.std.len() != d {
+        if m.scaling.mean.len() != d || m.scaling.std.len() != d {
             return Err(io(format!(
-                "{d} features but {} weights, {} means and {} deviations",
-                m.weights.len(),
+                "{d} features but {} means and {} deviations",
                 m.scaling.mean.len(),
                 m.scaling.std.len()
             )));
         }
+        if m.kind.is_multiclass() {
+            let mut width = d;
+            for (i, l) in m.layers.iter().enumerate() {
+                if l.weights.len() != width || l.weights.iter().any(|r| r.len() != l.bias.len()) {
+                    return Err(io(format!(
+                        "layer {i} does not take {width} inputs to {} outputs",
+                        l.bias.len()
+                    )));
+                }
+                width = l.bias.len();
+            }
+            if m.layers.is_empty() || width != m.training.classes {
+                return Err(io(format!(
+                    "the layers must end in {} classes",
+                    m.training.classes
+                )));
+            }
+        } else if m.weights.len() != d {
+            return Err(io(format!("{d} features but {} weights", m.weights.len())));
+        }
         Ok(m)
     }
 
-    /// Predictions for every row of `data`: probabilities of class 1 for
-    /// logistic regression, values for linear regression. The file's columns
+    /// Predictions for every row of `data`: `[probability of class 1]` for
+    /// logistic regression, `[value]` for linear regression, class
+    /// probabilities for softmax models. The file's columns
     /// must be the model's features, by name and order (a `label` column is ignored).
-    pub fn predict(&self, data: &Dataset) -> Result<Vec<f64>> {
+    pub fn predict(&self, data: &Dataset) -> Result<Vec<Vec<f64>>> {
         if data.feature_names != self.features {
             return Err(ModelError::Mismatch(format!(
                 "{} has columns {:?}, but the model expects {:?}",
@@ -138,22 +207,44 @@ impl SavedModel {
                 self.features
             )));
         }
+        let relu = |v: f64| match self.training.relu_degree {
+            None => v.max(0.0),
+            Some(2) => 0.37501874 + 0.5 * v + 0.11718164 * v * v,
+            Some(_) => 0.23438671 + 0.5 * v + 0.20506788 * v * v - 0.0064077305 * v.powi(4),
+        };
         Ok(data
             .features
             .rows()
             .into_iter()
             .map(|row| {
-                let z: f64 = row
+                let x: Vec<f64> = row
                     .iter()
                     .enumerate()
-                    .map(|(j, v)| {
-                        (v - self.scaling.mean[j]) / self.scaling.std[j] * self.weights[j]
-                    })
-                    .sum::<f64>()
-                    + self.bias;
+                    .map(|(j, v)| (v - self.scaling.mean[j]) / self.scaling.std[j])
+                    .collect();
                 match self.kind {
-                    ModelKind::Logistic => 1.0 / (1.0 + (-z).exp()),
-                    ModelKind::Linear => z,
+                    ModelKind::Logistic | ModelKind::Linear => {
+                        let z: f64 = x.iter().zip(&self.weights).map(|(v, w)| v * w).sum::<f64>()
+                            + self.bias;
+                        vec![if self.kind == ModelKind::Logistic {
+                            1.0 / (1.0 + (-z).exp())
+                        } else {
+                            z
+                        }]
+                    }
+                    ModelKind::Softmax | ModelKind::Mlp => {
+                        let mut h = x;
+                        for (i, l) in self.layers.iter().enumerate() {
+                            h = l.apply(&h);
+                            if i + 1 < self.layers.len() {
+                                h = h.into_iter().map(relu).collect();
+                            }
+                        }
+                        let m = h.iter().cloned().fold(f64::MIN, f64::max);
+                        let e: Vec<f64> = h.iter().map(|v| (v - m).exp()).collect();
+                        let s: f64 = e.iter().sum();
+                        e.into_iter().map(|v| v / s).collect()
+                    }
                 }
             })
             .collect())

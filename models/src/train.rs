@@ -1,18 +1,22 @@
 //! The training loop and evaluation, generic over the backend: the same code
 //! trains under MPC and in plaintext.
 
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 use crate::job::{ModelKind, TrainConfig};
 use serde::{Deserialize, Serialize};
-use tessera_layers::{loss, Backend, Init, Linear, Sgd, Sigmoid};
+use tessera_layers::softmax::{argmax_cols, softmax_cross_entropy};
+use tessera_layers::{
+    loss, Activation, Backend, Function, Init, Layer, Linear, Sequential, Sgd, Sigmoid,
+};
 use tessera_tensor::Prg;
 
-/// A trained linear layer and its loss curve.
+/// A trained network and its loss curve.
 pub struct Fitted<B: Backend> {
-    /// Weights `[features, 1]` and bias `[1, 1]`.
-    pub layer: Linear<B>,
-    /// Mean squared error of the predictions (probabilities for logistic
-    /// regression: the Brier score) per epoch, accumulated over its batches.
+    /// The layers: one `Linear` for linear, logistic and softmax regression.
+    pub net: Sequential<B>,
+    /// Loss per epoch, accumulated over its batches: mean squared error for
+    /// linear regression, mean squared error of the probabilities (Brier
+    /// score) for logistic regression, mean cross-entropy for softmax models.
     pub epoch_losses: Vec<f64>,
 }
 
@@ -27,8 +31,48 @@ pub fn batch_order(rows: usize, seed: u64, epoch: usize) -> Vec<usize> {
     order
 }
 
-/// Trains with minibatch SGD on `x: [rows, features]`, `y: [rows, 1]`.
-/// Opens one number per epoch: that epoch's training loss.
+/// The hidden-layer activation of an MLP.
+pub fn hidden_activation(cfg: &TrainConfig) -> Result<Activation> {
+    match cfg.relu_degree {
+        None => Ok(Activation::Relu),
+        Some(d @ (2 | 4)) => Ok(Activation::ReluPoly { degree: d }),
+        Some(d) => Err(ModelError::Config(format!(
+            "--relu-degree must be 2 or 4 (or absent for exact ReLU), got {d}"
+        ))),
+    }
+}
+
+/// The untrained network for `features` inputs.
+pub fn build<B: Backend>(b: &mut B, features: usize, cfg: &TrainConfig) -> Result<Sequential<B>> {
+    Ok(match cfg.model {
+        ModelKind::Linear | ModelKind::Logistic => Sequential {
+            layers: vec![Layer::Linear(Linear::new(b, features, 1, Init::Zeros)?)],
+        },
+        ModelKind::Softmax => Sequential {
+            layers: vec![Layer::Linear(Linear::new(
+                b,
+                features,
+                cfg.classes,
+                Init::Zeros,
+            )?)],
+        },
+        ModelKind::Mlp => {
+            let mut dims = vec![features];
+            dims.extend(&cfg.hidden);
+            dims.push(cfg.classes);
+            Sequential::mlp(b, &dims, hidden_activation(cfg)?, cfg.seed)?
+        }
+    })
+}
+
+fn sum_all<B: Backend>(b: &mut B, t: &B::Tensor) -> Result<B::Tensor> {
+    let s = b.sum_rows(t)?;
+    Ok(b.sum_cols(&s)?)
+}
+
+/// Trains with minibatch SGD on `x: [rows, features]` and `y` (`[rows, 1]`,
+/// or one-hot `[rows, classes]` for softmax models). Opens one number per
+/// epoch: that epoch's training loss.
 pub fn fit<B: Backend>(
     b: &mut B,
     x: &B::Tensor,
@@ -36,8 +80,7 @@ pub fn fit<B: Backend>(
     rows: usize,
     cfg: &TrainConfig,
 ) -> Result<Fitted<B>> {
-    let features = b.shape(x)[1];
-    let mut layer = Linear::new(b, features, 1, Init::Zeros)?;
+    let mut net = build(b, b.shape(x)[1], cfg)?;
     let sgd = Sgd {
         lr: cfg.learning_rate,
     };
@@ -48,20 +91,33 @@ pub fn fit<B: Backend>(
         for batch in order.chunks(cfg.batch_size) {
             let xb = b.select_rows(x, batch)?;
             let yb = b.select_rows(y, batch)?;
-            let z = layer.forward(b, &xb)?;
-            let pred = match cfg.model {
-                ModelKind::Logistic => Sigmoid::apply(b, &z)?,
-                ModelKind::Linear => z,
+            let out = net.forward(b, &xb)?;
+            let (grad, batch_loss) = match cfg.model {
+                ModelKind::Linear | ModelKind::Logistic => {
+                    let pred = match cfg.model {
+                        ModelKind::Logistic => Sigmoid::apply(b, &out)?,
+                        _ => out,
+                    };
+                    // Both losses have the gradient (pred - y) / batch with respect to z.
+                    let grad = loss::mse_grad(b, &pred, &yb)?;
+                    (grad, loss::sum_squared_error(b, &pred, &yb)?)
+                }
+                ModelKind::Softmax | ModelKind::Mlp => {
+                    let (p, grad) = softmax_cross_entropy(b, &out, &yb)?;
+                    // -sum log p_true; y is an exact 0/1 mask, so p * y is exact.
+                    let picked = b.mul(&p, &yb)?;
+                    let p_true = b.sum_cols(&picked)?;
+                    let logp = b.apply(Function::Log, &p_true)?;
+                    let s = sum_all(b, &logp)?;
+                    (grad, b.neg(&s)?)
+                }
             };
-            // Both losses have the gradient (pred - y) / batch with respect to z.
-            let grad = loss::mse_grad(b, &pred, &yb)?;
-            let sse = loss::sum_squared_error(b, &pred, &yb)?;
             loss_sum = Some(match loss_sum {
-                None => sse,
-                Some(s) => b.add(&s, &sse)?,
+                None => batch_loss,
+                Some(s) => b.add(&s, &batch_loss)?,
             });
-            layer.backward(b, &grad, false)?;
-            sgd.step(b, &mut layer)?;
+            net.backward(b, &grad)?;
+            net.step(b, &sgd)?;
         }
         let total = b.reveal(
             &loss_sum.expect("at least one batch"),
@@ -69,10 +125,7 @@ pub fn fit<B: Backend>(
         )?;
         epoch_losses.push(total.iter().sum::<f64>() / rows as f64);
     }
-    Ok(Fitted {
-        layer,
-        epoch_losses,
-    })
+    Ok(Fitted { net, epoch_losses })
 }
 
 /// Quality of a model on one set of rows.
@@ -82,7 +135,7 @@ pub struct Evaluation {
     pub set: String,
     /// Number of rows.
     pub rows: usize,
-    /// Fraction classified correctly (logistic regression).
+    /// Fraction classified correctly (classifiers).
     pub accuracy: Option<f64>,
     /// Coefficient of determination (linear regression).
     pub r2: Option<f64>,
@@ -90,8 +143,8 @@ pub struct Evaluation {
     pub mse: Option<f64>,
 }
 
-/// Evaluates on `x`, `y` and opens only the aggregate: the number of correct
-/// classifications, or the sums of squared errors and deviations.
+/// Evaluates on `x`, `y` and opens only the aggregate: the number of
+/// misclassified rows, or the sums of squared errors and deviations.
 pub fn evaluate<B: Backend>(
     b: &mut B,
     fitted: &Fitted<B>,
@@ -101,16 +154,17 @@ pub fn evaluate<B: Backend>(
     set: &str,
 ) -> Result<Evaluation> {
     let rows = b.shape(x)[0];
-    let z = b.matmul(x, &fitted.layer.weight)?;
-    let z = b.add(&z, &fitted.layer.bias)?;
-    let sum_all = |b: &mut B, t: &B::Tensor| -> Result<B::Tensor> {
-        let s = b.sum_rows(t)?;
-        let s = b.transpose(&s)?;
-        Ok(b.sum_rows(&s)?)
+    let z = fitted.net.predict(b, x)?;
+    let accuracy = |wrong: f64| Evaluation {
+        set: set.into(),
+        rows,
+        accuracy: Some(1.0 - wrong / rows as f64),
+        r2: None,
+        mse: None,
     };
     match kind {
         ModelKind::Logistic => {
-            // correct = 1 - y - pos + 2 y pos, with pos = [z > 0]
+            // wrong = y + pos - 2 y pos, with pos = [z > 0]
             let pos = b.positive(&z)?;
             let both = b.mul(y, &pos)?;
             let both2 = b.scale(&both, 2.0)?;
@@ -118,14 +172,16 @@ pub fn evaluate<B: Backend>(
             let wrong = b.sub(&s, &both2)?;
             let wrong = sum_all(b, &wrong)?;
             let count = b.reveal(&wrong, &format!("number of misclassified {set} rows"))?;
-            let wrong = count.iter().sum::<f64>().round();
-            Ok(Evaluation {
-                set: set.into(),
-                rows,
-                accuracy: Some(1.0 - wrong / rows as f64),
-                r2: None,
-                mse: None,
-            })
+            Ok(accuracy(count.iter().sum::<f64>().round()))
+        }
+        ModelKind::Softmax | ModelKind::Mlp => {
+            let hot = argmax_cols(b, &z)?;
+            let hit = b.mul(&hot, y)?;
+            let right = sum_all(b, &hit)?;
+            let wrong = b.scale(&right, -1.0)?;
+            let wrong = b.add_scalar(&wrong, rows as f64)?;
+            let count = b.reveal(&wrong, &format!("number of misclassified {set} rows"))?;
+            Ok(accuracy(count.iter().sum::<f64>().round()))
         }
         ModelKind::Linear => {
             let sse = loss::sum_squared_error(b, &z, y)?;

@@ -121,6 +121,7 @@ fn linear_regression_recovers_least_squares_coefficients() {
         batch_size: 32,
         seed: 5,
         test_fraction: 0.2,
+        ..TrainConfig::default()
     };
     for (parties, split) in [(2, Split::Rows), (3, Split::Columns)] {
         let spec = JobSpec::new(parties, split, train.clone());
@@ -269,7 +270,7 @@ fn model_is_opened_only_to_its_receivers() {
     let acc = probs
         .iter()
         .zip(labels)
-        .filter(|(p, y)| ((**p > 0.5) as u8 as f64) == **y)
+        .filter(|(p, y)| ((p[0] > 0.5) as u8 as f64) == **y)
         .count() as f64
         / 569.0;
     assert!(acc > 0.93, "saved model accuracy on all rows {acc}");
@@ -279,4 +280,82 @@ fn model_is_opened_only_to_its_receivers() {
         .to_string()
         .contains("not a tessera model"));
     std::fs::remove_file(&path).ok();
+}
+
+fn multiclass(
+    name: &str,
+    model: ModelKind,
+    parties: usize,
+    split: Split,
+    train: TrainConfig,
+) -> (f64, f64) {
+    let data = Dataset::from_csv(data_path(name)).unwrap();
+    let (order, _) = train_test_indices(data.rows(), 0.0, 1);
+    let parts = partition(&data.select(&order), parties, split, 0).unwrap();
+    let spec = JobSpec::new(parties, split, TrainConfig { model, ..train });
+    let mpc = run_job_embedded(&spec, &parts, Some([3; 32])).unwrap();
+    let plain = run_job_plaintext(&spec, &parts, false).unwrap();
+    let (a, b) = (accuracy(mpc.model().unwrap()), accuracy(&plain.model));
+    eprintln!("{name} {model:?} {parties} parties by {split:?}: test accuracy mpc {a:.4}, f32 {b:.4}; losses {:?} vs {:?}",
+        mpc.parties[0].epoch_losses, plain.epoch_losses);
+    (a, b)
+}
+
+#[test]
+fn mlp_on_digits_matches_plaintext() {
+    let train = TrainConfig {
+        epochs: 10,
+        learning_rate: 0.2,
+        batch_size: 64,
+        classes: 10,
+        hidden: vec![128],
+        ..TrainConfig::default()
+    };
+    let (mpc, plain) = multiclass("digits.csv", ModelKind::Mlp, 2, Split::Rows, train);
+    assert!(mpc >= 0.95, "MLP accuracy {mpc}");
+    assert!((mpc - plain).abs() <= 0.02, "MPC {mpc} vs f32 {plain}");
+}
+
+#[test]
+fn softmax_regression_on_iris_matches_plaintext() {
+    let train = TrainConfig {
+        epochs: 30,
+        learning_rate: 1.0,
+        batch_size: 16,
+        classes: 3,
+        ..TrainConfig::default()
+    };
+    for (parties, split) in [(2, Split::Rows), (3, Split::Columns)] {
+        let (mpc, plain) = multiclass(
+            "iris.csv",
+            ModelKind::Softmax,
+            parties,
+            split,
+            train.clone(),
+        );
+        assert!(mpc >= 0.85, "softmax accuracy {mpc}");
+        assert!((mpc - plain).abs() <= 0.02, "MPC {mpc} vs f32 {plain}");
+    }
+}
+
+#[test]
+fn class_labels_out_of_range_are_a_clear_error() {
+    let d = Dataset::parse(
+        std::path::Path::new("c.csv"),
+        "a,label\n1,0\n2,3\n3,1\n4,0\n",
+    )
+    .unwrap();
+    let parts = partition(&d, 2, Split::Rows, 0).unwrap();
+    let train = TrainConfig {
+        model: ModelKind::Softmax,
+        classes: 3,
+        ..TrainConfig::default()
+    };
+    let e = run_job_embedded(&JobSpec::new(2, Split::Rows, train), &parts, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("c.csv, line 3") && e.contains("integer labels 0 to 2"),
+        "{e}"
+    );
 }

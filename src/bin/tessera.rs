@@ -36,8 +36,14 @@ enum Command {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum ModelArg {
+    /// Linear regression (last column: the target).
     Linear,
+    /// Binary logistic regression (labels 0/1).
     Logistic,
+    /// Multinomial logistic (softmax) regression (labels 0..classes).
+    Softmax,
+    /// Multilayer perceptron with ReLU and softmax (labels 0..classes).
+    Mlp,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -84,6 +90,15 @@ struct TrainArgs {
     /// Fractional bits of the fixed-point encoding.
     #[arg(long, default_value_t = 16)]
     frac_bits: u32,
+    /// Number of classes of a softmax model (default: largest label + 1).
+    #[arg(long)]
+    classes: Option<usize>,
+    /// Hidden layer widths of an MLP, e.g. "128" or "128,64".
+    #[arg(long, value_delimiter = ',', default_value = "128")]
+    hidden: Vec<usize>,
+    /// Use a polynomial ReLU of degree 2 or 4 in the MLP instead of the exact one.
+    #[arg(long)]
+    relu_degree: Option<u8>,
     /// Where to write the model (JSON).
     #[arg(long, default_value = "model.json")]
     out: PathBuf,
@@ -133,11 +148,21 @@ fn train(a: TrainArgs) -> Result<()> {
         SplitArg::Rows => Split::Rows,
         SplitArg::Columns => Split::Columns,
     };
+    let model = match a.model {
+        ModelArg::Linear => ModelKind::Linear,
+        ModelArg::Logistic => ModelKind::Logistic,
+        ModelArg::Softmax => ModelKind::Softmax,
+        ModelArg::Mlp => ModelKind::Mlp,
+    };
     let config = TrainConfig {
-        model: match a.model {
-            ModelArg::Linear => ModelKind::Linear,
-            ModelArg::Logistic => ModelKind::Logistic,
+        model,
+        classes: 0,
+        hidden: if model == ModelKind::Mlp {
+            a.hidden.clone()
+        } else {
+            vec![]
         },
+        relu_degree: a.relu_degree,
         epochs: a.epochs,
         learning_rate: a.lr,
         batch_size: a.batch_size,
@@ -145,14 +170,34 @@ fn train(a: TrainArgs) -> Result<()> {
         test_fraction: a.test_fraction,
     };
     let mut spec = JobSpec::new(a.parties, split, config);
+    let read_all = || -> Result<Vec<Dataset>> {
+        Ok(a.data
+            .iter()
+            .map(Dataset::from_csv)
+            .collect::<Result<Vec<_>, _>>()?)
+    };
+    let loaded = read_all()?;
     spec.label_party = a.label_party;
     spec.frac_bits = a.frac_bits;
     if !a.model_to.is_empty() {
         spec.model_receivers = a.model_to.clone();
     }
+    if model.is_multiclass() {
+        spec.train.classes = match a.classes {
+            Some(c) => c,
+            None => {
+                loaded
+                    .iter()
+                    .filter_map(|d| d.labels.as_ref())
+                    .flat_map(|l| l.iter().copied())
+                    .fold(0.0f64, f64::max) as usize
+                    + 1
+            }
+        };
+    }
     spec.validate()?;
     let parts = if a.data.len() == 1 {
-        let all = Dataset::from_csv(&a.data[0])?;
+        let all = loaded.into_iter().next().expect("one file");
         // Shuffle with the public seed so that each party's block is a fair sample.
         let (order, _) = train_test_indices(all.rows(), 0.0, a.seed ^ 0x9e37);
         partition(&all.select(&order), a.parties, split, a.label_party)?
@@ -267,14 +312,12 @@ fn print_report(
             }
         );
     }
-    println!(
-        "training loss (mean squared error{}):",
-        if spec.train.model == ModelKind::Logistic {
-            " of probabilities"
-        } else {
-            ""
-        }
-    );
+    let loss_name = match spec.train.model {
+        ModelKind::Linear => "mean squared error",
+        ModelKind::Logistic => "mean squared error of probabilities",
+        ModelKind::Softmax | ModelKind::Mlp => "mean cross-entropy",
+    };
+    println!("training loss ({loss_name}):");
     for (e, l) in p0.epoch_losses.iter().enumerate() {
         println!("  epoch {:>3}: {l:.6}", e + 1);
     }
@@ -322,17 +365,34 @@ fn predict(a: PredictArgs) -> Result<()> {
     let data = Dataset::from_csv(&a.data)?;
     let preds = model.predict(&data)?;
     let mut out = String::new();
+    let class_of = |p: &[f64]| -> usize {
+        if p.len() == 1 {
+            (p[0] > 0.5) as usize
+        } else {
+            (0..p.len()).fold(0, |best, i| if p[i] > p[best] { i } else { best })
+        }
+    };
     match model.kind {
         ModelKind::Logistic => {
             out.push_str("probability,class\n");
             for p in &preds {
-                out.push_str(&format!("{p:.6},{}\n", (*p > 0.5) as u8));
+                out.push_str(&format!("{:.6},{}\n", p[0], class_of(p)));
             }
         }
         ModelKind::Linear => {
             out.push_str("prediction\n");
             for p in &preds {
-                out.push_str(&format!("{p:.6}\n"));
+                out.push_str(&format!("{:.6}\n", p[0]));
+            }
+        }
+        ModelKind::Softmax | ModelKind::Mlp => {
+            let header: Vec<String> = (0..model.training.classes)
+                .map(|c| format!("p{c}"))
+                .collect();
+            out.push_str(&format!("class,{}\n", header.join(",")));
+            for p in &preds {
+                let probs: Vec<String> = p.iter().map(|v| format!("{v:.6}")).collect();
+                out.push_str(&format!("{},{}\n", class_of(p), probs.join(",")));
             }
         }
     }
@@ -345,11 +405,11 @@ fn predict(a: PredictArgs) -> Result<()> {
         None => print!("{out}"),
     }
     if let Some(labels) = &data.labels {
-        if model.kind == ModelKind::Logistic {
+        if model.kind != ModelKind::Linear {
             let correct = preds
                 .iter()
                 .zip(labels)
-                .filter(|(p, y)| ((**p > 0.5) as u8 as f64) == **y)
+                .filter(|(p, y)| class_of(p) as f64 == **y)
                 .count();
             eprintln!(
                 "accuracy against the file's labels: {:.2}%",
