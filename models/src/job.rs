@@ -318,6 +318,15 @@ fn check_sums_fit(
     Ok(())
 }
 
+/// The joint model's feature names: one party's columns in a split by rows,
+/// every party's columns in order in a split by columns.
+fn joint_features(spec: &JobSpec, shapes: &[PartyShape]) -> Vec<String> {
+    match spec.split {
+        Split::Rows => shapes[0].features.clone(),
+        Split::Columns => shapes.iter().flat_map(|s| s.features.clone()).collect(),
+    }
+}
+
 /// Per-column mean and standard deviation (a constant column gets std 1).
 fn column_stats(sum: &[f64], sum_sq: &[f64], count: f64) -> Scaling {
     let mean: Vec<f64> = sum.iter().map(|s| s / count).collect();
@@ -694,7 +703,7 @@ fn open_model<B: Backend>(
     };
     Ok(Some(SavedModel::new(
         spec,
-        shapes.iter().flat_map(|s| s.features.clone()).collect(),
+        joint_features(spec, shapes),
         &params,
         scaling,
         metrics.clone(),
@@ -832,7 +841,7 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         }
         let model = SavedModel::new(
             spec,
-            shapes.iter().flat_map(|s| s.features.clone()).collect(),
+            joint_features(spec, shapes),
             &params,
             scaling,
             metrics,

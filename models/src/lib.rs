@@ -18,12 +18,17 @@
 
 mod data;
 mod error;
+mod infer;
 mod job;
 mod model;
 mod train;
 
 pub use data::{train_test_indices, Dataset};
 pub use error::{ModelError, Result};
+pub use infer::{
+    folded_blocks, infer_fixed, party_infer, run_inference_embedded, InferOutput, InferReport,
+    InferSpec,
+};
 pub use job::{
     check_parties, partition, party_main, run_job_embedded, run_job_plaintext, JobReport, JobSpec,
     ModelKind, PartyResult, PartyShape, PlainReport, Split, TrainConfig,

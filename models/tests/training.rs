@@ -31,6 +31,11 @@ fn check_logistic(parties: usize, split: Split) {
     eprintln!("{parties} parties by {split:?}: test accuracy mpc {acc_mpc:.4}, f32 {acc_plain:.4}; losses {:?} vs {:?}",
         mpc.parties[0].epoch_losses, plain.epoch_losses);
     assert!(acc_mpc >= 0.95, "MPC accuracy {acc_mpc}");
+    assert_eq!(
+        mpc.model().unwrap().features.len(),
+        30,
+        "one name per feature"
+    );
     assert!(
         (acc_mpc - acc_plain).abs() <= 0.01,
         "MPC {acc_mpc} vs plaintext {acc_plain}"

@@ -5,8 +5,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tessera::models::{
-    partition, run_job_embedded, run_job_plaintext, train_test_indices, Dataset, Evaluation,
-    JobReport, JobSpec, ModelKind, SavedModel, Split, TrainConfig,
+    partition, run_inference_embedded, run_job_embedded, run_job_plaintext, train_test_indices,
+    Dataset, Evaluation, InferOutput, InferSpec, JobReport, JobSpec, ModelKind, SavedModel, Split,
+    TrainConfig,
 };
 
 #[derive(Parser)]
@@ -27,6 +28,12 @@ enum Command {
         after_help = "Examples:\n  tessera train --data data/breast_cancer.csv --parties 3\n  tessera train --data data/breast_cancer.csv --parties 2 --split columns --out model.json\n  tessera train --data bank_a.csv --data bank_b.csv --model logistic --epochs 20"
     )]
     Train(TrainArgs),
+    /// Private inference: the model owner's weights and the querier's rows stay
+    /// secret; only the querier learns the predictions (parties as threads).
+    #[command(
+        after_help = "Example:\n  tessera infer --model model.json --data queries.csv --parties 2 --owner 0 --querier 1 --output class --out predictions.csv"
+    )]
+    Infer(InferArgs),
     /// Predict with a saved model on a CSV file (by a party that received the model).
     #[command(
         after_help = "Example:\n  tessera predict --model model.json --data data/breast_cancer.csv --out predictions.csv"
@@ -113,6 +120,39 @@ struct TrainArgs {
     json: bool,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputArg {
+    /// Only the predicted class (the value, for linear regression).
+    Class,
+    /// Class probabilities.
+    Scores,
+}
+
+#[derive(clap::Args)]
+struct InferArgs {
+    /// The model file (held by the owner).
+    #[arg(long)]
+    model: PathBuf,
+    /// CSV rows to score (held by the querier; a `label` column is ignored).
+    #[arg(long)]
+    data: PathBuf,
+    /// Number of parties.
+    #[arg(long, default_value_t = 2)]
+    parties: usize,
+    /// Party holding the model.
+    #[arg(long, default_value_t = 0)]
+    owner: usize,
+    /// Party holding the rows; the only one that learns the predictions.
+    #[arg(long, default_value_t = 1)]
+    querier: usize,
+    /// What the querier learns.
+    #[arg(long, value_enum, default_value = "class")]
+    output: OutputArg,
+    /// Where to write the querier's predictions (CSV); standard output if omitted.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 #[derive(clap::Args)]
 struct PredictArgs {
     /// A model file written by `tessera train`.
@@ -140,6 +180,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(a) => train(a),
         Command::Predict(a) => predict(a),
+        Command::Infer(a) => infer(a),
     }
 }
 
@@ -358,6 +399,72 @@ fn bytes(b: u64) -> String {
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{b} B"),
     }
+}
+
+fn infer(a: InferArgs) -> Result<()> {
+    let model = SavedModel::load(&a.model)?;
+    let data = Dataset::from_csv(&a.data)?;
+    let output = match a.output {
+        OutputArg::Class => InferOutput::Class,
+        OutputArg::Scores => InferOutput::Scores,
+    };
+    let spec = InferSpec::new(&model, a.parties, a.owner, a.querier, output, data.rows())?;
+    let start = std::time::Instant::now();
+    let report =
+        run_inference_embedded(&spec, &model, &data, None).context("private inference failed")?;
+    eprintln!(
+        "tessera: private inference, {} parties embedded; party {} holds the model, party {} the {} rows",
+        a.parties, a.owner, a.querier, data.rows()
+    );
+    eprintln!(
+        "security: semi-honest parties; {}",
+        tessera::protocols::prep::DEALER_TRUST
+    );
+    eprintln!("opened: the predictions, to party {} only", a.querier);
+    eprintln!("cost: wall time {:.2} s", start.elapsed().as_secs_f64());
+    for s in &report.stats {
+        eprintln!(
+            "  party {}: sent {}, received {}, {} rounds",
+            s.party,
+            bytes(s.total_sent()),
+            bytes(s.total_received()),
+            s.rounds
+        );
+    }
+    let mut out = String::new();
+    match (model.kind, output) {
+        (ModelKind::Linear, _) => out.push_str("prediction\n"),
+        (_, InferOutput::Class) => out.push_str("class\n"),
+        (ModelKind::Logistic, InferOutput::Scores) => out.push_str("probability\n"),
+        (_, InferOutput::Scores) => {
+            let header: Vec<String> = (0..model.training.classes)
+                .map(|c| format!("p{c}"))
+                .collect();
+            out.push_str(&(header.join(",") + "\n"));
+        }
+    }
+    for p in &report.predictions {
+        let cells: Vec<String> = p
+            .iter()
+            .map(|v| {
+                if output == InferOutput::Class && model.kind != ModelKind::Linear {
+                    format!("{}", *v as i64)
+                } else {
+                    format!("{v:.6}")
+                }
+            })
+            .collect();
+        out.push_str(&(cells.join(",") + "\n"));
+    }
+    match a.out {
+        Some(path) => {
+            std::fs::write(&path, out)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("the querier's predictions written to {}", path.display());
+        }
+        None => print!("{out}"),
+    }
+    Ok(())
 }
 
 fn predict(a: PredictArgs) -> Result<()> {

@@ -1,0 +1,298 @@
+//! Private inference: the model owner's weights and the querier's rows both
+//! stay secret; only the querier learns the predictions.
+
+use crate::data::Dataset;
+use crate::error::{ModelError, Result};
+use crate::job::ModelKind;
+use crate::model::SavedModel;
+use crate::train::hidden_activation;
+use ndarray::{Array2, ArrayD};
+use serde::{Deserialize, Serialize};
+use tessera_layers::softmax::{argmax_cols, softmax};
+use tessera_layers::{
+    Activation, ActivationLayer, Backend, FixedBackend, Function, Layer, Linear, MpcBackend,
+    Sequential,
+};
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+use tessera_protocols::{Opening, PartyId, Session, Stats};
+use tessera_tensor::FixedPoint;
+
+/// What the querier learns for each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InferOutput {
+    /// The predicted class only (or the value, for linear regression).
+    Class,
+    /// Class probabilities (or the value, for linear regression).
+    Scores,
+}
+
+/// The public facts of an inference job: who holds what, and the model's
+/// architecture (not its weights).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InferSpec {
+    /// Number of parties.
+    pub parties: usize,
+    /// Party holding the model.
+    pub owner: PartyId,
+    /// Party holding the rows and receiving the predictions.
+    pub querier: PartyId,
+    /// What the querier learns.
+    pub output: InferOutput,
+    /// Model kind.
+    pub kind: ModelKind,
+    /// Widths `[features, hidden..., outputs]`.
+    pub dims: Vec<usize>,
+    /// Hidden activation: exact ReLU or polynomial of this degree.
+    pub relu_degree: Option<u8>,
+    /// Number of query rows.
+    pub rows: usize,
+}
+
+impl InferSpec {
+    /// The public description of inferring with `model` on `rows` rows.
+    pub fn new(
+        model: &SavedModel,
+        parties: usize,
+        owner: PartyId,
+        querier: PartyId,
+        output: InferOutput,
+        rows: usize,
+    ) -> Result<Self> {
+        if parties < 2 || owner >= parties || querier >= parties || owner == querier {
+            return Err(ModelError::Config(format!(
+                "owner {owner} and querier {querier} must be two different parties among {parties}"
+            )));
+        }
+        let mut dims = vec![model.features.len()];
+        if model.kind.is_multiclass() {
+            dims.extend(model.layers.iter().map(|l| l.bias.len()));
+        } else {
+            dims.push(1);
+        }
+        Ok(Self {
+            parties,
+            owner,
+            querier,
+            output,
+            kind: model.kind,
+            dims,
+            relu_degree: model.training.relu_degree,
+            rows,
+        })
+    }
+}
+
+/// The owner's layers as `[in + 1, out]` blocks (weights, then bias), with the
+/// feature scaling folded into the first layer so the querier sends raw rows.
+pub fn folded_blocks(model: &SavedModel) -> Vec<ArrayD<f64>> {
+    let dense: Vec<(Vec<Vec<f64>>, Vec<f64>)> = if model.kind.is_multiclass() {
+        model
+            .layers
+            .iter()
+            .map(|l| (l.weights.clone(), l.bias.clone()))
+            .collect()
+    } else {
+        vec![(
+            model.weights.iter().map(|w| vec![*w]).collect(),
+            vec![model.bias],
+        )]
+    };
+    dense
+        .into_iter()
+        .enumerate()
+        .map(|(i, (mut w, mut b))| {
+            if i == 0 {
+                for (j, row) in w.iter_mut().enumerate() {
+                    let (mu, sd) = (model.scaling.mean[j], model.scaling.std[j]);
+                    for (k, v) in row.iter_mut().enumerate() {
+                        *v /= sd;
+                        b[k] -= mu * *v;
+                    }
+                }
+            }
+            let (rows, cols) = (w.len() + 1, b.len());
+            Array2::from_shape_fn(
+                (rows, cols),
+                |(r, c)| if r + 1 < rows { w[r][c] } else { b[c] },
+            )
+            .into_dyn()
+        })
+        .collect()
+}
+
+/// The joint forward pass and the tensor to open, written once for every backend.
+fn forward<B: Backend>(
+    b: &mut B,
+    spec: &InferSpec,
+    blocks: &[B::Tensor],
+    x: &B::Tensor,
+) -> Result<B::Tensor> {
+    let activation = match spec.relu_degree {
+        None => Activation::Relu,
+        Some(d) => Activation::ReluPoly { degree: d },
+    };
+    let mut layers = Vec::new();
+    for (i, block) in blocks.iter().enumerate() {
+        let inputs = spec.dims[i];
+        let w = b.select_rows(block, &(0..inputs).collect::<Vec<_>>())?;
+        let bias = b.select_rows(block, &[inputs])?;
+        layers.push(Layer::Linear(Linear::from_parts(w, bias)));
+        if i + 1 < blocks.len() {
+            layers.push(Layer::Activation(ActivationLayer::new(activation)));
+        }
+    }
+    let z = Sequential { layers }.predict(b, x)?;
+    Ok(match (spec.kind, spec.output) {
+        (ModelKind::Linear, _) => z,
+        (ModelKind::Logistic, InferOutput::Class) => b.positive(&z)?,
+        (ModelKind::Logistic, InferOutput::Scores) => b.apply(Function::Sigmoid, &z)?,
+        (_, InferOutput::Class) => argmax_cols(b, &z)?,
+        (_, InferOutput::Scores) => softmax(b, &z)?,
+    })
+}
+
+/// Decodes the opened tensor into one prediction per row: the class index
+/// (`[class]`) or the scores.
+fn decode(spec: &InferSpec, opened: &ArrayD<f64>) -> Vec<Vec<f64>> {
+    opened
+        .outer_iter()
+        .map(|row| {
+            let v: Vec<f64> = row.iter().copied().collect();
+            match (spec.kind, spec.output) {
+                (ModelKind::Softmax | ModelKind::Mlp, InferOutput::Class) => {
+                    vec![v.iter().position(|&h| h > 0.5).unwrap_or(0) as f64]
+                }
+                (ModelKind::Logistic, InferOutput::Class) => vec![v[0].round()],
+                _ => v,
+            }
+        })
+        .collect()
+}
+
+/// One party's program for private inference. The owner passes its model,
+/// the querier its rows; returns the predictions on the querier, `None` elsewhere.
+pub fn party_infer(
+    sess: &mut Session,
+    spec: &InferSpec,
+    model: Option<&SavedModel>,
+    rows: Option<&Dataset>,
+) -> Result<Option<Vec<Vec<f64>>>> {
+    let me = sess.id();
+    let fixed = sess.fixed();
+    if let Some(m) = model.filter(|_| me == spec.owner) {
+        hidden_activation(&m.training)?;
+    }
+    let blocks = model.filter(|_| me == spec.owner).map(folded_blocks);
+    let x = match rows.filter(|_| me == spec.querier) {
+        Some(d) => {
+            if d.feature_names.len() != spec.dims[0] || d.rows() != spec.rows {
+                return Err(ModelError::Mismatch(format!(
+                    "{} has {} rows of {} features; the job declares {} rows of {}",
+                    d.path.display(),
+                    d.rows(),
+                    d.feature_names.len(),
+                    spec.rows,
+                    spec.dims[0]
+                )));
+            }
+            check_products(d, fixed)?;
+            Some(d.features.clone().into_dyn())
+        }
+        None => None,
+    };
+    let mut b = MpcBackend::new(sess);
+    let mut shared = Vec::new();
+    for i in 0..spec.dims.len() - 1 {
+        let shape = [spec.dims[i] + 1, spec.dims[i + 1]];
+        shared.push(b.input(spec.owner, blocks.as_ref().map(|bl| &bl[i]), &shape)?);
+    }
+    let xs = b.input(spec.querier, x.as_ref(), &[spec.rows, spec.dims[0]])?;
+    let out = forward(&mut b, spec, &shared, &xs)?;
+    let opened = b.reveal_to(&out, spec.querier, "predictions for the querier")?;
+    Ok(opened.map(|o| decode(spec, &o)))
+}
+
+/// Raw query values enter products with the folded weights: they must stay
+/// within the product limit.
+fn check_products(d: &Dataset, fixed: FixedPoint) -> Result<()> {
+    let limit = fixed.product_limit();
+    for ((i, j), v) in d.features.indexed_iter() {
+        if v.abs() >= limit {
+            return Err(ModelError::Value {
+                path: d.path.clone(),
+                line: d.lines[i],
+                column: j + 1,
+                name: d.feature_names[j].clone(),
+                reason: format!(
+                    "{v} is beyond the fixed-point product limit {limit}; rescale the column"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The same computation in plaintext fixed point: the reference private
+/// inference is compared with.
+pub fn infer_fixed(
+    spec: &InferSpec,
+    model: &SavedModel,
+    rows: &Dataset,
+    fixed: FixedPoint,
+) -> Result<Vec<Vec<f64>>> {
+    let mut b = FixedBackend::new(fixed);
+    let blocks: Vec<_> = folded_blocks(model)
+        .iter()
+        .map(|bl| b.public(bl))
+        .collect::<std::result::Result<_, _>>()?;
+    let x = b.public(&rows.features.clone().into_dyn())?;
+    let out = forward(&mut b, spec, &blocks, &x)?;
+    Ok(decode(spec, &b.reveal(&out, "predictions")?))
+}
+
+/// What an embedded inference run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct InferReport {
+    /// The querier's predictions.
+    pub predictions: Vec<Vec<f64>>,
+    /// Each party's openings.
+    pub openings: Vec<Vec<Opening>>,
+    /// Each party's counters.
+    pub stats: Vec<Stats>,
+    /// Wall time per party, seconds.
+    pub seconds: Vec<f64>,
+}
+
+/// Runs private inference with every party as a thread of this process.
+pub fn run_inference_embedded(
+    spec: &InferSpec,
+    model: &SavedModel,
+    rows: &Dataset,
+    mpc_seed: Option<[u8; 32]>,
+) -> Result<InferReport> {
+    let mut cfg = EmbeddedConfig::new(spec.parties);
+    cfg.fixed = FixedPoint::new(model.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
+    cfg.seed = mpc_seed;
+    let outs = run_embedded(&cfg, |sess| -> Result<_> {
+        let me = sess.id();
+        let preds = party_infer(
+            sess,
+            spec,
+            (me == spec.owner).then_some(model),
+            (me == spec.querier).then_some(rows),
+        )?;
+        Ok((preds, sess.openings().to_vec()))
+    })?;
+    let predictions = outs[spec.querier]
+        .value
+        .0
+        .clone()
+        .ok_or_else(|| ModelError::Config("the querier received nothing".into()))?;
+    Ok(InferReport {
+        predictions,
+        openings: outs.iter().map(|o| o.value.1.clone()).collect(),
+        stats: outs.iter().map(|o| o.stats.clone()).collect(),
+        seconds: outs.iter().map(|o| o.elapsed.as_secs_f64()).collect(),
+    })
+}
