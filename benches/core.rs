@@ -202,13 +202,115 @@ fn linear_layer(c: &mut Criterion) {
     g.finish();
 }
 
+/// Element counts for the nonlinear benchmarks: 10^3 .. 10^6, capped by
+/// `TESSERA_BENCH_MAX_ELEMS` for quick runs.
+fn nonlinear_sizes() -> Vec<usize> {
+    let cap: usize = std::env::var("TESSERA_BENCH_MAX_ELEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    [1_000, 10_000, 100_000, 1_000_000]
+        .into_iter()
+        .filter(|&n| n <= cap)
+        .collect()
+}
+
+type NonlinearOp =
+    fn(&mut MpcBackend<'_>, &tessera::protocols::AShare) -> tessera::protocols::AShare;
+type PlainOp = fn(&mut F32Backend, &ArrayD<f32>) -> ArrayD<f32>;
+
+/// Comparison, ReLU (exact and polynomial), the three sigmoids and softmax,
+/// MPC with 2 parties against f32, at 10^3..10^6 elements.
+fn nonlinear(c: &mut Criterion) {
+    use tessera::layers::softmax::softmax;
+    use tessera::layers::{Activation, ActivationLayer, SigmoidKind};
+    let cases: [(&str, NonlinearOp, PlainOp); 8] = [
+        (
+            "compare",
+            |b, x| b.positive(x).unwrap(),
+            |b, x| b.positive(x).unwrap(),
+        ),
+        (
+            "relu_exact",
+            |b, x| ActivationLayer::apply(b, Activation::Relu, x).unwrap(),
+            |b, x| b.relu(x).unwrap(),
+        ),
+        (
+            "relu_poly2",
+            |b, x| ActivationLayer::apply(b, Activation::ReluPoly { degree: 2 }, x).unwrap(),
+            |b, x| ActivationLayer::apply(b, Activation::ReluPoly { degree: 2 }, x).unwrap(),
+        ),
+        (
+            "relu_poly4",
+            |b, x| ActivationLayer::apply(b, Activation::ReluPoly { degree: 4 }, x).unwrap(),
+            |b, x| ActivationLayer::apply(b, Activation::ReluPoly { degree: 4 }, x).unwrap(),
+        ),
+        (
+            "sigmoid_accurate",
+            |b, x| {
+                ActivationLayer::apply(b, Activation::Sigmoid(SigmoidKind::Accurate), x).unwrap()
+            },
+            |b, x| {
+                ActivationLayer::apply(b, Activation::Sigmoid(SigmoidKind::Accurate), x).unwrap()
+            },
+        ),
+        (
+            "sigmoid_polynomial",
+            |b, x| {
+                ActivationLayer::apply(b, Activation::Sigmoid(SigmoidKind::Polynomial), x).unwrap()
+            },
+            |b, x| {
+                ActivationLayer::apply(b, Activation::Sigmoid(SigmoidKind::Polynomial), x).unwrap()
+            },
+        ),
+        (
+            "sigmoid_piecewise",
+            |b, x| {
+                ActivationLayer::apply(b, Activation::Sigmoid(SigmoidKind::PiecewiseLinear), x)
+                    .unwrap()
+            },
+            |b, x| {
+                ActivationLayer::apply(b, Activation::Sigmoid(SigmoidKind::PiecewiseLinear), x)
+                    .unwrap()
+            },
+        ),
+        (
+            "softmax_10_classes",
+            |b, x| softmax(b, x).unwrap(),
+            |b, x| softmax(b, x).unwrap(),
+        ),
+    ];
+    for (name, op, plain) in cases {
+        let mut g = c.benchmark_group(format!("nonlinear/{name}"));
+        g.sample_size(10);
+        for n in nonlinear_sizes() {
+            let x = random(n / 10, 10, 7).mapv(|v| v * 8.0);
+            g.bench_function(BenchmarkId::new("mpc_2", n), |bench| {
+                bench.iter_custom(|iters| {
+                    mpc_time(&format!("nonlinear/{name}/{n}"), 2, iters, |b, _, _| {
+                        let t = b.public(&x).unwrap();
+                        op(b, &t);
+                    })
+                })
+            });
+            g.bench_function(BenchmarkId::new("f32", n), |bench| {
+                let mut b = F32Backend;
+                let t = b.public(&x).unwrap();
+                bench.iter(|| plain(&mut b, &t))
+            });
+        }
+        g.finish();
+    }
+}
+
 mod groups {
     #![allow(missing_docs)]
     criterion::criterion_group!(
         benches,
         super::ring_matmul,
         super::protocols,
-        super::linear_layer
+        super::linear_layer,
+        super::nonlinear
     );
 }
 criterion_main!(groups::benches);

@@ -188,6 +188,18 @@ pub fn greater_than_zero(sess: &mut Session, x: &AShare) -> Result<AShare> {
     msb(sess, &x.neg())
 }
 
+/// The sign of each element: 1, 0 or -1 (as an additive share of an
+/// integer): `[x > 0] - [x < 0]`, both comparisons in one batch (eight rounds).
+pub fn sign(sess: &mut Session, x: &AShare) -> Result<AShare> {
+    let shape = x.shape().to_vec();
+    let flat = x.reshape(&[x.len()])?;
+    let len = flat.len();
+    let bits = msb(sess, &AShare::concat(&[&flat.neg(), &flat], 0)?)?;
+    let pos = bits.select_rows(&(0..len).collect::<Vec<_>>())?;
+    let neg = bits.select_rows(&(len..2 * len).collect::<Vec<_>>())?;
+    pos.sub(&neg)?.reshape(&shape)
+}
+
 /// `max(x, 0)` elementwise, exact: `x * (1 - msb(x))` (nine rounds).
 pub fn relu(sess: &mut Session, x: &AShare) -> Result<AShare> {
     let neg = msb(sess, x)?;
