@@ -24,6 +24,7 @@
 //! assert_eq!(model.metrics.train.accuracy, Some(1.0));
 //! ```
 
+pub mod deploy;
 pub use tessera_layers as layers;
 pub use tessera_models as models;
 pub use tessera_protocols as protocols;

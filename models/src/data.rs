@@ -108,6 +108,28 @@ impl Dataset {
         })
     }
 
+    /// Writes the table as CSV (header, values in shortest round-trip form,
+    /// `label` last if present).
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        let mut out = self.feature_names.join(",");
+        if self.labels.is_some() {
+            out.push_str(",label");
+        }
+        out.push('\n');
+        for (i, row) in self.features.rows().into_iter().enumerate() {
+            let mut cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+            if let Some(l) = &self.labels {
+                cells.push(l[i].to_string());
+            }
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        std::fs::write(path, out).map_err(|e| ModelError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.features.nrows()

@@ -224,6 +224,55 @@ pub fn partition(
     }
 }
 
+/// Checks that the parties' public shapes fit the job (distributed mode,
+/// where each party sees only the others' shapes).
+pub fn check_parties_shapes(spec: &JobSpec, shapes: &[PartyShape]) -> Result<()> {
+    spec.validate()?;
+    for (p, s) in shapes.iter().enumerate() {
+        match spec.split {
+            Split::Rows if s.features != shapes[0].features => {
+                return Err(ModelError::Mismatch(format!(
+                    "split by rows needs the same columns at every party: party {p} has {:?}, party 0 has {:?}",
+                    s.features, shapes[0].features
+                )))
+            }
+            Split::Columns if s.rows != shapes[0].rows => {
+                return Err(ModelError::Mismatch(format!(
+                    "split by columns needs the same rows at every party: party {p} has {} rows, party 0 has {}",
+                    s.rows, shapes[0].rows
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checks one party's own data against the job: labels where it must hold
+/// them, of the right kind.
+pub fn check_own_data(spec: &JobSpec, party: usize, d: &Dataset) -> Result<()> {
+    let holds_labels = match spec.split {
+        Split::Rows => true,
+        Split::Columns => party == spec.label_party,
+    };
+    if holds_labels {
+        d.require_labels()?;
+        if spec.train.model == ModelKind::Logistic {
+            d.check_binary_labels()?;
+        }
+        if spec.train.model.is_multiclass() {
+            d.check_class_labels(spec.train.classes)?;
+        }
+    } else if d.labels.is_some() {
+        return Err(ModelError::Mismatch(format!(
+            "{} has a label column, but in a split by columns only the label party {} holds labels",
+            d.path.display(),
+            spec.label_party
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that the parties' data fit the job; errors name the party and file.
 pub fn check_parties(spec: &JobSpec, data: &[Dataset]) -> Result<Vec<PartyShape>> {
     spec.validate()?;

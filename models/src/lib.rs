@@ -30,8 +30,9 @@ pub use infer::{
     InferSpec,
 };
 pub use job::{
-    check_parties, partition, party_main, run_job_embedded, run_job_plaintext, JobReport, JobSpec,
-    ModelKind, PartyResult, PartyShape, PlainReport, Split, TrainConfig,
+    check_own_data, check_parties, check_parties_shapes, partition, party_main, run_job_embedded,
+    run_job_plaintext, JobReport, JobSpec, ModelKind, PartyResult, PartyShape, PlainReport, Split,
+    TrainConfig,
 };
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
 pub use train::{batch_order, build, evaluate, fit, hidden_activation, Evaluation, Fitted};

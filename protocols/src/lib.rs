@@ -43,6 +43,7 @@ pub mod prep;
 pub mod runtime;
 pub mod session;
 pub mod share;
+pub mod tls;
 
 pub use channel::{Channel, NetError};
 pub use error::{ProtocolError, Result};

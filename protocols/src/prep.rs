@@ -197,6 +197,10 @@ pub trait Preprocessing: Send {
     fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>>;
     /// Bytes received from the provider so far.
     fn bytes_received(&self) -> u64;
+    /// Seconds this party spent waiting for the provider so far.
+    fn wait_seconds(&self) -> f64 {
+        0.0
+    }
     /// Signals that no more material will be requested.
     fn finish(&mut self) -> Result<()>;
 }
@@ -213,6 +217,7 @@ pub struct DealerClient {
     channel: Box<dyn Channel>,
     received: u64,
     finished: bool,
+    waited: std::time::Duration,
 }
 
 impl DealerClient {
@@ -230,6 +235,7 @@ impl DealerClient {
             channel,
             received: 32,
             finished: false,
+            waited: std::time::Duration::ZERO,
         })
     }
 }
@@ -254,10 +260,12 @@ impl Preprocessing for DealerClient {
             out.extend(draw(&mut self.prg, &determined));
             return Ok(out);
         }
+        let start = std::time::Instant::now();
         self.channel
             .send(item.encode())
             .map_err(|e| dealer_net(0, e))?;
         let reply = self.channel.recv().map_err(|e| dealer_net(0, e))?;
+        self.waited += start.elapsed();
         self.received += reply.len() as u64;
         let mut rest = reply.as_slice();
         for (shape, _) in &determined {
@@ -283,6 +291,10 @@ impl Preprocessing for DealerClient {
 
     fn bytes_received(&self) -> u64 {
         self.received
+    }
+
+    fn wait_seconds(&self) -> f64 {
+        self.waited.as_secs_f64()
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -14,7 +14,7 @@ pub type PartyId = usize;
 pub const MAX_MESSAGE_ELEMS: usize = 1 << 28;
 
 /// Communication counters of one party.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Stats {
     /// This party's id.
     pub party: PartyId,
@@ -26,6 +26,8 @@ pub struct Stats {
     pub rounds: u64,
     /// Bytes received from the preprocessing provider (the dealer).
     pub preprocessing_bytes: u64,
+    /// Seconds spent waiting for the preprocessing provider.
+    pub preprocessing_wait_s: f64,
 }
 
 impl Stats {
@@ -190,6 +192,7 @@ impl Session {
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.clone();
         s.preprocessing_bytes = self.prep.bytes_received();
+        s.preprocessing_wait_s = self.prep.wait_seconds();
         s
     }
 

@@ -34,6 +34,24 @@ enum Command {
         after_help = "Example:\n  tessera infer --model model.json --data queries.csv --parties 2 --owner 0 --querier 1 --output class --out predictions.csv"
     )]
     Infer(InferArgs),
+    /// Create a CA and a certificate and key for each party and the dealer.
+    #[command(
+        after_help = "Example:\n  tessera keygen --parties 3 --out certs\n  (then copy certs/ca.pem and each endpoint's own .pem and .key to its host)"
+    )]
+    Keygen(KeygenArgs),
+    /// Split one CSV into one file per party (by rows or columns), as the embedded demo does.
+    #[command(
+        after_help = "Example:\n  tessera split --data data/breast_cancer.csv --parties 3 --split rows --out parts"
+    )]
+    Split(SplitArgs),
+    /// Run one party of a distributed job (one process per party, mutual TLS).
+    #[command(
+        after_help = "Example:\n  tessera party --config job.toml --id 1\n  (start every party and the dealer, in any order, each on its host)"
+    )]
+    Party(PartyArgs),
+    /// Run the trusted dealer of a distributed job.
+    #[command(after_help = "Example:\n  tessera dealer --config job.toml")]
+    Dealer(DealerArgs),
     /// Predict with a saved model on a CSV file (by a party that received the model).
     #[command(
         after_help = "Example:\n  tessera predict --model model.json --data data/breast_cancer.csv --out predictions.csv"
@@ -120,6 +138,58 @@ struct TrainArgs {
     json: bool,
 }
 
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// Number of computing parties.
+    #[arg(long)]
+    parties: usize,
+    /// Directory for the CA, certificates, keys and an example job file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct SplitArgs {
+    /// The CSV to split.
+    #[arg(long)]
+    data: PathBuf,
+    /// Number of parties.
+    #[arg(long)]
+    parties: usize,
+    /// By rows or by columns.
+    #[arg(long, value_enum, default_value = "rows")]
+    split: SplitArg,
+    /// In a split by columns, the party that keeps the labels.
+    #[arg(long, default_value_t = 0)]
+    label_party: usize,
+    /// Public seed of the row shuffle (the same default as `train`).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output directory for party-I.csv.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct PartyArgs {
+    /// The job file (TOML), the same on every host.
+    #[arg(long)]
+    config: PathBuf,
+    /// This party's id (its index among the [[party]] entries).
+    #[arg(long)]
+    id: usize,
+    /// Where to write this party's metrics (JSON); default metrics-party-ID.json beside the job file.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct DealerArgs {
+    /// The job file (TOML), the same on every host.
+    #[arg(long)]
+    config: PathBuf,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum OutputArg {
     /// Only the predicted class (the value, for linear regression).
@@ -181,6 +251,47 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => train(a),
         Command::Predict(a) => predict(a),
         Command::Infer(a) => infer(a),
+        Command::Keygen(a) => {
+            for p in tessera::deploy::keygen(&a.out, a.parties)? {
+                println!("wrote {}", p.display());
+            }
+            println!("private keys (*.key) are readable by their owner only; give each host only its own key");
+            Ok(())
+        }
+        Command::Party(a) => party(a),
+        Command::Split(a) => {
+            let split = match a.split {
+                SplitArg::Rows => Split::Rows,
+                SplitArg::Columns => Split::Columns,
+            };
+            let all = Dataset::from_csv(&a.data)?;
+            for (i, part) in shuffled_partition(all, a.parties, split, a.label_party, a.seed)?
+                .iter()
+                .enumerate()
+            {
+                std::fs::create_dir_all(&a.out)?;
+                let path = a.out.join(format!("party-{i}.csv"));
+                part.write_csv(&path)?;
+                println!(
+                    "wrote {} ({} rows x {} features)",
+                    path.display(),
+                    part.rows(),
+                    part.feature_names.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Dealer(a) => {
+            let file = tessera::deploy::JobFile::load(&a.config)?;
+            eprintln!(
+                "tessera dealer: {} parties; {}",
+                file.party.len(),
+                tessera::protocols::prep::DEALER_TRUST
+            );
+            let sent = tessera::deploy::run_dealer(&file)?;
+            eprintln!("dealer done: sent {} to party 0", bytes(sent));
+            Ok(())
+        }
     }
 }
 
@@ -239,9 +350,7 @@ fn train(a: TrainArgs) -> Result<()> {
     spec.validate()?;
     let parts = if a.data.len() == 1 {
         let all = loaded.into_iter().next().expect("one file");
-        // Shuffle with the public seed so that each party's block is a fair sample.
-        let (order, _) = train_test_indices(all.rows(), 0.0, a.seed ^ 0x9e37);
-        partition(&all.select(&order), a.parties, split, a.label_party)?
+        shuffled_partition(all, a.parties, split, a.label_party, a.seed)?
     } else if a.data.len() == a.parties {
         a.data
             .iter()
@@ -399,6 +508,64 @@ fn bytes(b: u64) -> String {
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{b} B"),
     }
+}
+
+/// Shuffles rows with the public seed (so each party's block is a fair
+/// sample), then splits among the parties.
+fn shuffled_partition(
+    all: Dataset,
+    parties: usize,
+    split: Split,
+    label_party: usize,
+    seed: u64,
+) -> Result<Vec<Dataset>> {
+    let (order, _) = train_test_indices(all.rows(), 0.0, seed ^ 0x9e37);
+    Ok(partition(&all.select(&order), parties, split, label_party)?)
+}
+
+fn party(a: PartyArgs) -> Result<()> {
+    let file = tessera::deploy::JobFile::load(&a.config)?;
+    eprintln!(
+        "tessera party {} of {}: {:?} regression, split by {:?}; security: semi-honest parties; {}",
+        a.id,
+        file.party.len(),
+        file.job.model,
+        file.job.split,
+        tessera::protocols::prep::DEALER_TRUST
+    );
+    if file.job.insecure_mpc_seed.is_some() {
+        eprintln!(
+            "WARNING: insecure_mpc_seed makes every share predictable; use it only for tests"
+        );
+    }
+    let m = tessera::deploy::run_party(&file, a.id)?;
+    let path = a.metrics.unwrap_or_else(|| {
+        file.path(std::path::Path::new(&format!(
+            "metrics-party-{}.json",
+            a.id
+        )))
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&m)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(t) = &m.metrics.test {
+        eprintln!("test: {}", describe(t));
+    }
+    eprintln!(
+        "party {}: sent {}, received {}, {} rounds; connect {:.2} s, compute {:.2} s (dealer wait {:.2} s)",
+        a.id,
+        bytes(m.stats.total_sent()),
+        bytes(m.stats.total_received()),
+        m.stats.rounds,
+        m.connect_s,
+        m.compute_s,
+        m.preprocessing_s
+    );
+    match &m.model_path {
+        Some(p) => eprintln!("model written to {}", p.display()),
+        None => eprintln!("this party does not receive the model"),
+    }
+    eprintln!("metrics written to {}", path.display());
+    Ok(())
 }
 
 fn infer(a: InferArgs) -> Result<()> {

@@ -1,0 +1,582 @@
+//! Distributed deployment: one process per party (and one for the dealer),
+//! each on its own host, joined by mutually authenticated TLS.
+//!
+//! A TOML job file describes the job and every endpoint; each process reads
+//! it, uses only its own key and data, connects to the others (in any start
+//! order), checks in a handshake that every endpoint runs the same job with a
+//! compatible version, and then runs the same per-party program as the
+//! embedded mode.
+
+use crate::models::{party_main, Dataset, JobSpec, ModelKind, PartyShape, Split, TrainConfig};
+use crate::protocols::prep::{Dealer, DealerClient};
+use crate::protocols::tls::{connect_all, LinkOptions, TlsChannel, TlsIdentity};
+use crate::protocols::{Channel, Session, Stats};
+use crate::tensor::{FixedPoint, Prg};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Version of the wire protocol and job format checked at the handshake.
+pub const PROTOCOL_VERSION: &str = concat!("tessera-", env!("CARGO_PKG_VERSION"), "/wire-1");
+
+/// Errors of a distributed run, each naming the file, field or peer.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The job file cannot be used.
+    #[error("job file {path}: {reason}")]
+    JobFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A peer runs a different job or version.
+    #[error("{peer} runs a different job: {detail}")]
+    Mismatch {
+        /// The peer.
+        peer: String,
+        /// The field that differs and both values.
+        detail: String,
+    },
+    /// Networking failed.
+    #[error("{0}")]
+    Net(String),
+    /// The computation failed.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+}
+
+/// The job section: what is trained, shared by every endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    /// linear, logistic, softmax or mlp.
+    pub model: ModelKind,
+    /// rows or columns.
+    pub split: Split,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// SGD learning rate.
+    pub learning_rate: f64,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Public seed for the split and batch order.
+    pub seed: u64,
+    /// Fraction of rows held out for testing.
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+    /// Party holding the labels in a split by columns.
+    #[serde(default)]
+    pub label_party: usize,
+    /// Parties receiving the model (default: all).
+    #[serde(default)]
+    pub model_receivers: Vec<usize>,
+    /// Fixed-point fractional bits.
+    #[serde(default = "default_frac_bits")]
+    pub frac_bits: u32,
+    /// Classes of a softmax model.
+    #[serde(default)]
+    pub classes: usize,
+    /// Hidden widths of an MLP.
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    /// Polynomial ReLU degree of an MLP.
+    #[serde(default)]
+    pub relu_degree: Option<u8>,
+    /// Fixes every share and mask from this seed: reproducible, NOT secure.
+    #[serde(default)]
+    pub insecure_mpc_seed: Option<u64>,
+}
+
+fn default_test_fraction() -> f64 {
+    0.2
+}
+fn default_frac_bits() -> u32 {
+    16
+}
+
+/// One endpoint: where it listens and its certificate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSection {
+    /// `host:port` it listens on and peers dial.
+    pub address: String,
+    /// Its certificate (PEM), signed by the job's CA.
+    pub cert: PathBuf,
+    /// Its private key (PEM); only this endpoint's host needs the file.
+    pub key: PathBuf,
+    /// A party's CSV file (parties only).
+    #[serde(default)]
+    pub data: Option<PathBuf>,
+    /// Where a party writes the model it receives (default `model-party-I.json`).
+    #[serde(default)]
+    pub model_out: Option<PathBuf>,
+}
+
+/// Timeouts and the simulated link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Seconds to keep dialing peers that have not started yet.
+    #[serde(default = "default_connect")]
+    pub connect_timeout_s: f64,
+    /// Seconds a receive waits before the peer counts as lost.
+    #[serde(default = "default_recv")]
+    pub recv_timeout_s: f64,
+    /// Simulated one-way latency in milliseconds.
+    #[serde(default)]
+    pub delay_ms: f64,
+    /// Simulated bandwidth in megabits per second (0: unlimited).
+    #[serde(default)]
+    pub rate_mbps: f64,
+}
+
+fn default_connect() -> f64 {
+    30.0
+}
+fn default_recv() -> f64 {
+    60.0
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        Self {
+            connect_timeout_s: default_connect(),
+            recv_timeout_s: default_recv(),
+            delay_ms: 0.0,
+            rate_mbps: 0.0,
+        }
+    }
+}
+
+/// The CA every certificate must chain to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// CA certificate (PEM).
+    pub ca: PathBuf,
+}
+
+/// A whole job file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    /// What is trained.
+    pub job: JobSection,
+    /// The CA.
+    pub tls: TlsSection,
+    /// Timeouts and link simulation.
+    #[serde(default)]
+    pub network: NetworkSection,
+    /// The dealer.
+    pub dealer: EndpointSection,
+    /// The parties, in id order.
+    pub party: Vec<EndpointSection>,
+    /// Directory of the file (relative paths are resolved against it).
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+impl JobFile {
+    /// Reads and checks a job file.
+    pub fn load(path: &Path) -> Result<Self, DeployError> {
+        let bad = |reason: String| DeployError::JobFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let mut file: JobFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        file.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        file.spec().validate().map_err(|e| bad(e.to_string()))?;
+        for (i, p) in file.party.iter().enumerate() {
+            if p.data.is_none() {
+                return Err(bad(format!("[[party]] {i} has no data file")));
+            }
+        }
+        Ok(file)
+    }
+
+    /// Resolves a path of the file against its directory.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    /// The job as the models crate describes it.
+    pub fn spec(&self) -> JobSpec {
+        let j = &self.job;
+        let train = TrainConfig {
+            model: j.model,
+            epochs: j.epochs,
+            learning_rate: j.learning_rate,
+            batch_size: j.batch_size,
+            seed: j.seed,
+            test_fraction: j.test_fraction,
+            classes: j.classes,
+            hidden: j.hidden.clone(),
+            relu_degree: j.relu_degree,
+        };
+        let mut spec = JobSpec::new(self.party.len(), j.split, train);
+        spec.label_party = j.label_party;
+        spec.frac_bits = j.frac_bits;
+        if !j.model_receivers.is_empty() {
+            spec.model_receivers = j.model_receivers.clone();
+        }
+        spec
+    }
+
+    /// What every endpoint must agree on: the job, the protocol version and
+    /// every endpoint's address (not local paths such as keys and data).
+    fn public_description(&self) -> serde_json::Value {
+        serde_json::json!({
+            "version": PROTOCOL_VERSION,
+            "job": self.job,
+            "dealer": self.dealer.address,
+            "parties": self.party.iter().map(|p| p.address.clone()).collect::<Vec<_>>(),
+        })
+    }
+
+    fn options(&self) -> LinkOptions {
+        let n = &self.network;
+        LinkOptions {
+            connect_deadline: Duration::from_secs_f64(n.connect_timeout_s),
+            recv_timeout: Duration::from_secs_f64(n.recv_timeout_s),
+            delay: Duration::from_secs_f64(n.delay_ms / 1000.0),
+            rate: (n.rate_mbps > 0.0).then(|| n.rate_mbps * 1e6 / 8.0),
+            ..LinkOptions::default()
+        }
+    }
+
+    fn address(&self, a: &str) -> Result<SocketAddr, DeployError> {
+        use std::net::ToSocketAddrs;
+        a.to_socket_addrs()
+            .ok()
+            .and_then(|mut it| it.next())
+            .ok_or_else(|| DeployError::JobFile {
+                path: self.base.clone(),
+                reason: format!("cannot resolve address '{a}'"),
+            })
+    }
+
+    /// Every endpoint's certificate name and address.
+    fn endpoints(&self) -> Result<Vec<(String, SocketAddr)>, DeployError> {
+        let mut v: Vec<(String, SocketAddr)> = Vec::new();
+        for (i, p) in self.party.iter().enumerate() {
+            v.push((party_name(i), self.address(&p.address)?));
+        }
+        v.push(("dealer".into(), self.address(&self.dealer.address)?));
+        Ok(v)
+    }
+}
+
+/// Certificate name of party `i`.
+pub fn party_name(i: usize) -> String {
+    format!("party-{i}")
+}
+
+/// First field where two JSON values differ, as a path, with both values.
+fn first_difference(
+    ours: &serde_json::Value,
+    theirs: &serde_json::Value,
+    path: &str,
+) -> Option<String> {
+    use serde_json::Value;
+    match (ours, theirs) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|k| {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                first_difference(
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                    &p,
+                )
+            })
+        }
+        (a, b) if a != b => Some(format!("field '{path}': ours is {a}, theirs is {b}")),
+        _ => None,
+    }
+}
+
+/// The handshake message of one endpoint.
+#[derive(Serialize, Deserialize)]
+struct Hello {
+    job: serde_json::Value,
+    shape: Option<PartyShape>,
+}
+
+/// Links to every peer, and each peer's declared data shape.
+type Handshaken = (
+    HashMap<String, TlsChannel>,
+    HashMap<String, Option<PartyShape>>,
+);
+
+/// Connects, sends our hello on every link and checks every peer's.
+fn handshake(
+    file: &JobFile,
+    me: &str,
+    my_address: &str,
+    cert: &Path,
+    key: &Path,
+    shape: Option<PartyShape>,
+) -> Result<Handshaken, DeployError> {
+    let identity = TlsIdentity::load(&file.path(&file.tls.ca), &file.path(cert), &file.path(key))
+        .map_err(|e| DeployError::Net(e.to_string()))?;
+    let listener = TcpListener::bind(file.address(my_address)?)
+        .map_err(|e| DeployError::Net(format!("{me}: cannot listen on {my_address}: {e}")))?;
+    let peers: Vec<(String, SocketAddr)> = file
+        .endpoints()?
+        .into_iter()
+        .filter(|(n, _)| n != me)
+        .collect();
+    let mut links = connect_all(me, listener, &peers, &identity, &file.options())
+        .map_err(|e| DeployError::Net(format!("{me}: {e}")))?;
+    let ours = file.public_description();
+    let hello = serde_json::to_vec(&Hello {
+        job: ours.clone(),
+        shape,
+    })
+    .expect("hello serialises");
+    for (name, link) in links.iter_mut() {
+        link.send(hello.clone()).map_err(|e| {
+            DeployError::Net(format!("{me}: lost {name} during the handshake: {e}"))
+        })?;
+    }
+    let mut shapes = HashMap::new();
+    for (name, _) in &peers {
+        let link = links.get_mut(name).expect("linked");
+        let frame = link
+            .recv()
+            .map_err(|e| DeployError::Net(format!("{me}: no handshake from {name}: {e}")))?;
+        let theirs: Hello = serde_json::from_slice(&frame).map_err(|e| DeployError::Mismatch {
+            peer: name.clone(),
+            detail: format!("unreadable handshake ({e}); is it a tessera endpoint?"),
+        })?;
+        if let Some(detail) = first_difference(&ours, &theirs.job, "") {
+            return Err(DeployError::Mismatch {
+                peer: name.clone(),
+                detail,
+            });
+        }
+        shapes.insert(name.clone(), theirs.shape);
+    }
+    Ok((links, shapes))
+}
+
+/// The master PRG of a run: from the insecure seed (reproducible, identical to
+/// the embedded mode's) or from the operating system.
+fn master_prg(file: &JobFile) -> Prg {
+    match file.job.insecure_mpc_seed {
+        Some(s) => {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&s.to_le_bytes());
+            Prg::from_seed(k)
+        }
+        None => Prg::from_entropy(),
+    }
+}
+
+/// What one party's run reports, written as JSON next to its model.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyMetrics {
+    /// The party.
+    pub party: usize,
+    /// Peer names, in the order of the counters.
+    pub peers: Vec<String>,
+    /// Counters: bytes per peer, rounds, dealer bytes and wait.
+    pub stats: Stats,
+    /// Seconds to connect and handshake.
+    pub connect_s: f64,
+    /// Seconds of the computation.
+    pub compute_s: f64,
+    /// Of which waiting for the dealer (preprocessing).
+    pub preprocessing_s: f64,
+    /// Of which the rest (online).
+    pub online_s: f64,
+    /// Training loss per epoch.
+    pub epoch_losses: Vec<f64>,
+    /// Train and test quality.
+    pub metrics: crate::models::Metrics,
+    /// Who was trusted.
+    pub trust: String,
+    /// Where the model was written, if this party received it.
+    pub model_path: Option<PathBuf>,
+}
+
+/// Runs party `id` of a job file to the end.
+pub fn run_party(file: &JobFile, id: usize) -> Result<PartyMetrics, DeployError> {
+    let n = file.party.len();
+    let me = file.party.get(id).ok_or_else(|| DeployError::JobFile {
+        path: file.base.clone(),
+        reason: format!("there is no party {id} (the file lists {n})"),
+    })?;
+    let start = Instant::now();
+    let data = Dataset::from_csv(file.path(me.data.as_ref().expect("checked at load")))?;
+    let spec = file.spec();
+    crate::models::check_own_data(&spec, id, &data)?;
+    let my_shape = PartyShape {
+        rows: data.rows(),
+        features: data.feature_names.clone(),
+    };
+    let name = party_name(id);
+    let (mut links, peer_shapes) = handshake(
+        file,
+        &name,
+        &me.address,
+        &me.cert,
+        &me.key,
+        Some(my_shape.clone()),
+    )?;
+    let shapes: Vec<PartyShape> = (0..n)
+        .map(|p| {
+            if p == id {
+                Ok(my_shape.clone())
+            } else {
+                peer_shapes
+                    .get(&party_name(p))
+                    .cloned()
+                    .flatten()
+                    .ok_or_else(|| DeployError::Mismatch {
+                        peer: party_name(p),
+                        detail: "sent no data shape".into(),
+                    })
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let connect_s = start.elapsed().as_secs_f64();
+    let mut master = master_prg(file);
+    let _dealer_prg = master.fork();
+    let prg = (0..=id).map(|_| master.fork()).last().expect("id >= 0");
+    let dealer_link = links.remove("dealer").expect("linked to the dealer");
+    let channels: Vec<Option<Box<dyn Channel>>> = (0..n)
+        .map(|p| {
+            if p == id {
+                None
+            } else {
+                Some(Box::new(links.remove(&party_name(p)).expect("linked")) as Box<dyn Channel>)
+            }
+        })
+        .collect();
+    let fixed = FixedPoint::new(spec.frac_bits).map_err(|e| DeployError::JobFile {
+        path: file.base.clone(),
+        reason: e.to_string(),
+    })?;
+    let compute = Instant::now();
+    let prep = DealerClient::connect(id, Box::new(dealer_link))
+        .map_err(crate::models::ModelError::from)?;
+    let mut sess = Session::establish(id, fixed, channels, prg, Box::new(prep))
+        .map_err(crate::models::ModelError::from)?;
+    crate::models::check_parties_shapes(&spec, &shapes)?;
+    let result = party_main(&mut sess, &spec, &shapes, &data)?;
+    sess.finish().map_err(crate::models::ModelError::from)?;
+    let compute_s = compute.elapsed().as_secs_f64();
+    let stats = sess.stats();
+    let model_path = match &result.model {
+        Some(m) => {
+            let path = file.path(
+                &me.model_out
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(format!("model-party-{id}.json"))),
+            );
+            m.save(&path)?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(PartyMetrics {
+        party: id,
+        peers: (0..n).map(party_name).collect(),
+        preprocessing_s: stats.preprocessing_wait_s,
+        online_s: compute_s - stats.preprocessing_wait_s,
+        stats,
+        connect_s,
+        compute_s,
+        epoch_losses: result.epoch_losses,
+        metrics: result.metrics,
+        trust: result.trust,
+        model_path,
+    })
+}
+
+/// Runs the dealer of a job file until party 0 is done.
+pub fn run_dealer(file: &JobFile) -> Result<u64, DeployError> {
+    let d = &file.dealer;
+    let (mut links, _) = handshake(file, "dealer", &d.address, &d.cert, &d.key, None)?;
+    let mut master = master_prg(file);
+    let prg = master.fork();
+    let channels: Vec<Box<dyn Channel>> = (0..file.party.len())
+        .map(|p| Box::new(links.remove(&party_name(p)).expect("linked")) as Box<dyn Channel>)
+        .collect();
+    let dealer = Dealer::start(channels, prg).map_err(crate::models::ModelError::from)?;
+    Ok(dealer.serve().map_err(crate::models::ModelError::from)?)
+}
+
+/// Writes a CA and a certificate and key for each party and the dealer into
+/// `dir`, with private keys readable by their owner only, plus an example job file.
+pub fn keygen(dir: &Path, parties: usize) -> Result<Vec<PathBuf>, DeployError> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let err = |e: &dyn std::fmt::Display| DeployError::Net(format!("keygen: {e}"));
+    std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+    let mut written = Vec::new();
+    let write = |name: &str,
+                 text: &str,
+                 private: bool,
+                 written: &mut Vec<PathBuf>|
+     -> Result<(), DeployError> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| err(&format!("{}: {e}", path.display())))?;
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| err(&e))?;
+        }
+        written.push(path);
+        Ok(())
+    };
+    let ca_key = KeyPair::generate().map_err(|e| err(&e))?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(|e| err(&e))?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "tessera job CA");
+    let ca = ca_params.self_signed(&ca_key).map_err(|e| err(&e))?;
+    write("ca.pem", &ca.pem(), false, &mut written)?;
+    write("ca.key", &ca_key.serialize_pem(), true, &mut written)?;
+    let names: Vec<String> = (0..parties)
+        .map(party_name)
+        .chain(["dealer".to_string()])
+        .collect();
+    for name in &names {
+        let key = KeyPair::generate().map_err(|e| err(&e))?;
+        let mut params = CertificateParams::new(vec![name.clone()]).map_err(|e| err(&e))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, name.clone());
+        let cert = params.signed_by(&key, &ca, &ca_key).map_err(|e| err(&e))?;
+        write(&format!("{name}.pem"), &cert.pem(), false, &mut written)?;
+        write(
+            &format!("{name}.key"),
+            &key.serialize_pem(),
+            true,
+            &mut written,
+        )?;
+    }
+    let mut example = String::from("# A tessera job: copy to each host, edit addresses and data paths.\n[job]\nmodel = \"logistic\"\nsplit = \"rows\"\nepochs = 10\nlearning_rate = 0.5\nbatch_size = 32\nseed = 42\n\n[tls]\nca = \"ca.pem\"\n\n[network]\nconnect_timeout_s = 30\nrecv_timeout_s = 60\n\n[dealer]\naddress = \"127.0.0.1:7100\"\ncert = \"dealer.pem\"\nkey = \"dealer.key\"\n");
+    for i in 0..parties {
+        example += &format!("\n[[party]]\naddress = \"127.0.0.1:{}\"\ncert = \"party-{i}.pem\"\nkey = \"party-{i}.key\"\ndata = \"party-{i}.csv\"\n", 7101 + i);
+    }
+    write("job.example.toml", &example, false, &mut written)?;
+    Ok(written)
+}
