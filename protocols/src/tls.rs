@@ -133,14 +133,30 @@ type Incoming = Result<(Vec<u8>, Instant), NetError>;
 
 /// A full-duplex link to one peer over two TLS connections.
 pub struct TlsChannel {
-    tx: Sender<Vec<u8>>,
+    tx: Option<Sender<Vec<u8>>>,
     rx: Receiver<Incoming>,
     timeout: Duration,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for TlsChannel {
+    /// Lets the writer finish sending what was queued (for example a
+    /// handshake reply explaining why this endpoint stops) before the
+    /// connection closes.
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
 }
 
 impl Channel for TlsChannel {
     fn send(&mut self, frame: Vec<u8>) -> Result<(), NetError> {
-        self.tx.send(frame).map_err(|_| NetError::Disconnected)
+        match &self.tx {
+            Some(tx) => tx.send(frame).map_err(|_| NetError::Disconnected),
+            None => Err(NetError::Disconnected),
+        }
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {
@@ -201,7 +217,7 @@ where
     let (tx, out_q) = channel::<Vec<u8>>();
     let (in_q, rx) = channel::<Incoming>();
     let rate = opts.rate;
-    std::thread::spawn(move || {
+    let writer = std::thread::spawn(move || {
         while let Ok(frame) = out_q.recv() {
             if let Some(rate) = rate {
                 std::thread::sleep(Duration::from_secs_f64(frame.len() as f64 / rate));
@@ -220,9 +236,10 @@ where
         }
     });
     TlsChannel {
-        tx,
+        tx: Some(tx),
         rx,
         timeout: opts.recv_timeout,
+        writer: Some(writer),
     }
 }
 
@@ -377,4 +394,28 @@ fn certificate_names(cert: &CertificateDer<'_>, name: &str) -> bool {
         return false;
     };
     end.verify_is_valid_for_subject_name(&server).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_hostile_lengths_are_refused() {
+        let mut buf = Vec::new();
+        write_frame(&mut buf, b"hello").unwrap();
+        assert_eq!(read_frame(&mut buf.as_slice(), 100).unwrap(), b"hello");
+        // A header claiming 4 GiB is refused before any allocation.
+        let huge = u32::MAX.to_le_bytes();
+        assert_eq!(
+            read_frame(&mut huge.as_slice(), 1 << 20),
+            Err(NetError::Oversized {
+                size: u32::MAX as usize,
+                limit: 1 << 20
+            })
+        );
+        // A frame cut short is a lost peer, not garbage.
+        assert_eq!(read_frame(&mut &buf[..6], 100), Err(NetError::Disconnected));
+        assert_eq!(read_frame(&mut &buf[..2], 100), Err(NetError::Disconnected));
+    }
 }

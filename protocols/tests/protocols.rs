@@ -360,3 +360,43 @@ fn no_gross_truncation_errors_in_a_million_products() {
         );
     }
 }
+
+/// A peer that sends bytes that are not a tensor of the expected shape gets
+/// a clear error, not a crash.
+#[test]
+fn corrupt_messages_are_errors() {
+    use tessera_protocols::channel::{Channel, MemChannel};
+    use tessera_protocols::prep::DealerClient;
+    let (mut dealer_end, party_end) = MemChannel::pair(Duration::from_secs(5));
+    dealer_end.send(vec![7; 32]).unwrap();
+    let prep = DealerClient::connect(1, Box::new(party_end)).unwrap();
+    let (mut evil, mine) = MemChannel::pair(Duration::from_secs(5));
+    evil.send(vec![1; 32]).unwrap(); // the pairwise seed
+    let mut sess = Session::establish(
+        1,
+        FixedPoint::default(),
+        vec![Some(Box::new(mine) as Box<dyn Channel>), None],
+        Prg::from_seed([1; 32]),
+        Box::new(prep),
+    )
+    .unwrap();
+    for garbage in [
+        vec![],
+        vec![200, 1, 2],
+        vec![1, 255, 255, 255, 255, 255, 255, 255, 255],
+    ] {
+        evil.send(garbage).unwrap();
+        let err = arith::reveal(&mut sess, &AShare::from_share(RingTensor::zeros(&[4])), "x")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("malformed message from party 0"),
+            "{err}"
+        );
+    }
+    // Right encoding, wrong shape.
+    evil.send(tessera_tensor::wire::encode(&RingTensor::zeros(&[5])))
+        .unwrap();
+    let err =
+        arith::reveal(&mut sess, &AShare::from_share(RingTensor::zeros(&[4])), "x").unwrap_err();
+    assert!(err.to_string().contains("expected shape [4]"), "{err}");
+}

@@ -1,0 +1,237 @@
+//! Parties and the dealer as separate `tessera` processes over mutual TLS on
+//! 127.0.0.1: same model as the embedded mode, and clear failures.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use tessera::models::{run_job_embedded, Dataset, JobSpec, SavedModel, Split, TrainConfig};
+
+fn tessera() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tessera-dist-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Keys, per-party data and a job file for `parties` parties in `dir`.
+fn setup(dir: &Path, parties: usize, epochs: usize, extra_network: &str) {
+    tessera::deploy::keygen(dir, parties).unwrap();
+    let out = tessera()
+        .args(["split", "--parties", &parties.to_string(), "--data"])
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/breast_cancer.csv"))
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut job = format!(
+        "[job]\nmodel = \"logistic\"\nsplit = \"rows\"\nepochs = {epochs}\nlearning_rate = 0.5\nbatch_size = 32\nseed = 42\ninsecure_mpc_seed = 7\n\n[tls]\nca = \"ca.pem\"\n\n[network]\n{extra_network}\n\n[dealer]\naddress = \"127.0.0.1:{}\"\ncert = \"dealer.pem\"\nkey = \"dealer.key\"\n",
+        free_port()
+    );
+    for i in 0..parties {
+        job += &format!(
+            "\n[[party]]\naddress = \"127.0.0.1:{}\"\ncert = \"party-{i}.pem\"\nkey = \"party-{i}.key\"\ndata = \"party-{i}.csv\"\n",
+            free_port()
+        );
+    }
+    std::fs::write(dir.join("job.toml"), job).unwrap();
+}
+
+fn spawn_party(dir: &Path, job: &str, id: usize) -> Child {
+    tessera()
+        .args(["party", "--config"])
+        .arg(dir.join(job))
+        .args(["--id", &id.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn spawn_dealer(dir: &Path, job: &str) -> Child {
+    tessera()
+        .args(["dealer", "--config"])
+        .arg(dir.join(job))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a process with a deadline; kills it if it overruns.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            panic!("process still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn separate_processes_train_the_same_model_as_embedded() {
+    let dir = scratch("same");
+    setup(&dir, 3, 4, "");
+    // Start in a scrambled order: connections retry until everyone is up.
+    let p2 = spawn_party(&dir, "job.toml", 2);
+    let dealer = spawn_dealer(&dir, "job.toml");
+    let p0 = spawn_party(&dir, "job.toml", 0);
+    std::thread::sleep(Duration::from_millis(200));
+    let p1 = spawn_party(&dir, "job.toml", 1);
+    for (who, child) in [
+        ("party 0", p0),
+        ("party 1", p1),
+        ("party 2", p2),
+        ("dealer", dealer),
+    ] {
+        let out = finish(child, Duration::from_secs(120));
+        assert!(out.status.success(), "{who} failed: {}", stderr(&out));
+    }
+    let parts: Vec<Dataset> = (0..3)
+        .map(|i| Dataset::from_csv(dir.join(format!("party-{i}.csv"))).unwrap())
+        .collect();
+    let spec = JobSpec::new(
+        3,
+        Split::Rows,
+        TrainConfig {
+            epochs: 4,
+            ..TrainConfig::default()
+        },
+    );
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&7u64.to_le_bytes());
+    let embedded = run_job_embedded(&spec, &parts, Some(seed)).unwrap();
+    let reference = embedded.model().unwrap();
+    for i in 0..3 {
+        let m = SavedModel::load(dir.join(format!("model-party-{i}.json"))).unwrap();
+        assert_eq!(
+            m.weights, reference.weights,
+            "party {i}: weights differ from the embedded run"
+        );
+        assert_eq!(m.bias, reference.bias);
+        assert_eq!(m.scaling, reference.scaling);
+        let metrics: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join(format!("metrics-party-{i}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            metrics["stats"]["rounds"],
+            serde_json::json!(embedded.stats[i].rounds)
+        );
+        assert_eq!(
+            metrics["stats"]["bytes_sent"],
+            serde_json::json!(embedded.stats[i].bytes_sent)
+        );
+        assert!(metrics["compute_s"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn killing_a_party_stops_the_others_with_a_clear_error() {
+    let dir = scratch("kill");
+    setup(&dir, 3, 400, "recv_timeout_s = 20");
+    let dealer = spawn_dealer(&dir, "job.toml");
+    let p0 = spawn_party(&dir, "job.toml", 0);
+    let p1 = spawn_party(&dir, "job.toml", 1);
+    let mut p2 = spawn_party(&dir, "job.toml", 2);
+    std::thread::sleep(Duration::from_millis(1500));
+    p2.kill().unwrap();
+    p2.wait().unwrap();
+    let killed_at = Instant::now();
+    for (who, child) in [("party 0", p0), ("party 1", p1)] {
+        let out = finish(child, Duration::from_secs(30));
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{who} should fail");
+        assert!(
+            err.contains("party 2") && (err.contains("disconnected") || err.contains("no message")),
+            "{who}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(25),
+        "the others stopped within the timeout"
+    );
+    let _ = finish(dealer, Duration::from_secs(30));
+    assert!(
+        !dir.join("model-party-0.json").exists(),
+        "no model written as if complete"
+    );
+}
+
+#[test]
+fn a_certificate_from_another_ca_is_refused() {
+    let dir = scratch("ca");
+    setup(&dir, 2, 2, "connect_timeout_s = 4");
+    let rogue = dir.join("rogue");
+    tessera::deploy::keygen(&rogue, 2).unwrap();
+    std::fs::copy(rogue.join("party-1.pem"), dir.join("party-1.pem")).unwrap();
+    std::fs::copy(rogue.join("party-1.key"), dir.join("party-1.key")).unwrap();
+    let dealer = spawn_dealer(&dir, "job.toml");
+    let p0 = spawn_party(&dir, "job.toml", 0);
+    let p1 = spawn_party(&dir, "job.toml", 1);
+    let o1 = finish(p1, Duration::from_secs(30));
+    assert!(!o1.status.success());
+    assert!(
+        stderr(&o1).contains("handshake") || stderr(&o1).contains("certificate"),
+        "{}",
+        stderr(&o1)
+    );
+    let o0 = finish(p0, Duration::from_secs(30));
+    assert!(!o0.status.success());
+    assert!(
+        stderr(&o0).contains("party-1"),
+        "party 0 names the peer it never authenticated: {}",
+        stderr(&o0)
+    );
+    let _ = finish(dealer, Duration::from_secs(30));
+}
+
+#[test]
+fn a_different_job_file_is_refused_at_the_handshake() {
+    let dir = scratch("job");
+    setup(&dir, 2, 3, "connect_timeout_s = 10");
+    let text = std::fs::read_to_string(dir.join("job.toml")).unwrap();
+    std::fs::write(
+        dir.join("other.toml"),
+        text.replace("epochs = 3", "epochs = 5"),
+    )
+    .unwrap();
+    let dealer = spawn_dealer(&dir, "job.toml");
+    let p0 = spawn_party(&dir, "job.toml", 0);
+    let p1 = spawn_party(&dir, "other.toml", 1);
+    for child in [p0, p1] {
+        let out = finish(child, Duration::from_secs(30));
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains("job.epochs") && err.contains('3') && err.contains('5'),
+            "{err}"
+        );
+    }
+    let _ = finish(dealer, Duration::from_secs(30));
+}
