@@ -166,8 +166,10 @@ fn killing_a_party_stops_the_others_with_a_clear_error() {
         let out = finish(child, Duration::from_secs(30));
         let err = stderr(&out);
         assert!(!out.status.success(), "{who} should fail");
+        // Each survivor names the peer it lost: party 2, or a survivor that stopped first.
         assert!(
-            err.contains("party 2") && (err.contains("disconnected") || err.contains("no message")),
+            err.contains("connection to party")
+                && (err.contains("disconnected") || err.contains("no message")),
             "{who}: {err}"
         );
         assert!(!err.contains("panicked"), "{err}");
@@ -196,10 +198,11 @@ fn a_certificate_from_another_ca_is_refused() {
     let p1 = spawn_party(&dir, "job.toml", 1);
     let o1 = finish(p1, Duration::from_secs(30));
     assert!(!o1.status.success());
+    let e1 = stderr(&o1);
     assert!(
-        stderr(&o1).contains("handshake") || stderr(&o1).contains("certificate"),
-        "{}",
-        stderr(&o1)
+        e1.contains("error:")
+            && (e1.contains("handshake") || e1.contains("certificate") || e1.contains("refused")),
+        "{e1}"
     );
     let o0 = finish(p0, Duration::from_secs(30));
     assert!(!o0.status.success());

@@ -66,6 +66,11 @@ pub trait Backend {
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// Opens `a` to every party; `label` names it in the record of openings.
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>>;
+    /// Marks the start of a repeated unit of work (a training step), so that
+    /// preprocessing for the next ones can be prepared ahead of time.
+    fn step_boundary(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Opens `a` to party `to` only; `None` on the other parties.
     fn reveal_to(
         &mut self,
@@ -518,6 +523,9 @@ impl Backend for MpcBackend<'_> {
             Function::Sigmoid => approx::sigmoid(s, a)?,
             Function::Tanh => approx::tanh(s, a)?,
         })
+    }
+    fn step_boundary(&mut self) -> Result<()> {
+        Ok(self.sess.prep().step_boundary()?)
     }
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>> {
         let v = arith::reveal(self.sess, a, label)?;

@@ -89,6 +89,7 @@ pub fn fit<B: Backend>(
         let order = batch_order(rows, cfg.seed, epoch);
         let mut loss_sum: Option<B::Tensor> = None;
         for batch in order.chunks(cfg.batch_size) {
+            b.step_boundary()?;
             let xb = b.select_rows(x, batch)?;
             let yb = b.select_rows(y, batch)?;
             let out = net.forward(b, &xb)?;

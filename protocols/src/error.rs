@@ -7,15 +7,15 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum ProtocolError {
     /// Communication with a peer failed; the session cannot continue.
-    #[error("party {party}: connection to {peer} failed: {source}")]
+    #[error("party {party}: connection to {peer} failed: {error}")]
     Net {
         /// The party reporting the error.
         party: usize,
         /// The peer ("party 2", "the dealer").
         peer: String,
-        /// What went wrong on the channel.
-        #[source]
-        source: NetError,
+        /// What went wrong on the channel (shown in the message, so not a
+        /// separate source: error chains would print it twice).
+        error: NetError,
     },
     /// A peer sent bytes that are not what the protocol expects.
     #[error("party {party}: malformed message from {peer}: {detail}")]
@@ -58,7 +58,7 @@ impl ProtocolError {
         matches!(
             self,
             ProtocolError::Net {
-                source: NetError::Disconnected,
+                error: NetError::Disconnected,
                 ..
             }
         )

@@ -181,6 +181,19 @@ impl Material {
     }
 }
 
+impl Material {
+    /// A 64-bit fingerprint of the item (FNV-1a of its encoding): it picks the
+    /// PRG stream, so a mispredicted item never shares randomness with the
+    /// item actually used at the same position.
+    fn fingerprint(&self) -> u64 {
+        self.encode()
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+            })
+    }
+}
+
 fn draw(prg: &mut Prg, shapes: &[Component]) -> Vec<RingTensor> {
     shapes.iter().map(|(s, _)| prg.uniform(s)).collect()
 }
@@ -195,6 +208,12 @@ pub trait Preprocessing: Send {
     fn model(&self) -> &'static str;
     /// This party's shares of one item.
     fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>>;
+    /// Marks the start of a repeated unit of work (a training step): a
+    /// provider may prepare the next units' material ahead of time, assuming
+    /// they ask for what the last one did.
+    fn step_boundary(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Bytes received from the provider so far.
     fn bytes_received(&self) -> u64;
     /// Seconds this party spent waiting for the provider so far.
@@ -210,14 +229,72 @@ pub const DEALER_TRUST: &str = "trusted dealer: a separate party generates Beave
 truncation pairs and random bits; it must not collude with any computing party \
 (semi-honest security, dishonest majority among the computing parties otherwise)";
 
+/// Encodes a batch of requests: count, then (index, length, item) each.
+fn encode_batch(items: &[(u64, Material)]) -> Vec<u8> {
+    let mut out = (items.len() as u32).to_le_bytes().to_vec();
+    for (k, item) in items {
+        let enc = item.encode();
+        out.extend_from_slice(&k.to_le_bytes());
+        out.extend_from_slice(&(enc.len() as u16).to_le_bytes());
+        out.extend_from_slice(&enc);
+    }
+    out
+}
+
+/// Decodes a batch of requests (an empty batch means "done").
+fn decode_batch(bytes: &[u8]) -> std::result::Result<Vec<(u64, Material)>, String> {
+    let (count, mut rest) = bytes
+        .split_first_chunk::<4>()
+        .ok_or("request shorter than its header")?;
+    let count = u32::from_le_bytes(*count) as usize;
+    if count > 1 << 20 {
+        return Err(format!("batch of {count} requests"));
+    }
+    let mut items = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (k, r) = rest.split_first_chunk::<8>().ok_or("truncated request")?;
+        let (len, r) = r.split_first_chunk::<2>().ok_or("truncated request")?;
+        let len = u16::from_le_bytes(*len) as usize;
+        if r.len() < len {
+            return Err("truncated request".into());
+        }
+        let (enc, r) = r.split_at(len);
+        let item = Material::decode(enc)?.ok_or("empty item in a batch")?;
+        items.push((u64::from_le_bytes(*k), item));
+        rest = r;
+    }
+    if !rest.is_empty() {
+        return Err("trailing bytes after a batch".into());
+    }
+    Ok(items)
+}
+
 /// A party's end of the trusted dealer.
+///
+/// Item `k` of the run is drawn from its own PRG stream (seeded by the
+/// dealer's seed, `k` and the item's fingerprint). Party 0 asks the dealer
+/// for its determined components; from the second training step on it asks
+/// for the next two steps' worth at once, predicted from the step before, so
+/// the dealer's work and the round trip overlap with computation. A
+/// misprediction is detected item by item and falls back to asking.
 pub struct DealerClient {
     party: usize,
-    prg: Prg,
+    seed: Seed,
+    next: u64,
     channel: Box<dyn Channel>,
     received: u64,
     finished: bool,
     waited: std::time::Duration,
+    /// Party 0: batches sent and not yet answered, oldest first.
+    pending: std::collections::VecDeque<Vec<(u64, Material)>>,
+    /// Party 0: answered items not yet taken.
+    ready: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
+    /// Party 0: items taken since the last step boundary.
+    history: Vec<Material>,
+    /// Party 0: items of the last complete step.
+    pattern: Vec<Material>,
+    /// Party 0: every index below this has been requested.
+    requested_until: u64,
 }
 
 impl DealerClient {
@@ -231,20 +308,90 @@ impl DealerClient {
         })?;
         Ok(Self {
             party,
-            prg: Prg::from_seed(seed),
+            seed,
+            next: 0,
             channel,
             received: 32,
             finished: false,
             waited: std::time::Duration::ZERO,
+            pending: Default::default(),
+            ready: Default::default(),
+            history: Vec::new(),
+            pattern: Vec::new(),
+            requested_until: 0,
         })
+    }
+
+    fn request(&mut self, items: Vec<(u64, Material)>) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.channel
+            .send(encode_batch(&items))
+            .map_err(|e| dealer_net(0, e))?;
+        self.requested_until = self
+            .requested_until
+            .max(items.last().map_or(0, |(k, _)| k + 1));
+        self.pending.push_back(items);
+        Ok(())
+    }
+
+    /// Receives the oldest outstanding batch into `ready`.
+    fn receive_batch(&mut self) -> Result<()> {
+        let items = self.pending.pop_front().expect("a batch is outstanding");
+        let start = std::time::Instant::now();
+        let reply = self.channel.recv().map_err(|e| dealer_net(0, e))?;
+        self.waited += start.elapsed();
+        self.received += reply.len() as u64;
+        let mut rest = reply.as_slice();
+        for (k, item) in items {
+            let (_, determined) = item.layout();
+            let mut shares = Vec::with_capacity(determined.len());
+            for (shape, _) in &determined {
+                let (t, r) =
+                    wire::decode_prefix(rest, crate::session::MAX_MESSAGE_ELEMS).map_err(|e| {
+                        ProtocolError::Malformed {
+                            party: 0,
+                            peer: "the dealer".into(),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                if t.shape() != shape.as_slice() {
+                    return Err(ProtocolError::Preprocessing(format!(
+                        "dealer sent shape {:?}, expected {shape:?}",
+                        t.shape()
+                    )));
+                }
+                shares.push(t);
+                rest = r;
+            }
+            self.ready.insert(k, (item, shares));
+        }
+        Ok(())
+    }
+
+    /// Party 0's determined components of item `k`.
+    fn fetch(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
+        loop {
+            if let Some((predicted, shares)) = self.ready.remove(&k) {
+                if &predicted == item {
+                    return Ok(shares);
+                }
+                // Mispredicted: ask for the real item at this position.
+                self.request(vec![(k, item.clone())])?;
+            } else if self.pending.is_empty() || k >= self.requested_until {
+                self.request(vec![(k, item.clone())])?;
+            }
+            self.receive_batch()?;
+        }
     }
 }
 
-fn dealer_net(party: usize, source: crate::channel::NetError) -> ProtocolError {
+fn dealer_net(party: usize, error: crate::channel::NetError) -> ProtocolError {
     ProtocolError::Net {
         party,
         peer: "the dealer".into(),
-        source,
+        error,
     }
 }
 
@@ -254,39 +401,41 @@ impl Preprocessing for DealerClient {
     }
 
     fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
+        let k = self.next;
+        self.next += 1;
         let (random, determined) = item.layout();
-        let mut out = draw(&mut self.prg, &random);
+        let mut prg = Prg::for_item(&self.seed, k, item.fingerprint());
+        let mut out = draw(&mut prg, &random);
         if self.party != 0 {
-            out.extend(draw(&mut self.prg, &determined));
+            out.extend(draw(&mut prg, &determined));
             return Ok(out);
         }
-        let start = std::time::Instant::now();
-        self.channel
-            .send(item.encode())
-            .map_err(|e| dealer_net(0, e))?;
-        let reply = self.channel.recv().map_err(|e| dealer_net(0, e))?;
-        self.waited += start.elapsed();
-        self.received += reply.len() as u64;
-        let mut rest = reply.as_slice();
-        for (shape, _) in &determined {
-            let (t, r) =
-                wire::decode_prefix(rest, crate::session::MAX_MESSAGE_ELEMS).map_err(|e| {
-                    ProtocolError::Malformed {
-                        party: 0,
-                        peer: "the dealer".into(),
-                        detail: e.to_string(),
-                    }
-                })?;
-            if t.shape() != shape.as_slice() {
-                return Err(ProtocolError::Preprocessing(format!(
-                    "dealer sent shape {:?}, expected {shape:?}",
-                    t.shape()
-                )));
-            }
-            out.push(t);
-            rest = r;
-        }
+        self.history.push(item.clone());
+        out.extend(self.fetch(k, item)?);
         Ok(out)
+    }
+
+    fn step_boundary(&mut self) -> Result<()> {
+        if self.party != 0 {
+            return Ok(());
+        }
+        if !self.history.is_empty() {
+            self.pattern = std::mem::take(&mut self.history);
+        }
+        // Drop answers that were never used (mispredictions of past steps).
+        let next = self.next;
+        self.ready.retain(|&k, _| k >= next);
+        let m = self.pattern.len() as u64;
+        if m == 0 {
+            return Ok(());
+        }
+        // Keep two steps' worth requested ahead, predicted from the last step.
+        let from = self.requested_until.max(self.next);
+        let until = self.next + 2 * m;
+        let batch: Vec<(u64, Material)> = (from..until)
+            .map(|k| (k, self.pattern[((k - self.next) % m) as usize].clone()))
+            .collect();
+        self.request(batch)
     }
 
     fn bytes_received(&self) -> u64 {
@@ -300,8 +449,12 @@ impl Preprocessing for DealerClient {
     fn finish(&mut self) -> Result<()> {
         if self.party == 0 && !self.finished {
             self.finished = true;
+            // Collect outstanding answers so the dealer is never left writing.
+            while !self.pending.is_empty() {
+                self.receive_batch()?;
+            }
             self.channel
-                .send(vec![0, 0, 0])
+                .send(encode_batch(&[]))
                 .map_err(|e| dealer_net(0, e))?;
         }
         Ok(())
@@ -310,7 +463,7 @@ impl Preprocessing for DealerClient {
 
 /// The trusted dealer's role: deals seeds, then answers party 0's requests.
 pub struct Dealer {
-    prgs: Vec<Prg>,
+    seeds: Vec<Seed>,
     channels: Vec<Box<dyn Channel>>,
     sent: u64,
 }
@@ -318,39 +471,43 @@ pub struct Dealer {
 impl Dealer {
     /// Sends a fresh seed to each party (`channels[p]` links to party `p`).
     pub fn start(mut channels: Vec<Box<dyn Channel>>, mut randomness: Prg) -> Result<Self> {
-        let mut prgs = Vec::with_capacity(channels.len());
+        let mut seeds = Vec::with_capacity(channels.len());
         let mut sent = 0;
         for (p, ch) in channels.iter_mut().enumerate() {
             let seed = randomness.next_seed();
             ch.send(seed.to_vec()).map_err(|e| ProtocolError::Net {
                 party: p,
                 peer: "the dealer".into(),
-                source: e,
+                error: e,
             })?;
             sent += 32;
-            prgs.push(Prg::from_seed(seed));
+            seeds.push(seed);
         }
         Ok(Self {
-            prgs,
+            seeds,
             channels,
             sent,
         })
     }
 
-    /// Party 0's shares of the determined components of `item`; advances
-    /// every party's stream exactly as that party does.
-    pub fn deal(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
+    /// Party 0's shares of the determined components of item `k`, drawing
+    /// every party's streams for that item exactly as the party does.
+    pub fn deal(&self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
         let (random, determined) = item.layout();
+        let tag = item.fingerprint();
+        let mut prgs: Vec<Prg> = self
+            .seeds
+            .iter()
+            .map(|s| Prg::for_item(s, k, tag))
+            .collect();
         let per_party_random: Vec<Vec<RingTensor>> =
-            self.prgs.iter_mut().map(|p| draw(p, &random)).collect();
+            prgs.iter_mut().map(|p| draw(p, &random)).collect();
         let secrets: Vec<RingTensor> = (0..random.len())
             .map(|c| combine(per_party_random.iter().map(|v| &v[c]), random[c].1))
             .collect::<Result<_>>()?;
         let determined_secrets = item.determine(&secrets)?;
-        let others: Vec<Vec<RingTensor>> = self.prgs[1..]
-            .iter_mut()
-            .map(|p| draw(p, &determined))
-            .collect();
+        let others: Vec<Vec<RingTensor>> =
+            prgs[1..].iter_mut().map(|p| draw(p, &determined)).collect();
         determined
             .iter()
             .enumerate()
@@ -370,42 +527,33 @@ impl Dealer {
     /// Serves party 0 until it says it is done or disconnects.
     /// Returns the number of bytes sent.
     pub fn serve(mut self) -> Result<u64> {
+        let net = |e| ProtocolError::Net {
+            party: 0,
+            peer: "the dealer".into(),
+            error: e,
+        };
         loop {
             let req = match self.channels[0].recv() {
                 Ok(r) => r,
                 Err(crate::channel::NetError::Disconnected) => return Ok(self.sent),
-                Err(e) => {
-                    return Err(ProtocolError::Net {
-                        party: 0,
-                        peer: "the dealer".into(),
-                        source: e,
-                    })
-                }
+                Err(e) => return Err(net(e)),
             };
-            let item = match Material::decode(&req) {
-                Ok(Some(item)) => item,
-                Ok(None) => return Ok(self.sent),
-                Err(detail) => {
-                    return Err(ProtocolError::Malformed {
-                        party: 0,
-                        peer: "the dealer".into(),
-                        detail,
-                    })
-                }
-            };
-            let shares = self.deal(&item)?;
+            let items = decode_batch(&req).map_err(|detail| ProtocolError::Malformed {
+                party: 0,
+                peer: "the dealer".into(),
+                detail,
+            })?;
+            if items.is_empty() {
+                return Ok(self.sent);
+            }
             let mut reply = Vec::new();
-            for s in &shares {
-                wire::encode_into(s, &mut reply);
+            for (k, item) in &items {
+                for s in &self.deal(*k, item)? {
+                    wire::encode_into(s, &mut reply);
+                }
             }
             self.sent += reply.len() as u64;
-            self.channels[0]
-                .send(reply)
-                .map_err(|e| ProtocolError::Net {
-                    party: 0,
-                    peer: "the dealer".into(),
-                    source: e,
-                })?;
+            self.channels[0].send(reply).map_err(net)?;
         }
     }
 }
@@ -439,6 +587,13 @@ mod tests {
             assert_eq!(Material::decode(&m.encode()).unwrap(), Some(m));
         }
         assert_eq!(Material::decode(&[0, 0, 0]).unwrap(), None);
+        let batch = vec![
+            (3, Material::Triple(vec![2])),
+            (9, Material::WordBits(vec![1], 6)),
+        ];
+        assert_eq!(decode_batch(&encode_batch(&batch)).unwrap(), batch);
+        assert!(decode_batch(&[1, 0, 0, 0, 1]).is_err());
+        assert!(decode_batch(&[]).is_err());
         assert!(Material::decode(&[9, 0, 0]).is_err());
         assert!(Material::decode(&[1, 0, 2, 1]).is_err());
         let mut huge = vec![1, 0, 2];

@@ -321,10 +321,10 @@ impl Session {
     }
 }
 
-pub(crate) fn net(me: PartyId, peer: PartyId, source: crate::channel::NetError) -> ProtocolError {
+pub(crate) fn net(me: PartyId, peer: PartyId, error: crate::channel::NetError) -> ProtocolError {
     ProtocolError::Net {
         party: me,
         peer: format!("party {peer}"),
-        source,
+        error,
     }
 }

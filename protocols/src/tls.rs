@@ -331,6 +331,7 @@ fn accept_all(
 ) -> Result<HashMap<String, StreamOwned<ServerConnection, TcpStream>>, NetError> {
     listener.set_nonblocking(true).map_err(io_err)?;
     let mut got = HashMap::new();
+    let mut refused: Vec<String> = Vec::new();
     while got.len() < names.len() {
         let (tcp, from) = match listener.accept() {
             Ok(x) => x,
@@ -363,6 +364,7 @@ fn accept_all(
         if let Some(e) = failed {
             // A stranger (wrong CA, no certificate) is refused; keep waiting for the real peers.
             eprintln!("{me}: refused a connection from {from}: {e}");
+            refused.push(format!("{from}: {e}"));
             continue;
         }
         let cert = tls

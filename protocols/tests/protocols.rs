@@ -400,3 +400,43 @@ fn corrupt_messages_are_errors() {
         arith::reveal(&mut sess, &AShare::from_share(RingTensor::zeros(&[4])), "x").unwrap_err();
     assert!(err.to_string().contains("expected shape [4]"), "{err}");
 }
+
+/// Material prepared ahead from the last step's pattern stays correct when
+/// the steps change shape (mispredictions fall back to asking the dealer).
+#[test]
+fn prefetched_preprocessing_survives_changing_steps() {
+    let shapes = [5usize, 5, 5, 3, 5, 7, 7, 1, 5, 5];
+    for n in [2usize, 3] {
+        let got = run(n, 40, |s| {
+            let mut out = Vec::new();
+            for (step, &len) in shapes.iter().enumerate() {
+                s.prep().step_boundary()?;
+                let x = signed_fixed(step as u64, &[len], 100.0);
+                let sx = input(s, 0, &x);
+                let p = arith::mul(s, &sx, &sx)?;
+                let t = if step % 3 == 0 {
+                    arith::truncate(s, &p)?
+                } else {
+                    p
+                };
+                out.push(arith::reveal(s, &t, "t")?);
+            }
+            Ok(out)
+        });
+        let fp = FixedPoint::default();
+        for (step, &len) in shapes.iter().enumerate() {
+            let x = signed_fixed(step as u64, &[len], 100.0);
+            let sq = x.mul(&x).unwrap();
+            if step % 3 == 0 {
+                let r = fp.truncate_tensor(&sq);
+                assert!(got[step]
+                    .as_slice()
+                    .iter()
+                    .zip(r.as_slice())
+                    .all(|(g, r)| g.wrapping_sub(*r) <= 1));
+            } else {
+                assert_eq!(got[step], sq, "step {step} with {n} parties");
+            }
+        }
+    }
+}

@@ -31,6 +31,19 @@ impl Prg {
         }
     }
 
+    /// The PRG for item `index` (of kind `tag`) under `seed`: independent
+    /// streams that can be drawn in any order, so material can be generated
+    /// ahead of time and a mispredicted item costs nothing but the work.
+    pub fn for_item(seed: &Seed, index: u64, tag: u64) -> Self {
+        let mut outer = ChaCha20Rng::from_seed(*seed);
+        outer.set_stream(index);
+        let mut key = [0u8; 32];
+        outer.fill_bytes(&mut key);
+        let mut rng = ChaCha20Rng::from_seed(key);
+        rng.set_stream(tag);
+        Self { rng }
+    }
+
     /// A PRG keyed from the operating system's entropy source.
     pub fn from_entropy() -> Self {
         Self {
