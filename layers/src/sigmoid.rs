@@ -1,4 +1,4 @@
-use crate::{Backend, LayerError, Result};
+use crate::{Backend, Result};
 
 /// Inputs are clipped to `[-SIGMOID_CLIP, SIGMOID_CLIP]` before the polynomial.
 pub const SIGMOID_CLIP: f64 = 6.0;
@@ -26,17 +26,10 @@ const COEFFS: [f64; 5] = [
 /// large inputs give values within [`SIGMOID_MAX_ERROR`] of 0 or 1, never
 /// garbage. Cost under MPC: 2 comparisons and 7 fixed-point products, about
 /// 22 rounds for a whole tensor.
-#[derive(Default)]
-pub struct Sigmoid<B: Backend> {
-    output: Option<B::Tensor>,
-}
+/// As a layer, use `ActivationLayer` with `Activation::Sigmoid(SigmoidKind::Polynomial)`.
+pub struct Sigmoid<B: Backend>(std::marker::PhantomData<B>);
 
 impl<B: Backend> Sigmoid<B> {
-    /// A sigmoid layer.
-    pub fn new() -> Self {
-        Self { output: None }
-    }
-
     /// The approximated sigmoid of `x`, elementwise.
     pub fn apply(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
         // clip(x) = x - relu(x - c) + relu(-x - c), both ReLUs in one batch.
@@ -62,24 +55,5 @@ impl<B: Backend> Sigmoid<B> {
         let q = b.add_scalar(&q, COEFFS[0])?;
         let y = b.mul(&t, &q)?;
         b.add_scalar(&y, 0.5)
-    }
-
-    /// Forward pass; remembers the output for backward.
-    pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
-        let y = Self::apply(b, x)?;
-        self.output = Some(y.clone());
-        Ok(y)
-    }
-
-    /// Backward pass: `dL/dx = dL/dy * s (1 - s)`.
-    pub fn backward(&mut self, b: &mut B, grad_out: &B::Tensor) -> Result<B::Tensor> {
-        let s = self
-            .output
-            .take()
-            .ok_or_else(|| LayerError::Usage("Sigmoid::backward called before forward".into()))?;
-        let neg = b.neg(&s)?;
-        let one_minus = b.add_scalar(&neg, 1.0)?;
-        let ds = b.mul(&s, &one_minus)?;
-        b.mul(grad_out, &ds)
     }
 }

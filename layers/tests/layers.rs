@@ -1,11 +1,11 @@
 //! Layers on the MPC backend against the plaintext backends.
 
 use ndarray::{Array2, ArrayD};
-use tessera_layers::LayerError;
 use tessera_layers::{
     loss, Backend, F32Backend, FixedBackend, Init, Linear, MpcBackend, Sgd, Sigmoid,
     SIGMOID_MAX_ERROR,
 };
+use tessera_layers::{Activation, ActivationLayer, LayerError, SigmoidKind};
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_tensor::Prg;
 
@@ -26,7 +26,7 @@ fn step<B: Backend>(
     let xs = b.input(owner_x, Some(x), x.shape())?;
     let ys = b.input(owner_y, Some(y), y.shape())?;
     let mut lin = Linear::new(b, x.shape()[1], y.shape()[1], Init::Uniform { seed: 3 })?;
-    let mut sig = Sigmoid::new();
+    let mut sig = ActivationLayer::new(Activation::Sigmoid(SigmoidKind::Polynomial));
     let z = lin.forward(b, &xs)?;
     let p = sig.forward(b, &z)?;
     let g = loss::bce_with_sigmoid_grad(b, &p, &ys)?;
@@ -68,7 +68,7 @@ fn linear_and_sigmoid_step_matches_plaintext_for_2_and_3_parties() {
             let xs = b.input(0, xd, x.shape())?;
             let ys = b.input(n - 1, yd, y.shape())?;
             let mut lin = Linear::new(&mut b, 5, 1, Init::Uniform { seed: 3 })?;
-            let mut sig = Sigmoid::new();
+            let mut sig = ActivationLayer::new(Activation::Sigmoid(SigmoidKind::Polynomial));
             let z = lin.forward(&mut b, &xs)?;
             let p = sig.forward(&mut b, &z)?;
             let g = loss::bce_with_sigmoid_grad(&mut b, &p, &ys)?;

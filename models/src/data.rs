@@ -162,40 +162,38 @@ impl Dataset {
 
     /// Checks that labels exist and are 0 or 1 (for classification).
     pub fn check_binary_labels(&self) -> Result<()> {
-        let labels = self.require_labels()?;
-        if let Some(i) = labels.iter().position(|&v| v != 0.0 && v != 1.0) {
-            return Err(ModelError::Value {
-                path: self.path.clone(),
-                line: self.lines[i],
-                column: self.feature_names.len() + 1,
-                name: "label".into(),
-                reason: format!(
-                    "logistic regression needs labels 0 or 1, found {}",
-                    labels[i]
-                ),
-            });
-        }
-        Ok(())
+        self.check_labels(
+            |v| v == 0.0 || v == 1.0,
+            |v| format!("logistic regression needs labels 0 or 1, found {v}"),
+        )
     }
 
     /// Checks that labels exist and are integers in `0..classes`.
     pub fn check_class_labels(&self, classes: usize) -> Result<()> {
+        self.check_labels(
+            |v| v >= 0.0 && v.fract() == 0.0 && (v as usize) < classes,
+            |v| {
+                format!(
+                    "a model with {classes} classes needs integer labels 0 to {}, found {v}; set --classes",
+                    classes.saturating_sub(1)
+                )
+            },
+        )
+    }
+
+    /// The first label failing `ok` is an error naming its line.
+    fn check_labels(&self, ok: impl Fn(f64) -> bool, why: impl Fn(f64) -> String) -> Result<()> {
         let labels = self.require_labels()?;
-        let ok = |v: f64| v >= 0.0 && v.fract() == 0.0 && (v as usize) < classes;
-        if let Some(i) = labels.iter().position(|&v| !ok(v)) {
-            return Err(ModelError::Value {
+        match labels.iter().position(|&v| !ok(v)) {
+            Some(i) => Err(ModelError::Value {
                 path: self.path.clone(),
                 line: self.lines[i],
                 column: self.feature_names.len() + 1,
                 name: "label".into(),
-                reason: format!(
-                    "a model with {classes} classes needs integer labels 0 to {}, found {}; set --classes",
-                    classes.saturating_sub(1),
-                    labels[i]
-                ),
-            });
+                reason: why(labels[i]),
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The labels, or an error saying the file has no `label` column.
