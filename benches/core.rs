@@ -4,6 +4,10 @@
 //! record) are written beside the timings to `target/tessera-bench/*.json`.
 
 use criterion::{criterion_main, BenchmarkId, Criterion};
+
+/// The same allocator as the `tessera` binary (see there for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use ndarray::{Array2, ArrayD};
 use std::time::{Duration, Instant};
 use tessera::layers::{Backend, F32Backend, Init, Linear, MpcBackend};

@@ -236,6 +236,13 @@ struct PredictArgs {
     out: Option<PathBuf>,
 }
 
+/// Large tensors are allocated and freed every round; the system allocator
+/// returns them to the kernel each time and pays page faults to get them back
+/// (measured: half the time of a comparison on 10^5 elements). mimalloc keeps
+/// them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,

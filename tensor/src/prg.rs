@@ -68,11 +68,10 @@ impl Prg {
         self.rng.next_u64()
     }
 
-    /// Fills a slice with uniform ring elements.
+    /// Fills a slice with uniform ring elements (the same values as repeated
+    /// [`Prg::next_u64`], drawn a block at a time).
     pub fn fill(&mut self, out: &mut [u64]) {
-        for x in out.iter_mut() {
-            *x = self.rng.next_u64();
-        }
+        rand::Rng::fill(&mut self.rng, out);
     }
 
     /// `len` uniform ring elements.
@@ -129,6 +128,18 @@ mod tests {
         assert_eq!(fa.next_u64(), fb.next_u64());
         assert_ne!(fa.next_u64(), a.next_u64());
         assert_eq!(format!("{a:?}"), "Prg(..)");
+    }
+
+    #[test]
+    fn fill_draws_the_same_values_as_next_u64() {
+        let mut a = Prg::from_seed([3; 32]);
+        let mut b = Prg::from_seed([3; 32]);
+        let _ = (a.next_u64(), b.next_u64());
+        let mut filled = vec![0u64; 37];
+        a.fill(&mut filled);
+        let one_by_one: Vec<u64> = (0..37).map(|_| b.next_u64()).collect();
+        assert_eq!(filled, one_by_one);
+        assert_eq!(a.next_u64(), b.next_u64());
     }
 
     #[test]
