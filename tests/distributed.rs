@@ -158,7 +158,7 @@ fn killing_a_party_stops_the_others_with_a_clear_error() {
     let p0 = spawn_party(&dir, "job.toml", 0);
     let p1 = spawn_party(&dir, "job.toml", 1);
     let mut p2 = spawn_party(&dir, "job.toml", 2);
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(2500));
     p2.kill().unwrap();
     p2.wait().unwrap();
     let killed_at = Instant::now();
@@ -166,12 +166,18 @@ fn killing_a_party_stops_the_others_with_a_clear_error() {
         let out = finish(child, Duration::from_secs(30));
         let err = stderr(&out);
         assert!(!out.status.success(), "{who} should fail");
-        // Each survivor names the peer it lost: party 2, or a survivor that stopped first.
-        assert!(
-            err.contains("connection to party")
-                && (err.contains("disconnected") || err.contains("no message")),
-            "{who}: {err}"
-        );
+        // Each survivor names the peer it lost: party 2, or a survivor that
+        // stopped first (or, on a slow machine, the one missing at the handshake).
+        let names_a_peer = err.contains("connection to party") || err.contains("party-2");
+        let says_why = [
+            "disconnected",
+            "no message",
+            "no handshake",
+            "no authenticated connection",
+        ]
+        .iter()
+        .any(|w| err.contains(w));
+        assert!(names_a_peer && says_why, "{who}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
     assert!(
