@@ -97,6 +97,34 @@ fn default_frac_bits() -> u32 {
     16
 }
 
+/// A private-inference job: the owner's model scores the querier's rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceSection {
+    /// The model file, on the owner's host.
+    pub model: PathBuf,
+    /// Party holding the model.
+    pub owner: usize,
+    /// Party holding the rows (its `data` file) and receiving the predictions.
+    pub querier: usize,
+    /// "class" or "scores".
+    #[serde(default = "default_output")]
+    pub output: crate::models::InferOutput,
+    /// Where the querier writes the predictions (CSV).
+    #[serde(default = "default_predictions")]
+    pub out: PathBuf,
+    /// Fixes every share and mask from this seed: reproducible, NOT secure.
+    #[serde(default)]
+    pub insecure_mpc_seed: Option<u64>,
+}
+
+fn default_output() -> crate::models::InferOutput {
+    crate::models::InferOutput::Class
+}
+fn default_predictions() -> PathBuf {
+    PathBuf::from("predictions.csv")
+}
+
 /// One endpoint: where it listens and its certificate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,8 +191,12 @@ pub struct TlsSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobFile {
-    /// What is trained.
-    pub job: JobSection,
+    /// What is trained (for a training job).
+    #[serde(default)]
+    pub job: Option<JobSection>,
+    /// What is predicted (for a private-inference job).
+    #[serde(default)]
+    pub inference: Option<InferenceSection>,
     /// The CA.
     pub tls: TlsSection,
     /// Timeouts and link simulation.
@@ -189,11 +221,28 @@ impl JobFile {
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let mut file: JobFile = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         file.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        file.spec().validate().map_err(|e| bad(e.to_string()))?;
-        for (i, p) in file.party.iter().enumerate() {
-            if p.data.is_none() {
-                return Err(bad(format!("[[party]] {i} has no data file")));
+        match (&file.job, &file.inference) {
+            (Some(_), None) => {
+                file.spec().validate().map_err(|e| bad(e.to_string()))?;
+                for (i, p) in file.party.iter().enumerate() {
+                    if p.data.is_none() {
+                        return Err(bad(format!("[[party]] {i} has no data file")));
+                    }
+                }
             }
+            (None, Some(inf)) => {
+                let n = file.party.len();
+                if inf.owner >= n || inf.querier >= n || inf.owner == inf.querier {
+                    return Err(bad(format!("[inference] owner {} and querier {} must be two different parties among {n}", inf.owner, inf.querier)));
+                }
+                if file.party[inf.querier].data.is_none() {
+                    return Err(bad(format!("the querier, [[party]] {}, has no data file", inf.querier)));
+                }
+            }
+            _ => return Err(bad("the file needs exactly one of a [job] section (training) and an [inference] section".into())),
+        }
+        if file.party.len() < 2 {
+            return Err(bad("at least two [[party]] entries are needed".into()));
         }
         Ok(file)
     }
@@ -208,8 +257,10 @@ impl JobFile {
     }
 
     /// The job as the models crate describes it.
+    ///
+    /// Panics if the file has no `[job]` section ([`JobFile::load`] checks).
     pub fn spec(&self) -> JobSpec {
-        let j = &self.job;
+        let j = self.job.as_ref().expect("a training job");
         let train = TrainConfig {
             model: j.model,
             epochs: j.epochs,
@@ -236,6 +287,10 @@ impl JobFile {
         serde_json::json!({
             "version": PROTOCOL_VERSION,
             "job": self.job,
+            "inference": self.inference.as_ref().map(|i| serde_json::json!({
+                "owner": i.owner, "querier": i.querier, "output": i.output,
+                "insecure_mpc_seed": i.insecure_mpc_seed,
+            })),
             "dealer": self.dealer.address,
             "parties": self.party.iter().map(|p| p.address.clone()).collect::<Vec<_>>(),
         })
@@ -314,12 +369,15 @@ fn first_difference(
 struct Hello {
     job: serde_json::Value,
     shape: Option<PartyShape>,
+    /// In private inference, the owner's public model architecture.
+    #[serde(default)]
+    arch: Option<crate::models::InferSpec>,
 }
 
 /// Links to every peer, and each peer's declared data shape.
 type Handshaken = (
     HashMap<String, TlsChannel>,
-    HashMap<String, Option<PartyShape>>,
+    HashMap<String, (Option<PartyShape>, Option<crate::models::InferSpec>)>,
 );
 
 /// Connects, sends our hello on every link and checks every peer's.
@@ -330,6 +388,7 @@ fn handshake(
     cert: &Path,
     key: &Path,
     shape: Option<PartyShape>,
+    arch: Option<crate::models::InferSpec>,
 ) -> Result<Handshaken, DeployError> {
     let identity = TlsIdentity::load(&file.path(&file.tls.ca), &file.path(cert), &file.path(key))
         .map_err(|e| DeployError::Net(e.to_string()))?;
@@ -346,6 +405,7 @@ fn handshake(
     let hello = serde_json::to_vec(&Hello {
         job: ours.clone(),
         shape,
+        arch,
     })
     .expect("hello serialises");
     for (name, link) in links.iter_mut() {
@@ -369,7 +429,7 @@ fn handshake(
                 detail,
             });
         }
-        shapes.insert(name.clone(), theirs.shape);
+        shapes.insert(name.clone(), (theirs.shape, theirs.arch));
     }
     Ok((links, shapes))
 }
@@ -377,7 +437,12 @@ fn handshake(
 /// The master PRG of a run: from the insecure seed (reproducible, identical to
 /// the embedded mode's) or from the operating system.
 fn master_prg(file: &JobFile) -> Prg {
-    match file.job.insecure_mpc_seed {
+    let seed = match (&file.job, &file.inference) {
+        (Some(j), _) => j.insecure_mpc_seed,
+        (None, Some(i)) => i.insecure_mpc_seed,
+        (None, None) => None,
+    };
+    match seed {
         Some(s) => {
             let mut k = [0u8; 32];
             k[..8].copy_from_slice(&s.to_le_bytes());
@@ -414,6 +479,146 @@ pub struct PartyMetrics {
     pub model_path: Option<PathBuf>,
 }
 
+/// What one party of an inference job reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct InferMetrics {
+    /// The party.
+    pub party: usize,
+    /// Counters.
+    pub stats: Stats,
+    /// Seconds to connect and handshake.
+    pub connect_s: f64,
+    /// Seconds of the computation.
+    pub compute_s: f64,
+    /// Where the predictions were written (the querier only).
+    pub predictions_path: Option<PathBuf>,
+    /// The predictions (the querier only).
+    #[serde(skip)]
+    pub predictions: Option<Vec<Vec<f64>>>,
+}
+
+/// Runs party `id` of a private-inference job file: the owner contributes
+/// its model, the querier its rows, and only the querier learns the predictions.
+pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, DeployError> {
+    use crate::models::{party_infer, InferSpec, SavedModel};
+    let inf = file.inference.as_ref().expect("an inference job");
+    let n = file.party.len();
+    let me = file.party.get(id).ok_or_else(|| DeployError::JobFile {
+        path: file.base.clone(),
+        reason: format!("there is no party {id} (the file lists {n})"),
+    })?;
+    let start = Instant::now();
+    let model = if id == inf.owner {
+        Some(SavedModel::load(file.path(&inf.model))?)
+    } else {
+        None
+    };
+    let rows = if id == inf.querier {
+        Some(Dataset::from_csv(
+            file.path(me.data.as_ref().expect("checked at load")),
+        )?)
+    } else {
+        None
+    };
+    let shape = rows.as_ref().map(|d| PartyShape {
+        rows: d.rows(),
+        features: d.feature_names.clone(),
+    });
+    // The owner announces the architecture (not the weights), sized for one row.
+    let arch = match &model {
+        Some(m) => Some(InferSpec::new(m, n, inf.owner, inf.querier, inf.output, 1)?),
+        None => None,
+    };
+    let name = party_name(id);
+    let (mut links, peers) = handshake(
+        file,
+        &name,
+        &me.address,
+        &me.cert,
+        &me.key,
+        shape.clone(),
+        arch.clone(),
+    )?;
+    let arch = arch
+        .or_else(|| {
+            peers
+                .get(&party_name(inf.owner))
+                .and_then(|(_, a)| a.clone())
+        })
+        .ok_or_else(|| DeployError::Mismatch {
+            peer: party_name(inf.owner),
+            detail: "the owner sent no model architecture".into(),
+        })?;
+    let rows_n = shape
+        .or_else(|| {
+            peers
+                .get(&party_name(inf.querier))
+                .and_then(|(s, _)| s.clone())
+        })
+        .ok_or_else(|| DeployError::Mismatch {
+            peer: party_name(inf.querier),
+            detail: "the querier sent no data shape".into(),
+        })?
+        .rows;
+    let spec = InferSpec {
+        rows: rows_n,
+        ..arch
+    };
+    let connect_s = start.elapsed().as_secs_f64();
+    let mut master = master_prg(file);
+    let _dealer_prg = master.fork();
+    let prg = (0..=id).map(|_| master.fork()).last().expect("id >= 0");
+    let dealer_link = links.remove("dealer").expect("linked to the dealer");
+    let channels: Vec<Option<Box<dyn Channel>>> = (0..n)
+        .map(|p| {
+            if p == id {
+                None
+            } else {
+                Some(Box::new(links.remove(&party_name(p)).expect("linked")) as Box<dyn Channel>)
+            }
+        })
+        .collect();
+    let frac_bits = model.as_ref().map_or(16, |m| m.frac_bits);
+    let fixed = FixedPoint::new(frac_bits).map_err(|e| DeployError::JobFile {
+        path: file.base.clone(),
+        reason: e.to_string(),
+    })?;
+    let compute = Instant::now();
+    let prep = DealerClient::connect(id, Box::new(dealer_link))
+        .map_err(crate::models::ModelError::from)?;
+    let mut sess = Session::establish(id, fixed, channels, prg, Box::new(prep))
+        .map_err(crate::models::ModelError::from)?;
+    let predictions = party_infer(&mut sess, &spec, model.as_ref(), rows.as_ref())?;
+    sess.finish().map_err(crate::models::ModelError::from)?;
+    let predictions_path = match &predictions {
+        Some(p) => {
+            let path = file.path(&inf.out);
+            let text: String = p
+                .iter()
+                .map(|row| {
+                    row.iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                        + "\n"
+                })
+                .collect();
+            std::fs::write(&path, text)
+                .map_err(|e| DeployError::Net(format!("cannot write {}: {e}", path.display())))?;
+            Some(path)
+        }
+        None => None,
+    };
+    Ok(InferMetrics {
+        party: id,
+        stats: sess.stats(),
+        connect_s,
+        compute_s: compute.elapsed().as_secs_f64(),
+        predictions_path,
+        predictions,
+    })
+}
+
 /// Runs party `id` of a job file to the end.
 pub fn run_party(file: &JobFile, id: usize) -> Result<PartyMetrics, DeployError> {
     let n = file.party.len();
@@ -437,6 +642,7 @@ pub fn run_party(file: &JobFile, id: usize) -> Result<PartyMetrics, DeployError>
         &me.cert,
         &me.key,
         Some(my_shape.clone()),
+        None,
     )?;
     let shapes: Vec<PartyShape> = (0..n)
         .map(|p| {
@@ -445,8 +651,7 @@ pub fn run_party(file: &JobFile, id: usize) -> Result<PartyMetrics, DeployError>
             } else {
                 peer_shapes
                     .get(&party_name(p))
-                    .cloned()
-                    .flatten()
+                    .and_then(|(s, _)| s.clone())
                     .ok_or_else(|| DeployError::Mismatch {
                         peer: party_name(p),
                         detail: "sent no data shape".into(),
@@ -512,7 +717,7 @@ pub fn run_party(file: &JobFile, id: usize) -> Result<PartyMetrics, DeployError>
 /// Runs the dealer of a job file until party 0 is done.
 pub fn run_dealer(file: &JobFile) -> Result<u64, DeployError> {
     let d = &file.dealer;
-    let (mut links, _) = handshake(file, "dealer", &d.address, &d.cert, &d.key, None)?;
+    let (mut links, _) = handshake(file, "dealer", &d.address, &d.cert, &d.key, None, None)?;
     let mut master = master_prg(file);
     let prg = master.fork();
     let channels: Vec<Box<dyn Channel>> = (0..file.party.len())

@@ -244,3 +244,73 @@ fn a_different_job_file_is_refused_at_the_handshake() {
     }
     let _ = finish(dealer, Duration::from_secs(30));
 }
+
+#[test]
+fn private_inference_across_processes_reveals_predictions_to_the_querier_only() {
+    use tessera::models::{
+        infer_fixed, partition, run_job_plaintext, InferOutput, InferSpec, ModelKind,
+    };
+    let dir = scratch("infer");
+    setup(&dir, 2, 1, "");
+    // The owner's model: softmax regression on iris, trained in plaintext.
+    let iris =
+        Dataset::from_csv(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/iris.csv")).unwrap();
+    let spec = JobSpec::new(
+        2,
+        Split::Rows,
+        TrainConfig {
+            model: ModelKind::Softmax,
+            classes: 3,
+            epochs: 30,
+            learning_rate: 1.0,
+            batch_size: 16,
+            ..TrainConfig::default()
+        },
+    );
+    let model = run_job_plaintext(&spec, &partition(&iris, 2, Split::Rows, 0).unwrap(), false)
+        .unwrap()
+        .model;
+    model.save(dir.join("model.json")).unwrap();
+    iris.write_csv(&dir.join("party-1.csv")).unwrap();
+    let text = std::fs::read_to_string(dir.join("job.toml")).unwrap();
+    let start = text.find("[job]").unwrap();
+    let end = text.find("[tls]").unwrap();
+    let infer = format!("{}[inference]\nmodel = \"model.json\"\nowner = 0\nquerier = 1\noutput = \"class\"\nout = \"predictions.csv\"\n\n{}", &text[..start], &text[end..]);
+    std::fs::write(dir.join("infer.toml"), infer).unwrap();
+    let dealer = spawn_dealer(&dir, "infer.toml");
+    let p0 = spawn_party(&dir, "infer.toml", 0);
+    let p1 = spawn_party(&dir, "infer.toml", 1);
+    for (who, child) in [("owner", p0), ("querier", p1), ("dealer", dealer)] {
+        let out = finish(child, Duration::from_secs(60));
+        assert!(out.status.success(), "{who}: {}", stderr(&out));
+    }
+    let got: Vec<f64> = std::fs::read_to_string(dir.join("predictions.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let ispec = InferSpec::new(&model, 2, 0, 1, InferOutput::Class, iris.rows()).unwrap();
+    let reference = infer_fixed(
+        &ispec,
+        &model,
+        &iris,
+        tessera::tensor::FixedPoint::default(),
+    )
+    .unwrap();
+    let agree = got
+        .iter()
+        .zip(&reference)
+        .filter(|(g, r)| **g == r[0])
+        .count();
+    assert!(
+        agree >= 149,
+        "{agree} of 150 predictions agree with fixed point"
+    );
+    let owner: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics-party-0.json")).unwrap())
+            .unwrap();
+    assert!(
+        owner["predictions_path"].is_null(),
+        "the owner learns no prediction"
+    );
+}

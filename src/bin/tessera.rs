@@ -530,17 +530,56 @@ fn shuffled_partition(
     Ok(partition(&all.select(&order), parties, split, label_party)?)
 }
 
+/// One party of a private-inference job file.
+fn infer_party(file: &tessera::deploy::JobFile, a: PartyArgs) -> Result<()> {
+    let inf = file.inference.as_ref().expect("checked at load");
+    eprintln!(
+        "tessera party {} of {}: private inference; party {} holds the model, party {} the rows and learns the predictions; security: semi-honest parties; {}",
+        a.id,
+        file.party.len(),
+        inf.owner,
+        inf.querier,
+        tessera::protocols::prep::DEALER_TRUST
+    );
+    let m = tessera::deploy::run_inference_party(file, a.id)?;
+    let path = a.metrics.unwrap_or_else(|| {
+        file.path(std::path::Path::new(&format!(
+            "metrics-party-{}.json",
+            a.id
+        )))
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&m)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "party {}: sent {}, received {}, {} rounds; connect {:.2} s, compute {:.2} s",
+        a.id,
+        bytes(m.stats.total_sent()),
+        bytes(m.stats.total_received()),
+        m.stats.rounds,
+        m.connect_s,
+        m.compute_s
+    );
+    match &m.predictions_path {
+        Some(p) => eprintln!("predictions written to {}", p.display()),
+        None => eprintln!("this party learns nothing about the predictions"),
+    }
+    Ok(())
+}
+
 fn party(a: PartyArgs) -> Result<()> {
     let file = tessera::deploy::JobFile::load(&a.config)?;
+    let Some(job) = &file.job else {
+        return infer_party(&file, a);
+    };
     eprintln!(
         "tessera party {} of {}: {:?} regression, split by {:?}; security: semi-honest parties; {}",
         a.id,
         file.party.len(),
-        file.job.model,
-        file.job.split,
+        job.model,
+        job.split,
         tessera::protocols::prep::DEALER_TRUST
     );
-    if file.job.insecure_mpc_seed.is_some() {
+    if job.insecure_mpc_seed.is_some() {
         eprintln!(
             "WARNING: insecure_mpc_seed makes every share predictable; use it only for tests"
         );
