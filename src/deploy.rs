@@ -479,6 +479,38 @@ pub struct PartyMetrics {
     pub model_path: Option<PathBuf>,
 }
 
+/// This party's session over its TLS links: the PRG derived as in the
+/// embedded runtime, and the dealer as preprocessing provider.
+fn open_session(
+    file: &JobFile,
+    id: usize,
+    mut links: HashMap<String, TlsChannel>,
+    frac_bits: u32,
+) -> Result<Session, DeployError> {
+    let n = file.party.len();
+    let mut master = master_prg(file);
+    let _dealer_prg = master.fork();
+    let prg = (0..=id).map(|_| master.fork()).last().expect("id >= 0");
+    let dealer_link = links.remove("dealer").expect("linked to the dealer");
+    let channels: Vec<Option<Box<dyn Channel>>> = (0..n)
+        .map(|p| {
+            if p == id {
+                None
+            } else {
+                Some(Box::new(links.remove(&party_name(p)).expect("linked")) as Box<dyn Channel>)
+            }
+        })
+        .collect();
+    let fixed = FixedPoint::new(frac_bits).map_err(|e| DeployError::JobFile {
+        path: file.base.clone(),
+        reason: e.to_string(),
+    })?;
+    let prep = DealerClient::connect(id, Box::new(dealer_link))
+        .map_err(crate::models::ModelError::from)?;
+    Ok(Session::establish(id, fixed, channels, prg, Box::new(prep))
+        .map_err(crate::models::ModelError::from)?)
+}
+
 /// What one party of an inference job reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct InferMetrics {
@@ -530,7 +562,7 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
         None => None,
     };
     let name = party_name(id);
-    let (mut links, peers) = handshake(
+    let (links, peers) = handshake(
         file,
         &name,
         &me.address,
@@ -565,29 +597,8 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
         ..arch
     };
     let connect_s = start.elapsed().as_secs_f64();
-    let mut master = master_prg(file);
-    let _dealer_prg = master.fork();
-    let prg = (0..=id).map(|_| master.fork()).last().expect("id >= 0");
-    let dealer_link = links.remove("dealer").expect("linked to the dealer");
-    let channels: Vec<Option<Box<dyn Channel>>> = (0..n)
-        .map(|p| {
-            if p == id {
-                None
-            } else {
-                Some(Box::new(links.remove(&party_name(p)).expect("linked")) as Box<dyn Channel>)
-            }
-        })
-        .collect();
-    let frac_bits = model.as_ref().map_or(16, |m| m.frac_bits);
-    let fixed = FixedPoint::new(frac_bits).map_err(|e| DeployError::JobFile {
-        path: file.base.clone(),
-        reason: e.to_string(),
-    })?;
     let compute = Instant::now();
-    let prep = DealerClient::connect(id, Box::new(dealer_link))
-        .map_err(crate::models::ModelError::from)?;
-    let mut sess = Session::establish(id, fixed, channels, prg, Box::new(prep))
-        .map_err(crate::models::ModelError::from)?;
+    let mut sess = open_session(file, id, links, spec.frac_bits)?;
     let predictions = party_infer(&mut sess, &spec, model.as_ref(), rows.as_ref())?;
     sess.finish().map_err(crate::models::ModelError::from)?;
     let predictions_path = match &predictions {
@@ -635,7 +646,7 @@ pub fn run_party(file: &JobFile, id: usize) -> Result<PartyMetrics, DeployError>
         features: data.feature_names.clone(),
     };
     let name = party_name(id);
-    let (mut links, peer_shapes) = handshake(
+    let (links, peer_shapes) = handshake(
         file,
         &name,
         &me.address,
@@ -660,28 +671,8 @@ pub fn run_party(file: &JobFile, id: usize) -> Result<PartyMetrics, DeployError>
         })
         .collect::<Result<_, _>>()?;
     let connect_s = start.elapsed().as_secs_f64();
-    let mut master = master_prg(file);
-    let _dealer_prg = master.fork();
-    let prg = (0..=id).map(|_| master.fork()).last().expect("id >= 0");
-    let dealer_link = links.remove("dealer").expect("linked to the dealer");
-    let channels: Vec<Option<Box<dyn Channel>>> = (0..n)
-        .map(|p| {
-            if p == id {
-                None
-            } else {
-                Some(Box::new(links.remove(&party_name(p)).expect("linked")) as Box<dyn Channel>)
-            }
-        })
-        .collect();
-    let fixed = FixedPoint::new(spec.frac_bits).map_err(|e| DeployError::JobFile {
-        path: file.base.clone(),
-        reason: e.to_string(),
-    })?;
     let compute = Instant::now();
-    let prep = DealerClient::connect(id, Box::new(dealer_link))
-        .map_err(crate::models::ModelError::from)?;
-    let mut sess = Session::establish(id, fixed, channels, prg, Box::new(prep))
-        .map_err(crate::models::ModelError::from)?;
+    let mut sess = open_session(file, id, links, spec.frac_bits)?;
     crate::models::check_parties_shapes(&spec, &shapes)?;
     let result = party_main(&mut sess, &spec, &shapes, &data)?;
     sess.finish().map_err(crate::models::ModelError::from)?;

@@ -47,6 +47,13 @@ pub struct InferSpec {
     pub relu_degree: Option<u8>,
     /// Number of query rows.
     pub rows: usize,
+    /// Fractional bits the model was trained with (every party must use them).
+    #[serde(default = "default_frac_bits")]
+    pub frac_bits: u32,
+}
+
+fn default_frac_bits() -> u32 {
+    tessera_tensor::DEFAULT_FRAC_BITS
 }
 
 impl InferSpec {
@@ -79,6 +86,7 @@ impl InferSpec {
             dims,
             relu_degree: model.training.relu_degree,
             rows,
+            frac_bits: model.frac_bits,
         })
     }
 }
