@@ -85,6 +85,9 @@ pub struct JobSection {
     /// Polynomial ReLU degree of an MLP.
     #[serde(default)]
     pub relu_degree: Option<u8>,
+    /// SGD momentum.
+    #[serde(default)]
+    pub momentum: f64,
     /// Fixes every share and mask from this seed: reproducible, NOT secure.
     #[serde(default)]
     pub insecure_mpc_seed: Option<u64>,
@@ -271,6 +274,7 @@ impl JobFile {
             classes: j.classes,
             hidden: j.hidden.clone(),
             relu_degree: j.relu_degree,
+            momentum: j.momentum,
         };
         let mut spec = JobSpec::new(self.party.len(), j.split, train);
         spec.label_party = j.label_party;

@@ -40,6 +40,8 @@ pub struct Linear<B: Backend> {
     input: Option<B::Tensor>,
     grad_weight: Option<B::Tensor>,
     grad_bias: Option<B::Tensor>,
+    velocity_weight: Option<B::Tensor>,
+    velocity_bias: Option<B::Tensor>,
 }
 
 impl<B: Backend> Linear<B> {
@@ -54,6 +56,8 @@ impl<B: Backend> Linear<B> {
             input: None,
             grad_weight: None,
             grad_bias: None,
+            velocity_weight: None,
+            velocity_bias: None,
         })
     }
 
@@ -66,6 +70,8 @@ impl<B: Backend> Linear<B> {
             input: None,
             grad_weight: None,
             grad_bias: None,
+            velocity_weight: None,
+            velocity_bias: None,
         }
     }
 
@@ -100,8 +106,12 @@ impl<B: Backend> Linear<B> {
         }
     }
 
-    /// Each parameter with its gradient from the last backward pass.
-    pub fn params_and_grads(&mut self) -> Result<Vec<(&mut B::Tensor, B::Tensor)>> {
+    /// Each parameter with its gradient from the last backward pass and its
+    /// momentum buffer (empty until the optimiser first fills it).
+    #[allow(clippy::type_complexity)]
+    pub fn params_and_grads(
+        &mut self,
+    ) -> Result<Vec<(&mut B::Tensor, B::Tensor, &mut Option<B::Tensor>)>> {
         let gw = self
             .grad_weight
             .take()
@@ -110,6 +120,9 @@ impl<B: Backend> Linear<B> {
             .grad_bias
             .take()
             .ok_or_else(|| LayerError::Usage("no gradient: call backward first".into()))?;
-        Ok(vec![(&mut self.weight, gw), (&mut self.bias, gb)])
+        Ok(vec![
+            (&mut self.weight, gw, &mut self.velocity_weight),
+            (&mut self.bias, gb, &mut self.velocity_bias),
+        ])
     }
 }

@@ -31,7 +31,7 @@ fn step<B: Backend>(
     let p = sig.forward(b, &z)?;
     let g = loss::bce_with_sigmoid_grad(b, &p, &ys)?;
     lin.backward(b, &g, true)?;
-    Sgd { lr: 0.5 }.step(b, &mut lin)?;
+    Sgd::new(0.5).step(b, &mut lin)?;
     Ok([
         b.reveal(&p, "p")?,
         b.reveal(&lin.weight, "w")?,
@@ -73,7 +73,7 @@ fn linear_and_sigmoid_step_matches_plaintext_for_2_and_3_parties() {
             let p = sig.forward(&mut b, &z)?;
             let g = loss::bce_with_sigmoid_grad(&mut b, &p, &ys)?;
             lin.backward(&mut b, &g, true)?;
-            Sgd { lr: 0.5 }.step(&mut b, &mut lin)?;
+            Sgd::new(0.5).step(&mut b, &mut lin)?;
             Ok([
                 b.reveal(&p, "p")?,
                 b.reveal(&lin.weight, "w")?,

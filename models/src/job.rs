@@ -67,6 +67,9 @@ pub struct TrainConfig {
     /// Polynomial ReLU of this degree (2 or 4) instead of the exact ReLU.
     #[serde(default)]
     pub relu_degree: Option<u8>,
+    /// SGD momentum in `[0, 1)`; 0 for plain SGD.
+    #[serde(default)]
+    pub momentum: f64,
 }
 
 impl Default for TrainConfig {
@@ -81,6 +84,7 @@ impl Default for TrainConfig {
             classes: 0,
             hidden: vec![],
             relu_degree: None,
+            momentum: 0.0,
         }
     }
 }
@@ -133,6 +137,9 @@ impl JobSpec {
         }
         if !(t.learning_rate.is_finite() && t.learning_rate > 0.0 && t.learning_rate < 100.0) {
             return bad(format!("--lr must be in (0, 100), got {}", t.learning_rate));
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return bad(format!("--momentum must be in [0, 1), got {}", t.momentum));
         }
         if !(0.0..0.9).contains(&t.test_fraction) {
             return bad(format!(

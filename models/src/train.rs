@@ -83,6 +83,7 @@ pub fn fit<B: Backend>(
     let mut net = build(b, b.shape(x)[1], cfg)?;
     let sgd = Sgd {
         lr: cfg.learning_rate,
+        momentum: cfg.momentum,
     };
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {

@@ -364,3 +364,46 @@ fn class_labels_out_of_range_are_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn momentum_matches_plaintext_and_speeds_up_training() {
+    let data = Dataset::from_csv(data_path("iris.csv")).unwrap();
+    let (order, _) = train_test_indices(data.rows(), 0.0, 1);
+    let parts = partition(&data.select(&order), 2, Split::Rows, 0).unwrap();
+    let run = |momentum: f64| {
+        let train = TrainConfig {
+            model: ModelKind::Softmax,
+            classes: 3,
+            epochs: 10,
+            learning_rate: 0.2,
+            batch_size: 16,
+            momentum,
+            ..TrainConfig::default()
+        };
+        let spec = JobSpec::new(2, Split::Rows, train);
+        let mpc = run_job_embedded(&spec, &parts, Some([4; 32])).unwrap();
+        let plain = run_job_plaintext(&spec, &parts, false).unwrap();
+        (
+            mpc.parties[0].epoch_losses.clone(),
+            accuracy(mpc.model().unwrap()),
+            plain.epoch_losses,
+            accuracy(&plain.model),
+        )
+    };
+    let (plain_sgd_losses, _, _, _) = run(0.0);
+    let (losses, acc, f32_losses, f32_acc) = run(0.9);
+    eprintln!("momentum 0.9: mpc losses {losses:?}\nf32 {f32_losses:?}\nsgd {plain_sgd_losses:?}");
+    assert!((acc - f32_acc).abs() <= 0.02, "MPC {acc} vs f32 {f32_acc}");
+    for (m, f) in losses.iter().zip(&f32_losses) {
+        assert!(
+            (m - f).abs() < 0.01 * f.max(0.1),
+            "epoch loss {m} vs f32 {f}"
+        );
+    }
+    assert!(
+        losses[9] < 0.5 * plain_sgd_losses[9],
+        "momentum {} vs plain {}",
+        losses[9],
+        plain_sgd_losses[9]
+    );
+}

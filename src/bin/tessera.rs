@@ -124,6 +124,9 @@ struct TrainArgs {
     /// Use a polynomial ReLU of degree 2 or 4 in the MLP instead of the exact one.
     #[arg(long)]
     relu_degree: Option<u8>,
+    /// SGD momentum in [0, 1) (0: plain SGD).
+    #[arg(long, default_value_t = 0.0)]
+    momentum: f64,
     /// Where to write the model (JSON).
     #[arg(long, default_value = "model.json")]
     out: PathBuf,
@@ -322,6 +325,7 @@ fn train(a: TrainArgs) -> Result<()> {
             vec![]
         },
         relu_degree: a.relu_degree,
+        momentum: a.momentum,
         epochs: a.epochs,
         learning_rate: a.lr,
         batch_size: a.batch_size,
