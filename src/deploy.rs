@@ -493,6 +493,7 @@ fn open_session(
 ) -> Result<Session, DeployError> {
     let n = file.party.len();
     let mut master = master_prg(file);
+    // The dealer's stream comes first, as in the embedded runtime.
     let _dealer_prg = master.fork();
     let prg = (0..=id).map(|_| master.fork()).last().expect("id >= 0");
     let dealer_link = links.remove("dealer").expect("linked to the dealer");

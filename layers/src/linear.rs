@@ -50,15 +50,7 @@ impl<B: Backend> Linear<B> {
     pub fn new(b: &mut B, inputs: usize, outputs: usize, init: Init) -> Result<Self> {
         let weight = b.public(&init.weights(inputs, outputs))?;
         let bias = b.public(&Array2::<f64>::zeros((1, outputs)).into_dyn())?;
-        Ok(Self {
-            weight,
-            bias,
-            input: None,
-            grad_weight: None,
-            grad_bias: None,
-            velocity_weight: None,
-            velocity_bias: None,
-        })
+        Ok(Self::from_parts(weight, bias))
     }
 
     /// A layer from given weights `[in, out]` and bias `[1, out]` (for example

@@ -586,8 +586,8 @@ struct LocalData {
     test_y: Option<ArrayD<f64>>,
 }
 
-/// Turns every party's data into joint tensors. `me` is `None` on a
-/// plaintext backend, which holds everyone's data in `locals`.
+/// Turns every party's data into joint tensors under MPC: party `me` inputs
+/// its own blocks, the others' arrive as shares of their declared shapes.
 fn share_all<B: Backend>(
     b: &mut B,
     spec: &JobSpec,

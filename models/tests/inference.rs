@@ -75,8 +75,7 @@ fn private_inference_agrees_with_fixed_point_and_opens_only_predictions() {
         assert_eq!(openings[0].to, Some(1));
         assert_eq!(openings[0].shape, vec![test.rows(), 10]);
     }
-    // The owner sent nothing to the querier but its share of the one opening
-    // and the masked values of the products: no weights in the clear.
+    // The inference really ran as a multi-round protocol (not a local shortcut).
     assert!(report.stats[0].rounds > 10);
 }
 
