@@ -4,7 +4,7 @@
 use crate::data::Dataset;
 use crate::error::{ModelError, Result};
 use crate::job::ModelKind;
-use crate::model::SavedModel;
+use crate::model::{SavedModel, Scaling};
 use crate::train::hidden_activation;
 use ndarray::{Array2, ArrayD};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use tessera_layers::{
     Sequential,
 };
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
-use tessera_protocols::{Opening, PartyId, Session, Stats};
+use tessera_protocols::{AShare, Opening, PartyId, Session, Stats};
 use tessera_tensor::FixedPoint;
 
 /// What the querier learns for each row.
@@ -178,6 +178,107 @@ fn decode(spec: &InferSpec, opened: &ArrayD<f64>) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// A trained model that was never opened: every party holds additive shares
+/// of its weights. Produced by [`crate::party_train`] and used in the same
+/// session by [`party_infer_shared`].
+#[derive(Debug, Clone)]
+pub struct SharedModel {
+    /// Model kind.
+    pub kind: ModelKind,
+    /// Hidden activation: exact ReLU or polynomial of this degree.
+    pub relu_degree: Option<u8>,
+    /// Widths `[features, hidden..., outputs]`.
+    pub dims: Vec<usize>,
+    /// The joint feature names, in model order.
+    pub features: Vec<String>,
+    /// Feature standardisation, public in a split by rows (the pooled
+    /// statistics were opened to all); `None` in a split by columns, where
+    /// each party's column statistics stay with that party.
+    pub scaling: Option<Scaling>,
+    /// This party's shares of each layer as an `[inputs + 1, outputs]` block:
+    /// weights, then the bias row.
+    pub blocks: Vec<AShare>,
+}
+
+/// Private inference with a model that stays secret-shared: the querier
+/// standardises its rows with the public scaling and inputs them; only the
+/// predictions are opened, to the querier alone. Every party calls this with
+/// its own shares; only the querier passes `rows`. Returns the predictions on
+/// the querier, `None` elsewhere.
+pub fn party_infer_shared(
+    sess: &mut Session,
+    model: &SharedModel,
+    querier: PartyId,
+    output: InferOutput,
+    rows: Option<&Dataset>,
+    n_rows: usize,
+) -> Result<Option<Vec<Vec<f64>>>> {
+    let me = sess.id();
+    let fixed = sess.fixed();
+    let Some(scaling) = &model.scaling else {
+        return Err(ModelError::Config(
+            "a shared model trained on data split by columns has no public scaling; \
+             open it to its owner and use party_infer instead"
+                .into(),
+        ));
+    };
+    let spec = InferSpec {
+        parties: sess.n(),
+        owner: querier,
+        querier,
+        output,
+        kind: model.kind,
+        dims: model.dims.clone(),
+        relu_degree: model.relu_degree,
+        rows: n_rows,
+        frac_bits: fixed.frac_bits(),
+    };
+    let x = match rows.filter(|_| me == querier) {
+        Some(d) => {
+            check_query(d, &spec)?;
+            if d.feature_names != model.features {
+                return Err(ModelError::Mismatch(format!(
+                    "{} has columns {:?}; the model was trained on {:?}",
+                    d.path.display(),
+                    d.feature_names,
+                    model.features
+                )));
+            }
+            let mut x = d.features.clone();
+            for (j, mut col) in x.columns_mut().into_iter().enumerate() {
+                col.mapv_inplace(|v| (v - scaling.mean[j]) / scaling.std[j]);
+            }
+            let standardised = Dataset {
+                features: x,
+                ..d.clone()
+            };
+            check_products(&standardised, fixed)?;
+            Some(standardised.features.into_dyn())
+        }
+        None => None,
+    };
+    let mut b = MpcBackend::new(sess);
+    let xs = b.input(querier, x.as_ref(), &[n_rows, spec.dims[0]])?;
+    let out = forward(&mut b, &spec, &model.blocks, &xs)?;
+    let opened = b.reveal_to(&out, querier, "predictions for the querier")?;
+    Ok(opened.map(|o| decode(&spec, &o)))
+}
+
+/// The querier's rows must have the job's declared shape.
+fn check_query(d: &Dataset, spec: &InferSpec) -> Result<()> {
+    if d.feature_names.len() != spec.dims[0] || d.rows() != spec.rows {
+        return Err(ModelError::Mismatch(format!(
+            "{} has {} rows of {} features; the job declares {} rows of {}",
+            d.path.display(),
+            d.rows(),
+            d.feature_names.len(),
+            spec.rows,
+            spec.dims[0]
+        )));
+    }
+    Ok(())
+}
+
 /// One party's program for private inference. The owner passes its model,
 /// the querier its rows; returns the predictions on the querier, `None` elsewhere.
 pub fn party_infer(
@@ -194,16 +295,7 @@ pub fn party_infer(
     let blocks = model.filter(|_| me == spec.owner).map(folded_blocks);
     let x = match rows.filter(|_| me == spec.querier) {
         Some(d) => {
-            if d.feature_names.len() != spec.dims[0] || d.rows() != spec.rows {
-                return Err(ModelError::Mismatch(format!(
-                    "{} has {} rows of {} features; the job declares {} rows of {}",
-                    d.path.display(),
-                    d.rows(),
-                    d.feature_names.len(),
-                    spec.rows,
-                    spec.dims[0]
-                )));
-            }
+            check_query(d, spec)?;
             check_products(d, fixed)?;
             Some(d.features.clone().into_dyn())
         }

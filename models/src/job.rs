@@ -3,8 +3,9 @@
 
 use crate::data::{train_test_indices, Dataset};
 use crate::error::{ModelError, Result};
+use crate::infer::SharedModel;
 use crate::model::{Metrics, SavedModel, Scaling};
-use crate::train::{evaluate, fit, Evaluation, Fitted};
+use crate::train::{evaluate, fit, fit_observed, ignore_events, Evaluation, Fitted, Observer};
 use ndarray::{Array2, ArrayD, Axis};
 use serde::{Deserialize, Serialize};
 use tessera_layers::{Backend, F32Backend, FixedBackend, MpcBackend};
@@ -100,7 +101,8 @@ pub struct JobSpec {
     pub parties: usize,
     /// In a split by columns, the party holding the labels.
     pub label_party: usize,
-    /// Parties that receive the trained model (weights and scaling).
+    /// Parties that receive the trained model (weights and scaling). Empty:
+    /// the model stays secret-shared and nobody learns the weights.
     pub model_receivers: Vec<usize>,
     /// Fixed-point fractional bits.
     pub frac_bits: u32,
@@ -153,11 +155,9 @@ impl JobSpec {
                 self.label_party, self.parties
             ));
         }
-        if self.model_receivers.is_empty()
-            || self.model_receivers.iter().any(|&p| p >= self.parties)
-        {
+        if self.model_receivers.iter().any(|&p| p >= self.parties) {
             return bad(format!(
-                "model receivers {:?} must be non-empty party ids below {}",
+                "model receivers {:?} must be party ids below {}",
                 self.model_receivers, self.parties
             ));
         }
@@ -489,6 +489,21 @@ pub fn party_main(
     shapes: &[PartyShape],
     mine: &Dataset,
 ) -> Result<PartyResult> {
+    Ok(party_train(sess, spec, shapes, mine, &ignore_events)?.0)
+}
+
+/// [`party_main`], reporting training progress to `observe`, and also
+/// returning this party's shares of the trained model, so that the same
+/// session can go on to use the model without anyone seeing it (see
+/// [`crate::party_infer_shared`]). With no model receivers, nothing about
+/// the weights is opened.
+pub fn party_train(
+    sess: &mut Session,
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    mine: &Dataset,
+    observe: Observer<'_>,
+) -> Result<(PartyResult, SharedModel)> {
     let me = sess.id();
     let fixed = sess.fixed();
     let trust = sess.trust_statement();
@@ -549,33 +564,53 @@ pub fn party_main(
             .transpose()?,
     };
     let prepared = share_all(&mut b, spec, shapes, me, &local, scalings)?;
-    let fitted = fit(
+    let fitted = fit_observed(
         &mut b,
         &prepared.x_train,
         &prepared.y_train,
         prepared.n_train,
         &spec.train,
+        observe,
     )?;
     let metrics = evaluate_all(&mut b, &fitted, &prepared, spec.train.model)?;
+    let mut blocks = Vec::new();
+    for (w, bias) in fitted.net.parameters() {
+        blocks.push(b.concat(&[w, bias], 0)?);
+    }
+    let features = joint_features(spec, shapes);
+    let mut dims = vec![features.len()];
+    dims.extend(blocks.iter().map(|bl| bl.shape()[1]));
+    let shared = SharedModel {
+        kind: spec.train.model,
+        relu_degree: spec.train.relu_degree,
+        dims,
+        scaling: match spec.split {
+            Split::Rows => Some(my_scaling.clone()),
+            Split::Columns => None,
+        },
+        features,
+        blocks,
+    };
     // Open the model (and each party's scaling, in a split by columns) to the receivers only.
     let model = open_model(
         &mut b,
         spec,
         shapes,
-        &fitted,
+        &shared.blocks,
         &prepared.scaling,
         &my_scaling,
         &metrics,
         &trust,
     )?;
     let openings = b.session().openings().to_vec();
-    Ok(PartyResult {
+    let result = PartyResult {
         model,
         epoch_losses: fitted.epoch_losses.clone(),
         metrics,
         openings,
         trust,
-    })
+    };
+    Ok((result, shared))
 }
 
 /// One party's standardised local data.
@@ -680,23 +715,25 @@ fn open_model<B: Backend>(
     b: &mut B,
     spec: &JobSpec,
     shapes: &[PartyShape],
-    fitted: &Fitted<B>,
+    blocks: &[B::Tensor],
     scalings: &[Option<Scaling>],
     my_scaling: &Scaling,
     metrics: &Metrics,
     trust: &str,
 ) -> Result<Option<SavedModel>> {
+    if spec.model_receivers.is_empty() {
+        return Ok(None);
+    }
     let all_receive = spec.model_receivers.len() == spec.parties;
     let mut mine = Some(Vec::new());
-    for (w, bias) in fitted.net.parameters() {
-        let params = b.concat(&[w, bias], 0)?;
+    for params in blocks {
         let label = "trained model weights and bias";
         let got = if all_receive {
-            Some(b.reveal(&params, label)?)
+            Some(b.reveal(params, label)?)
         } else {
             let mut got = None;
             for &r in &spec.model_receivers {
-                if let Some(v) = b.reveal_to(&params, r, label)? {
+                if let Some(v) = b.reveal_to(params, r, label)? {
                     got = Some(v);
                 }
             }
@@ -793,12 +830,25 @@ pub fn run_job_embedded(
     data: &[Dataset],
     mpc_seed: Option<[u8; 32]>,
 ) -> Result<JobReport> {
+    run_job_embedded_observed(spec, data, mpc_seed, &ignore_events)
+}
+
+/// [`run_job_embedded`], reporting party 0's training progress to `observe`
+/// (every party trains in lockstep, so one party's progress is the job's).
+pub fn run_job_embedded_observed(
+    spec: &JobSpec,
+    data: &[Dataset],
+    mpc_seed: Option<[u8; 32]>,
+    observe: Observer<'_>,
+) -> Result<JobReport> {
     let shapes = check_parties(spec, data)?;
     let mut cfg = EmbeddedConfig::new(spec.parties);
     cfg.fixed = FixedPoint::new(spec.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
     cfg.seed = mpc_seed;
     let outs = run_embedded(&cfg, |sess| {
-        party_main(sess, spec, &shapes, &data[sess.id()])
+        let me = sess.id();
+        let observer: Observer<'_> = if me == 0 { observe } else { &ignore_events };
+        Ok::<_, ModelError>(party_train(sess, spec, &shapes, &data[me], observer)?.0)
     })?;
     Ok(JobReport {
         stats: outs.iter().map(|o| o.stats.clone()).collect(),

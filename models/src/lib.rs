@@ -26,13 +26,16 @@ mod train;
 pub use data::{train_test_indices, Dataset};
 pub use error::{ModelError, Result};
 pub use infer::{
-    folded_blocks, infer_fixed, party_infer, run_inference_embedded, InferOutput, InferReport,
-    InferSpec,
+    folded_blocks, infer_fixed, party_infer, party_infer_shared, run_inference_embedded,
+    InferOutput, InferReport, InferSpec, SharedModel,
 };
 pub use job::{
-    check_own_data, check_parties, check_parties_shapes, partition, party_main, run_job_embedded,
-    run_job_plaintext, JobReport, JobSpec, ModelKind, PartyResult, PartyShape, PlainReport, Split,
-    TrainConfig,
+    check_own_data, check_parties, check_parties_shapes, partition, party_main, party_train,
+    run_job_embedded, run_job_embedded_observed, run_job_plaintext, JobReport, JobSpec, ModelKind,
+    PartyResult, PartyShape, PlainReport, Split, TrainConfig,
 };
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
-pub use train::{batch_order, build, evaluate, fit, hidden_activation, Evaluation, Fitted};
+pub use train::{
+    batch_order, build, evaluate, fit, fit_observed, hidden_activation, ignore_events, Evaluation,
+    Fitted, Observer, TrainEvent,
+};

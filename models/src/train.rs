@@ -70,6 +70,34 @@ fn sum_all<B: Backend>(b: &mut B, t: &B::Tensor) -> Result<B::Tensor> {
     Ok(b.sum_cols(&s)?)
 }
 
+/// What training reports while it runs (public facts only: positions and the
+/// opened epoch loss), for progress bars and logs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrainEvent {
+    /// A minibatch finished.
+    Batch {
+        /// Epoch, from 0.
+        epoch: usize,
+        /// Batches done in this epoch.
+        done: usize,
+        /// Batches per epoch.
+        batches: usize,
+    },
+    /// An epoch finished with this mean training loss (opened to all parties).
+    Epoch {
+        /// Epoch, from 0.
+        epoch: usize,
+        /// Mean training loss of the epoch.
+        loss: f64,
+    },
+}
+
+/// Receives [`TrainEvent`]s; called from the training thread.
+pub type Observer<'a> = &'a (dyn Fn(TrainEvent) + Sync);
+
+/// An observer that ignores every event.
+pub fn ignore_events(_: TrainEvent) {}
+
 /// Trains with minibatch SGD on `x: [rows, features]` and `y` (`[rows, 1]`,
 /// or one-hot `[rows, classes]` for softmax models). Opens one number per
 /// epoch: that epoch's training loss.
@@ -80,6 +108,18 @@ pub fn fit<B: Backend>(
     rows: usize,
     cfg: &TrainConfig,
 ) -> Result<Fitted<B>> {
+    fit_observed(b, x, y, rows, cfg, &ignore_events)
+}
+
+/// [`fit`], reporting progress to `observe`.
+pub fn fit_observed<B: Backend>(
+    b: &mut B,
+    x: &B::Tensor,
+    y: &B::Tensor,
+    rows: usize,
+    cfg: &TrainConfig,
+    observe: Observer<'_>,
+) -> Result<Fitted<B>> {
     let mut net = build(b, b.shape(x)[1], cfg)?;
     let sgd = Sgd {
         lr: cfg.learning_rate,
@@ -89,7 +129,8 @@ pub fn fit<B: Backend>(
     for epoch in 0..cfg.epochs {
         let order = batch_order(rows, cfg.seed, epoch);
         let mut loss_sum: Option<B::Tensor> = None;
-        for batch in order.chunks(cfg.batch_size) {
+        let batches = rows.div_ceil(cfg.batch_size);
+        for (done, batch) in order.chunks(cfg.batch_size).enumerate() {
             b.step_boundary()?;
             let xb = b.select_rows(x, batch)?;
             let yb = b.select_rows(y, batch)?;
@@ -120,12 +161,19 @@ pub fn fit<B: Backend>(
             });
             net.backward(b, &grad)?;
             net.step(b, &sgd)?;
+            observe(TrainEvent::Batch {
+                epoch,
+                done: done + 1,
+                batches,
+            });
         }
         let total = b.reveal(
             &loss_sum.expect("at least one batch"),
             "training loss of one epoch",
         )?;
-        epoch_losses.push(total.iter().sum::<f64>() / rows as f64);
+        let loss = total.iter().sum::<f64>() / rows as f64;
+        epoch_losses.push(loss);
+        observe(TrainEvent::Epoch { epoch, loss });
     }
     Ok(Fitted { net, epoch_losses })
 }

@@ -119,6 +119,29 @@ proptest! {
     }
 
     #[test]
+    fn multiplying_by_a_public_fraction_is_accurate(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3]),
+                                                    num in 1u64..2000, den in 1u64..100_000, len in 1usize..30) {
+        let fp = FixedPoint::default();
+        let bound = 1.0e6;
+        let x = signed_fixed(seed, &[len], bound);
+        let got = run(n, seed as u8, |s| {
+            let sx = input(s, 0, &x);
+            let y = arith::mul_fraction(s, &sx, num, den, bound)?;
+            arith::reveal(s, &y, "y")
+        });
+        let factor = num as f64 / den as f64;
+        // The documented bound: 1 ulp plus |x| 2^f / 2^(k+1) ulps.
+        let scaled = bound * 65536.0 * factor;
+        let k = (61.0 - scaled.log2()).floor().min(62.0);
+        for (g, v) in got.as_slice().iter().zip(x.as_slice()) {
+            let want = fp.decode(*v) * factor;
+            let err_ulps = (fp.decode(*g) - want).abs() / fp.ulp();
+            let allowed = 1.0 + fp.decode(*v).abs() * 65536.0 / (2f64).powf(k + 1.0) + 1e-9;
+            prop_assert!(err_ulps <= allowed, "x={} * {num}/{den}: error {err_ulps} ulps > {allowed}", fp.decode(*v));
+        }
+    }
+
+    #[test]
     fn truncation_is_within_one_ulp_above_floor(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]), len in 1usize..50) {
         let fp = FixedPoint::default();
         // Any value below 2^62 in magnitude, edges included.

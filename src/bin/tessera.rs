@@ -512,14 +512,7 @@ fn print_report(
     );
 }
 
-fn bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
-}
+use tessera::human_bytes as bytes;
 
 /// Shuffles rows with the public seed (so each party's block is a fair
 /// sample), then splits among the parties.

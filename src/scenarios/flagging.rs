@@ -1,0 +1,226 @@
+//! Threshold flagging across banks.
+//!
+//! Each bank holds transactions (`account,amount`). Jointly they flag every
+//! transaction above a threshold, and every account of a public registry
+//! whose balance summed over all banks exceeds a second threshold. Only the
+//! flags are opened, and only to the auditor (a party holding no data).
+//! Amounts, per-bank balances and combined balances stay secret; what is
+//! public is the registry, the thresholds and how many transactions each
+//! bank has.
+
+use super::{column, role_of, run_parties, Cost, PartyView};
+use crate::layers::{Backend, MpcBackend};
+use crate::models::{Dataset, ModelError, Result};
+use ndarray::{Array2, ArrayD};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One bank's transactions.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    /// Where they came from.
+    pub path: PathBuf,
+    /// Account number of each transaction.
+    pub accounts: Vec<u64>,
+    /// Signed amount of each transaction (credits positive).
+    pub amounts: Vec<f64>,
+    /// 1-based line of each transaction in the file.
+    pub lines: Vec<usize>,
+}
+
+impl Ledger {
+    /// Reads a CSV with columns `account` (a non-negative integer) and
+    /// `amount`; other columns are ignored.
+    pub fn from_csv(path: impl AsRef<Path>) -> Result<Self> {
+        let d = Dataset::from_csv(path)?;
+        let accounts = account_numbers(&d)?;
+        Ok(Ledger {
+            amounts: column(&d, "amount")?.to_vec(),
+            lines: d.lines.clone(),
+            path: d.path,
+            accounts,
+        })
+    }
+}
+
+/// Reads the `account` column as account numbers.
+fn account_numbers(d: &Dataset) -> Result<Vec<u64>> {
+    let col = column(d, "account")?;
+    let j = d
+        .feature_names
+        .iter()
+        .position(|n| n == "account")
+        .unwrap_or(0);
+    col.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            if v >= 0.0 && v.fract() == 0.0 && v < 9.0e15 {
+                Ok(v as u64)
+            } else {
+                Err(ModelError::Value {
+                    path: d.path.clone(),
+                    line: d.lines[i],
+                    column: j + 1,
+                    name: "account".into(),
+                    reason: format!("{v} is not an account number (a non-negative integer)"),
+                })
+            }
+        })
+        .collect()
+}
+
+/// The public registry of account numbers (CSV with an `account` column).
+pub fn read_registry(path: impl AsRef<Path>) -> Result<Vec<u64>> {
+    account_numbers(&Dataset::from_csv(path)?)
+}
+
+/// The public settings of a flagging job.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlaggingJob {
+    /// A transaction is flagged when its amount is strictly above this.
+    pub transaction_threshold: f64,
+    /// An account is flagged when its balance over all banks is strictly above this.
+    pub balance_threshold: f64,
+    /// Account numbers known to every party, in the order of the account flags.
+    pub registry: Vec<u64>,
+}
+
+/// What the auditor learns, and what every party saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlaggingOutcome {
+    /// Per bank, one flag per transaction in file order (the auditor's view).
+    pub transaction_flags: Vec<Vec<bool>>,
+    /// One flag per registry account (the auditor's view).
+    pub account_flags: Vec<bool>,
+    /// What each party learned: banks nothing, the auditor the two flag vectors.
+    pub views: Vec<PartyView>,
+    /// Bytes, rounds and time.
+    pub cost: Cost,
+}
+
+/// Checks a bank's data and sums its transactions per registry account.
+fn balances(job: &FlaggingJob, ledger: &Ledger, banks: usize, limit: f64) -> Result<Vec<f64>> {
+    let index: HashMap<u64, usize> = job
+        .registry
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| (a, i))
+        .collect();
+    // Every bank's values must fit the fixed-point range even once all
+    // banks' shares are added.
+    let bound = limit / banks as f64;
+    let mut sums = vec![0.0; job.registry.len()];
+    for (i, (&acct, &amt)) in ledger.accounts.iter().zip(&ledger.amounts).enumerate() {
+        let at = format!("{}, line {}", ledger.path.display(), ledger.lines[i]);
+        let slot = index.get(&acct).ok_or_else(|| {
+            ModelError::Mismatch(format!(
+                "{at}: account {acct} is not in the public registry; add it there or drop the row"
+            ))
+        })?;
+        if amt.abs() >= bound {
+            return Err(ModelError::Mismatch(format!(
+                "{at}: amount {amt} is beyond {bound:.0}, the largest amount {banks} banks can add up exactly"
+            )));
+        }
+        sums[*slot] += amt;
+    }
+    if let Some((i, s)) = sums.iter().enumerate().find(|(_, s)| s.abs() >= bound) {
+        return Err(ModelError::Mismatch(format!(
+            "{}: the balance of account {} ({s}) is beyond {bound:.0}",
+            ledger.path.display(),
+            job.registry[i]
+        )));
+    }
+    Ok(sums)
+}
+
+/// Runs the job: bank `i` is party `i` and holds `ledgers[i]`; the auditor
+/// is the last party. `seed` fixes all MPC randomness (tests only).
+pub fn run(
+    job: &FlaggingJob,
+    ledgers: &[Ledger],
+    seed: Option<[u8; 32]>,
+) -> Result<FlaggingOutcome> {
+    let banks = ledgers.len();
+    if banks == 0 {
+        return Err(ModelError::Config(
+            "flagging needs at least one bank".into(),
+        ));
+    }
+    for t in [job.transaction_threshold, job.balance_threshold] {
+        if !t.is_finite() {
+            return Err(ModelError::Config(format!("threshold {t} is not a number")));
+        }
+    }
+    let auditor = banks;
+    let counts: Vec<usize> = ledgers.iter().map(|l| l.amounts.len()).collect();
+    let total: usize = counts.iter().sum();
+    let accounts = job.registry.len();
+    let mut roles: Vec<String> = ledgers.iter().map(|l| role_of(&l.path)).collect();
+    roles.push("auditor".into());
+    let (values, views, cost) = run_parties(&roles, seed, |sess| {
+        let me = sess.id();
+        let limit = sess.fixed().limit();
+        // Each bank checks its own data before anything is sent.
+        let local = match ledgers.get(me) {
+            Some(l) if me < banks => Some((l, balances(job, l, banks, limit)?)),
+            _ => None,
+        };
+        let mut b = MpcBackend::new(sess);
+        let mut amounts = Vec::new();
+        let mut combined = None;
+        for (bank, &n) in counts.iter().enumerate() {
+            let mine = local.as_ref().filter(|_| bank == me);
+            let amt = mine.map(|(l, _)| Array2::from_shape_vec((n, 1), l.amounts.clone()));
+            let amt = amt.transpose().expect("n values").map(|a| a.into_dyn());
+            amounts.push(b.input(bank, amt.as_ref(), &[n, 1])?);
+            let bal: Option<ArrayD<f64>> = mine.map(|(_, s)| {
+                Array2::from_shape_vec((accounts, 1), s.clone())
+                    .expect("one sum per account")
+                    .into_dyn()
+            });
+            let bal = b.input(bank, bal.as_ref(), &[accounts, 1])?;
+            combined = Some(match combined {
+                None => bal,
+                Some(c) => b.add(&c, &bal)?,
+            });
+        }
+        let refs: Vec<_> = amounts.iter().collect();
+        let all_amounts = b.concat(&refs, 0)?;
+        let over_t = b.add_scalar(&all_amounts, -job.transaction_threshold)?;
+        let over_b = b.add_scalar(&combined.expect("one bank"), -job.balance_threshold)?;
+        // One comparison for every transaction and account at once.
+        let both = b.concat(&[&over_t, &over_b], 0)?;
+        let flags = b.positive(&both)?;
+        let t_flags = b.select_rows(&flags, &(0..total).collect::<Vec<_>>())?;
+        let a_flags = b.select_rows(&flags, &(total..total + accounts).collect::<Vec<_>>())?;
+        let t = b.reveal_to(
+            &t_flags,
+            auditor,
+            "transaction flags (amount above threshold)",
+        )?;
+        let a = b.reveal_to(
+            &a_flags,
+            auditor,
+            "account flags (combined balance above threshold)",
+        )?;
+        Ok(t.zip(a))
+    })?;
+    let (t, a) = values[auditor]
+        .clone()
+        .ok_or_else(|| ModelError::Config("the auditor received no flags".into()))?;
+    let t: Vec<bool> = t.iter().map(|&v| v > 0.5).collect();
+    let mut transaction_flags = Vec::new();
+    let mut at = 0;
+    for n in counts {
+        transaction_flags.push(t[at..at + n].to_vec());
+        at += n;
+    }
+    Ok(FlaggingOutcome {
+        transaction_flags,
+        account_flags: a.iter().map(|&v| v > 0.5).collect(),
+        views,
+        cost,
+    })
+}

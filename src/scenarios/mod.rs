@@ -1,0 +1,166 @@
+//! The seed use cases of tessera as small library functions, each run with
+//! every party as a thread of this process (the `examples/` call them).
+//!
+//! * [`flagging`]: banks flag large transactions and accounts whose combined
+//!   balance exceeds a threshold; only the flags reach the auditor.
+//! * [`solvency`]: a firm's books, spread over custodians, prove assets cover
+//!   liabilities; only the answer (or a reserve-ratio bucket) is opened.
+//! * [`statistics`]: hospitals pool count, mean, variance and a histogram of
+//!   one column; only those aggregates are opened.
+//! * [`credit`]: banks train a credit model on their customers without
+//!   opening it, then score applicants for one bank only.
+//!
+//! Every scenario returns, for every party, the record of what was opened
+//! to it ([`PartyView`]): a reader (and the tests) can check that nothing
+//! beyond the declared outputs was revealed.
+
+pub mod credit;
+pub mod flagging;
+pub mod solvency;
+pub mod statistics;
+
+use crate::models::{ModelError, Result};
+use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
+use crate::protocols::{Opening, PartyId, Session, Stats};
+use serde::Serialize;
+
+/// What one party learned during a scenario: every value opened to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyView {
+    /// The party's id.
+    pub party: PartyId,
+    /// Its role in the scenario, e.g. `"bank_a"` or `"auditor"`.
+    pub role: String,
+    /// The openings it received (to all parties, or to it alone).
+    pub learned: Vec<Opening>,
+}
+
+impl PartyView {
+    /// The labels of everything this party learned, in order.
+    pub fn labels(&self) -> Vec<&str> {
+        self.learned.iter().map(|o| o.label.as_str()).collect()
+    }
+}
+
+/// Prints, for every party, each value it learned (label and shape), and a
+/// line for parties that learned nothing.
+pub fn print_views(views: &[PartyView]) {
+    println!("what each party learned (every opening, as recorded by the protocol):");
+    for v in views {
+        if v.learned.is_empty() {
+            println!("  party {} ({}): nothing", v.party, v.role);
+            continue;
+        }
+        println!("  party {} ({}):", v.party, v.role);
+        // Repeated openings (one loss per epoch) are shown once, with a count.
+        let mut i = 0;
+        while i < v.learned.len() {
+            let o = &v.learned[i];
+            let same = v.learned[i..].iter().take_while(|p| *p == o).count();
+            let whom = if o.to.is_some() {
+                "to it alone"
+            } else {
+                "to all"
+            };
+            let times = if same > 1 {
+                format!(" x{same}")
+            } else {
+                String::new()
+            };
+            println!("    - {} {:?} ({whom}){times}", o.label, o.shape);
+            i += same;
+        }
+    }
+}
+
+/// Prints bytes and rounds per party and the wall time.
+pub fn print_cost(cost: &Cost) {
+    println!("cost: {:.3} s", cost.seconds);
+    for s in &cost.stats {
+        println!(
+            "  party {}: sent {}, {} rounds, {} from the dealer",
+            s.party,
+            crate::human_bytes(s.total_sent()),
+            s.rounds,
+            crate::human_bytes(s.preprocessing_bytes)
+        );
+    }
+}
+
+/// Counters of a scenario run: bytes and rounds per party, wall time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cost {
+    /// Each party's counters.
+    pub stats: Vec<Stats>,
+    /// Wall time of the slowest party, seconds.
+    pub seconds: f64,
+}
+
+/// Runs `party_fn` on `roles.len()` embedded parties and collects the
+/// values, each party's view and the cost.
+fn run_parties<T, F>(
+    roles: &[String],
+    seed: Option<[u8; 32]>,
+    party_fn: F,
+) -> Result<(Vec<T>, Vec<PartyView>, Cost)>
+where
+    T: Send,
+    F: Fn(&mut Session) -> Result<T> + Sync,
+{
+    let mut cfg = EmbeddedConfig::new(roles.len());
+    cfg.seed = seed;
+    let outs: Vec<PartyOutcome<(T, Vec<Opening>)>> = run_embedded(&cfg, |sess| {
+        let v = party_fn(sess)?;
+        let me = sess.id();
+        let learned = sess
+            .openings()
+            .iter()
+            .filter(|o| o.to.is_none() || o.to == Some(me))
+            .cloned()
+            .collect();
+        Ok::<_, ModelError>((v, learned))
+    })?;
+    let cost = Cost {
+        stats: outs.iter().map(|o| o.stats.clone()).collect(),
+        seconds: outs
+            .iter()
+            .map(|o| o.elapsed.as_secs_f64())
+            .fold(0.0, f64::max),
+    };
+    let mut values = Vec::new();
+    let mut views = Vec::new();
+    for (party, o) in outs.into_iter().enumerate() {
+        let (v, learned) = o.value;
+        values.push(v);
+        views.push(PartyView {
+            party,
+            role: roles[party].clone(),
+            learned,
+        });
+    }
+    Ok((values, views, cost))
+}
+
+/// A name for a party from its file name: `data/bank_a.csv` -> `bank_a`.
+fn role_of(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// The column named `name` of `d`, or an error naming the file and the
+/// columns it has.
+fn column<'a>(d: &'a crate::models::Dataset, name: &str) -> Result<ndarray::ArrayView1<'a, f64>> {
+    let j = d
+        .feature_names
+        .iter()
+        .position(|n| n == name)
+        .ok_or_else(|| {
+            ModelError::Mismatch(format!(
+                "{} has no column '{name}' (it has: {})",
+                d.path.display(),
+                d.feature_names.join(", ")
+            ))
+        })?;
+    Ok(d.features.column(j))
+}

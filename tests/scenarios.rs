@@ -1,0 +1,305 @@
+//! The scenarios end to end: each answer against a plaintext computation in
+//! f64, and each party's record of openings against the declared outputs.
+
+use std::path::{Path, PathBuf};
+use tessera::models::{run_job_plaintext, Dataset, JobSpec, ModelKind, Split, TrainConfig};
+use tessera::scenarios::{credit, flagging, solvency, statistics, PartyView};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/data")
+        .join(name)
+}
+
+/// Asserts that party `p` learned exactly `labels` (in order, repeats collapsed).
+fn learned(views: &[PartyView], p: usize, labels: &[&str]) {
+    let mut got = views[p].labels();
+    got.dedup();
+    assert_eq!(
+        got, labels,
+        "party {p} ({}) learned other values",
+        views[p].role
+    );
+}
+
+fn ledger(text: &str) -> flagging::Ledger {
+    let d = Dataset::parse(Path::new("edge.csv"), text).unwrap();
+    let path = std::env::temp_dir().join(format!("tessera-ledger-{}.csv", text.len()));
+    d.write_csv(&path).unwrap();
+    flagging::Ledger::from_csv(&path).unwrap()
+}
+
+#[test]
+fn flagging_matches_plaintext_and_only_the_auditor_learns_flags() {
+    let registry = flagging::read_registry(data("accounts.csv")).unwrap();
+    let ledgers: Vec<_> = ["bank_a", "bank_b", "bank_c"]
+        .iter()
+        .map(|b| flagging::Ledger::from_csv(data(&format!("{b}_transactions.csv"))).unwrap())
+        .collect();
+    for (tx, bal) in [(5000.0, 4000.0), (800.0, -200.0)] {
+        let job = flagging::FlaggingJob {
+            transaction_threshold: tx,
+            balance_threshold: bal,
+            registry: registry.clone(),
+        };
+        let out = flagging::run(&job, &ledgers, Some([3; 32])).unwrap();
+        let mut balance = vec![0.0; registry.len()];
+        for (l, flags) in ledgers.iter().zip(&out.transaction_flags) {
+            let want: Vec<bool> = l.amounts.iter().map(|&a| a > tx).collect();
+            assert_eq!(flags, &want, "{}", l.path.display());
+            for (acct, amt) in l.accounts.iter().zip(&l.amounts) {
+                balance[registry.iter().position(|a| a == acct).unwrap()] += amt;
+            }
+        }
+        let want: Vec<bool> = balance.iter().map(|&b| b > bal).collect();
+        assert_eq!(out.account_flags, want);
+        assert!(
+            want.iter().any(|&f| f) && want.iter().any(|&f| !f),
+            "a test that flags all or none proves little"
+        );
+        for bank in 0..3 {
+            learned(&out.views, bank, &[]);
+        }
+        learned(
+            &out.views,
+            3,
+            &[
+                "transaction flags (amount above threshold)",
+                "account flags (combined balance above threshold)",
+            ],
+        );
+    }
+}
+
+#[test]
+fn flagging_is_exact_at_the_threshold_with_two_parties() {
+    // One bank and the auditor; amounts at, just above and just below the threshold.
+    let l = ledger("account,amount\n7,100\n7,100.01\n7,99.99\n8,-100000\n8,1e9\n9,0\n");
+    let job = flagging::FlaggingJob {
+        transaction_threshold: 100.0,
+        balance_threshold: 200.0,
+        registry: vec![7, 8, 9, 10],
+    };
+    let out = flagging::run(&job, &[l], Some([4; 32])).unwrap();
+    assert_eq!(
+        out.transaction_flags[0],
+        [false, true, false, false, true, false]
+    );
+    // Balances: 300, 999_900_000, 0, 0.
+    assert_eq!(out.account_flags, [true, true, false, false]);
+}
+
+#[test]
+fn flagging_rejects_an_unknown_account_naming_file_and_line() {
+    let l = ledger("account,amount\n7,1\n12,5\n");
+    let job = flagging::FlaggingJob {
+        transaction_threshold: 1.0,
+        balance_threshold: 1.0,
+        registry: vec![7],
+    };
+    let e = flagging::run(&job, &[l], None).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("account 12"), "{e}");
+}
+
+fn books(text: &str) -> solvency::Books {
+    solvency::Books::parse(Path::new("books.csv"), text).unwrap()
+}
+
+#[test]
+fn solvency_opens_only_the_bucket_and_matches_the_ratio() {
+    let all: Vec<_> = ["exchange_books", "custodian_1", "custodian_2"]
+        .iter()
+        .map(|b| solvency::Books::from_csv(data(&format!("solvency_{b}.csv"))).unwrap())
+        .collect();
+    let (a, l) = all
+        .iter()
+        .map(|b| b.totals())
+        .fold((0.0, 0.0), |s, t| (s.0 + t.0, s.1 + t.1));
+    let bounds = vec![(1, 1), (11, 10), (3, 2), (2, 1)];
+    let want = bounds
+        .iter()
+        .filter(|&&(p, q)| a * q as f64 >= l * p as f64)
+        .count();
+    let reveal = solvency::Reveal::Bucket(bounds);
+    let out = solvency::run(&all, &reveal, true, Some([5; 32])).unwrap();
+    assert_eq!(out.bucket, want, "assets {a}, liabilities {l}");
+    assert!(out.solvent(&reveal));
+    for p in 0..4 {
+        learned(&out.views, p, &["reserve-ratio bucket"]);
+        assert_eq!(out.views[p].learned[0].shape, [1, 1]);
+    }
+}
+
+#[test]
+fn solvency_is_exact_at_the_boundary_with_two_and_three_parties() {
+    let owes = books("item,kind,amount\ndeposits,liability,1000000.25\n");
+    for (assets, solvent) in [
+        ("1000000.25", true),
+        ("1000000.24", false),
+        ("1000000.26", true),
+        ("0", false),
+    ] {
+        let holds = books(&format!("item,kind,amount\ncash,asset,{assets}\n"));
+        // Two parties: the two holders. Three: plus the auditor.
+        for auditor in [false, true] {
+            let out = solvency::run(
+                &[owes.clone(), holds.clone()],
+                &solvency::Reveal::Solvent,
+                auditor,
+                Some([6; 32]),
+            )
+            .unwrap();
+            assert_eq!(
+                out.solvent(&solvency::Reveal::Solvent),
+                solvent,
+                "assets {assets}"
+            );
+            assert_eq!(out.bucket, solvent as usize);
+            for v in &out.views {
+                assert_eq!(v.labels(), ["solvent (assets >= liabilities)"]);
+            }
+        }
+    }
+}
+
+#[test]
+fn solvency_rejects_malformed_books() {
+    let e = solvency::Books::parse(Path::new("b.csv"), "item,kind,amount\ncash,assets,5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2") && e.contains("column 2") && e.contains("'assets'"),
+        "{e}"
+    );
+    let e = solvency::Books::parse(Path::new("b.csv"), "item,kind,amount\ncash,asset,-5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("non-negative"), "{e}");
+}
+
+fn f64_stats(job: &statistics::StatsJob, hs: &[Dataset]) -> (usize, f64, f64, Vec<usize>) {
+    let mut v = Vec::new();
+    for h in hs {
+        let j = h
+            .feature_names
+            .iter()
+            .position(|n| n == &job.column)
+            .unwrap();
+        v.extend(h.features.column(j).iter().copied());
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+    let mut hist = vec![0; job.bins];
+    for x in &v {
+        hist[job.bin_of(*x)] += 1;
+    }
+    (v.len(), mean, var, hist)
+}
+
+#[test]
+fn statistics_match_plaintext_and_open_only_the_aggregates() {
+    let hs: Vec<_> = ["hospital_a", "hospital_b", "hospital_c"]
+        .iter()
+        .map(|h| Dataset::from_csv(data(&format!("{h}_patients.csv"))).unwrap())
+        .collect();
+    for (column, lo, hi, bins) in [
+        ("systolic_bp", 80.0, 220.0, 7),
+        ("age", 0.0, 120.0, 12),
+        ("cholesterol", 100.0, 400.0, 5),
+    ] {
+        let job = statistics::StatsJob {
+            column: column.into(),
+            lo,
+            hi,
+            bins,
+        };
+        // 3 parties, and 2 (the first two hospitals).
+        for parties in [3, 2] {
+            let out = statistics::run(&job, &hs[..parties], Some([7; 32])).unwrap();
+            let (n, mean, var, hist) = f64_stats(&job, &hs[..parties]);
+            let a = &out.aggregates;
+            assert_eq!(a.count, n);
+            assert_eq!(a.histogram, hist, "{column}");
+            assert!(
+                (a.mean - mean).abs() < 1e-3,
+                "{column}: mean {} vs {mean}",
+                a.mean
+            );
+            assert!(
+                (a.variance - var).abs() < 1e-3 * var.max(1.0),
+                "{column}: variance {} vs {var}",
+                a.variance
+            );
+            for p in 0..parties {
+                learned(
+                    &out.views,
+                    p,
+                    &["row count and histogram", "mean and sample variance"],
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn statistics_reject_values_outside_the_declared_range() {
+    let h = Dataset::from_csv(data("hospital_a_patients.csv")).unwrap();
+    let job = statistics::StatsJob {
+        column: "age".into(),
+        lo: 20.0,
+        hi: 90.0,
+        bins: 4,
+    };
+    let e = statistics::run(&job, &[h.clone(), h], None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("hospital_a_patients.csv") && e.contains("outside the declared range"),
+        "{e}"
+    );
+}
+
+#[test]
+fn credit_scores_match_plaintext_and_only_the_applicant_bank_sees_them() {
+    let banks: Vec<_> = ["bank_a", "bank_b", "bank_c"]
+        .iter()
+        .map(|b| Dataset::from_csv(data(&format!("credit_{b}.csv"))).unwrap())
+        .collect();
+    let applicants = Dataset::from_csv(data("credit_applicants.csv")).unwrap();
+    let train = TrainConfig {
+        model: ModelKind::Logistic,
+        epochs: 5,
+        ..Default::default()
+    };
+    let job = credit::CreditJob {
+        train: train.clone(),
+        applicant_bank: 2,
+    };
+    let out = credit::run(&job, &banks, &applicants, Some([8; 32])).unwrap();
+    // The same recipe in plaintext f32, with the model opened, scoring the same rows.
+    let plain = run_job_plaintext(&JobSpec::new(3, Split::Rows, train), &banks, false).unwrap();
+    let want = plain.model.predict(&applicants).unwrap();
+    assert_eq!(out.scores.len(), applicants.rows());
+    for (got, want) in out.scores.iter().zip(&want) {
+        assert!(
+            (got - want[0]).abs() < 0.01,
+            "score {got} vs plaintext {}",
+            want[0]
+        );
+    }
+    let plain_test = plain.model.metrics.test.as_ref().unwrap().accuracy.unwrap();
+    assert!((out.test.as_ref().unwrap().accuracy.unwrap() - plain_test).abs() <= 0.011);
+    for p in 0..3 {
+        let labels = out.views[p].labels();
+        assert!(
+            !labels.iter().any(|l| l.contains("weights")),
+            "party {p} saw the model: {labels:?}"
+        );
+        assert_eq!(
+            labels.contains(&"predictions for the querier"),
+            p == 2,
+            "party {p}: {labels:?}"
+        );
+    }
+}
