@@ -88,6 +88,9 @@ pub struct JobSection {
     /// SGD momentum.
     #[serde(default)]
     pub momentum: f64,
+    /// Evaluate on the held-out rows after every epoch (one more opening per epoch).
+    #[serde(default)]
+    pub epoch_eval: bool,
     /// Fixes every share and mask from this seed: reproducible, NOT secure.
     #[serde(default)]
     pub insecure_mpc_seed: Option<u64>,
@@ -275,6 +278,7 @@ impl JobFile {
             hidden: j.hidden.clone(),
             relu_degree: j.relu_degree,
             momentum: j.momentum,
+            epoch_eval: j.epoch_eval,
         };
         let mut spec = JobSpec::new(self.party.len(), j.split, train);
         spec.label_party = j.label_party;
@@ -403,8 +407,18 @@ fn handshake(
         .into_iter()
         .filter(|(n, _)| n != me)
         .collect();
+    tracing::info!(
+        endpoint = me,
+        listen = my_address,
+        peers = peers.len(),
+        "connecting over mutual TLS"
+    );
     let mut links = connect_all(me, listener, &peers, &identity, &file.options())
         .map_err(|e| DeployError::Net(format!("{me}: {e}")))?;
+    tracing::info!(
+        endpoint = me,
+        "connected; checking every endpoint runs the same job"
+    );
     let ours = file.public_description();
     let hello = serde_json::to_vec(&Hello {
         job: ours.clone(),

@@ -25,18 +25,11 @@
 //! ```
 
 pub mod deploy;
+pub mod report;
 pub mod scenarios;
 pub use tessera_layers as layers;
 pub use tessera_models as models;
 pub use tessera_protocols as protocols;
 pub use tessera_tensor as tensor;
 
-/// A byte count for people: `1.50 MiB`, `12.0 KiB`, `300 B`.
-pub fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
-}
+pub use report::human_bytes;

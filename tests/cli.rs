@@ -67,7 +67,7 @@ fn train_then_predict() {
     );
     let text = std::fs::read_to_string(&preds).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "probability,class");
+    assert_eq!(lines[0], "class,probability");
     assert_eq!(lines.len(), 570);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let acc: f64 = stderr
@@ -115,4 +115,151 @@ fn bad_input_gives_a_sentence_not_a_panic() {
         !out.status.success() && stderr.contains("--parties must be at least 2"),
         "{stderr}"
     );
+}
+
+#[test]
+fn training_writes_a_plot_and_metrics_beside_the_model() {
+    let model = scratch("iris.json");
+    let out = tessera()
+        .args([
+            "train",
+            "--model",
+            "softmax",
+            "--parties",
+            "3",
+            "--epochs",
+            "4",
+            "--quiet",
+            "--data",
+        ])
+        .arg(repo("data/iris.csv"))
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "--quiet printed {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // The PNG decodes to the documented size and is not blank.
+    let png = image::open(model.with_extension("png"))
+        .expect("a decodable PNG")
+        .to_rgb8();
+    assert_eq!(png.dimensions(), (1200, 480));
+    let coloured = png.pixels().filter(|p| p.0[2] > 150 && p.0[0] < 80).count();
+    assert!(
+        coloured > 200,
+        "no blue MPC curve drawn ({coloured} pixels)"
+    );
+
+    // The metrics JSON has the documented fields, consistent with the run.
+    let text = std::fs::read_to_string(model.with_extension("metrics.json")).unwrap();
+    let m: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(m["format"], "tessera-metrics/1");
+    let epochs = m["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 4);
+    for (i, e) in epochs.iter().enumerate() {
+        assert_eq!(e["epoch"], i + 1);
+        assert!(e["loss"].as_f64().unwrap() > 0.0);
+        let acc = e["test_metric"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc));
+        assert!(e["plaintext_loss"].as_f64().is_some());
+    }
+    let last = epochs[3]["test_metric"].as_f64().unwrap();
+    assert_eq!(
+        Some(last),
+        m["test"]["accuracy"].as_f64(),
+        "the final test accuracy is the last epoch's"
+    );
+    let parties = m["parties"].as_array().unwrap();
+    assert_eq!(parties.len(), 3);
+    for (i, p) in parties.iter().enumerate() {
+        assert_eq!(p["party"], i);
+        assert!(p["bytes_sent"].as_u64().unwrap() > 0 && p["rounds"].as_u64().unwrap() > 0);
+    }
+    let opened: Vec<&str> = m["opened"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["label"].as_str().unwrap())
+        .collect();
+    assert!(opened.contains(&"training loss of one epoch"), "{opened:?}");
+    assert!(m["wall_seconds"].as_f64().unwrap() > 0.0);
+
+    // inspect, as text and as JSON.
+    let out = tessera().arg("inspect").arg(&model).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("Softmax") && text.contains("4 -> 3"),
+        "{text}"
+    );
+    let out = tessera()
+        .args(["inspect", "--json"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect --json is JSON");
+    assert_eq!(v["layers"], serde_json::json!([4, 3]));
+    assert_eq!(v["parties"], 3);
+}
+
+#[test]
+fn json_output_parses_and_every_subcommand_help_has_an_example() {
+    let model = scratch("bc.json");
+    let out = tessera()
+        .args([
+            "--json",
+            "train",
+            "--parties",
+            "2",
+            "--epochs",
+            "2",
+            "--no-plot",
+            "--data",
+        ])
+        .arg(repo("data/breast_cancer.csv"))
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("train --json is JSON");
+    assert_eq!(v["epochs"].as_array().unwrap().len(), 2);
+    assert!(
+        !model.with_extension("png").exists(),
+        "--no-plot drew a plot"
+    );
+
+    let out = tessera()
+        .args(["predict", "--json", "--model"])
+        .arg(&model)
+        .arg("--data")
+        .arg(repo("data/breast_cancer.csv"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("predict --json is JSON");
+    assert_eq!(v["predictions"].as_array().unwrap().len(), 569);
+    assert!(v["accuracy_against_labels"].as_f64().unwrap() > 0.9);
+
+    for sub in [
+        "train", "infer", "predict", "inspect", "keygen", "split", "party", "dealer",
+    ] {
+        let out = tessera().args([sub, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("Example") && help.contains(&format!("tessera {sub}")),
+            "{sub} --help has no example:\n{help}"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use crate::data::{train_test_indices, Dataset};
 use crate::error::{ModelError, Result};
 use crate::infer::SharedModel;
 use crate::model::{Metrics, SavedModel, Scaling};
-use crate::train::{evaluate, fit, fit_observed, ignore_events, Evaluation, Fitted, Observer};
+use crate::train::{evaluate, fit_observed, ignore_events, Evaluation, Fitted, Observer};
 use ndarray::{Array2, ArrayD, Axis};
 use serde::{Deserialize, Serialize};
 use tessera_layers::{Backend, F32Backend, FixedBackend, MpcBackend};
@@ -71,6 +71,10 @@ pub struct TrainConfig {
     /// SGD momentum in `[0, 1)`; 0 for plain SGD.
     #[serde(default)]
     pub momentum: f64,
+    /// Evaluate on the held-out rows after every epoch (opens one more
+    /// aggregate per epoch: the misclassified count, or the squared-error sums).
+    #[serde(default)]
+    pub epoch_eval: bool,
 }
 
 impl Default for TrainConfig {
@@ -86,6 +90,7 @@ impl Default for TrainConfig {
             hidden: vec![],
             relu_degree: None,
             momentum: 0.0,
+            epoch_eval: false,
         }
     }
 }
@@ -460,6 +465,8 @@ pub struct PartyResult {
     pub model: Option<SavedModel>,
     /// Training loss per epoch (opened to all).
     pub epoch_losses: Vec<f64>,
+    /// Held-out quality after each epoch, with `epoch_eval` (opened to all).
+    pub epoch_test: Vec<Evaluation>,
     /// Train and test quality (opened to all).
     pub metrics: Metrics,
     /// Every opening this party took part in.
@@ -563,16 +570,25 @@ pub fn party_train(
             .map(|_| labels_of(mine, &my_test, &spec.train))
             .transpose()?,
     };
+    tracing::info!(party = me, parties = spec.parties, split = ?spec.split, "inputs standardised; sharing them");
     let prepared = share_all(&mut b, spec, shapes, me, &local, scalings)?;
+    tracing::info!(party = me, rows = prepared.n_train, "training");
+    let monitor = prepared
+        .x_test
+        .as_ref()
+        .filter(|_| spec.train.epoch_eval)
+        .map(|(x, y)| (x, y));
     let fitted = fit_observed(
         &mut b,
         &prepared.x_train,
         &prepared.y_train,
         prepared.n_train,
         &spec.train,
+        monitor,
         observe,
     )?;
     let metrics = evaluate_all(&mut b, &fitted, &prepared, spec.train.model)?;
+    tracing::info!(party = me, receivers = ?spec.model_receivers, "trained; opening the model to its receivers");
     let mut blocks = Vec::new();
     for (w, bias) in fitted.net.parameters() {
         blocks.push(b.concat(&[w, bias], 0)?);
@@ -606,6 +622,7 @@ pub fn party_train(
     let result = PartyResult {
         model,
         epoch_losses: fitted.epoch_losses.clone(),
+        epoch_test: fitted.epoch_test.clone(),
         metrics,
         openings,
         trust,
@@ -702,10 +719,12 @@ fn evaluate_all<B: Backend>(
     p: &Prepared<B>,
     kind: ModelKind,
 ) -> Result<Metrics> {
-    let train: Evaluation = evaluate(b, fitted, &p.x_train, &p.y_train, kind, "train")?;
-    let test = match &p.x_test {
-        Some((x, y)) => Some(evaluate(b, fitted, x, y, kind, "test")?),
-        None => None,
+    let train: Evaluation = evaluate(b, &fitted.net, &p.x_train, &p.y_train, kind, "train")?;
+    // The last epoch's held-out evaluation, when monitored, is the final one.
+    let test = match (&p.x_test, fitted.epoch_test.last()) {
+        (_, Some(e)) => Some(e.clone()),
+        (Some((x, y)), None) => Some(evaluate(b, &fitted.net, x, y, kind, "test")?),
+        (None, None) => None,
     };
     Ok(Metrics { train, test })
 }
@@ -866,6 +885,8 @@ pub struct PlainReport {
     pub model: SavedModel,
     /// Loss per epoch.
     pub epoch_losses: Vec<f64>,
+    /// Held-out quality after each epoch, with `epoch_eval`.
+    pub epoch_test: Vec<Evaluation>,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -930,14 +951,21 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         shapes: &[PartyShape],
         locals: &[LocalData],
         scaling: Scaling,
-    ) -> Result<(SavedModel, Vec<f64>)> {
+    ) -> Result<(SavedModel, Vec<f64>, Vec<Evaluation>)> {
         let prepared = combine_plain(b, spec, locals)?;
-        let fitted = fit(
+        let monitor = prepared
+            .x_test
+            .as_ref()
+            .filter(|_| spec.train.epoch_eval)
+            .map(|(x, y)| (x, y));
+        let fitted = fit_observed(
             b,
             &prepared.x_train,
             &prepared.y_train,
             prepared.n_train,
             &spec.train,
+            monitor,
+            &ignore_events,
         )?;
         let metrics = evaluate_all(b, &fitted, &prepared, spec.train.model)?;
         let mut params = Vec::new();
@@ -953,19 +981,19 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
             metrics,
             "none (plaintext)",
         );
-        Ok((model, fitted.epoch_losses))
+        Ok((model, fitted.epoch_losses, fitted.epoch_test))
     }
-    let (model, losses, backend) = if fixed {
-        let (m, l) = go(&mut FixedBackend::new(fp), spec, &shapes, &locals, scaling)?;
-        (m, l, "fixed")
+    let ((model, losses, epoch_test), backend) = if fixed {
+        let r = go(&mut FixedBackend::new(fp), spec, &shapes, &locals, scaling)?;
+        (r, "fixed")
     } else {
-        let (m, l) = go(&mut F32Backend, spec, &shapes, &locals, scaling)?;
-        (m, l, "f32")
+        (go(&mut F32Backend, spec, &shapes, &locals, scaling)?, "f32")
     };
     Ok(PlainReport {
         backend: backend.into(),
         model,
         epoch_losses: losses,
+        epoch_test,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

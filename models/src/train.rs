@@ -18,6 +18,8 @@ pub struct Fitted<B: Backend> {
     /// linear regression, mean squared error of the probabilities (Brier
     /// score) for logistic regression, mean cross-entropy for softmax models.
     pub epoch_losses: Vec<f64>,
+    /// Quality on the held-out rows after each epoch, when monitored.
+    pub epoch_test: Vec<Evaluation>,
 }
 
 /// The order in which rows are visited in `epoch`: public, from the job seed.
@@ -89,6 +91,8 @@ pub enum TrainEvent {
         epoch: usize,
         /// Mean training loss of the epoch.
         loss: f64,
+        /// Held-out accuracy (R² for linear regression) after the epoch, if monitored.
+        test: Option<f64>,
     },
 }
 
@@ -108,16 +112,19 @@ pub fn fit<B: Backend>(
     rows: usize,
     cfg: &TrainConfig,
 ) -> Result<Fitted<B>> {
-    fit_observed(b, x, y, rows, cfg, &ignore_events)
+    fit_observed(b, x, y, rows, cfg, None, &ignore_events)
 }
 
-/// [`fit`], reporting progress to `observe`.
+/// [`fit`], reporting progress to `observe`, and with `monitor = Some((x,
+/// y))` evaluating on those held-out rows after every epoch (which opens one
+/// more aggregate per epoch, see [`evaluate`]).
 pub fn fit_observed<B: Backend>(
     b: &mut B,
     x: &B::Tensor,
     y: &B::Tensor,
     rows: usize,
     cfg: &TrainConfig,
+    monitor: Option<(&B::Tensor, &B::Tensor)>,
     observe: Observer<'_>,
 ) -> Result<Fitted<B>> {
     let mut net = build(b, b.shape(x)[1], cfg)?;
@@ -126,6 +133,7 @@ pub fn fit_observed<B: Backend>(
         momentum: cfg.momentum,
     };
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
+    let mut epoch_test = Vec::new();
     for epoch in 0..cfg.epochs {
         let order = batch_order(rows, cfg.seed, epoch);
         let mut loss_sum: Option<B::Tensor> = None;
@@ -173,9 +181,19 @@ pub fn fit_observed<B: Backend>(
         )?;
         let loss = total.iter().sum::<f64>() / rows as f64;
         epoch_losses.push(loss);
-        observe(TrainEvent::Epoch { epoch, loss });
+        let mut test = None;
+        if let Some((tx, ty)) = monitor {
+            let e = evaluate(b, &net, tx, ty, cfg.model, "test")?;
+            test = e.accuracy.or(e.r2);
+            epoch_test.push(e);
+        }
+        observe(TrainEvent::Epoch { epoch, loss, test });
     }
-    Ok(Fitted { net, epoch_losses })
+    Ok(Fitted {
+        net,
+        epoch_losses,
+        epoch_test,
+    })
 }
 
 /// Quality of a model on one set of rows.
@@ -197,14 +215,14 @@ pub struct Evaluation {
 /// misclassified rows, or the sums of squared errors and deviations.
 pub fn evaluate<B: Backend>(
     b: &mut B,
-    fitted: &Fitted<B>,
+    net: &Sequential<B>,
     x: &B::Tensor,
     y: &B::Tensor,
     kind: ModelKind,
     set: &str,
 ) -> Result<Evaluation> {
     let rows = b.shape(x)[0];
-    let z = fitted.net.predict(b, x)?;
+    let z = net.predict(b, x)?;
     let accuracy = |wrong: f64| Evaluation {
         set: set.into(),
         rows,

@@ -226,6 +226,8 @@ impl Session {
     }
 
     pub(crate) fn note_opening(&mut self, label: &str, shape: &[usize], to: Option<PartyId>) {
+        // Public facts only: what was opened and to whom, never the value.
+        tracing::debug!(party = self.id, label, ?shape, ?to, "opened");
         self.openings.push(Opening {
             label: label.to_string(),
             shape: shape.to_vec(),

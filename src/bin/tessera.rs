@@ -4,11 +4,13 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tessera::human_bytes as bytes;
 use tessera::models::{
-    partition, run_inference_embedded, run_job_embedded, run_job_plaintext, train_test_indices,
-    Dataset, Evaluation, InferOutput, InferSpec, JobReport, JobSpec, ModelKind, SavedModel, Split,
-    TrainConfig,
+    partition, run_inference_embedded, run_job_embedded_observed, run_job_plaintext,
+    train_test_indices, Dataset, Evaluation, InferOutput, InferSpec, JobReport, JobSpec, ModelKind,
+    SavedModel, Split, TrainConfig, TrainEvent,
 };
+use tessera::report::{plot_training, sidecar_paths, TrainingMetrics};
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +21,26 @@ use tessera::models::{
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Print nothing but errors (and what --json asks for).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// Print the result as JSON on standard output (for scripts); no progress bars.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+/// How much to print.
+#[derive(Clone, Copy)]
+struct Output {
+    quiet: bool,
+    json: bool,
+}
+
+impl Output {
+    /// Human-readable text goes out unless --quiet or --json.
+    fn text(self) -> bool {
+        !self.quiet && !self.json
+    }
 }
 
 #[derive(Subcommand)]
@@ -57,6 +79,17 @@ enum Command {
         after_help = "Example:\n  tessera predict --model model.json --data data/breast_cancer.csv --out predictions.csv"
     )]
     Predict(PredictArgs),
+    /// Print a saved model's metadata: kind, features, how it was trained, by whom, its metrics.
+    #[command(
+        after_help = "Example:\n  tessera inspect model.json\n  tessera inspect model.json --json"
+    )]
+    Inspect(InspectArgs),
+}
+
+#[derive(clap::Args)]
+struct InspectArgs {
+    /// A model file written by `tessera train` or `tessera party`.
+    model: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -136,9 +169,13 @@ struct TrainArgs {
     /// Fix all MPC randomness from this seed: reproducible but NOT secure (tests, benchmarks).
     #[arg(long)]
     insecure_mpc_seed: Option<u64>,
-    /// Print the full report as JSON instead of text.
+    /// Skip evaluating on the held-out rows after every epoch (saves one
+    /// forward pass and one opening per epoch; the plot then has no accuracy curve).
     #[arg(long)]
-    json: bool,
+    no_epoch_eval: bool,
+    /// Skip the loss/accuracy plot (PNG) beside the model.
+    #[arg(long)]
+    no_plot: bool,
 }
 
 #[derive(clap::Args)]
@@ -247,6 +284,16 @@ struct PredictArgs {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // RUST_LOG=info (or tessera=debug, ...) turns on logs; they go to stderr
+    // and carry only public facts (phases, shapes, opened labels, counters).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -257,10 +304,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let out = Output {
+        quiet: cli.quiet,
+        json: cli.json,
+    };
     match cli.command {
-        Command::Train(a) => train(a),
-        Command::Predict(a) => predict(a),
-        Command::Infer(a) => infer(a),
+        Command::Train(a) => train(a, out),
+        Command::Predict(a) => predict(a, out),
+        Command::Infer(a) => infer(a, out),
+        Command::Inspect(a) => inspect(a, out),
         Command::Keygen(a) => {
             for p in tessera::deploy::keygen(&a.out, a.parties)? {
                 println!("wrote {}", p.display());
@@ -305,7 +357,7 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn train(a: TrainArgs) -> Result<()> {
+fn train(a: TrainArgs, out: Output) -> Result<()> {
     let split = match a.split {
         SplitArg::Rows => Split::Rows,
         SplitArg::Columns => Split::Columns,
@@ -326,6 +378,7 @@ fn train(a: TrainArgs) -> Result<()> {
         },
         relu_degree: a.relu_degree,
         momentum: a.momentum,
+        epoch_eval: !a.no_epoch_eval,
         epochs: a.epochs,
         learning_rate: a.lr,
         batch_size: a.batch_size,
@@ -379,9 +432,27 @@ fn train(a: TrainArgs) -> Result<()> {
         k[..8].copy_from_slice(&s.to_le_bytes());
         k
     });
+    if out.text() {
+        print_header(&spec, &parts, a.insecure_mpc_seed.is_some());
+    }
+    let batches = spec.train.epochs as u64
+        * parts_train_rows(&spec, &parts).div_ceil(spec.train.batch_size) as u64;
+    let bar = progress_bar(out, batches);
+    let observe = |e: TrainEvent| match e {
+        TrainEvent::Batch { .. } => bar.inc(1),
+        TrainEvent::Epoch { epoch, loss, test } => {
+            let test = test
+                .map(|t| format!(", held-out {t:.4}"))
+                .unwrap_or_default();
+            bar.set_message(format!("epoch {} loss {loss:.4}{test}", epoch + 1));
+            tracing::info!(epoch = epoch + 1, loss, "epoch done");
+        }
+    };
     let start = std::time::Instant::now();
-    let report = run_job_embedded(&spec, &parts, mpc_seed).context("joint training failed")?;
+    let report = run_job_embedded_observed(&spec, &parts, mpc_seed, &observe)
+        .context("joint training failed")?;
     let wall = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
     let plain = if a.no_compare {
         None
     } else {
@@ -392,26 +463,71 @@ fn train(a: TrainArgs) -> Result<()> {
         .context("no party received the model")?
         .clone();
     model.save(&a.out)?;
-    if a.json {
-        let out = serde_json::json!({
-            "job": spec,
-            "wall_seconds": wall,
-            "report": report,
-            "plaintext_f32": plain,
-            "model_path": a.out,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+    let metrics = TrainingMetrics::new(&spec, &report, plain.as_ref(), wall);
+    let (metrics_path, plot_path) = sidecar_paths(&a.out);
+    metrics
+        .save(&metrics_path)
+        .with_context(|| format!("cannot write {}", metrics_path.display()))?;
+    let plot = if a.no_plot {
+        None
+    } else {
+        plot_training(&metrics, &plot_path)
+            .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", plot_path.display()))?;
+        Some(plot_path)
+    };
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&metrics)?);
+    } else if out.text() {
+        print_summary(&spec, &report, plain.as_ref().map(|p| &p.model), wall);
+        println!(
+            "wrote {} (the model, for parties {:?})",
+            a.out.display(),
+            spec.model_receivers
+        );
+        println!(
+            "wrote {} (per-epoch loss and accuracy, cost per party)",
+            metrics_path.display()
+        );
+        if let Some(p) = plot {
+            println!(
+                "wrote {} (loss and accuracy curves, MPC against plaintext)",
+                p.display()
+            );
+        }
     }
-    print_report(
-        &spec,
-        &parts,
-        &report,
-        plain.as_ref().map(|p| &p.model),
-        wall,
-        &a,
-    );
     Ok(())
+}
+
+/// Training rows over all parties (for the progress bar's length).
+fn parts_train_rows(spec: &JobSpec, parts: &[Dataset]) -> usize {
+    let rows: Vec<usize> = match spec.split {
+        Split::Rows => parts.iter().map(|d| d.rows()).collect(),
+        Split::Columns => vec![parts[0].rows()],
+    };
+    rows.iter()
+        .map(|&r| {
+            train_test_indices(r, spec.train.test_fraction, spec.train.seed)
+                .0
+                .len()
+        })
+        .sum()
+}
+
+/// A progress bar on stderr, hidden for --quiet, --json and non-terminals.
+fn progress_bar(out: Output, len: u64) -> indicatif::ProgressBar {
+    if !out.text() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] [{bar:32}] {pos}/{len} batches, {per_sec}, ETA {eta}  {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message("sharing the data");
+    bar
 }
 
 fn describe(e: &Evaluation) -> String {
@@ -426,18 +542,16 @@ fn describe(e: &Evaluation) -> String {
     }
 }
 
-fn print_report(
-    spec: &JobSpec,
-    parts: &[Dataset],
-    report: &JobReport,
-    plain: Option<&SavedModel>,
-    wall: f64,
-    a: &TrainArgs,
-) {
-    let p0 = &report.parties[0];
-    println!("tessera: joint {:?} regression, {} parties, split by {:?}, embedded (threads of one process)", spec.train.model, spec.parties, spec.split);
-    println!("security: semi-honest parties; {}", p0.trust);
-    if a.insecure_mpc_seed.is_some() {
+fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
+    println!(
+        "tessera: joint {:?} model, {} parties, data split by {:?}, embedded (threads of one process)",
+        spec.train.model, spec.parties, spec.split
+    );
+    println!(
+        "security: semi-honest parties; {}",
+        tessera::protocols::prep::DEALER_TRUST
+    );
+    if insecure {
         println!(
             "WARNING: --insecure-mpc-seed makes every share predictable; use it only for tests"
         );
@@ -455,32 +569,50 @@ fn print_report(
             }
         );
     }
+}
+
+fn print_summary(spec: &JobSpec, report: &JobReport, plain: Option<&SavedModel>, wall: f64) {
+    let p0 = &report.parties[0];
     println!("opened during the job:");
-    let mut seen = std::collections::BTreeMap::new();
+    let mut seen: Vec<(String, Option<usize>, usize)> = Vec::new();
     for o in &p0.openings {
-        *seen.entry((o.label.clone(), o.to)).or_insert(0usize) += 1;
+        match seen
+            .iter_mut()
+            .find(|(l, t, _)| *l == o.label && *t == o.to)
+        {
+            Some(s) => s.2 += 1,
+            None => seen.push((o.label.clone(), o.to, 1)),
+        }
     }
-    for ((label, to), count) in seen {
+    for (label, to, count) in seen {
         let who = to
             .map(|p| format!("party {p}"))
             .unwrap_or_else(|| "all parties".into());
-        println!(
-            "  {label} -> {who}{}",
-            if count > 1 {
-                format!(" (x{count})")
-            } else {
-                String::new()
-            }
-        );
+        let times = if count > 1 {
+            format!(" (x{count})")
+        } else {
+            String::new()
+        };
+        println!("  {label} -> {who}{times}");
     }
     let loss_name = match spec.train.model {
         ModelKind::Linear => "mean squared error",
         ModelKind::Logistic => "mean squared error of probabilities",
         ModelKind::Softmax | ModelKind::Mlp => "mean cross-entropy",
     };
+    let losses = &p0.epoch_losses;
+    // At most ten lines: every epoch of a short run, evenly spaced ones of a long run.
+    let step = losses.len().div_ceil(10).max(1);
     println!("training loss ({loss_name}):");
-    for (e, l) in p0.epoch_losses.iter().enumerate() {
-        println!("  epoch {:>3}: {l:.6}", e + 1);
+    for (e, l) in losses.iter().enumerate() {
+        if e % step == 0 || e + 1 == losses.len() {
+            let test = p0
+                .epoch_test
+                .get(e)
+                .map(|t| format!("   held-out {}", describe(t)))
+                .unwrap_or_default();
+            println!("  epoch {:>3}: {l:.6}{test}", e + 1);
+        }
     }
     println!("result (MPC):");
     println!("  train: {}", describe(&p0.metrics.train));
@@ -505,14 +637,7 @@ fn print_report(
             bytes(s.preprocessing_bytes)
         );
     }
-    println!(
-        "model written to {} (received by parties {:?})",
-        a.out.display(),
-        spec.model_receivers
-    );
 }
-
-use tessera::human_bytes as bytes;
 
 /// Shuffles rows with the public seed (so each party's block is a fair
 /// sample), then splits among the parties.
@@ -611,7 +736,7 @@ fn party(a: PartyArgs) -> Result<()> {
     Ok(())
 }
 
-fn infer(a: InferArgs) -> Result<()> {
+fn infer(a: InferArgs, out: Output) -> Result<()> {
     let model = SavedModel::load(&a.model)?;
     let data = Dataset::from_csv(&a.data)?;
     let output = match a.output {
@@ -619,120 +744,255 @@ fn infer(a: InferArgs) -> Result<()> {
         OutputArg::Scores => InferOutput::Scores,
     };
     let spec = InferSpec::new(&model, a.parties, a.owner, a.querier, output, data.rows())?;
+    if out.text() {
+        eprintln!(
+            "tessera: private inference, {} parties embedded; party {} holds the model, party {} the {} rows",
+            a.parties, a.owner, a.querier, data.rows()
+        );
+        eprintln!(
+            "security: semi-honest parties; {}",
+            tessera::protocols::prep::DEALER_TRUST
+        );
+    }
+    let bar = spinner(out, "computing the predictions under MPC");
     let start = std::time::Instant::now();
     let report =
         run_inference_embedded(&spec, &model, &data, None).context("private inference failed")?;
-    eprintln!(
-        "tessera: private inference, {} parties embedded; party {} holds the model, party {} the {} rows",
-        a.parties, a.owner, a.querier, data.rows()
-    );
-    eprintln!(
-        "security: semi-honest parties; {}",
-        tessera::protocols::prep::DEALER_TRUST
-    );
-    eprintln!("opened: the predictions, to party {} only", a.querier);
-    eprintln!("cost: wall time {:.2} s", start.elapsed().as_secs_f64());
-    for s in &report.stats {
-        eprintln!(
-            "  party {}: sent {}, received {}, {} rounds",
-            s.party,
-            bytes(s.total_sent()),
-            bytes(s.total_received()),
-            s.rounds
-        );
+    let wall = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let what = match output {
+        InferOutput::Class => Columns::Class,
+        InferOutput::Scores => Columns::Scores,
+    };
+    let csv = predictions_csv(&model, &report.predictions, what);
+    if let Some(path) = &a.out {
+        std::fs::write(path, &csv).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let mut out = String::new();
-    match (model.kind, output) {
-        (ModelKind::Linear, _) => out.push_str("prediction\n"),
-        (_, InferOutput::Class) => out.push_str("class\n"),
-        (ModelKind::Logistic, InferOutput::Scores) => out.push_str("probability\n"),
-        (_, InferOutput::Scores) => {
-            let header: Vec<String> = (0..model.training.classes)
-                .map(|c| format!("p{c}"))
-                .collect();
-            out.push_str(&(header.join(",") + "\n"));
+    if out.json {
+        let v = serde_json::json!({
+            "predictions": report.predictions,
+            "openings": report.openings,
+            "parties": report.stats,
+            "wall_seconds": wall,
+            "out": a.out,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if out.text() {
+        eprintln!("opened: the predictions, to party {} only", a.querier);
+        eprintln!("cost: wall time {wall:.2} s");
+        for s in &report.stats {
+            eprintln!(
+                "  party {}: sent {}, received {}, {} rounds",
+                s.party,
+                bytes(s.total_sent()),
+                bytes(s.total_received()),
+                s.rounds
+            );
         }
     }
-    for p in &report.predictions {
-        let cells: Vec<String> = p
-            .iter()
-            .map(|v| {
-                if output == InferOutput::Class && model.kind != ModelKind::Linear {
-                    format!("{}", *v as i64)
-                } else {
-                    format!("{v:.6}")
-                }
-            })
-            .collect();
-        out.push_str(&(cells.join(",") + "\n"));
-    }
-    match a.out {
-        Some(path) => {
-            std::fs::write(&path, out)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("the querier's predictions written to {}", path.display());
+    match &a.out {
+        Some(path) if out.text() => {
+            eprintln!("the querier's predictions written to {}", path.display())
         }
-        None => print!("{out}"),
+        Some(_) => {}
+        None => print!("{csv}"),
     }
     Ok(())
 }
 
-fn predict(a: PredictArgs) -> Result<()> {
+/// A spinner on stderr for a step without a known length.
+fn spinner(out: Output, msg: &'static str) -> indicatif::ProgressBar {
+    if !out.text() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner().with_message(msg);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// Which columns a predictions CSV has.
+#[derive(Clone, Copy, PartialEq)]
+enum Columns {
+    /// The class only (the value, for linear regression).
+    Class,
+    /// The probabilities only (the value, for linear regression).
+    Scores,
+    /// The class and the probabilities.
+    Both,
+}
+
+/// The class of one prediction: the probability above 1/2, or the largest.
+fn class_of(p: &[f64]) -> usize {
+    if p.len() == 1 {
+        (p[0] > 0.5) as usize
+    } else {
+        (0..p.len()).fold(0, |best, i| if p[i] > p[best] { i } else { best })
+    }
+}
+
+/// Predictions as CSV with a header. `preds` holds, per row, the class
+/// (for [`Columns::Class`] under MPC) or the model's outputs.
+fn predictions_csv(model: &SavedModel, preds: &[Vec<f64>], what: Columns) -> String {
+    let mut out = String::new();
+    if model.kind == ModelKind::Linear {
+        out.push_str("prediction\n");
+        for p in preds {
+            out.push_str(&format!("{:.6}\n", p[0]));
+        }
+        return out;
+    }
+    let prob_names: Vec<String> = if model.kind == ModelKind::Logistic {
+        vec!["probability".into()]
+    } else {
+        (0..model.training.classes)
+            .map(|c| format!("p{c}"))
+            .collect()
+    };
+    let header = match what {
+        Columns::Class => "class".to_string(),
+        Columns::Scores => prob_names.join(","),
+        Columns::Both => format!("class,{}", prob_names.join(",")),
+    };
+    out.push_str(&(header + "\n"));
+    for p in preds {
+        let probs = || {
+            p.iter()
+                .map(|v| format!("{v:.6}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let line = match what {
+            Columns::Class => format!("{}", p[0] as i64),
+            Columns::Scores => probs(),
+            Columns::Both => format!("{},{}", class_of(p), probs()),
+        };
+        out.push_str(&(line + "\n"));
+    }
+    out
+}
+
+fn predict(a: PredictArgs, out: Output) -> Result<()> {
     let model = SavedModel::load(&a.model)?;
     let data = Dataset::from_csv(&a.data)?;
     let preds = model.predict(&data)?;
-    let mut out = String::new();
-    let class_of = |p: &[f64]| -> usize {
-        if p.len() == 1 {
-            (p[0] > 0.5) as usize
-        } else {
-            (0..p.len()).fold(0, |best, i| if p[i] > p[best] { i } else { best })
-        }
-    };
-    match model.kind {
-        ModelKind::Logistic => {
-            out.push_str("probability,class\n");
-            for p in &preds {
-                out.push_str(&format!("{:.6},{}\n", p[0], class_of(p)));
-            }
-        }
-        ModelKind::Linear => {
-            out.push_str("prediction\n");
-            for p in &preds {
-                out.push_str(&format!("{:.6}\n", p[0]));
-            }
-        }
-        ModelKind::Softmax | ModelKind::Mlp => {
-            let header: Vec<String> = (0..model.training.classes)
-                .map(|c| format!("p{c}"))
-                .collect();
-            out.push_str(&format!("class,{}\n", header.join(",")));
-            for p in &preds {
-                let probs: Vec<String> = p.iter().map(|v| format!("{v:.6}")).collect();
-                out.push_str(&format!("{},{}\n", class_of(p), probs.join(",")));
-            }
-        }
-    }
-    match a.out {
-        Some(path) => {
-            std::fs::write(&path, out)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote {} predictions to {}", preds.len(), path.display());
-        }
-        None => print!("{out}"),
-    }
-    if let Some(labels) = &data.labels {
-        if model.kind != ModelKind::Linear {
+    let csv = predictions_csv(&model, &preds, Columns::Both);
+    let accuracy = match (&data.labels, model.kind) {
+        (Some(labels), kind) if kind != ModelKind::Linear => {
             let correct = preds
                 .iter()
                 .zip(labels)
                 .filter(|(p, y)| class_of(p) as f64 == **y)
                 .count();
-            eprintln!(
-                "accuracy against the file's labels: {:.2}%",
-                100.0 * correct as f64 / preds.len() as f64
-            );
+            Some(correct as f64 / preds.len().max(1) as f64)
         }
+        _ => None,
+    };
+    if let Some(path) = &a.out {
+        std::fs::write(path, &csv).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if out.json {
+        let v = serde_json::json!({
+            "predictions": preds,
+            "classes": preds.iter().map(|p| class_of(p)).collect::<Vec<_>>(),
+            "accuracy_against_labels": accuracy,
+            "out": a.out,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    match &a.out {
+        Some(path) if out.text() => {
+            eprintln!("wrote {} predictions to {}", preds.len(), path.display())
+        }
+        Some(_) => {}
+        None => print!("{csv}"),
+    }
+    if let (Some(acc), true) = (accuracy, out.text()) {
+        eprintln!("accuracy against the file's labels: {:.2}%", 100.0 * acc);
     }
     Ok(())
+}
+
+fn inspect(a: InspectArgs, out: Output) -> Result<()> {
+    let m = SavedModel::load(&a.model)?;
+    if out.json {
+        let v = serde_json::json!({
+            "path": a.model,
+            "format": m.format,
+            "kind": m.kind,
+            "features": m.features,
+            "layers": inspect_dims(&m),
+            "frac_bits": m.frac_bits,
+            "parties": m.parties,
+            "split": m.split,
+            "preprocessing": m.preprocessing,
+            "training": m.training,
+            "metrics": m.metrics,
+            "tessera_version": m.tessera_version,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if out.quiet {
+        return Ok(());
+    }
+    let t = &m.training;
+    println!("{}: {:?} model ({})", a.model.display(), m.kind, m.format);
+    println!(
+        "  layers: {}",
+        inspect_dims(&m)
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+    let shown: Vec<&str> = m.features.iter().take(8).map(String::as_str).collect();
+    let more = m.features.len().saturating_sub(8);
+    println!(
+        "  features ({}): {}{}",
+        m.features.len(),
+        shown.join(", "),
+        if more > 0 {
+            format!(", ... ({more} more)")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "  trained by {} parties, data split by {:?}, fixed point with {} fractional bits",
+        m.parties, m.split, m.frac_bits
+    );
+    println!(
+        "  recipe: {} epochs, learning rate {}, batch {}, momentum {}, seed {}, test fraction {}{}",
+        t.epochs,
+        t.learning_rate,
+        t.batch_size,
+        t.momentum,
+        t.seed,
+        t.test_fraction,
+        match t.relu_degree {
+            Some(d) => format!(", polynomial ReLU of degree {d}"),
+            None => String::new(),
+        }
+    );
+    println!("  train: {}", describe(&m.metrics.train));
+    if let Some(e) = &m.metrics.test {
+        println!("  test:  {}", describe(e));
+    }
+    println!("  preprocessing: {}", m.preprocessing);
+    println!("  written by tessera {}", m.tessera_version);
+    Ok(())
+}
+
+/// Widths `[features, hidden..., outputs]` of a saved model.
+fn inspect_dims(m: &SavedModel) -> Vec<usize> {
+    let mut dims = vec![m.features.len()];
+    if m.layers.is_empty() {
+        dims.push(1);
+    } else {
+        dims.extend(m.layers.iter().map(|l| l.bias.len()));
+    }
+    dims
 }

@@ -1,0 +1,255 @@
+//! What a training run leaves beside its model: a metrics JSON and a PNG of
+//! the loss and held-out accuracy per epoch, each next to the plaintext twin.
+
+use crate::models::{Evaluation, JobReport, JobSpec, PlainReport};
+use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Version tag of the metrics file.
+pub const METRICS_FORMAT: &str = "tessera-metrics/1";
+
+/// A byte count for people: `1.50 MiB`, `12.0 KiB`, `300 B`.
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// One epoch of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training loss under MPC.
+    pub loss: f64,
+    /// Held-out accuracy (R² for linear regression) under MPC, if monitored.
+    pub test_metric: Option<f64>,
+    /// The same for the plaintext f32 twin, if it ran.
+    pub plaintext_loss: Option<f64>,
+    /// The plaintext twin's held-out metric.
+    pub plaintext_test_metric: Option<f64>,
+}
+
+/// One party's cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartyCost {
+    /// Party id.
+    pub party: usize,
+    /// Bytes sent to other parties.
+    pub bytes_sent: u64,
+    /// Bytes received from other parties.
+    pub bytes_received: u64,
+    /// Communication rounds.
+    pub rounds: u64,
+    /// Bytes received from the dealer.
+    pub dealer_bytes: u64,
+    /// Seconds of computation.
+    pub seconds: f64,
+}
+
+/// One kind of value opened during the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenedValue {
+    /// What it is.
+    pub label: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Who learned it: `None` for every party.
+    pub to: Option<usize>,
+    /// How many times it was opened.
+    pub count: usize,
+}
+
+/// Everything the metrics JSON holds (format [`METRICS_FORMAT`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingMetrics {
+    /// Always [`METRICS_FORMAT`].
+    pub format: String,
+    /// The job as run.
+    pub job: JobSpec,
+    /// Who was trusted.
+    pub trust: String,
+    /// Wall time of the MPC run, seconds.
+    pub wall_seconds: f64,
+    /// Wall time of the plaintext twin, seconds.
+    pub plaintext_seconds: Option<f64>,
+    /// Per-epoch curves.
+    pub epochs: Vec<EpochMetrics>,
+    /// Final train quality under MPC.
+    pub train: Evaluation,
+    /// Final held-out quality under MPC.
+    pub test: Option<Evaluation>,
+    /// Final held-out quality of the plaintext twin.
+    pub plaintext_test: Option<Evaluation>,
+    /// Cost per party.
+    pub parties: Vec<PartyCost>,
+    /// Every kind of value opened, to whom, and how often.
+    pub opened: Vec<OpenedValue>,
+}
+
+impl TrainingMetrics {
+    /// Collects the metrics of an embedded run and its optional plaintext twin.
+    pub fn new(spec: &JobSpec, report: &JobReport, plain: Option<&PlainReport>, wall: f64) -> Self {
+        let p0 = &report.parties[0];
+        let metric = |e: &Evaluation| e.accuracy.or(e.r2);
+        let epochs = (0..p0.epoch_losses.len())
+            .map(|i| EpochMetrics {
+                epoch: i + 1,
+                loss: p0.epoch_losses[i],
+                test_metric: p0.epoch_test.get(i).and_then(metric),
+                plaintext_loss: plain.and_then(|p| p.epoch_losses.get(i).copied()),
+                plaintext_test_metric: plain.and_then(|p| p.epoch_test.get(i).and_then(metric)),
+            })
+            .collect();
+        let mut opened: Vec<OpenedValue> = Vec::new();
+        for o in &p0.openings {
+            match opened
+                .iter_mut()
+                .find(|v| v.label == o.label && v.shape == o.shape && v.to == o.to)
+            {
+                Some(v) => v.count += 1,
+                None => opened.push(OpenedValue {
+                    label: o.label.clone(),
+                    shape: o.shape.clone(),
+                    to: o.to,
+                    count: 1,
+                }),
+            }
+        }
+        TrainingMetrics {
+            format: METRICS_FORMAT.into(),
+            job: spec.clone(),
+            trust: p0.trust.clone(),
+            wall_seconds: wall,
+            plaintext_seconds: plain.map(|p| p.seconds),
+            epochs,
+            train: p0.metrics.train.clone(),
+            test: p0.metrics.test.clone(),
+            plaintext_test: plain.and_then(|p| p.model.metrics.test.clone()),
+            parties: report
+                .stats
+                .iter()
+                .zip(&report.seconds)
+                .map(|(s, &seconds)| PartyCost {
+                    party: s.party,
+                    bytes_sent: s.total_sent(),
+                    bytes_received: s.total_received(),
+                    rounds: s.rounds,
+                    dealer_bytes: s.preprocessing_bytes,
+                    seconds,
+                })
+                .collect(),
+            opened,
+        }
+    }
+
+    /// Writes the metrics as pretty JSON.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(path, text + "\n")
+    }
+}
+
+/// `model.json` -> `model.metrics.json` and `model.png`.
+pub fn sidecar_paths(model: &Path) -> (PathBuf, PathBuf) {
+    (
+        model.with_extension("metrics.json"),
+        model.with_extension("png"),
+    )
+}
+
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+
+/// Draws the loss and held-out metric per epoch, MPC against plaintext, as
+/// a 1200 x 480 PNG.
+pub fn plot_training(m: &TrainingMetrics, path: &Path) -> Result<(), String> {
+    // plotters renders text with the embedded font: no system fonts needed.
+    let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    let root = BitMapBackend::new(path, (1200, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (left, right) = root.split_horizontally(600);
+    let n = m.epochs.len().max(1) as f64;
+    let metric_name = if m.train.accuracy.is_some() {
+        "held-out accuracy"
+    } else {
+        "held-out R^2"
+    };
+    let curves = [
+        (
+            &left,
+            "training loss per epoch",
+            m.epochs.iter().map(|e| Some(e.loss)).collect::<Vec<_>>(),
+            m.epochs
+                .iter()
+                .map(|e| e.plaintext_loss)
+                .collect::<Vec<_>>(),
+        ),
+        (
+            &right,
+            metric_name,
+            m.epochs.iter().map(|e| e.test_metric).collect(),
+            m.epochs.iter().map(|e| e.plaintext_test_metric).collect(),
+        ),
+    ];
+    for (area, title, mpc, plain) in curves {
+        let values: Vec<f64> = mpc.iter().chain(&plain).flatten().copied().collect();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let (lo, hi) = if values.is_empty() {
+            (0.0, 1.0)
+        } else {
+            let pad = ((hi - lo) * 0.08).max(1e-3);
+            (lo - pad, hi + pad)
+        };
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.5..n + 0.5, lo..hi)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        // The plaintext twin first, so the MPC curve stays visible where they agree.
+        for (series, colour, name) in [(&plain, &RED, "plaintext f32"), (&mpc, &BLUE, "MPC")] {
+            let pts: Vec<(f64, f64)> = series
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (i as f64 + 1.0, v)))
+                .collect();
+            if pts.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())
+}
