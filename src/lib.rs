@@ -10,21 +10,32 @@
 //! [`tensor`] (ring tensors, fixed point, PRG), [`protocols`] (channels,
 //! sessions, the trusted dealer, MPC protocols), [`layers`] (backends and
 //! layers that run in plaintext and under MPC) and [`models`] (joint training
-//! of linear and logistic regression).
+//! and private inference of linear, logistic, softmax and MLP models).
+//!
+//! The common path needs none of the protocol machinery: describe a
+//! [`Job`], give each party its data, train, and read the model, the metrics
+//! and the cost. [`scenarios`] holds complete use cases beyond training
+//! (threshold flagging, proof of solvency, pooled statistics, a credit model
+//! that is never opened), and [`deploy`] runs one party per process over
+//! mutually authenticated TLS.
 //!
 //! ```
-//! use tessera::models::{partition, run_job_embedded, Dataset, JobSpec, Split, TrainConfig};
+//! use tessera::{models::{Dataset, Split}, Job};
 //!
-//! let text = "a,b,label\n0,1,0\n1,0,1\n0,2,0\n2,0,1\n0,3,0\n3,0,1\n0,4,0\n4,0,1\n";
-//! let data = Dataset::parse(std::path::Path::new("toy.csv"), text).unwrap();
-//! let parts = partition(&data, 2, Split::Columns, 0).unwrap();
-//! let spec = JobSpec::new(2, Split::Columns, TrainConfig { test_fraction: 0.0, ..Default::default() });
-//! let report = run_job_embedded(&spec, &parts, None).unwrap();
-//! let model = report.model().unwrap();
-//! assert_eq!(model.metrics.train.accuracy, Some(1.0));
+//! // Two banks hold different columns of the same customers; party 0 has the labels.
+//! let data = Dataset::from_csv("data/breast_cancer.csv")?;
+//! let job = Job::logistic(2).split(Split::Columns).epochs(5).model_to(&[0]);
+//! let trained = job.train(&job.split_dataset(&data)?)?;
+//! let model = trained.model.expect("party 0 receives the model");
+//! assert!(model.metrics.test.unwrap().accuracy.unwrap() > 0.9);
+//! // Party 1 never received the weights: only party 0 did.
+//! let p1 = &trained.report.parties[1];
+//! assert!(p1.model.is_none());
+//! # Ok::<(), tessera::models::ModelError>(())
 //! ```
 
 pub mod deploy;
+mod job;
 pub mod report;
 pub mod scenarios;
 pub use tessera_layers as layers;
@@ -32,4 +43,5 @@ pub use tessera_models as models;
 pub use tessera_protocols as protocols;
 pub use tessera_tensor as tensor;
 
+pub use job::{infer_privately, Job, Trained};
 pub use report::human_bytes;

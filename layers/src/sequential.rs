@@ -9,6 +9,34 @@ pub enum Layer<B: Backend> {
 }
 
 /// Layers applied in order; backward runs them in reverse.
+///
+/// The same network under MPC (each party holds shares) and in plaintext
+/// fixed point gives the same outputs, up to the truncation's last unit:
+///
+/// ```
+/// use tessera_layers::{Activation, Backend, FixedBackend, MpcBackend, Sequential};
+/// use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+///
+/// let x = ndarray::array![[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]].into_dyn();
+/// let mut plain = FixedBackend::default();
+/// let net = Sequential::mlp(&mut plain, &[3, 4, 2], Activation::Relu, 7).unwrap();
+/// let xt = plain.public(&x).unwrap();
+/// let y = net.predict(&mut plain, &xt).unwrap();
+/// let want = plain.reveal(&y, "y").unwrap();
+///
+/// let outs = run_embedded(&EmbeddedConfig::new(2), |sess| {
+///     let mut b = MpcBackend::new(sess);
+///     // Party 1 inputs the rows; the weights come from the public seed here.
+///     let xs = b.input(1, Some(&x), &[2, 3])?;
+///     let net = Sequential::mlp(&mut b, &[3, 4, 2], Activation::Relu, 7)?;
+///     let y = net.predict(&mut b, &xs)?;
+///     b.reveal(&y, "y")
+/// })
+/// .unwrap();
+/// for (got, want) in outs[0].value.iter().zip(want.iter()) {
+///     assert!((got - want).abs() < 1e-3);
+/// }
+/// ```
 pub struct Sequential<B: Backend> {
     /// The layers.
     pub layers: Vec<Layer<B>>,

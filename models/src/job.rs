@@ -191,6 +191,19 @@ pub struct PartyShape {
     pub features: Vec<String>,
 }
 
+/// For demos: shuffles `all`'s rows with the public `seed` (so each party's
+/// block is a fair sample), then [`partition`]s them.
+pub fn partition_shuffled(
+    all: &Dataset,
+    parties: usize,
+    split: Split,
+    label_party: usize,
+    seed: u64,
+) -> Result<Vec<Dataset>> {
+    let (order, _) = train_test_indices(all.rows(), 0.0, seed ^ 0x9e37);
+    partition(&all.select(&order), parties, split, label_party)
+}
+
 /// Splits one table among `n` parties (for demos and tests): contiguous row
 /// blocks, or contiguous column blocks with the labels at `label_party`.
 pub fn partition(

@@ -291,6 +291,23 @@ pub fn exp(sess: &mut Session, x: &AShare) -> Result<AShare> {
 
 /// Logistic sigmoid `1 / (1 + e^-|x|)`, mirrored for negative `x`. Accurate
 /// to 1e-4 everywhere; saturates to 0 and 1.
+///
+/// ```
+/// use tessera_protocols::{approx, arith, runtime::{run_embedded, EmbeddedConfig}, ProtocolError};
+/// use tessera_tensor::FixedPoint;
+///
+/// let fp = FixedPoint::default();
+/// let xs = [-3.0, 0.0, 0.5, 1000.0];
+/// let out = run_embedded(&EmbeddedConfig::new(2), |s| -> Result<Vec<f64>, ProtocolError> {
+///     let mine = fp.encode_array(&ndarray::arr1(&xs).into_dyn())?;
+///     let x = arith::share_input(s, 0, (s.id() == 0).then_some(&mine), &[4])?;
+///     let y = approx::sigmoid(s, &x)?;
+///     Ok(arith::reveal(s, &y, "sigmoid")?.as_slice().iter().map(|&v| fp.decode(v)).collect())
+/// }).unwrap();
+/// for (x, y) in xs.iter().zip(&out[0].value) {
+///     assert!((y - 1.0 / (1.0 + (-x).exp())).abs() < 1e-4);
+/// }
+/// ```
 pub fn sigmoid(sess: &mut Session, x: &AShare) -> Result<AShare> {
     let fixed = sess.fixed();
     let shape = x.shape().to_vec();

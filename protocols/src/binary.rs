@@ -201,6 +201,20 @@ pub fn sign(sess: &mut Session, x: &AShare) -> Result<AShare> {
 }
 
 /// `max(x, 0)` elementwise, exact: `x * (1 - msb(x))` (nine rounds).
+///
+/// ```
+/// use tessera_protocols::{arith, binary, runtime::{run_embedded, EmbeddedConfig}, ProtocolError};
+/// use tessera_tensor::FixedPoint;
+///
+/// let fp = FixedPoint::default();
+/// let out = run_embedded(&EmbeddedConfig::new(3), |s| -> Result<Vec<f64>, ProtocolError> {
+///     let mine = fp.encode_array(&ndarray::arr1(&[-2.5, 0.0, 4.0]).into_dyn())?;
+///     let x = arith::share_input(s, 2, (s.id() == 2).then_some(&mine), &[3])?;
+///     let y = binary::relu(s, &x)?;
+///     Ok(arith::reveal(s, &y, "relu")?.as_slice().iter().map(|&v| fp.decode(v)).collect())
+/// }).unwrap();
+/// assert_eq!(out[0].value, [0.0, 0.0, 4.0]);
+/// ```
 pub fn relu(sess: &mut Session, x: &AShare) -> Result<AShare> {
     let neg = msb(sess, x)?;
     let pos = neg.neg().add_public_scalar(sess, 1);

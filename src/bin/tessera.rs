@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tessera::human_bytes as bytes;
 use tessera::models::{
-    partition, run_inference_embedded, run_job_embedded_observed, run_job_plaintext,
+    partition_shuffled, run_inference_embedded, run_job_embedded_observed, run_job_plaintext,
     train_test_indices, Dataset, Evaluation, InferOutput, InferSpec, JobReport, JobSpec, ModelKind,
     SavedModel, Split, TrainConfig, TrainEvent,
 };
@@ -327,7 +327,7 @@ fn run(cli: Cli) -> Result<()> {
                 SplitArg::Columns => Split::Columns,
             };
             let all = Dataset::from_csv(&a.data)?;
-            for (i, part) in shuffled_partition(all, a.parties, split, a.label_party, a.seed)?
+            for (i, part) in partition_shuffled(&all, a.parties, split, a.label_party, a.seed)?
                 .iter()
                 .enumerate()
             {
@@ -414,7 +414,7 @@ fn train(a: TrainArgs, out: Output) -> Result<()> {
     spec.validate()?;
     let parts = if a.data.len() == 1 {
         let all = loaded.into_iter().next().expect("one file");
-        shuffled_partition(all, a.parties, split, a.label_party, a.seed)?
+        partition_shuffled(&all, a.parties, split, a.label_party, a.seed)?
     } else if a.data.len() == a.parties {
         a.data
             .iter()
@@ -637,19 +637,6 @@ fn print_summary(spec: &JobSpec, report: &JobReport, plain: Option<&SavedModel>,
             bytes(s.preprocessing_bytes)
         );
     }
-}
-
-/// Shuffles rows with the public seed (so each party's block is a fair
-/// sample), then splits among the parties.
-fn shuffled_partition(
-    all: Dataset,
-    parties: usize,
-    split: Split,
-    label_party: usize,
-    seed: u64,
-) -> Result<Vec<Dataset>> {
-    let (order, _) = train_test_indices(all.rows(), 0.0, seed ^ 0x9e37);
-    Ok(partition(&all.select(&order), parties, split, label_party)?)
 }
 
 /// One party of a private-inference job file.

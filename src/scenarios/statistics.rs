@@ -99,6 +99,23 @@ fn local_aggregate(job: &StatsJob, d: &Dataset) -> Result<Vec<f64>> {
 
 /// Runs the job with hospital `i` as party `i`. `seed` fixes all MPC
 /// randomness (tests only).
+///
+/// ```
+/// use tessera::{models::Dataset, scenarios::statistics::{run, StatsJob}};
+/// use std::path::Path;
+///
+/// let a = Dataset::parse(Path::new("a.csv"), "age\n30\n40\n")?;
+/// let b = Dataset::parse(Path::new("b.csv"), "age\n50\n60\n70\n")?;
+/// let job = StatsJob { column: "age".into(), lo: 0.0, hi: 100.0, bins: 2 };
+/// let out = run(&job, &[a, b], None)?;
+/// assert_eq!(out.aggregates.count, 5);
+/// assert!((out.aggregates.mean - 50.0).abs() < 1e-3);
+/// assert!((out.aggregates.variance - 250.0).abs() < 1e-2);
+/// assert_eq!(out.aggregates.histogram, [2, 3]);
+/// // Each hospital learned the aggregates and nothing else.
+/// assert_eq!(out.views[1].labels(), ["row count and histogram", "mean and sample variance"]);
+/// # Ok::<(), tessera::models::ModelError>(())
+/// ```
 pub fn run(job: &StatsJob, hospitals: &[Dataset], seed: Option<[u8; 32]>) -> Result<StatsOutcome> {
     if !(job.lo.is_finite() && job.hi.is_finite() && job.lo < job.hi) || job.bins == 0 {
         return Err(ModelError::Config(format!(

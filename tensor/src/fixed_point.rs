@@ -20,6 +20,17 @@ pub const DEFAULT_FRAC_BITS: u32 = 16;
 /// The plaintext arithmetic here ([`FixedPoint::mul`], [`FixedPoint::truncate`])
 /// is the reference that the MPC protocols reproduce: exactly for additions
 /// and ring products, and within one unit in the last place for truncation.
+///
+/// ```
+/// use tessera_tensor::FixedPoint;
+///
+/// let fp = FixedPoint::new(16)?;
+/// let (a, b) = (fp.encode(1.5)?, fp.encode(-2.25)?);
+/// assert_eq!(fp.decode(fp.mul(a, b)), -3.375);
+/// assert!(fp.encode(f64::NAN).is_err());
+/// assert!(fp.encode(1e15).is_err()); // beyond 2^(62-16)
+/// # Ok::<(), tessera_tensor::TensorError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FixedPoint {
     frac_bits: u32,

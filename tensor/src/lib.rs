@@ -12,6 +12,22 @@
 //! * [`Prg`]: the one seeded cryptographic PRG (ChaCha20) that draws shares,
 //!   masks and dealer material.
 //! * [`wire`]: compact byte encoding of tensors with limits on decoding.
+//!
+//! Additive secret sharing in three lines: two random-looking shares that
+//! add up, in the ring, to the fixed-point encoding of a secret.
+//!
+//! ```
+//! use tessera_tensor::{FixedPoint, Prg, RingTensor};
+//!
+//! let fp = FixedPoint::default(); // 16 fractional bits
+//! let secret = RingTensor::from_vec(&[2], vec![fp.encode(3.25)?, fp.encode(-1.5)?])?;
+//! let share0 = Prg::from_seed([7; 32]).uniform(&[2]);
+//! let share1 = secret.sub(&share0)?;
+//! let opened = share0.add(&share1)?;
+//! assert_eq!(fp.decode(opened.as_slice()[0]), 3.25);
+//! assert_eq!(fp.decode(opened.as_slice()[1]), -1.5);
+//! # Ok::<(), tessera_tensor::TensorError>(())
+//! ```
 
 mod error;
 mod fixed_point;

@@ -12,6 +12,16 @@ pub type Seed = [u8; 32];
 /// from a `Prg`. Two parties holding the same seed draw the same stream, which
 /// is what makes seeded preprocessing and message-free input sharing work.
 /// `Debug` prints nothing of the state.
+///
+/// ```
+/// use tessera_tensor::Prg;
+///
+/// let (mut alice, mut bob) = (Prg::from_seed([1; 32]), Prg::from_seed([1; 32]));
+/// assert_eq!(alice.uniform(&[4]), bob.uniform(&[4])); // same seed, same stream
+/// let mut rows: Vec<usize> = (0..10).collect();
+/// alice.shuffle(&mut rows);
+/// assert_eq!(rows.len(), 10);
+/// ```
 #[derive(Clone)]
 pub struct Prg {
     rng: ChaCha20Rng,

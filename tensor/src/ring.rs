@@ -8,6 +8,16 @@ use std::fmt;
 /// kernels and the wire format can work on plain slices. Its `Debug` prints
 /// only the shape: a ring tensor is usually a share or a secret, and must not
 /// end up in logs.
+///
+/// ```
+/// use tessera_tensor::RingTensor;
+///
+/// let a = RingTensor::from_vec(&[2, 2], vec![1, 2, 3, u64::MAX])?; // u64::MAX is -1
+/// let b = RingTensor::from_vec(&[2, 1], vec![10, 1])?;
+/// assert_eq!(a.matmul(&b)?.as_slice(), &[12, 29]); // 3*10 + (-1)*1
+/// assert_eq!(format!("{a:?}"), "RingTensor(shape=[2, 2])"); // no values in logs
+/// # Ok::<(), tessera_tensor::TensorError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RingTensor {
     data: ArrayD<u64>,
