@@ -26,10 +26,7 @@ impl Dataset {
     /// malformed value is an error naming the file, line and column.
     pub fn from_csv(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Io {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, &e))?;
         Self::parse(path, &text)
     }
 
@@ -124,10 +121,7 @@ impl Dataset {
             out.push_str(&cells.join(","));
             out.push('\n');
         }
-        std::fs::write(path, out).map_err(|e| ModelError::Io {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        std::fs::write(path, out).map_err(|e| ModelError::io(path, &e))
     }
 
     /// Number of rows.
@@ -164,7 +158,11 @@ impl Dataset {
     pub fn check_binary_labels(&self) -> Result<()> {
         self.check_labels(
             |v| v == 0.0 || v == 1.0,
-            |v| format!("logistic regression needs labels 0 or 1, found {v}"),
+            |v| {
+                format!(
+                    "logistic regression needs labels 0 or 1, found {v}; for more classes use --model softmax or mlp"
+                )
+            },
         )
     }
 

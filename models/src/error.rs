@@ -50,6 +50,24 @@ pub enum ModelError {
     Layer(#[from] LayerError),
 }
 
+impl ModelError {
+    /// A file error worded for people: what went wrong with `path` and what to check.
+    pub fn io(path: &std::path::Path, e: &std::io::Error) -> Self {
+        let reason = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file; check the path".to_string(),
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied; check the file's owner and mode".to_string()
+            }
+            std::io::ErrorKind::IsADirectory => "this is a directory, not a file".to_string(),
+            _ => e.to_string(),
+        };
+        ModelError::Io {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+}
+
 impl From<ProtocolError> for ModelError {
     fn from(e: ProtocolError) -> Self {
         ModelError::Layer(LayerError::Protocol(e))

@@ -141,10 +141,7 @@ impl SavedModel {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let text = serde_json::to_string_pretty(self).expect("a model serialises");
-        std::fs::write(path, text + "\n").map_err(|e| ModelError::Io {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        std::fs::write(path, text + "\n").map_err(|e| ModelError::io(path, &e))
     }
 
     /// Reads a model file, checking its format and consistency.
@@ -154,7 +151,7 @@ impl SavedModel {
             path: path.to_path_buf(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| io(e.to_string()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, &e))?;
         let m: SavedModel = serde_json::from_str(&text)
             .map_err(|e| io(format!("not a tessera model file: {e}")))?;
         if m.format != MODEL_FORMAT {

@@ -432,6 +432,8 @@ fn train(a: TrainArgs, out: Output) -> Result<()> {
         k[..8].copy_from_slice(&s.to_le_bytes());
         k
     });
+    // Check every party's data before printing anything about the run.
+    tessera::models::check_parties(&spec, &parts)?;
     if out.text() {
         print_header(&spec, &parts, a.insecure_mpc_seed.is_some());
     }

@@ -38,10 +38,7 @@ impl Books {
     /// `liability`, `amount` a non-negative number.
     pub fn from_csv(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| ModelError::Io {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, &e))?;
         Self::parse(path, &text)
     }
 
