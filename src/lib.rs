@@ -34,6 +34,7 @@
 //! # Ok::<(), tessera::models::ModelError>(())
 //! ```
 
+pub mod bench;
 pub mod deploy;
 mod job;
 pub mod report;

@@ -263,3 +263,58 @@ fn json_output_parses_and_every_subcommand_help_has_an_example() {
         );
     }
 }
+
+#[test]
+fn bench_quick_runs_every_task_and_reports_json() {
+    let md = scratch("bench.md");
+    let out = tessera()
+        .args(["--json", "bench", "--quick", "--data"])
+        .arg(repo("data"))
+        .arg("--mnist")
+        .arg(repo("../shared/data/mnist"))
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench --json is JSON");
+    let tasks = v["tasks"].as_array().unwrap();
+    let names: Vec<&str> = tasks.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "logreg_breast_cancer",
+            "mlp_digits_epoch",
+            "inference_digits",
+            "mnist_logreg_epoch",
+            "matmul",
+            "relu",
+            "sigmoid"
+        ]
+    );
+    for t in tasks {
+        if t["note"].as_str().is_some_and(|n| n.starts_with("skipped")) {
+            // Only MNIST may be missing (a fresh clone without ../shared).
+            assert_eq!(t["name"], "mnist_logreg_epoch");
+            continue;
+        }
+        // Times are recorded, never asserted on; the counters must be real.
+        assert!(
+            t["mpc_s"].as_f64().unwrap() > 0.0 && t["plaintext_s"].as_f64().unwrap() > 0.0,
+            "{t}"
+        );
+        assert!(
+            t["rounds"].as_u64().unwrap() > 0 && t["bytes_sent_per_party"].as_u64().unwrap() > 0,
+            "{t}"
+        );
+        if let (Some(a), Some(b)) = (t["accuracy_mpc"].as_f64(), t["accuracy_plaintext"].as_f64()) {
+            assert!((a - b).abs() < 0.03, "{t}");
+        }
+    }
+    let table = std::fs::read_to_string(&md).unwrap();
+    assert_eq!(table.lines().count(), 2 + tasks.len(), "{table}");
+}

@@ -341,13 +341,23 @@ pub fn infer_fixed(
     rows: &Dataset,
     fixed: FixedPoint,
 ) -> Result<Vec<Vec<f64>>> {
-    let mut b = FixedBackend::new(fixed);
+    infer_plain(&mut FixedBackend::new(fixed), spec, model, rows)
+}
+
+/// The same computation on any plaintext backend (`f32` for the speed
+/// baseline in benchmarks, fixed point for the bit-faithful reference).
+pub fn infer_plain<B: Backend>(
+    b: &mut B,
+    spec: &InferSpec,
+    model: &SavedModel,
+    rows: &Dataset,
+) -> Result<Vec<Vec<f64>>> {
     let blocks: Vec<_> = folded_blocks(model)
         .iter()
         .map(|bl| b.public(bl))
         .collect::<std::result::Result<_, _>>()?;
     let x = b.public(&rows.features.clone().into_dyn())?;
-    let out = forward(&mut b, spec, &blocks, &x)?;
+    let out = forward(b, spec, &blocks, &x)?;
     Ok(decode(spec, &b.reveal(&out, "predictions")?))
 }
 

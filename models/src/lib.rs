@@ -44,8 +44,8 @@ mod train;
 pub use data::{train_test_indices, Dataset};
 pub use error::{ModelError, Result};
 pub use infer::{
-    folded_blocks, infer_fixed, party_infer, party_infer_shared, run_inference_embedded,
-    InferOutput, InferReport, InferSpec, SharedModel,
+    folded_blocks, infer_fixed, infer_plain, party_infer, party_infer_shared,
+    run_inference_embedded, InferOutput, InferReport, InferSpec, SharedModel,
 };
 pub use job::{
     check_own_data, check_parties, check_parties_shapes, partition, partition_shuffled, party_main,

@@ -79,11 +79,38 @@ enum Command {
         after_help = "Example:\n  tessera predict --model model.json --data data/breast_cancer.csv --out predictions.csv"
     )]
     Predict(PredictArgs),
+    /// Benchmark end-to-end tasks under MPC against plaintext f32 in the same run.
+    #[command(
+        after_help = "Examples:\n  tessera bench --quick\n  tessera bench --mnist ../shared/data/mnist --markdown BENCHMARKS-table.md --json-out bench.json\n  tessera bench --only mlp"
+    )]
+    Bench(BenchArgs),
     /// Print a saved model's metadata: kind, features, how it was trained, by whom, its metrics.
     #[command(
         after_help = "Example:\n  tessera inspect model.json\n  tessera inspect model.json --json"
     )]
     Inspect(InspectArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Small sizes (a smoke test, well under two minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Directory with the MNIST idx files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz).
+    #[arg(long, default_value = "../shared/data/mnist")]
+    mnist: PathBuf,
+    /// Directory with breast_cancer.csv and digits.csv.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// Run only the tasks whose name contains this (e.g. mnist, relu).
+    #[arg(long)]
+    only: Option<String>,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+    /// Also write the Markdown table here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -313,6 +340,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict(a) => predict(a, out),
         Command::Infer(a) => infer(a, out),
         Command::Inspect(a) => inspect(a, out),
+        Command::Bench(a) => bench(a, out),
         Command::Keygen(a) => {
             for p in tessera::deploy::keygen(&a.out, a.parties)? {
                 println!("wrote {}", p.display());
@@ -984,4 +1012,47 @@ fn inspect_dims(m: &SavedModel) -> Vec<usize> {
         dims.extend(m.layers.iter().map(|l| l.bias.len()));
     }
     dims
+}
+
+fn bench(a: BenchArgs, out: Output) -> Result<()> {
+    let opts = tessera::bench::BenchOptions {
+        quick: a.quick,
+        mnist: a.mnist,
+        data: a.data,
+        filter: a.only,
+    };
+    if out.text() {
+        eprintln!(
+            "tessera bench{}: 2 parties embedded (threads), each task next to plaintext f32 in this process; {}",
+            if opts.quick { " --quick" } else { "" },
+            tessera::protocols::prep::DEALER_TRUST
+        );
+    }
+    let bar = spinner(out, "running");
+    let results = tessera::bench::run(&opts, |name| bar.set_message(format!("running {name}")))?;
+    bar.finish_and_clear();
+    let table = tessera::bench::markdown(&results);
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "quick": opts.quick,
+        "threads": rayon_threads(),
+        "tasks": results,
+    }))?;
+    if let Some(p) = &a.json_out {
+        std::fs::write(p, json.clone() + "\n")
+            .with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if let Some(p) = &a.markdown {
+        std::fs::write(p, &table).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    if out.json {
+        println!("{json}");
+    } else if !out.quiet {
+        print!("{table}");
+    }
+    Ok(())
+}
+
+/// Threads available to the kernels (for the record).
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

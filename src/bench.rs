@@ -1,0 +1,506 @@
+//! `tessera bench`: end-to-end tasks, each timed next to its plaintext `f32`
+//! twin in the same process, with the cost MPC adds: preprocessing wait,
+//! bytes and rounds per party, and peak memory.
+
+use crate::models::{infer_plain, Dataset, InferOutput, InferSpec, ModelError, Result, SavedModel};
+use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
+use crate::protocols::{approx, arith, binary, AShare, ProtocolError, Session};
+use crate::tensor::{matmul::f32_matmul, FixedPoint, Prg, RingTensor};
+use crate::{infer_privately, Job};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Small sizes that finish in well under two minutes (a smoke test).
+    pub quick: bool,
+    /// Where the MNIST idx files are (`train-images-idx3-ubyte.gz`, ...).
+    pub mnist: PathBuf,
+    /// Directory of the shipped CSVs (`breast_cancer.csv`, `digits.csv`).
+    pub data: PathBuf,
+    /// Only tasks whose name contains this.
+    pub filter: Option<String>,
+}
+
+/// One task's figures. Times are seconds of wall time.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskResult {
+    /// Short name, e.g. `mnist_logreg_epoch`.
+    pub name: String,
+    /// What was run.
+    pub description: String,
+    /// Computing parties.
+    pub parties: usize,
+    /// MPC wall time (slowest party).
+    pub mpc_s: f64,
+    /// The plaintext `f32` twin's wall time.
+    pub plaintext_s: f64,
+    /// `mpc_s / plaintext_s`.
+    pub ratio: f64,
+    /// The target ratio from the issue tracker, where one is set.
+    pub target_ratio: Option<f64>,
+    /// Time parties spent waiting for the dealer's material (max over parties).
+    pub preprocessing_wait_s: f64,
+    /// `mpc_s` minus the wait: computing and messaging.
+    pub online_s: f64,
+    /// Bytes sent by the busiest party to the other parties.
+    pub bytes_sent_per_party: u64,
+    /// Bytes of dealer material received by party 0.
+    pub dealer_bytes: u64,
+    /// Communication rounds.
+    pub rounds: u64,
+    /// Peak resident memory of the process during the task, if measurable.
+    pub peak_memory_bytes: Option<u64>,
+    /// Accuracy under MPC, for learning tasks.
+    pub accuracy_mpc: Option<f64>,
+    /// Accuracy of the plaintext twin.
+    pub accuracy_plaintext: Option<f64>,
+    /// Why a task was skipped, or anything else worth knowing.
+    pub note: Option<String>,
+}
+
+/// Counters gathered from a run.
+#[derive(Default)]
+struct Cost {
+    mpc_s: f64,
+    wait_s: f64,
+    bytes: u64,
+    dealer: u64,
+    rounds: u64,
+}
+
+impl Cost {
+    fn from_outcomes<T>(outs: &[PartyOutcome<T>]) -> Self {
+        Self::from_stats(
+            &outs.iter().map(|o| o.stats.clone()).collect::<Vec<_>>(),
+            outs.iter()
+                .map(|o| o.elapsed.as_secs_f64())
+                .fold(0.0, f64::max),
+        )
+    }
+    fn from_stats(stats: &[crate::protocols::Stats], mpc_s: f64) -> Self {
+        Cost {
+            mpc_s,
+            wait_s: stats
+                .iter()
+                .map(|s| s.preprocessing_wait_s)
+                .fold(0.0, f64::max),
+            bytes: stats.iter().map(|s| s.total_sent()).max().unwrap_or(0),
+            dealer: stats.first().map_or(0, |s| s.preprocessing_bytes),
+            rounds: stats.iter().map(|s| s.rounds).max().unwrap_or(0),
+        }
+    }
+}
+
+/// Resets the kernel's peak-RSS counter of this process (Linux).
+fn reset_peak_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident memory since the last reset (Linux: `VmHWM`).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn result(
+    name: &str,
+    description: String,
+    parties: usize,
+    cost: Cost,
+    plaintext_s: f64,
+    target_ratio: Option<f64>,
+    accuracy: (Option<f64>, Option<f64>),
+    note: Option<String>,
+) -> TaskResult {
+    TaskResult {
+        name: name.into(),
+        description,
+        parties,
+        mpc_s: cost.mpc_s,
+        plaintext_s,
+        ratio: cost.mpc_s / plaintext_s.max(1e-9),
+        target_ratio,
+        preprocessing_wait_s: cost.wait_s,
+        online_s: (cost.mpc_s - cost.wait_s).max(0.0),
+        bytes_sent_per_party: cost.bytes,
+        dealer_bytes: cost.dealer,
+        rounds: cost.rounds,
+        peak_memory_bytes: peak_memory(),
+        accuracy_mpc: accuracy.0,
+        accuracy_plaintext: accuracy.1,
+        note,
+    }
+}
+
+/// Times `f` a few times and keeps the fastest (plaintext runs are short and noisy).
+fn best_of<T>(times: usize, mut f: impl FnMut() -> T) -> (f64, T) {
+    let mut best = f64::INFINITY;
+    let mut out = None;
+    for _ in 0..times.max(1) {
+        let t = Instant::now();
+        let v = f();
+        best = best.min(t.elapsed().as_secs_f64());
+        out = Some(v);
+    }
+    (best, out.expect("at least one run"))
+}
+
+/// Trains `job` under MPC and in plaintext on the same split.
+fn training_task(
+    name: &str,
+    description: String,
+    job: &Job,
+    parts: &[Dataset],
+    target: Option<f64>,
+) -> Result<TaskResult> {
+    reset_peak_memory();
+    let trained = job.train(parts)?;
+    let cost = Cost::from_stats(&trained.report.stats, trained.metrics.wall_seconds);
+    let peak = peak_memory();
+    let (plain_s, plain) = best_of(3, || job.train_plaintext(parts));
+    let plain = plain?;
+    let acc = |m: &SavedModel| m.metrics.test.as_ref().and_then(|t| t.accuracy);
+    let mut r = result(
+        name,
+        description,
+        job.spec().parties,
+        cost,
+        plain_s,
+        target,
+        (trained.model.as_ref().and_then(acc), acc(&plain.model)),
+        None,
+    );
+    r.peak_memory_bytes = peak;
+    Ok(r)
+}
+
+/// Runs one MPC operation on `parties` embedded parties with a fixed input
+/// owned by party 0, against the `f32` twin.
+fn op_task(
+    name: &str,
+    description: String,
+    shape: &[usize],
+    plain: impl Fn(&[f32]) -> Vec<f32>,
+    op: impl Fn(&mut Session, &AShare) -> std::result::Result<AShare, ProtocolError> + Sync,
+) -> Result<TaskResult> {
+    let fp = FixedPoint::default();
+    let mut prg = Prg::from_seed([9; 32]);
+    let len: usize = shape.iter().product();
+    let xs: Vec<f64> = (0..len).map(|_| prg.next_f64() * 8.0 - 4.0).collect();
+    let enc = RingTensor::from_vec(
+        shape,
+        xs.iter().map(|&v| fp.encode(v).expect("small")).collect(),
+    )
+    .map_err(|e| ModelError::Config(e.to_string()))?;
+    reset_peak_memory();
+    let outs = run_embedded(&EmbeddedConfig::new(2), |s| {
+        let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), shape)?;
+        let y = op(s, &x)?;
+        // Nothing is opened: the result stays shared, as inside a model.
+        Ok::<_, ProtocolError>(y.len())
+    })?;
+    let cost = Cost::from_outcomes(&outs);
+    let peak = peak_memory();
+    let xf: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
+    let (plain_s, _) = best_of(3, || plain(&xf));
+    let mut r = result(
+        name,
+        description,
+        2,
+        cost,
+        plain_s,
+        None,
+        (None, None),
+        None,
+    );
+    r.peak_memory_bytes = peak;
+    Ok(r)
+}
+
+fn skipped(name: &str, description: String, why: String) -> TaskResult {
+    TaskResult {
+        name: name.into(),
+        description,
+        parties: 2,
+        mpc_s: f64::NAN,
+        plaintext_s: f64::NAN,
+        ratio: f64::NAN,
+        target_ratio: None,
+        preprocessing_wait_s: f64::NAN,
+        online_s: f64::NAN,
+        bytes_sent_per_party: 0,
+        dealer_bytes: 0,
+        rounds: 0,
+        peak_memory_bytes: None,
+        accuracy_mpc: None,
+        accuracy_plaintext: None,
+        note: Some(why),
+    }
+}
+
+/// Reads an MNIST idx pair (gzipped) into a dataset whose label is 1 for
+/// the digit 0 and 0 otherwise (binary, as logistic regression needs).
+pub fn load_mnist_binary(dir: &Path, rows: Option<usize>) -> Result<Dataset> {
+    use std::io::Read;
+    let read = |name: &str| -> Result<Vec<u8>> {
+        let path = dir.join(name);
+        let file = std::fs::File::open(&path).map_err(|e| ModelError::io(&path, &e))?;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(file)
+            .read_to_end(&mut out)
+            .map_err(|e| ModelError::io(&path, &e))?;
+        Ok(out)
+    };
+    let images = read("train-images-idx3-ubyte.gz")?;
+    let labels = read("train-labels-idx1-ubyte.gz")?;
+    let be =
+        |b: &[u8], at: usize| u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]) as usize;
+    if images.len() < 16 || be(&images, 0) != 2051 || labels.len() < 8 || be(&labels, 0) != 2049 {
+        return Err(ModelError::Mismatch(format!(
+            "{} does not hold MNIST idx files (bad magic numbers)",
+            dir.display()
+        )));
+    }
+    let (n, h, w) = (be(&images, 4), be(&images, 8), be(&images, 12));
+    let n = rows.map_or(n, |r| r.min(n));
+    if images.len() < 16 + n * h * w || labels.len() < 8 + n {
+        return Err(ModelError::Mismatch(format!(
+            "{}: MNIST files are truncated",
+            dir.display()
+        )));
+    }
+    let features =
+        ndarray::Array2::from_shape_fn((n, h * w), |(i, j)| f64::from(images[16 + i * h * w + j]));
+    let labels = ndarray::Array1::from_shape_fn(n, |i| f64::from(u8::from(labels[8 + i] == 0)));
+    Ok(Dataset {
+        path: dir.join("train-images-idx3-ubyte.gz"),
+        feature_names: (0..h * w).map(|j| format!("pixel_{j}")).collect(),
+        features,
+        labels: Some(labels),
+        lines: (1..=n).collect(),
+    })
+}
+
+/// Runs every task (or those matching the filter) in order.
+pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<TaskResult>> {
+    let wanted = |name: &str| !matches!(&opts.filter, Some(f) if !name.contains(f.as_str()));
+    let mut out = Vec::new();
+    let q = opts.quick;
+
+    if wanted("logreg_breast_cancer") {
+        progress("logreg_breast_cancer");
+        let data = Dataset::from_csv(opts.data.join("breast_cancer.csv"))?;
+        let job = Job::logistic(2).epochs(10);
+        let parts = job.split_dataset(&data)?;
+        out.push(training_task(
+            "logreg_breast_cancer",
+            "logistic regression, breast_cancer (455 train rows x 30), 10 epochs, batch 32".into(),
+            &job,
+            &parts,
+            None,
+        )?);
+    }
+
+    let digits = Dataset::from_csv(opts.data.join("digits.csv"))?;
+    let mlp = Job::mlp(2, &[128], 10)
+        .epochs(1)
+        .batch_size(64)
+        .learning_rate(0.2);
+    if wanted("mlp_digits_epoch") {
+        progress("mlp_digits_epoch");
+        let parts = mlp.split_dataset(&digits)?;
+        out.push(training_task(
+            "mlp_digits_epoch",
+            "MLP 64-128-10 (exact ReLU, softmax), digits (1437 train rows), 1 epoch, batch 64"
+                .into(),
+            &mlp,
+            &parts,
+            Some(75.0),
+        )?);
+    }
+
+    if wanted("inference_digits") {
+        progress("inference_digits");
+        // A model trained in plaintext (the owner's), then queried on the held-out rows.
+        let trained = mlp
+            .clone()
+            .epochs(10)
+            .train_plaintext(&mlp.split_dataset(&digits)?)?;
+        let (_, test) = crate::models::train_test_indices(digits.rows(), 0.2, 42);
+        let rows = digits.select(&test);
+        reset_peak_memory();
+        let report = infer_privately(&trained.model, &rows, 2, 0, 1, InferOutput::Class)?;
+        let cost = Cost::from_stats(
+            &report.stats,
+            report.seconds.iter().copied().fold(0.0, f64::max),
+        );
+        let peak = peak_memory();
+        let spec = InferSpec::new(&trained.model, 2, 0, 1, InferOutput::Class, rows.rows())?;
+        let (plain_s, plain) = best_of(5, || {
+            infer_plain(&mut crate::layers::F32Backend, &spec, &trained.model, &rows)
+        });
+        let plain = plain?;
+        let labels = rows.labels.as_ref().expect("digits has labels");
+        let acc = |p: &[Vec<f64>]| {
+            Some(p.iter().zip(labels).filter(|(p, y)| p[0] == **y).count() as f64 / p.len() as f64)
+        };
+        let mut r = result(
+            "inference_digits",
+            format!("private inference, MLP 64-128-10, {} digits rows in one batch, classes to the querier", rows.rows()),
+            2,
+            cost,
+            plain_s,
+            Some(40.0),
+            (acc(&report.predictions), acc(&plain)),
+            None,
+        );
+        r.peak_memory_bytes = peak;
+        out.push(r);
+    }
+
+    if wanted("mnist_logreg_epoch") {
+        progress("mnist_logreg_epoch");
+        let rows = q.then_some(6000);
+        let desc = format!(
+            "logistic regression, MNIST {} x 784 (digit 0 vs rest), 1 epoch, batch 128",
+            rows.unwrap_or(60000)
+        );
+        match load_mnist_binary(&opts.mnist, rows) {
+            Ok(mnist) => {
+                let job = Job::logistic(2)
+                    .epochs(1)
+                    .batch_size(128)
+                    .learning_rate(0.1)
+                    .test_fraction(0.1);
+                let parts = job.split_dataset(&mnist)?;
+                drop(mnist);
+                out.push(training_task(
+                    "mnist_logreg_epoch",
+                    desc,
+                    &job,
+                    &parts,
+                    Some(50.0),
+                )?);
+            }
+            Err(e) => out.push(skipped(
+                "mnist_logreg_epoch",
+                desc,
+                format!("skipped: {e} (pass --mnist DIR with the MNIST idx .gz files)"),
+            )),
+        }
+    }
+
+    let n = if q { 256 } else { 1024 };
+    if wanted("matmul") {
+        progress("matmul");
+        let fp = FixedPoint::default();
+        let mut prg = Prg::from_seed([3; 32]);
+        let a: Vec<f64> = (0..n * n).map(|_| prg.next_f64() - 0.5).collect();
+        let enc = RingTensor::from_vec(
+            &[n, n],
+            a.iter().map(|&v| fp.encode(v).expect("small")).collect(),
+        )
+        .map_err(|e| ModelError::Config(e.to_string()))?;
+        reset_peak_memory();
+        let outs = run_embedded(&EmbeddedConfig::new(2), |s| {
+            let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), &[n, n])?;
+            let y = arith::share_input(s, 1, (s.id() == 1).then_some(&enc), &[n, n])?;
+            Ok::<_, ProtocolError>(arith::matmul_fixed(s, &x, &y)?.len())
+        })?;
+        let cost = Cost::from_outcomes(&outs);
+        let peak = peak_memory();
+        let af: Vec<f32> = a.iter().map(|&v| v as f32).collect();
+        let (plain_s, _) = best_of(3, || f32_matmul(&af, &af, n, n, n));
+        let mut r = result(
+            "matmul",
+            format!("secret x secret fixed-point matmul {n}x{n}x{n}"),
+            2,
+            cost,
+            plain_s,
+            None,
+            (None, None),
+            None,
+        );
+        r.peak_memory_bytes = peak;
+        out.push(r);
+    }
+
+    let len = if q { 100_000 } else { 1_000_000 };
+    if wanted("relu") {
+        progress("relu");
+        out.push(op_task(
+            "relu",
+            format!("exact ReLU on {len} elements"),
+            &[len],
+            |x| x.iter().map(|v| v.max(0.0)).collect(),
+            binary::relu,
+        )?);
+    }
+    if wanted("sigmoid") {
+        progress("sigmoid");
+        out.push(op_task(
+            "sigmoid",
+            format!("sigmoid (accurate to 1e-4) on {len} elements"),
+            &[len],
+            |x| x.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect(),
+            approx::sigmoid,
+        )?);
+    }
+    Ok(out)
+}
+
+fn fmt_s(s: f64) -> String {
+    if s.is_nan() {
+        "-".into()
+    } else if s >= 1.0 {
+        format!("{s:.2} s")
+    } else if s >= 1e-3 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{:.0} us", s * 1e6)
+    }
+}
+
+/// The results as a Markdown table.
+pub fn markdown(results: &[TaskResult]) -> String {
+    let mut t = String::from(
+        "| task | MPC | plaintext f32 | ratio (target) | preprocessing wait / online | sent per party | dealer | rounds | peak memory | accuracy MPC / f32 |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in results {
+        if let Some(note) = r.note.as_ref().filter(|_| r.mpc_s.is_nan()) {
+            t += &format!("| {} | {note} | | | | | | | | |\n", r.description);
+            continue;
+        }
+        let acc = match (r.accuracy_mpc, r.accuracy_plaintext) {
+            (Some(a), Some(b)) => format!("{:.2}% / {:.2}%", 100.0 * a, 100.0 * b),
+            _ => "-".into(),
+        };
+        let target = r
+            .target_ratio
+            .map(|t| format!(" (<= {t:.0}x)"))
+            .unwrap_or_default();
+        t += &format!(
+            "| {} | {} | {} | {:.1}x{target} | {} / {} | {} | {} | {} | {} | {acc} |\n",
+            r.description,
+            fmt_s(r.mpc_s),
+            fmt_s(r.plaintext_s),
+            r.ratio,
+            fmt_s(r.preprocessing_wait_s),
+            fmt_s(r.online_s),
+            crate::human_bytes(r.bytes_sent_per_party),
+            crate::human_bytes(r.dealer_bytes),
+            r.rounds,
+            r.peak_memory_bytes
+                .map(crate::human_bytes)
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    t
+}
