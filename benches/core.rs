@@ -78,6 +78,11 @@ fn ring_matmul(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("ring_u64", n), &n, |bench, &n| {
             bench.iter(|| matmul::ring_matmul(&a, &b, n, n, n))
         });
+        g.bench_with_input(
+            BenchmarkId::new("ring_u64_plain_ikj", n),
+            &n,
+            |bench, &n| bench.iter(|| matmul::ring_matmul_ikj(&a, &b, n, n, n)),
+        );
         g.bench_with_input(BenchmarkId::new("f32", n), &n, |bench, &n| {
             bench.iter(|| matmul::f32_matmul(&af, &bf, n, n, n))
         });
@@ -224,7 +229,7 @@ type NonlinearOp =
 type PlainOp = fn(&mut F32Backend, &ArrayD<f32>) -> ArrayD<f32>;
 
 /// Comparison, ReLU (exact and polynomial), the three sigmoids and softmax,
-/// MPC with 2 parties against f32, at 10^3..10^6 elements.
+/// MPC with 2 and 3 parties against f32, at 10^3..10^6 elements.
 fn nonlinear(c: &mut Criterion) {
     use tessera::layers::softmax::softmax;
     use tessera::layers::{Activation, ActivationLayer, SigmoidKind};
@@ -289,14 +294,17 @@ fn nonlinear(c: &mut Criterion) {
         g.sample_size(10);
         for n in nonlinear_sizes() {
             let x = random(n / 10, 10, 7).mapv(|v| v * 8.0);
-            g.bench_function(BenchmarkId::new("mpc_2", n), |bench| {
-                bench.iter_custom(|iters| {
-                    mpc_time(&format!("nonlinear/{name}/{n}"), 2, iters, |b, _, _| {
-                        let t = b.public(&x).unwrap();
-                        op(b, &t);
+            for parties in [2usize, 3] {
+                g.bench_function(BenchmarkId::new(format!("mpc_{parties}"), n), |bench| {
+                    bench.iter_custom(|iters| {
+                        let label = format!("nonlinear/{name}/{n}/{parties}");
+                        mpc_time(&label, parties, iters, |b, _, _| {
+                            let t = b.public(&x).unwrap();
+                            op(b, &t);
+                        })
                     })
-                })
-            });
+                });
+            }
             g.bench_function(BenchmarkId::new("f32", n), |bench| {
                 let mut b = F32Backend;
                 let t = b.public(&x).unwrap();
