@@ -211,8 +211,14 @@ pub struct Evaluation {
     pub mse: Option<f64>,
 }
 
+/// Rows evaluated at once: bounds the size of the matrix triples (and so
+/// the memory) when a large training set is evaluated.
+const EVAL_CHUNK: usize = 4096;
+
 /// Evaluates on `x`, `y` and opens only the aggregate: the number of
-/// misclassified rows, or the sums of squared errors and deviations.
+/// misclassified rows, or the sums of squared errors and deviations. Rows are
+/// processed in chunks whose aggregates are added as shares before the one
+/// opening.
 pub fn evaluate<B: Backend>(
     b: &mut B,
     net: &Sequential<B>,
@@ -222,7 +228,30 @@ pub fn evaluate<B: Backend>(
     set: &str,
 ) -> Result<Evaluation> {
     let rows = b.shape(x)[0];
-    let z = net.predict(b, x)?;
+    // Linear regression needs the mean of all targets first (local: a sum).
+    let mean_y = if kind == ModelKind::Linear {
+        let sum_y = sum_all(b, y)?;
+        Some(b.scale(&sum_y, 1.0 / rows.max(1) as f64)?)
+    } else {
+        None
+    };
+    let mut total: Option<B::Tensor> = None;
+    for start in (0..rows).step_by(EVAL_CHUNK) {
+        let idx: Vec<usize> = (start..(start + EVAL_CHUNK).min(rows)).collect();
+        let (xc, yc) = if rows <= EVAL_CHUNK {
+            (x.clone(), y.clone())
+        } else {
+            (b.select_rows(x, &idx)?, b.select_rows(y, &idx)?)
+        };
+        let part = chunk_aggregate(b, net, &xc, &yc, kind, idx.len(), mean_y.as_ref())?;
+        total = Some(match total {
+            None => part,
+            Some(t) => b.add(&t, &part)?,
+        });
+    }
+    let Some(total) = total else {
+        return Err(ModelError::Config(format!("the {set} set has no rows")));
+    };
     let accuracy = |wrong: f64| Evaluation {
         set: set.into(),
         rows,
@@ -231,36 +260,13 @@ pub fn evaluate<B: Backend>(
         mse: None,
     };
     match kind {
-        ModelKind::Logistic => {
-            // wrong = y + pos - 2 y pos, with pos = [z > 0]
-            let pos = b.positive(&z)?;
-            let both = b.mul(y, &pos)?;
-            let both2 = b.scale(&both, 2.0)?;
-            let s = b.add(y, &pos)?;
-            let wrong = b.sub(&s, &both2)?;
-            let wrong = sum_all(b, &wrong)?;
-            let count = b.reveal(&wrong, &format!("number of misclassified {set} rows"))?;
-            Ok(accuracy(count.iter().sum::<f64>().round()))
-        }
-        ModelKind::Softmax | ModelKind::Mlp => {
-            let hot = argmax_cols(b, &z)?;
-            let hit = b.mul(&hot, y)?;
-            let right = sum_all(b, &hit)?;
-            let wrong = b.scale(&right, -1.0)?;
-            let wrong = b.add_scalar(&wrong, rows as f64)?;
-            let count = b.reveal(&wrong, &format!("number of misclassified {set} rows"))?;
+        ModelKind::Logistic | ModelKind::Softmax | ModelKind::Mlp => {
+            let count = b.reveal(&total, &format!("number of misclassified {set} rows"))?;
             Ok(accuracy(count.iter().sum::<f64>().round()))
         }
         ModelKind::Linear => {
-            let sse = loss::sum_squared_error(b, &z, y)?;
-            let sum_y = sum_all(b, y)?;
-            let mean_y = b.scale(&sum_y, 1.0 / rows as f64)?;
-            let dev = b.sub(y, &mean_y)?;
-            let sst = b.square(&dev)?;
-            let sst = sum_all(b, &sst)?;
-            let both = b.concat(&[&sse, &sst], 1)?;
             let v = b.reveal(
-                &both,
+                &total,
                 &format!("sums of squared errors and deviations on {set} rows"),
             )?;
             let v: Vec<f64> = v.iter().copied().collect();
@@ -272,6 +278,45 @@ pub fn evaluate<B: Backend>(
                 r2: Some(r2),
                 mse: Some(v[0] / rows as f64),
             })
+        }
+    }
+}
+
+/// The shared aggregate of one chunk: `[1, 1]` misclassified rows, or
+/// `[1, 2]` sums of squared errors and deviations.
+fn chunk_aggregate<B: Backend>(
+    b: &mut B,
+    net: &Sequential<B>,
+    x: &B::Tensor,
+    y: &B::Tensor,
+    kind: ModelKind,
+    rows: usize,
+    mean_y: Option<&B::Tensor>,
+) -> Result<B::Tensor> {
+    let z = net.predict(b, x)?;
+    match kind {
+        ModelKind::Logistic => {
+            // wrong = y + pos - 2 y pos, with pos = [z > 0]
+            let pos = b.positive(&z)?;
+            let both = b.mul(y, &pos)?;
+            let both2 = b.scale(&both, 2.0)?;
+            let s = b.add(y, &pos)?;
+            let wrong = b.sub(&s, &both2)?;
+            sum_all(b, &wrong)
+        }
+        ModelKind::Softmax | ModelKind::Mlp => {
+            let hot = argmax_cols(b, &z)?;
+            let hit = b.mul(&hot, y)?;
+            let right = sum_all(b, &hit)?;
+            let wrong = b.scale(&right, -1.0)?;
+            Ok(b.add_scalar(&wrong, rows as f64)?)
+        }
+        ModelKind::Linear => {
+            let sse = loss::sum_squared_error(b, &z, y)?;
+            let dev = b.sub(y, mean_y.expect("computed for linear regression"))?;
+            let sst = b.square(&dev)?;
+            let sst = sum_all(b, &sst)?;
+            Ok(b.concat(&[&sse, &sst], 1)?)
         }
     }
 }
