@@ -116,7 +116,7 @@ fn result(
     plaintext_s: f64,
     target_ratio: Option<f64>,
     accuracy: (Option<f64>, Option<f64>),
-    note: Option<String>,
+    peak: Option<u64>,
 ) -> TaskResult {
     TaskResult {
         name: name.into(),
@@ -131,10 +131,10 @@ fn result(
         bytes_sent_per_party: cost.bytes,
         dealer_bytes: cost.dealer,
         rounds: cost.rounds,
-        peak_memory_bytes: peak_memory(),
+        peak_memory_bytes: peak,
         accuracy_mpc: accuracy.0,
         accuracy_plaintext: accuracy.1,
-        note,
+        note: None,
     }
 }
 
@@ -166,7 +166,7 @@ fn training_task(
     let (plain_s, plain) = best_of(3, || job.train_plaintext(parts));
     let plain = plain?;
     let acc = |m: &SavedModel| m.metrics.test.as_ref().and_then(|t| t.accuracy);
-    let mut r = result(
+    Ok(result(
         name,
         description,
         job.spec().parties,
@@ -174,10 +174,8 @@ fn training_task(
         plain_s,
         target,
         (trained.model.as_ref().and_then(acc), acc(&plain.model)),
-        None,
-    );
-    r.peak_memory_bytes = peak;
-    Ok(r)
+        peak,
+    ))
 }
 
 /// Runs one MPC operation on `parties` embedded parties with a fixed input
@@ -209,7 +207,7 @@ fn op_task(
     let peak = peak_memory();
     let xf: Vec<f32> = xs.iter().map(|&v| v as f32).collect();
     let (plain_s, _) = best_of(3, || plain(&xf));
-    let mut r = result(
+    Ok(result(
         name,
         description,
         2,
@@ -217,10 +215,8 @@ fn op_task(
         plain_s,
         None,
         (None, None),
-        None,
-    );
-    r.peak_memory_bytes = peak;
-    Ok(r)
+        peak,
+    ))
 }
 
 fn skipped(name: &str, description: String, why: String) -> TaskResult {
@@ -350,18 +346,14 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         let acc = |p: &[Vec<f64>]| {
             Some(p.iter().zip(labels).filter(|(p, y)| p[0] == **y).count() as f64 / p.len() as f64)
         };
-        let mut r = result(
+        out.push(result(
             "inference_digits",
             format!("private inference, MLP 64-128-10, {} digits rows in one batch, classes to the querier", rows.rows()),
             2,
             cost,
             plain_s,
             Some(40.0),
-            (acc(&report.predictions), acc(&plain)),
-            None,
-        );
-        r.peak_memory_bytes = peak;
-        out.push(r);
+            (acc(&report.predictions), acc(&plain)), peak));
     }
 
     if wanted("mnist_logreg_epoch") {
@@ -417,7 +409,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         let peak = peak_memory();
         let af: Vec<f32> = a.iter().map(|&v| v as f32).collect();
         let (plain_s, _) = best_of(3, || f32_matmul(&af, &af, n, n, n));
-        let mut r = result(
+        out.push(result(
             "matmul",
             format!("secret x secret fixed-point matmul {n}x{n}x{n}"),
             2,
@@ -425,10 +417,8 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
             plain_s,
             None,
             (None, None),
-            None,
-        );
-        r.peak_memory_bytes = peak;
-        out.push(r);
+            peak,
+        ));
     }
 
     let len = if q { 100_000 } else { 1_000_000 };

@@ -497,6 +497,16 @@ struct Prepared<B: Backend> {
     n_train: usize,
 }
 
+impl<B: Backend> Prepared<B> {
+    /// The held-out rows to evaluate after every epoch, if the job asks for it.
+    fn monitor(&self, train: &TrainConfig) -> Option<(&B::Tensor, &B::Tensor)> {
+        self.x_test
+            .as_ref()
+            .filter(|_| train.epoch_eval)
+            .map(|(x, y)| (x, y))
+    }
+}
+
 fn split_sizes(shape: &PartyShape, t: &TrainConfig) -> (Vec<usize>, Vec<usize>) {
     train_test_indices(shape.rows, t.test_fraction, t.seed)
 }
@@ -586,11 +596,7 @@ pub fn party_train(
     tracing::info!(party = me, parties = spec.parties, split = ?spec.split, "inputs standardised; sharing them");
     let prepared = share_all(&mut b, spec, shapes, me, &local, scalings)?;
     tracing::info!(party = me, rows = prepared.n_train, "training");
-    let monitor = prepared
-        .x_test
-        .as_ref()
-        .filter(|_| spec.train.epoch_eval)
-        .map(|(x, y)| (x, y));
+    let monitor = prepared.monitor(&spec.train);
     let fitted = fit_observed(
         &mut b,
         &prepared.x_train,
@@ -966,11 +972,7 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         scaling: Scaling,
     ) -> Result<(SavedModel, Vec<f64>, Vec<Evaluation>)> {
         let prepared = combine_plain(b, spec, locals)?;
-        let monitor = prepared
-            .x_test
-            .as_ref()
-            .filter(|_| spec.train.epoch_eval)
-            .map(|(x, y)| (x, y));
+        let monitor = prepared.monitor(&spec.train);
         let fitted = fit_observed(
             b,
             &prepared.x_train,
