@@ -253,7 +253,7 @@ fn json_output_parses_and_every_subcommand_help_has_an_example() {
     assert!(v["accuracy_against_labels"].as_f64().unwrap() > 0.9);
 
     for sub in [
-        "train", "infer", "predict", "inspect", "keygen", "split", "party", "dealer",
+        "train", "infer", "predict", "inspect", "bench", "keygen", "split", "party", "dealer",
     ] {
         let out = tessera().args([sub, "--help"]).output().unwrap();
         let help = String::from_utf8_lossy(&out.stdout);
