@@ -282,6 +282,7 @@ fn bench_quick_runs_every_task_and_reports_json() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bench --json is JSON");
+    assert!(v["dealer_prg_bytes_per_s"].as_f64().unwrap() > 0.0);
     let tasks = v["tasks"].as_array().unwrap();
     let names: Vec<&str> = tasks.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(

@@ -1032,9 +1032,11 @@ fn bench(a: BenchArgs, out: Output) -> Result<()> {
     let results = tessera::bench::run(&opts, |name| bar.set_message(format!("running {name}")))?;
     bar.finish_and_clear();
     let table = tessera::bench::markdown(&results);
+    let prg = tessera::bench::prg_throughput();
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "quick": opts.quick,
         "threads": rayon_threads(),
+        "dealer_prg_bytes_per_s": prg,
         "tasks": results,
     }))?;
     if let Some(p) = &a.json_out {
@@ -1048,6 +1050,10 @@ fn bench(a: BenchArgs, out: Output) -> Result<()> {
         println!("{json}");
     } else if !out.quiet {
         print!("{table}");
+        println!(
+            "dealer PRG expansion (ChaCha12, one thread): {}/s",
+            bytes(prg as u64)
+        );
     }
     Ok(())
 }
