@@ -23,10 +23,7 @@ fn learned(views: &[PartyView], p: usize, labels: &[&str]) {
 }
 
 fn ledger(text: &str) -> flagging::Ledger {
-    let d = Dataset::parse(Path::new("edge.csv"), text).unwrap();
-    let path = std::env::temp_dir().join(format!("tessera-ledger-{}.csv", text.len()));
-    d.write_csv(&path).unwrap();
-    flagging::Ledger::from_csv(&path).unwrap()
+    flagging::Ledger::from_dataset(Dataset::parse(Path::new("edge.csv"), text).unwrap()).unwrap()
 }
 
 #[test]

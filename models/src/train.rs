@@ -238,12 +238,12 @@ pub fn evaluate<B: Backend>(
     let mut total: Option<B::Tensor> = None;
     for start in (0..rows).step_by(EVAL_CHUNK) {
         let idx: Vec<usize> = (start..(start + EVAL_CHUNK).min(rows)).collect();
-        let (xc, yc) = if rows <= EVAL_CHUNK {
-            (x.clone(), y.clone())
+        let part = if rows <= EVAL_CHUNK {
+            chunk_aggregate(b, net, x, y, kind, rows, mean_y.as_ref())?
         } else {
-            (b.select_rows(x, &idx)?, b.select_rows(y, &idx)?)
+            let (xc, yc) = (b.select_rows(x, &idx)?, b.select_rows(y, &idx)?);
+            chunk_aggregate(b, net, &xc, &yc, kind, idx.len(), mean_y.as_ref())?
         };
-        let part = chunk_aggregate(b, net, &xc, &yc, kind, idx.len(), mean_y.as_ref())?;
         total = Some(match total {
             None => part,
             Some(t) => b.add(&t, &part)?,

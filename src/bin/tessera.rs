@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tessera::human_bytes as bytes;
 use tessera::models::{
-    partition_shuffled, run_inference_embedded, run_job_embedded_observed, run_job_plaintext,
-    train_test_indices, Dataset, Evaluation, InferOutput, InferSpec, JobReport, JobSpec, ModelKind,
-    SavedModel, Split, TrainConfig, TrainEvent,
+    partition_shuffled, run_job_embedded_observed, run_job_plaintext, train_test_indices, Dataset,
+    Evaluation, InferOutput, JobReport, JobSpec, ModelKind, SavedModel, Split, TrainConfig,
+    TrainEvent,
 };
 use tessera::report::{plot_training, sidecar_paths, TrainingMetrics};
 
@@ -760,7 +760,6 @@ fn infer(a: InferArgs, out: Output) -> Result<()> {
         OutputArg::Class => InferOutput::Class,
         OutputArg::Scores => InferOutput::Scores,
     };
-    let spec = InferSpec::new(&model, a.parties, a.owner, a.querier, output, data.rows())?;
     if out.text() {
         eprintln!(
             "tessera: private inference, {} parties embedded; party {} holds the model, party {} the {} rows",
@@ -773,8 +772,8 @@ fn infer(a: InferArgs, out: Output) -> Result<()> {
     }
     let bar = spinner(out, "computing the predictions under MPC");
     let start = std::time::Instant::now();
-    let report =
-        run_inference_embedded(&spec, &model, &data, None).context("private inference failed")?;
+    let report = tessera::infer_privately(&model, &data, a.parties, a.owner, a.querier, output)
+        .context("private inference failed")?;
     let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let what = match output {

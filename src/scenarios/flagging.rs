@@ -33,10 +33,14 @@ impl Ledger {
     /// Reads a CSV with columns `account` (a non-negative integer) and
     /// `amount`; other columns are ignored.
     pub fn from_csv(path: impl AsRef<Path>) -> Result<Self> {
-        let d = Dataset::from_csv(path)?;
+        Self::from_dataset(Dataset::from_csv(path)?)
+    }
+
+    /// The ledger in a parsed table with `account` and `amount` columns.
+    pub fn from_dataset(d: Dataset) -> Result<Self> {
         let accounts = account_numbers(&d)?;
         Ok(Ledger {
-            amounts: column(&d, "amount")?.to_vec(),
+            amounts: column(&d, "amount")?.1.to_vec(),
             lines: d.lines.clone(),
             path: d.path,
             accounts,
@@ -46,12 +50,7 @@ impl Ledger {
 
 /// Reads the `account` column as account numbers.
 fn account_numbers(d: &Dataset) -> Result<Vec<u64>> {
-    let col = column(d, "account")?;
-    let j = d
-        .feature_names
-        .iter()
-        .position(|n| n == "account")
-        .unwrap_or(0);
+    let (j, col) = column(d, "account")?;
     col.iter()
         .enumerate()
         .map(|(i, &v)| {

@@ -148,9 +148,12 @@ fn role_of(path: &std::path::Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// The column named `name` of `d`, or an error naming the file and the
-/// columns it has.
-fn column<'a>(d: &'a crate::models::Dataset, name: &str) -> Result<ndarray::ArrayView1<'a, f64>> {
+/// The index and values of the column named `name` of `d`, or an error
+/// naming the file and the columns it has.
+fn column<'a>(
+    d: &'a crate::models::Dataset,
+    name: &str,
+) -> Result<(usize, ndarray::ArrayView1<'a, f64>)> {
     let j = d
         .feature_names
         .iter()
@@ -162,5 +165,5 @@ fn column<'a>(d: &'a crate::models::Dataset, name: &str) -> Result<ndarray::Arra
                 d.feature_names.join(", ")
             ))
         })?;
-    Ok(d.features.column(j))
+    Ok((j, d.features.column(j)))
 }

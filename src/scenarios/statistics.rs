@@ -68,12 +68,7 @@ pub struct StatsOutcome {
 /// A hospital's local aggregate: `[count, sum, sum of squares, bins...]`
 /// of the centred column, after checking every value is in range.
 fn local_aggregate(job: &StatsJob, d: &Dataset) -> Result<Vec<f64>> {
-    let col = column(d, &job.column)?;
-    let j = d
-        .feature_names
-        .iter()
-        .position(|n| n == &job.column)
-        .unwrap_or(0);
+    let (j, col) = column(d, &job.column)?;
     let c = job.centre();
     let mut agg = vec![0.0; 3 + job.bins];
     for (i, &v) in col.iter().enumerate() {
