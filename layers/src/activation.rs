@@ -82,10 +82,7 @@ impl<B: Backend> ActivationLayer<B> {
     /// Output and what backward needs (mask, input or output).
     fn eval(b: &mut B, kind: Activation, x: &B::Tensor) -> Result<(B::Tensor, B::Tensor)> {
         Ok(match kind {
-            Activation::Relu => {
-                let mask = b.positive(x)?;
-                (b.mul(x, &mask)?, mask)
-            }
+            Activation::Relu => b.relu_with_mask(x)?,
             Activation::ReluPoly { degree } => {
                 (horner(b, x, Activation::relu_coeffs(degree)?)?, x.clone())
             }
@@ -129,7 +126,7 @@ impl<B: Backend> ActivationLayer<B> {
             .take()
             .ok_or_else(|| LayerError::Usage("activation backward called before forward".into()))?;
         let deriv = match self.kind {
-            Activation::Relu => cache,
+            Activation::Relu => return b.mul_mask(grad, &cache),
             Activation::ReluPoly { degree } => {
                 let c = Activation::relu_coeffs(degree)?;
                 let d: Vec<f64> = c

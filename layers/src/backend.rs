@@ -58,6 +58,16 @@ pub trait Backend {
     fn relu(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// 1.0 where `a > 0`, else 0.0.
     fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `max(a, 0)` and a mask of `a > 0` for [`Backend::mul_mask`] (ReLU's
+    /// backward pass), in one step. The mask's encoding is the backend's.
+    fn relu_with_mask(&mut self, a: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        let mask = self.positive(a)?;
+        Ok((self.mul(a, &mask)?, mask))
+    }
+    /// `a` where the mask from [`Backend::relu_with_mask`] is set, else 0; exact.
+    fn mul_mask(&mut self, a: &Self::Tensor, mask: &Self::Tensor) -> Result<Self::Tensor> {
+        self.mul(a, mask)
+    }
     /// Sum over axis 1, keeping it: `[m, n] -> [m, 1]`.
     fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// Columns at the given indices (repeats allowed).
@@ -506,6 +516,13 @@ impl Backend for MpcBackend<'_> {
     fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
         let bit = binary::greater_than_zero(self.sess, a)?;
         Ok(bit.mul_public_scalar(self.sess.fixed().one()))
+    }
+    /// The mask is 0/1 as integers, so applying it needs no truncation.
+    fn relu_with_mask(&mut self, a: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        Ok(binary::relu_with_mask(self.sess, a)?)
+    }
+    fn mul_mask(&mut self, a: &Self::Tensor, mask: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(arith::mul(self.sess, a, mask)?)
     }
     fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
         Ok(a.sum_axis(1)?)

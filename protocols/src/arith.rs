@@ -155,20 +155,37 @@ pub(crate) fn open_combined(
     parts: &[&RingTensor],
     sharing: Sharing,
 ) -> Result<Vec<RingTensor>> {
+    let tagged: Vec<(&RingTensor, Sharing)> = parts.iter().map(|&p| (p, sharing)).collect();
+    open_mixed(sess, &tagged)
+}
+
+/// [`open_combined`] for parts shared in different ways (one round).
+pub(crate) fn open_mixed(
+    sess: &mut Session,
+    parts: &[(&RingTensor, Sharing)],
+) -> Result<Vec<RingTensor>> {
     let flat: Vec<u64> = parts
         .iter()
-        .flat_map(|x| x.as_slice().iter().copied())
+        .flat_map(|(x, _)| x.as_slice().iter().copied())
         .collect();
     let total = flat.len();
     let all = sess.exchange(&RingTensor::from_vec(&[total], flat)?)?;
-    let mut acc = all[0].clone();
+    let mut acc = all[0].clone().into_vec();
     for s in &all[1..] {
-        match sharing {
-            Sharing::Arithmetic => acc.add_assign(s)?,
-            Sharing::Binary => acc.xor_assign(s)?,
+        let mut at = 0;
+        for (x, sharing) in parts {
+            let (a, b) = (&mut acc[at..at + x.len()], &s.as_slice()[at..at + x.len()]);
+            match sharing {
+                Sharing::Arithmetic => a
+                    .iter_mut()
+                    .zip(b)
+                    .for_each(|(a, b)| *a = a.wrapping_add(*b)),
+                Sharing::Binary => a.iter_mut().zip(b).for_each(|(a, b)| *a ^= b),
+            }
+            at += x.len();
         }
     }
-    split_flat(acc.as_slice(), parts.iter().map(|x| x.shape()))
+    split_flat(&acc, parts.iter().map(|(x, _)| x.shape()))
 }
 
 fn open_masked(sess: &mut Session, masked: &[&RingTensor]) -> Result<Vec<RingTensor>> {

@@ -2,27 +2,30 @@
 //! significant bit of an additive secret, bit-to-arithmetic conversion, and
 //! on them ReLU and sign tests.
 //!
-//! Costs per element, per party and peer (n parties):
+//! Costs per element, per party and peer (2 parties; measured by the tests):
 //!
 //! | protocol | rounds | sent | from the dealer (party 0) |
 //! |---|---|---|---|
 //! | [`and`] | 1 | 128 bits per word | 64 bits per word |
-//! | [`a2b`] | 7 | 1 472 bits | 960 bits |
-//! | [`msb`] | 8 | 1 473 bits | 1 024 bits |
+//! | [`a2b`] (all 64 bits) | 7 | 1 472 bits | 960 bits |
+//! | [`msb`], [`less_than_zero`], [`greater_than_zero`] | 8 | 253 bits | 253 bits |
+//! | [`relu`], [`relu_with_mask`] | 8 | 317 bits | 317 bits |
 //! | [`bits_to_arith`] (k bits) | 1 | k bits | 64 k bits |
-//! | [`relu`] | 9 | 1 601 bits | 1 088 bits |
 //!
 //! [`msb`] opens `x + r` for a dealer-supplied random `r` that the parties
 //! hold both additively and as XOR-shared bits ("edaBits"). The top bit of
 //! `x = c - r` is then `c_63 ^ r_63 ^ borrow`, and the borrow out of the low
 //! 63 bits, `[c_low < r_low]`, is a comparison of a public word with a secret
-//! one: a carry-lookahead tree of depth 6 over bit-packed (generate,
-//! propagate) words, one round per level. The secret bit is converted to an
-//! additive share with a dealer random bit in one more round.
+//! one. Only that one carry is computed, not a full subtractor: a tree of
+//! depth 6 over (less, equal) pairs, one round per level, with the bits of
+//! each level packed densely across elements and the two ANDs of a node
+//! sharing one mask. The secret bit then either becomes an additive share
+//! (one bit per element) or selects `x` directly for ReLU, in the same round
+//! as the product.
 
 use crate::arith;
 use crate::error::Result;
-use crate::prep::{Material, Sharing};
+use crate::prep::{Material, Sharing, MAX_FANOUT};
 use crate::session::Session;
 use crate::share::{AShare, BShare};
 use tessera_tensor::RingTensor;
@@ -34,7 +37,13 @@ fn open_xor(sess: &mut Session, parts: &[&RingTensor]) -> Result<Vec<RingTensor>
 
 /// Bitwise AND of XOR-shared words with a dealer AND triple (one round).
 pub fn and(sess: &mut Session, x: &BShare, y: &BShare) -> Result<BShare> {
-    if x.shape() != y.shape() {
+    Ok(and_fanout(sess, x, &[y])?.remove(0))
+}
+
+/// `x & y_i` for every `y_i` in one round. The products share one mask for
+/// `x`, so `k` products open `k + 1` words, not `2 k`.
+pub fn and_fanout(sess: &mut Session, x: &BShare, ys: &[&BShare]) -> Result<Vec<BShare>> {
+    if let Some(y) = ys.iter().find(|y| y.shape() != x.shape()) {
         return Err(tessera_tensor::TensorError::ShapeMismatch {
             op: "and",
             left: x.shape().to_vec(),
@@ -42,16 +51,34 @@ pub fn and(sess: &mut Session, x: &BShare, y: &BShare) -> Result<BShare> {
         }
         .into());
     }
-    let t = sess.prep().take(&Material::BitTriple(x.shape().to_vec()))?;
-    let (a, b, c) = (&t[0], &t[1], &t[2]);
-    let opened = open_xor(sess, &[&x.share().xor(a)?, &y.share().xor(b)?])?;
-    let (d, e) = (&opened[0], &opened[1]);
-    // x & y = c ^ (d & b) ^ (e & a) (^ d & e on party 0)
-    let mut z = c.xor(&d.and(b)?)?.xor(&e.and(a)?)?;
-    if sess.is_leader() {
-        z.xor_assign(&d.and(e)?)?;
+    if ys.is_empty() || ys.len() > MAX_FANOUT as usize {
+        return Err(crate::ProtocolError::InvalidArgument {
+            op: "and_fanout",
+            detail: format!("{} right operands (1 to {MAX_FANOUT})", ys.len()),
+        });
     }
-    Ok(BShare::from_share(z))
+    let k = ys.len();
+    let t = sess
+        .prep()
+        .take(&Material::BitTriple(x.shape().to_vec(), k as u32))?;
+    let (a, bs, cs) = (&t[0], &t[1..=k], &t[k + 1..]);
+    let mut masked = vec![x.share().xor(a)?];
+    for (y, b) in ys.iter().zip(bs) {
+        masked.push(y.share().xor(b)?);
+    }
+    let opened = open_xor(sess, &masked.iter().collect::<Vec<_>>())?;
+    let d = &opened[0];
+    // x & y = c ^ (d & b) ^ (e & a) (^ d & e on party 0)
+    (0..k)
+        .map(|i| {
+            let e = &opened[i + 1];
+            let mut z = cs[i].xor(&d.and(&bs[i])?)?.xor(&e.and(a)?)?;
+            if sess.is_leader() {
+                z.xor_assign(&d.and(e)?)?;
+            }
+            Ok(BShare::from_share(z))
+        })
+        .collect()
 }
 
 /// Bit decomposition: XOR shares of the 64 bits of each element of `x`
@@ -96,11 +123,127 @@ pub fn a2b(sess: &mut Session, x: &AShare) -> Result<BShare> {
     bits.reshape(&out_shape)
 }
 
+/// The even-indexed bits of a word, gathered into its low 32 bits.
+fn even_bits(w: u64) -> u64 {
+    let mut x = w & 0x5555_5555_5555_5555;
+    x = (x | (x >> 1)) & 0x3333_3333_3333_3333;
+    x = (x | (x >> 2)) & 0x0f0f_0f0f_0f0f_0f0f;
+    x = (x | (x >> 4)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x >> 8)) & 0x0000_ffff_0000_ffff;
+    (x | (x >> 16)) & 0x0000_0000_ffff_ffff
+}
+
+/// Every other bit of a packed bit stream (odd positions if `odd`), packed
+/// again. Linear, so it applies to XOR shares locally.
+fn half_stream(x: &BShare, odd: bool) -> BShare {
+    let shift = odd as u32;
+    let words: Vec<u64> = x
+        .share()
+        .as_slice()
+        .chunks(2)
+        .map(|c| {
+            let lo = even_bits(c[0] >> shift);
+            let hi = c.get(1).map_or(0, |&w| even_bits(w >> shift));
+            lo | (hi << 32)
+        })
+        .collect();
+    let len = words.len();
+    BShare::from_share(RingTensor::from_vec(&[len], words).expect("1-D"))
+}
+
+/// XOR shares of the top bit of every element of `x`, packed 64 to a word
+/// (element `i` at bit `i % 64` of word `i / 64`). Seven rounds.
+///
+/// Opens `c = x + r` for dealer edaBits `r`; the top bit of `x = c - r` is
+/// `c_63 ^ r_63 ^ [c_low < r_low]` over the low 63 bits. Only that one
+/// borrow is computed, by a tree: each node holds (less, equal) of its bit
+/// range, and a parent is `(l_hi ^ e_hi & l_lo, e_hi & e_lo)`. The bits of a
+/// level are packed densely across elements (64, 32, ... 2 per element), and
+/// the two ANDs of a node share the mask of `e_hi`, so level `j` opens
+/// `3 * 64 / 2^j` bits per element, the last one 2.
+fn msb_packed(sess: &mut Session, x: &AShare) -> Result<BShare> {
+    const LOW: u64 = u64::MAX >> 1;
+    let len = x.len();
+    let x = x.reshape(&[len])?;
+    let eda = sess.prep().take(&Material::EdaBits(vec![len]))?;
+    let (r_arith, r_bits) = (&eda[0], BShare::from_share(eda[1].clone()));
+    let masked = x.share().add(r_arith)?;
+    let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
+    let not_c_low = c.map(|v| !v & LOW);
+    // Leaves: less = !c & r, equal = !(c ^ r) on bits 0..63; bit 63 is the
+    // identity (less 0, equal 1).
+    let mut less = r_bits.and_public(&not_c_low)?;
+    let mut equal = r_bits
+        .map_linear(|v| v & LOW)
+        .xor_public(sess, &not_c_low.map(|v| v | !LOW))?;
+    for level in 0..6 {
+        let (less_hi, less_lo) = (half_stream(&less, true), half_stream(&less, false));
+        let (eq_hi, eq_lo) = (half_stream(&equal, true), half_stream(&equal, false));
+        if level < 5 {
+            let both = and_fanout(sess, &eq_hi, &[&less_lo, &eq_lo])?;
+            less = less_hi.xor(&both[0])?;
+            equal = both[1].clone();
+        } else {
+            less = less_hi.xor(&and(sess, &eq_hi, &less_lo)?)?;
+        }
+    }
+    let top = |t: &RingTensor| pack_bits(&t.as_slice().iter().map(|v| v >> 63).collect::<Vec<_>>());
+    less.xor(&BShare::from_share(top(r_bits.share())))?
+        .xor_public(sess, &top(&c))
+}
+
 /// The most significant bit of each element of `x` (1 where `x` is negative
 /// as a signed ring element), as an additive share of 0 or 1. Eight rounds.
 pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let bits = a2b(sess, x)?;
-    b2a(sess, &bits.map_linear(|v| v >> 63))
+    let shape = x.shape().to_vec();
+    let len = x.len();
+    let packed = msb_packed(sess, x)?;
+    let words = packed.len();
+    let bits = bits_to_arith(sess, &packed, 64)?.reshape(&[words * 64])?;
+    let mut v = bits.into_share().into_vec();
+    v.truncate(len);
+    Ok(AShare::from_share(RingTensor::from_vec(&shape, v)?))
+}
+
+/// For secret bits `m` packed 64 to a word and secrets `x` (same count):
+/// additive shares of `m` as 0/1 integers and of `m * x`, in one round.
+///
+/// Opens `e = m ^ s` (one bit per element) and `d = x - a` for dealer
+/// [`Material::BitSelect`] values; then `m = e + s - 2 e s` and
+/// `m x = e x + (1 - 2 e)(d s + a s)`, all local.
+fn select(sess: &mut Session, m: &BShare, x: &AShare) -> Result<(AShare, AShare)> {
+    let len = x.len();
+    let t = sess.prep().take(&Material::BitSelect(len))?;
+    let (s_packed, a, s, a_s) = (&t[0], &t[1], &t[2], &t[3]);
+    let x_flat = x.share().reshape(&[len])?;
+    let opened = arith::open_mixed(
+        sess,
+        &[
+            (&m.share().xor(s_packed)?, Sharing::Binary),
+            (&x_flat.sub(a)?, Sharing::Arithmetic),
+        ],
+    )?;
+    let e = unpack_bits(opened[0].as_slice(), len);
+    let d = opened[1].as_slice();
+    let leader = sess.is_leader();
+    let (mut bit, mut prod) = (Vec::with_capacity(len), Vec::with_capacity(len));
+    for i in 0..len {
+        let flip = 1u64.wrapping_sub(e[i].wrapping_mul(2));
+        let (si, xi) = (s.as_slice()[i], x_flat.as_slice()[i]);
+        let xs = d[i].wrapping_mul(si).wrapping_add(a_s.as_slice()[i]);
+        let mut b = flip.wrapping_mul(si);
+        let p = e[i].wrapping_mul(xi).wrapping_add(flip.wrapping_mul(xs));
+        if leader {
+            b = b.wrapping_add(e[i]);
+        }
+        bit.push(b);
+        prod.push(p);
+    }
+    let shape = x.shape();
+    Ok((
+        AShare::from_share(RingTensor::from_vec(shape, bit)?),
+        AShare::from_share(RingTensor::from_vec(shape, prod)?),
+    ))
 }
 
 /// Converts XOR-shared bits (bit 0 of each word) to additive shares of 0/1
@@ -200,7 +343,7 @@ pub fn sign(sess: &mut Session, x: &AShare) -> Result<AShare> {
     pos.sub(&neg)?.reshape(&shape)
 }
 
-/// `max(x, 0)` elementwise, exact: `x * (1 - msb(x))` (nine rounds).
+/// `max(x, 0)` elementwise, exact: `x * [x > 0]` (eight rounds).
 ///
 /// ```
 /// use tessera_protocols::{arith, binary, runtime::{run_embedded, EmbeddedConfig}, ProtocolError};
@@ -216,7 +359,17 @@ pub fn sign(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// assert_eq!(out[0].value, [0.0, 0.0, 4.0]);
 /// ```
 pub fn relu(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let neg = msb(sess, x)?;
-    let pos = neg.neg().add_public_scalar(sess, 1);
-    arith::mul(sess, x, &pos)
+    let negative = msb_packed(sess, x)?;
+    let not_negative = negative.xor_public(sess, &RingTensor::full(negative.shape(), u64::MAX))?;
+    Ok(select(sess, &not_negative, x)?.1)
+}
+
+/// `max(x, 0)` and the mask `[x > 0]` (additive shares of 0/1 integers,
+/// what ReLU's backward pass multiplies by), in eight rounds: the
+/// comparison's bit selects `x` directly, with no separate conversion.
+/// Exact for every ring element except `-2^63` (see [`greater_than_zero`]).
+pub fn relu_with_mask(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
+    let positive = msb_packed(sess, &x.neg())?;
+    let (mask, relu) = select(sess, &positive, x)?;
+    Ok((relu, mask))
 }

@@ -31,6 +31,9 @@ pub enum Sharing {
     Binary,
 }
 
+/// The most words one [`Material::BitTriple`] ANDs with the same word.
+pub const MAX_FANOUT: u32 = 8;
+
 /// Shape and sharing of one component of an item.
 type Component = (Vec<usize>, Sharing);
 
@@ -45,13 +48,19 @@ pub enum Material {
     MatTriple(usize, usize, usize),
     /// Truncation pair for `f` bits: `(r, (r mod 2^63) >> f, r >> 63)`.
     Trunc(Vec<usize>, u32),
-    /// AND triple of XOR-shared words `(a, b, a & b)`.
-    BitTriple(Vec<usize>),
+    /// AND triples of XOR-shared words sharing their left operand, for one
+    /// word ANDed with `fanout` others in one round:
+    /// `(a, b_1..b_k, a & b_1..a & b_k)`.
+    BitTriple(Vec<usize>, u32),
     /// A random ring element held both additively and as XOR-shared bits.
     EdaBits(Vec<usize>),
     /// A random word, XOR-shared, and its low `nbits` bits each shared
     /// additively (an extra trailing axis of length `nbits`).
     WordBits(Vec<usize>, u32),
+    /// For multiplying `len` secrets by secret bits packed 64 per word: random
+    /// packed bits `s` (XOR-shared, `ceil(len/64)` words) and a random `a`
+    /// (additive, `len`), then the bits of `s` shared additively and `a * s`.
+    BitSelect(usize),
 }
 
 impl Material {
@@ -61,9 +70,10 @@ impl Material {
             Material::Square(_) => 2,
             Material::MatTriple(..) => 3,
             Material::Trunc(..) => 4,
-            Material::BitTriple(_) => 5,
+            Material::BitTriple(..) => 5,
             Material::EdaBits(_) => 6,
             Material::WordBits(..) => 7,
+            Material::BitSelect(_) => 8,
         }
     }
 
@@ -84,9 +94,9 @@ impl Material {
                 vec![(s.clone(), Arithmetic)],
                 vec![(s.clone(), Arithmetic), (s.clone(), Arithmetic)],
             ),
-            Material::BitTriple(s) => (
-                vec![(s.clone(), Binary), (s.clone(), Binary)],
-                vec![(s.clone(), Binary)],
+            Material::BitTriple(s, fanout) => (
+                vec![(s.clone(), Binary); 1 + *fanout as usize],
+                vec![(s.clone(), Binary); *fanout as usize],
             ),
             Material::EdaBits(s) => (vec![(s.clone(), Arithmetic)], vec![(s.clone(), Binary)]),
             Material::WordBits(s, nbits) => {
@@ -94,6 +104,10 @@ impl Material {
                 bits.push(*nbits as usize);
                 (vec![(s.clone(), Binary)], vec![(bits, Arithmetic)])
             }
+            Material::BitSelect(len) => (
+                vec![(vec![len.div_ceil(64)], Binary), (vec![*len], Arithmetic)],
+                vec![(vec![*len], Arithmetic), (vec![*len], Arithmetic)],
+            ),
         }
     }
 
@@ -108,7 +122,10 @@ impl Material {
                 let msb = random[0].map(|r| r >> 63);
                 vec![low, msb]
             }
-            Material::BitTriple(_) => vec![random[0].and(&random[1])?],
+            Material::BitTriple(..) => random[1..]
+                .iter()
+                .map(|b| random[0].and(b))
+                .collect::<std::result::Result<_, _>>()?,
             Material::EdaBits(_) => vec![random[0].clone()],
             Material::WordBits(_, nbits) => {
                 let nbits = *nbits as usize;
@@ -121,17 +138,24 @@ impl Material {
                     .collect();
                 vec![RingTensor::from_vec(&shape, bits)?]
             }
+            Material::BitSelect(len) => {
+                let words = random[0].as_slice();
+                let s: Vec<u64> = (0..*len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect();
+                let s = RingTensor::from_vec(&[*len], s)?;
+                let a_s = random[1].mul(&s)?;
+                vec![s, a_s]
+            }
         })
     }
 
     fn encode(&self) -> Vec<u8> {
         let (dims, f): (Vec<usize>, u32) = match self {
             Material::MatTriple(m, k, n) => (vec![*m, *k, *n], 0),
-            Material::Trunc(s, f) | Material::WordBits(s, f) => (s.clone(), *f),
-            Material::Triple(s)
-            | Material::Square(s)
-            | Material::BitTriple(s)
-            | Material::EdaBits(s) => (s.clone(), 0),
+            Material::Trunc(s, f) | Material::WordBits(s, f) | Material::BitTriple(s, f) => {
+                (s.clone(), *f)
+            }
+            Material::BitSelect(len) => (vec![*len], 0),
+            Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
         };
         let mut out = vec![self.tag(), f as u8, dims.len() as u8];
         for d in dims {
@@ -173,7 +197,10 @@ impl Material {
             (1, _) => Material::Triple(dims),
             (2, _) => Material::Square(dims),
             (4, _) if (1..64).contains(f) => Material::Trunc(dims, *f as u32),
-            (5, _) => Material::BitTriple(dims),
+            (5, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
+                Material::BitTriple(dims, *f as u32)
+            }
+            (8, &[len]) => Material::BitSelect(len),
             (6, _) => Material::EdaBits(dims),
             (7, _) if (1..=64).contains(f) => Material::WordBits(dims, *f as u32),
             _ => return Err(format!("unknown request tag {tag}")),
@@ -583,6 +610,8 @@ mod tests {
             Material::MatTriple(4, 5, 6),
             Material::Trunc(vec![7], 16),
             Material::WordBits(vec![3], 64),
+            Material::BitTriple(vec![5], 2),
+            Material::BitSelect(130),
         ] {
             assert_eq!(Material::decode(&m.encode()).unwrap(), Some(m));
         }

@@ -187,13 +187,15 @@ proptest! {
     #[test]
     fn comparison_and_relu_are_exact_on_the_whole_ring(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]), len in 1usize..70) {
         let x = data(seed, &[len]);
-        let (ltz, gtz, relu, sign) = run(n, seed as u8, |s| {
+        let (ltz, gtz, relu, sign, (relu2, mask)) = run(n, seed as u8, |s| {
             let sx = input(s, n - 1, &x);
             let a = binary::less_than_zero(s, &sx)?;
             let b = binary::greater_than_zero(s, &sx)?;
             let r = binary::relu(s, &sx)?;
             let g = binary::sign(s, &sx)?;
-            Ok((arith::reveal(s, &a, "ltz")?, arith::reveal(s, &b, "gtz")?, arith::reveal(s, &r, "relu")?, arith::reveal(s, &g, "sign")?))
+            let (r2, m) = binary::relu_with_mask(s, &sx)?;
+            let both = arith::reveal_many(s, &[&r2, &m], "relu with mask")?;
+            Ok((arith::reveal(s, &a, "ltz")?, arith::reveal(s, &b, "gtz")?, arith::reveal(s, &r, "relu")?, arith::reveal(s, &g, "sign")?, (both[0].clone(), both[1].clone())))
         });
         for i in 0..len {
             let v = x.as_slice()[i] as i64;
@@ -202,10 +204,54 @@ proptest! {
             if v != i64::MIN {
                 prop_assert_eq!(gtz.as_slice()[i], (v > 0) as u64, "gtz({})", v);
                 prop_assert_eq!(sign.as_slice()[i] as i64, v.signum(), "sign({})", v);
+                prop_assert_eq!(relu2.as_slice()[i], v.max(0) as u64, "relu_with_mask({})", v);
+                prop_assert_eq!(mask.as_slice()[i], (v > 0) as u64, "relu mask({})", v);
             }
             prop_assert_eq!(relu.as_slice()[i], v.max(0) as u64, "relu({})", v);
         }
     }
+}
+
+/// Online cost per element for 2 parties: rounds, and bits each party sends
+/// (wire headers included, amortised over many elements).
+fn online_cost(
+    len: usize,
+    f: fn(&mut Session, &AShare) -> Result<(), ProtocolError>,
+) -> (u64, f64) {
+    let x = data(11, &[len]);
+    let cfg = EmbeddedConfig::new(2).with_seed([6; 32]);
+    let outs = run_embedded(&cfg, |s| -> Result<_, ProtocolError> {
+        let sx = input(s, 0, &x);
+        let before = (
+            s.stats().rounds,
+            s.stats().total_sent(),
+            s.stats().preprocessing_bytes,
+        );
+        f(s, &sx)?;
+        let after = (
+            s.stats().rounds,
+            s.stats().total_sent(),
+            s.stats().preprocessing_bytes,
+        );
+        Ok((
+            after.0 - before.0,
+            (after.1 - before.1) as f64 * 8.0 / len as f64,
+        ))
+    })
+    .unwrap();
+    outs[0].value
+}
+
+#[test]
+fn comparison_meets_its_round_and_bit_budget() {
+    // The budget: at most 8 rounds and 256 bits per element per party.
+    let (rounds, bits) = online_cost(4096, |s, x| binary::msb(s, x).map(|_| ()));
+    assert!(rounds <= 8, "msb: {rounds} rounds");
+    assert!(bits <= 256.0, "msb: {bits:.1} bits per element");
+    // ReLU adds one product by the bit (64 bits), in the same last round.
+    let (rounds, bits) = online_cost(4096, |s, x| binary::relu_with_mask(s, x).map(|_| ()));
+    assert!(rounds <= 8, "relu: {rounds} rounds");
+    assert!(bits <= 256.0 + 64.0, "relu: {bits:.1} bits per element");
 }
 
 #[test]
