@@ -45,6 +45,9 @@ pub struct TaskResult {
     pub preprocessing_wait_s: f64,
     /// `mpc_s` minus the wait: computing and messaging.
     pub online_s: f64,
+    /// Of the online time, how long the busiest-waiting party was blocked on
+    /// its peers' messages (their compute, latency and transfer).
+    pub peer_wait_s: f64,
     /// Bytes sent by the busiest party to the other parties.
     pub bytes_sent_per_party: u64,
     /// Bytes of dealer material received by party 0.
@@ -66,6 +69,7 @@ pub struct TaskResult {
 struct Cost {
     mpc_s: f64,
     wait_s: f64,
+    peer_wait_s: f64,
     bytes: u64,
     dealer: u64,
     rounds: u64,
@@ -87,6 +91,7 @@ impl Cost {
                 .iter()
                 .map(|s| s.preprocessing_wait_s)
                 .fold(0.0, f64::max),
+            peer_wait_s: stats.iter().map(|s| s.peer_wait_s).fold(0.0, f64::max),
             bytes: stats.iter().map(|s| s.total_sent()).max().unwrap_or(0),
             dealer: stats.first().map_or(0, |s| s.preprocessing_bytes),
             rounds: stats.iter().map(|s| s.rounds).max().unwrap_or(0),
@@ -128,6 +133,7 @@ fn result(
         target_ratio,
         preprocessing_wait_s: cost.wait_s,
         online_s: (cost.mpc_s - cost.wait_s).max(0.0),
+        peer_wait_s: cost.peer_wait_s,
         bytes_sent_per_party: cost.bytes,
         dealer_bytes: cost.dealer,
         rounds: cost.rounds,
@@ -250,6 +256,7 @@ fn skipped(name: &str, description: String, why: String) -> TaskResult {
         target_ratio: None,
         preprocessing_wait_s: f64::NAN,
         online_s: f64::NAN,
+        peer_wait_s: f64::NAN,
         bytes_sent_per_party: 0,
         dealer_bytes: 0,
         rounds: 0,
@@ -501,7 +508,7 @@ fn fmt_s(s: f64) -> String {
 /// The results as a Markdown table.
 pub fn markdown(results: &[TaskResult]) -> String {
     let mut t = String::from(
-        "| task | MPC | plaintext f32 | ratio (target) | preprocessing wait / online | sent per party | dealer | rounds | peak memory | accuracy MPC / f32 |\n\
+        "| task | MPC | plaintext f32 | ratio (target) | dealer wait / online (peer wait) | sent per party | dealer | rounds | peak memory | accuracy MPC / f32 |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
@@ -518,13 +525,14 @@ pub fn markdown(results: &[TaskResult]) -> String {
             .map(|t| format!(" (<= {t:.0}x)"))
             .unwrap_or_default();
         t += &format!(
-            "| {} | {} | {} | {:.1}x{target} | {} / {} | {} | {} | {} | {} | {acc} |\n",
+            "| {} | {} | {} | {:.1}x{target} | {} / {} ({}) | {} | {} | {} | {} | {acc} |\n",
             r.description,
             fmt_s(r.mpc_s),
             fmt_s(r.plaintext_s),
             r.ratio,
             fmt_s(r.preprocessing_wait_s),
             fmt_s(r.online_s),
+            fmt_s(r.peer_wait_s),
             crate::human_bytes(r.bytes_sent_per_party),
             crate::human_bytes(r.dealer_bytes),
             r.rounds,

@@ -9,22 +9,6 @@ fn cols(range: impl Iterator<Item = usize>) -> Vec<usize> {
     range.collect()
 }
 
-/// One level of a pairwise tournament over `k` candidates: returns `[rows, k/2]`
-/// masks, 1 where the left of each pair is at least the right.
-fn left_wins<B: Backend>(
-    b: &mut B,
-    v: &B::Tensor,
-    pairs: usize,
-) -> Result<(B::Tensor, B::Tensor, B::Tensor)> {
-    let left = b.select_cols(v, &cols((0..pairs).map(|i| 2 * i)))?;
-    let right = b.select_cols(v, &cols((0..pairs).map(|i| 2 * i + 1)))?;
-    let diff = b.sub(&right, &left)?;
-    let right_wins = b.positive(&diff)?;
-    let neg = b.neg(&right_wins)?;
-    let ge = b.add_scalar(&neg, 1.0)?;
-    Ok((ge, left, right))
-}
-
 /// Row-wise maximum `[rows, n] -> [rows, 1]`, by a tree of exact comparisons.
 pub fn max_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
     let mut v = x.clone();
@@ -64,24 +48,23 @@ pub fn argmax_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
     let mut k = n;
     while k > 1 {
         let pairs = k / 2;
-        let (ge, left, right) = left_wins(b, &v, pairs)?;
+        let left = b.select_cols(&v, &cols((0..pairs).map(|i| 2 * i)))?;
+        let right = b.select_cols(&v, &cols((0..pairs).map(|i| 2 * i + 1)))?;
         let block = |c: usize| (c * n..(c + 1) * n).collect::<Vec<_>>();
         let hot_l = b.select_cols(&hot, &cols((0..pairs).flat_map(|i| block(2 * i))))?;
         let hot_r = b.select_cols(&hot, &cols((0..pairs).flat_map(|i| block(2 * i + 1))))?;
-        let ge_wide = b.select_cols(
-            &ge,
+        // The right wins only if strictly larger, so ties go to the left:
+        // winner = left + relu(right - left), one-hot = hot_l + [right > left] (hot_r - hot_l).
+        let d = b.sub(&right, &left)?;
+        let (gain, right_wins) = b.relu_with_mask(&d)?;
+        let wide = b.select_cols(
+            &right_wins,
             &cols((0..pairs).flat_map(|i| std::iter::repeat_n(i, n))),
         )?;
-        // winner = right + ge * (left - right), for values and one-hots in one product
-        let dv = b.sub(&left, &right)?;
-        let dh = b.sub(&hot_l, &hot_r)?;
-        let masks = b.concat(&[&ge, &ge_wide], 1)?;
-        let diffs = b.concat(&[&dv, &dh], 1)?;
-        let prod = b.mul(&masks, &diffs)?;
-        let pv = b.select_cols(&prod, &cols(0..pairs))?;
-        let ph = b.select_cols(&prod, &cols(pairs..pairs + pairs * n))?;
-        let mut nv = b.add(&right, &pv)?;
-        let mut nh = b.add(&hot_r, &ph)?;
+        let dh = b.sub(&hot_r, &hot_l)?;
+        let moved = b.mul_mask(&dh, &wide)?;
+        let mut nv = b.add(&left, &gain)?;
+        let mut nh = b.add(&hot_l, &moved)?;
         if k % 2 == 1 {
             let lv = b.select_cols(&v, &[k - 1])?;
             let lh = b.select_cols(&hot, &block(k - 1))?;

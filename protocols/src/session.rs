@@ -28,6 +28,9 @@ pub struct Stats {
     pub preprocessing_bytes: u64,
     /// Seconds spent waiting for the preprocessing provider.
     pub preprocessing_wait_s: f64,
+    /// Seconds spent blocked receiving from peers: their compute that this
+    /// party waited for, plus the messages' latency and transfer.
+    pub peer_wait_s: f64,
 }
 
 impl Stats {
@@ -255,7 +258,9 @@ impl Session {
     pub fn recv_bytes(&mut self, peer: PartyId) -> Result<Vec<u8>> {
         let me = self.id;
         let link = self.links[peer].as_mut().expect("recv from self");
+        let start = std::time::Instant::now();
         let frame = link.channel.recv().map_err(|e| net(me, peer, e))?;
+        self.stats.peer_wait_s += start.elapsed().as_secs_f64();
         self.stats.bytes_received[peer] += frame.len() as u64;
         if let Some(t) = self.transcript.as_mut() {
             t.push((peer, frame.clone()));
