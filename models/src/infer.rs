@@ -370,8 +370,34 @@ pub struct InferReport {
     pub openings: Vec<Vec<Opening>>,
     /// Each party's counters.
     pub stats: Vec<Stats>,
-    /// Wall time per party, seconds.
+    /// Wall time per party, seconds (online: from the session's start).
     pub seconds: Vec<f64>,
+    /// Seconds party 0 spent beforehand finding the preprocessing items by a
+    /// dry run ([`plan_infer`]), so the dealer could make them ahead.
+    pub planning_seconds: f64,
+}
+
+/// The preprocessing items party 0 takes in [`party_infer`] for `spec`, found
+/// by a dry run on zeros (only shapes matter). Known before any query
+/// arrives: pass them to the session's provider with
+/// [`tessera_protocols::Preprocessing::plan`] and the dealer makes the
+/// material while the parties compute, instead of on demand.
+pub fn plan_infer(
+    spec: &InferSpec,
+    model: Option<&SavedModel>,
+    fixed: FixedPoint,
+) -> Result<Vec<tessera_protocols::prep::Material>> {
+    tessera_protocols::session::plan(0, spec.parties, fixed, |sess| {
+        let model = model.filter(|_| spec.owner == 0);
+        let zeros = (spec.querier == 0).then(|| Dataset {
+            path: "dry run".into(),
+            feature_names: (0..spec.dims[0]).map(|j| format!("x{j}")).collect(),
+            features: ndarray::Array2::zeros((spec.rows, spec.dims[0])),
+            labels: None,
+            lines: (1..=spec.rows).collect(),
+        });
+        party_infer(sess, spec, model, zeros.as_ref())
+    })
 }
 
 /// Runs private inference with every party as a thread of this process.
@@ -384,8 +410,12 @@ pub fn run_inference_embedded(
     let mut cfg = EmbeddedConfig::new(spec.parties);
     cfg.fixed = FixedPoint::new(model.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
     cfg.seed = mpc_seed;
+    let planning = std::time::Instant::now();
+    let items = plan_infer(spec, Some(model), cfg.fixed)?;
+    let planning_seconds = planning.elapsed().as_secs_f64();
     let outs = run_embedded(&cfg, |sess| -> Result<_> {
         let me = sess.id();
+        sess.prep().plan(&items)?;
         let preds = party_infer(
             sess,
             spec,
@@ -404,5 +434,6 @@ pub fn run_inference_embedded(
         openings: outs.iter().map(|o| o.value.1.clone()).collect(),
         stats: outs.iter().map(|o| o.stats.clone()).collect(),
         seconds: outs.iter().map(|o| o.elapsed.as_secs_f64()).collect(),
+        planning_seconds,
     })
 }

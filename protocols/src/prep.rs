@@ -111,6 +111,16 @@ impl Material {
         }
     }
 
+    /// Zeros in the shapes of every component (what a dry run hands out).
+    pub(crate) fn zeros(&self) -> Vec<RingTensor> {
+        let (random, determined) = self.layout();
+        random
+            .iter()
+            .chain(&determined)
+            .map(|(s, _)| RingTensor::zeros(s))
+            .collect()
+    }
+
     /// The determined components' secret values from the random components' secrets.
     fn determine(&self, random: &[RingTensor]) -> Result<Vec<RingTensor>> {
         Ok(match self {
@@ -241,6 +251,13 @@ pub trait Preprocessing: Send {
     fn step_boundary(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Announces the items about to be taken, in order (found by a dry run
+    /// of the same computation, [`crate::session::plan`]): a provider may
+    /// make them all ahead of time.
+    fn plan(&mut self, items: &[Material]) -> Result<()> {
+        let _ = items;
+        Ok(())
+    }
     /// Bytes received from the provider so far.
     fn bytes_received(&self) -> u64;
     /// Seconds this party spent waiting for the provider so far.
@@ -295,6 +312,9 @@ fn decode_batch(bytes: &[u8]) -> std::result::Result<Vec<(u64, Material)>, Strin
     }
     Ok(items)
 }
+
+/// Items per request when a whole plan is asked for.
+const PLAN_BATCH: usize = 4;
 
 /// A party's end of the trusted dealer.
 ///
@@ -463,6 +483,26 @@ impl Preprocessing for DealerClient {
             .map(|k| (k, self.pattern[((k - self.next) % m) as usize].clone()))
             .collect();
         self.request(batch)
+    }
+
+    /// Party 0 asks for the whole plan at once, in small batches so the
+    /// first items come back while the dealer makes the rest.
+    fn plan(&mut self, items: &[Material]) -> Result<()> {
+        if self.party != 0 {
+            return Ok(());
+        }
+        let from = self.next.max(self.requested_until);
+        let skip = (from - self.next) as usize;
+        let numbered: Vec<(u64, Material)> = items
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .map(|(i, m)| (self.next + i as u64, m.clone()))
+            .collect();
+        for chunk in numbered.chunks(PLAN_BATCH) {
+            self.request(chunk.to_vec())?;
+        }
+        Ok(())
     }
 
     fn bytes_received(&self) -> u64 {

@@ -3,7 +3,7 @@
 
 use crate::channel::Channel;
 use crate::error::{ProtocolError, Result};
-use crate::prep::Preprocessing;
+use crate::prep::{Material, Preprocessing};
 use serde::Serialize;
 use tessera_tensor::{wire, FixedPoint, Prg, RingTensor, Seed};
 
@@ -77,6 +77,8 @@ pub struct Session {
     stats: Stats,
     openings: Vec<Opening>,
     transcript: Option<Vec<(PartyId, Vec<u8>)>>,
+    /// A dry run ([`plan`]): nothing is sent, and what would be received is zeros.
+    dry: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -158,6 +160,7 @@ impl Session {
             stats,
             openings: Vec::new(),
             transcript: None,
+            dry: false,
         })
     }
 
@@ -249,7 +252,9 @@ impl Session {
         let me = self.id;
         let len = frame.len() as u64;
         let link = self.links[peer].as_mut().expect("send to self");
-        link.channel.send(frame).map_err(|e| net(me, peer, e))?;
+        if !self.dry {
+            link.channel.send(frame).map_err(|e| net(me, peer, e))?;
+        }
         self.stats.bytes_sent[peer] += len;
         Ok(())
     }
@@ -275,6 +280,11 @@ impl Session {
 
     /// Receives a tensor from `peer`, checking that it has the expected shape.
     pub fn recv_tensor(&mut self, peer: PartyId, shape: &[usize]) -> Result<RingTensor> {
+        if self.dry {
+            let t = RingTensor::zeros(shape);
+            self.stats.bytes_received[peer] += wire::encoded_len(&t) as u64;
+            return Ok(t);
+        }
         let frame = self.recv_bytes(peer)?;
         let t = wire::decode(&frame, MAX_MESSAGE_ELEMS).map_err(|e| self.malformed(peer, e))?;
         if t.shape() != shape {
@@ -326,6 +336,80 @@ impl Session {
     pub fn finish(&mut self) -> Result<()> {
         self.prep.finish()
     }
+}
+
+/// A channel for dry runs, which never reach the network.
+struct NoChannel;
+
+impl Channel for NoChannel {
+    fn send(&mut self, _: Vec<u8>) -> std::result::Result<(), crate::channel::NetError> {
+        Err(crate::channel::NetError::Disconnected)
+    }
+    fn recv(&mut self) -> std::result::Result<Vec<u8>, crate::channel::NetError> {
+        Err(crate::channel::NetError::Disconnected)
+    }
+}
+
+/// Records the items a computation takes, handing out zeros of their shapes.
+struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<Material>>>);
+
+impl Preprocessing for Recorder {
+    fn model(&self) -> &'static str {
+        "dry run: no correlated randomness"
+    }
+    fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
+        self.0.lock().expect("recorder lock").push(item.clone());
+        Ok(item.zeros())
+    }
+    fn bytes_received(&self) -> u64 {
+        0
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The preprocessing items party `id` of `n` will take when it runs
+/// `computation`, found by a dry run on zeros: no message leaves, no
+/// randomness is drawn from any dealer. MPC code never branches on secrets,
+/// so a real run with the same public shapes takes exactly these items, and
+/// [`Preprocessing::plan`] can have them made ahead of time. The dry run
+/// costs about the local compute of the real one.
+pub fn plan<T, E>(
+    id: PartyId,
+    n: usize,
+    fixed: FixedPoint,
+    computation: impl FnOnce(&mut Session) -> std::result::Result<T, E>,
+) -> std::result::Result<Vec<Material>, E> {
+    let items = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut sess = Session {
+        id,
+        n,
+        fixed,
+        links: (0..n)
+            .map(|p| {
+                (p != id).then(|| Link {
+                    channel: Box::new(NoChannel),
+                    shared: Prg::from_seed([0; 32]),
+                })
+            })
+            .collect(),
+        local: Prg::from_seed([0; 32]),
+        prep: Box::new(Recorder(items.clone())),
+        stats: Stats {
+            party: id,
+            bytes_sent: vec![0; n],
+            bytes_received: vec![0; n],
+            ..Stats::default()
+        },
+        openings: Vec::new(),
+        transcript: None,
+        dry: true,
+    };
+    computation(&mut sess)?;
+    drop(sess);
+    let items = std::mem::take(&mut *items.lock().expect("recorder lock"));
+    Ok(items)
 }
 
 pub(crate) fn net(me: PartyId, peer: PartyId, error: crate::channel::NetError) -> ProtocolError {

@@ -509,3 +509,35 @@ fn prefetched_preprocessing_survives_changing_steps() {
         }
     }
 }
+
+#[test]
+fn a_dry_run_plans_exactly_the_material_a_real_run_takes() {
+    let x = data(21, &[40]);
+    let w = data(22, &[40, 3]).map(|v| v >> 40);
+    let computation = |s: &mut Session| -> Result<RingTensor, ProtocolError> {
+        let sx = input(s, 0, &x);
+        let sw = input(s, 1, &w);
+        let r = binary::relu(s, &sx)?;
+        let m = arith::matmul(s, &r.reshape(&[1, 40])?, &sw)?;
+        let b = binary::less_than_zero(s, &m)?;
+        arith::reveal(s, &b, "signs")
+    };
+    let items = tessera_protocols::session::plan(0, 2, FixedPoint::default(), computation).unwrap();
+    assert!(
+        items.len() >= 4,
+        "relu, matmul and comparison take material"
+    );
+    let cfg = EmbeddedConfig::new(2).with_seed([8; 32]);
+    let unplanned = run_embedded(&cfg, computation).unwrap();
+    let planned = run_embedded(&cfg, |s| {
+        s.prep().plan(&items)?;
+        computation(s)
+    })
+    .unwrap();
+    assert_eq!(planned[0].value, unplanned[0].value);
+    // A mispredicted item would have been dealt twice.
+    assert_eq!(
+        planned[0].stats.preprocessing_bytes,
+        unplanned[0].stats.preprocessing_bytes
+    );
+}

@@ -13,7 +13,7 @@ pub const MAX_DIMS: usize = 8;
 
 /// Appends the encoding of `t` to `out`.
 pub fn encode_into(t: &RingTensor, out: &mut Vec<u8>) {
-    out.reserve(1 + 8 * t.shape().len() + 8 * t.len());
+    out.reserve(encoded_len(t));
     out.push(t.shape().len() as u8);
     for &d in t.shape() {
         out.extend_from_slice(&(d as u64).to_le_bytes());
@@ -21,6 +21,11 @@ pub fn encode_into(t: &RingTensor, out: &mut Vec<u8>) {
     for &v in t.as_slice() {
         out.extend_from_slice(&v.to_le_bytes());
     }
+}
+
+/// Bytes [`encode_into`] writes for `t`.
+pub fn encoded_len(t: &RingTensor) -> usize {
+    1 + 8 * t.shape().len() + 8 * t.len()
 }
 
 /// The encoding of `t`.
