@@ -615,9 +615,20 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
         rows: rows_n,
         ..arch
     };
+    // Party 0 lists the dealer's material with a dry run, so the dealer
+    // makes it while the parties compute rather than one round trip at a time.
+    let fixed = crate::tensor::FixedPoint::new(spec.frac_bits)
+        .map_err(|e| crate::models::ModelError::Config(e.to_string()))?;
+    let plan = match id {
+        0 => crate::models::plan_infer(&spec, model.as_ref(), fixed)?,
+        _ => Vec::new(),
+    };
     let connect_s = start.elapsed().as_secs_f64();
     let compute = Instant::now();
     let mut sess = open_session(file, id, links, spec.frac_bits)?;
+    sess.prep()
+        .plan(&plan)
+        .map_err(crate::models::ModelError::from)?;
     let predictions = party_infer(&mut sess, &spec, model.as_ref(), rows.as_ref())?;
     sess.finish().map_err(crate::models::ModelError::from)?;
     let predictions_path = match &predictions {

@@ -44,7 +44,7 @@ mod train;
 pub use data::{train_test_indices, Dataset};
 pub use error::{ModelError, Result};
 pub use infer::{
-    folded_blocks, infer_fixed, infer_plain, party_infer, party_infer_shared,
+    folded_blocks, infer_fixed, infer_plain, party_infer, party_infer_shared, plan_infer,
     run_inference_embedded, InferOutput, InferReport, InferSpec, SharedModel,
 };
 pub use job::{

@@ -18,7 +18,7 @@ use crate::error::{ProtocolError, Result};
 use crate::prep::{Material, Sharing};
 use crate::session::{PartyId, Session};
 use crate::share::AShare;
-use tessera_tensor::{RingTensor, TensorError};
+use tessera_tensor::{wire, RingTensor, TensorError};
 
 /// Secret-shares `value`, held by `owner`, among all parties without any
 /// message: each other party `j` takes the next `shape`-sized draw of the PRG
@@ -160,31 +160,41 @@ pub(crate) fn open_combined(
 }
 
 /// [`open_combined`] for parts shared in different ways (one round).
+///
+/// The parts go out as one frame, written straight from the shares, and each
+/// peer's frame is combined into the result as it is decoded: no
+/// intermediate tensors, since openings carry most of the bytes.
 pub(crate) fn open_mixed(
     sess: &mut Session,
     parts: &[(&RingTensor, Sharing)],
 ) -> Result<Vec<RingTensor>> {
-    let flat: Vec<u64> = parts
-        .iter()
-        .flat_map(|(x, _)| x.as_slice().iter().copied())
-        .collect();
-    let total = flat.len();
-    let all = sess.exchange(&RingTensor::from_vec(&[total], flat)?)?;
-    let mut acc = all[0].clone().into_vec();
-    for s in &all[1..] {
+    let total: usize = parts.iter().map(|(x, _)| x.len()).sum();
+    let mut acc: Vec<u64> = Vec::with_capacity(total);
+    for (x, _) in parts {
+        acc.extend_from_slice(x.as_slice());
+    }
+    sess.send_to_peers(wire::encode_slice(&[total], &acc))?;
+    let peers: Vec<_> = sess.peers().collect();
+    for p in peers {
+        let frame = sess.recv_frame(p, &[total])?;
+        let body = wire::body_of(&frame, &[total]).expect("checked on receipt");
+        let mut words = body
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8")));
         let mut at = 0;
         for (x, sharing) in parts {
-            let (a, b) = (&mut acc[at..at + x.len()], &s.as_slice()[at..at + x.len()]);
+            let dst = &mut acc[at..at + x.len()];
             match sharing {
-                Sharing::Arithmetic => a
+                Sharing::Arithmetic => dst
                     .iter_mut()
-                    .zip(b)
-                    .for_each(|(a, b)| *a = a.wrapping_add(*b)),
-                Sharing::Binary => a.iter_mut().zip(b).for_each(|(a, b)| *a ^= b),
+                    .zip(&mut words)
+                    .for_each(|(a, b)| *a = a.wrapping_add(b)),
+                Sharing::Binary => dst.iter_mut().zip(&mut words).for_each(|(a, b)| *a ^= b),
             }
             at += x.len();
         }
     }
+    sess.count_round();
     split_flat(&acc, parts.iter().map(|(x, _)| x.shape()))
 }
 

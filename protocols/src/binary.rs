@@ -224,20 +224,22 @@ fn select(sess: &mut Session, m: &BShare, x: &AShare) -> Result<(AShare, AShare)
         ],
     )?;
     let e = unpack_bits(opened[0].as_slice(), len);
-    let d = opened[1].as_slice();
-    let leader = sess.is_leader();
+    let (d, s, a_s, xs) = (
+        opened[1].as_slice(),
+        s.as_slice(),
+        a_s.as_slice(),
+        x_flat.as_slice(),
+    );
+    let leader = sess.is_leader() as u64;
     let (mut bit, mut prod) = (Vec::with_capacity(len), Vec::with_capacity(len));
     for i in 0..len {
         let flip = 1u64.wrapping_sub(e[i].wrapping_mul(2));
-        let (si, xi) = (s.as_slice()[i], x_flat.as_slice()[i]);
-        let xs = d[i].wrapping_mul(si).wrapping_add(a_s.as_slice()[i]);
-        let mut b = flip.wrapping_mul(si);
-        let p = e[i].wrapping_mul(xi).wrapping_add(flip.wrapping_mul(xs));
-        if leader {
-            b = b.wrapping_add(e[i]);
-        }
-        bit.push(b);
-        prod.push(p);
+        let x_s = d[i].wrapping_mul(s[i]).wrapping_add(a_s[i]);
+        bit.push(flip.wrapping_mul(s[i]).wrapping_add(leader * e[i]));
+        prod.push(
+            e[i].wrapping_mul(xs[i])
+                .wrapping_add(flip.wrapping_mul(x_s)),
+        );
     }
     let shape = x.shape();
     Ok((

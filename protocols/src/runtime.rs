@@ -102,39 +102,48 @@ where
     let fixed = config.fixed;
     let party_fn = &party_fn;
     std::thread::scope(|scope| {
-        let dealer = scope.spawn(move || {
-            let dealer = Dealer::start(std::mem::take(&mut dealer_ends), dealer_seed)?;
-            dealer.serve()
-        });
+        // Named threads show up as such in profilers and panic messages;
+        // spawning fails only where `scope.spawn` would panic too.
+        let dealer = std::thread::Builder::new()
+            .name("dealer".into())
+            .spawn_scoped(scope, move || {
+                let dealer = Dealer::start(std::mem::take(&mut dealer_ends), dealer_seed)?;
+                dealer.serve()
+            })
+            .expect("spawn the dealer thread");
         let handles: Vec<_> = links
             .into_iter()
             .zip(party_dealer_ends)
             .zip(party_seeds)
             .enumerate()
             .map(|(id, ((chans, dealer_ch), prg))| {
-                scope.spawn(move || -> (Result<PartyOutcome<T>, E>, Instant) {
-                    // The failure time is taken before this party's channels are
-                    // dropped, so a peer that only notices the loss fails later.
-                    let stamp = |e: E| (e, Instant::now());
-                    let run = || -> Result<PartyOutcome<T>, (E, Instant)> {
-                        let prep =
-                            DealerClient::connect(id, dealer_ch).map_err(|e| stamp(e.into()))?;
-                        let mut sess = Session::establish(id, fixed, chans, prg, Box::new(prep))
-                            .map_err(|e| stamp(e.into()))?;
-                        let start = Instant::now();
-                        let value = party_fn(&mut sess).map_err(stamp)?;
-                        sess.finish().map_err(|e| stamp(e.into()))?;
-                        Ok(PartyOutcome {
-                            value,
-                            stats: sess.stats(),
-                            elapsed: start.elapsed(),
-                        })
-                    };
-                    match run() {
-                        Ok(o) => (Ok(o), Instant::now()),
-                        Err((e, at)) => (Err(e), at),
-                    }
-                })
+                let thread = std::thread::Builder::new().name(format!("party-{id}"));
+                let spawned =
+                    thread.spawn_scoped(scope, move || -> (Result<PartyOutcome<T>, E>, Instant) {
+                        // The failure time is taken before this party's channels are
+                        // dropped, so a peer that only notices the loss fails later.
+                        let stamp = |e: E| (e, Instant::now());
+                        let run = || -> Result<PartyOutcome<T>, (E, Instant)> {
+                            let prep = DealerClient::connect(id, dealer_ch)
+                                .map_err(|e| stamp(e.into()))?;
+                            let mut sess =
+                                Session::establish(id, fixed, chans, prg, Box::new(prep))
+                                    .map_err(|e| stamp(e.into()))?;
+                            let start = Instant::now();
+                            let value = party_fn(&mut sess).map_err(stamp)?;
+                            sess.finish().map_err(|e| stamp(e.into()))?;
+                            Ok(PartyOutcome {
+                                value,
+                                stats: sess.stats(),
+                                elapsed: start.elapsed(),
+                            })
+                        };
+                        match run() {
+                            Ok(o) => (Ok(o), Instant::now()),
+                            Err((e, at)) => (Err(e), at),
+                        }
+                    });
+                spawned.expect("spawn a party thread")
             })
             .collect();
         let mut results: Vec<(Result<PartyOutcome<T>, E>, Instant)> = handles

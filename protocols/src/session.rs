@@ -247,6 +247,18 @@ impl Session {
         (0..self.n).filter(move |&p| p != me)
     }
 
+    /// Sends one frame to every peer (copied for all but the last).
+    pub(crate) fn send_to_peers(&mut self, frame: Vec<u8>) -> Result<()> {
+        let peers: Vec<_> = self.peers().collect();
+        if let Some((&last, rest)) = peers.split_last() {
+            for &p in rest {
+                self.send_bytes(p, frame.clone())?;
+            }
+            self.send_bytes(last, frame)?;
+        }
+        Ok(())
+    }
+
     /// Sends one frame to `peer`.
     pub fn send_bytes(&mut self, peer: PartyId, frame: Vec<u8>) -> Result<()> {
         let me = self.id;
@@ -280,20 +292,22 @@ impl Session {
 
     /// Receives a tensor from `peer`, checking that it has the expected shape.
     pub fn recv_tensor(&mut self, peer: PartyId, shape: &[usize]) -> Result<RingTensor> {
+        let frame = self.recv_frame(peer, shape)?;
+        let t = wire::decode(&frame, MAX_MESSAGE_ELEMS).map_err(|e| self.malformed(peer, e))?;
+        Ok(t)
+    }
+
+    /// Receives the frame of a tensor of `shape` from `peer`, checked: its
+    /// elements are [`wire::body_of`] it (a dry run hands out zeros).
+    pub(crate) fn recv_frame(&mut self, peer: PartyId, shape: &[usize]) -> Result<Vec<u8>> {
         if self.dry {
-            let t = RingTensor::zeros(shape);
-            self.stats.bytes_received[peer] += wire::encoded_len(&t) as u64;
-            return Ok(t);
+            let frame = wire::encode(&RingTensor::zeros(shape));
+            self.stats.bytes_received[peer] += frame.len() as u64;
+            return Ok(frame);
         }
         let frame = self.recv_bytes(peer)?;
-        let t = wire::decode(&frame, MAX_MESSAGE_ELEMS).map_err(|e| self.malformed(peer, e))?;
-        if t.shape() != shape {
-            return Err(self.malformed(
-                peer,
-                format!("expected shape {shape:?}, got {:?}", t.shape()),
-            ));
-        }
-        Ok(t)
+        wire::body_of(&frame, shape).map_err(|e| self.malformed(peer, e))?;
+        Ok(frame)
     }
 
     fn malformed(&self, peer: PartyId, detail: impl ToString) -> ProtocolError {
@@ -308,11 +322,7 @@ impl Session {
     /// shape from each. Returns the received tensors indexed by party (own
     /// index holds `mine`).
     pub fn exchange(&mut self, mine: &RingTensor) -> Result<Vec<RingTensor>> {
-        let frame = wire::encode(mine);
-        let peers: Vec<_> = self.peers().collect();
-        for &p in &peers {
-            self.send_bytes(p, frame.clone())?;
-        }
+        self.send_to_peers(wire::encode(mine))?;
         let mut out = Vec::with_capacity(self.n);
         for p in 0..self.n {
             if p == self.id {

@@ -13,14 +13,52 @@ pub const MAX_DIMS: usize = 8;
 
 /// Appends the encoding of `t` to `out`.
 pub fn encode_into(t: &RingTensor, out: &mut Vec<u8>) {
-    out.reserve(encoded_len(t));
-    out.push(t.shape().len() as u8);
-    for &d in t.shape() {
+    encode_parts_into(t.shape(), t.as_slice(), out);
+}
+
+/// Appends the encoding of a tensor of `shape` with elements `data`.
+fn encode_parts_into(shape: &[usize], data: &[u64], out: &mut Vec<u8>) {
+    debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+    out.reserve(1 + 8 * shape.len() + 8 * data.len());
+    out.push(shape.len() as u8);
+    for &d in shape {
         out.extend_from_slice(&(d as u64).to_le_bytes());
     }
-    for &v in t.as_slice() {
-        out.extend_from_slice(&v.to_le_bytes());
+    let start = out.len();
+    out.resize(start + 8 * data.len(), 0);
+    for (dst, v) in out[start..].chunks_exact_mut(8).zip(data) {
+        dst.copy_from_slice(&v.to_le_bytes());
     }
+}
+
+/// The encoding of a tensor of `shape` with elements `data` (row-major).
+pub fn encode_slice(shape: &[usize], data: &[u64]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_parts_into(shape, data, &mut out);
+    out
+}
+
+/// Checks that `bytes` encodes exactly a tensor of `shape` and returns its
+/// elements' bytes, without copying them out.
+pub fn body_of<'a>(bytes: &'a [u8], shape: &[usize]) -> Result<&'a [u8], TensorError> {
+    let header = 1 + 8 * shape.len();
+    let len: usize = shape.iter().product();
+    let matches = bytes.len() == header + 8 * len
+        && bytes[0] as usize == shape.len()
+        && bytes[1..header]
+            .chunks_exact(8)
+            .zip(shape)
+            .all(|(c, &d)| u64::from_le_bytes(c.try_into().expect("8 bytes")) == d as u64);
+    if !matches {
+        // Decode for a precise message (the header is untrusted).
+        // Decoding allocates only what the bytes hold.
+        let got = decode(bytes, bytes.len() / 8)?;
+        return Err(TensorError::Wire(format!(
+            "expected shape {shape:?}, got {:?}",
+            got.shape()
+        )));
+    }
+    Ok(&bytes[header..])
 }
 
 /// Bytes [`encode_into`] writes for `t`.
@@ -71,10 +109,10 @@ pub fn decode_prefix(bytes: &[u8], max_elems: usize) -> Result<(RingTensor, &[u8
         )));
     }
     let (body, rest) = rest.split_at(need);
-    let data = body
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("chunk of 8")))
-        .collect();
+    let mut data = vec![0u64; count];
+    for (v, c) in data.iter_mut().zip(body.chunks_exact(8)) {
+        *v = u64::from_le_bytes(c.try_into().expect("chunk of 8"));
+    }
     Ok((RingTensor::from_vec(&shape, data)?, rest))
 }
 
@@ -112,6 +150,21 @@ mod tests {
             prop_assert_eq!(bytes.len(), 1 + 16 + 8 * rows * cols);
             prop_assert_eq!(decode(&bytes, 1 << 20).unwrap(), t);
         }
+    }
+
+    #[test]
+    fn a_body_is_checked_against_the_expected_shape() {
+        let t = crate::Prg::from_seed([3; 32]).uniform(&[2, 3]);
+        let bytes = encode(&t);
+        assert_eq!(body_of(&bytes, &[2, 3]).unwrap().len(), 48);
+        assert_eq!(encode_slice(&[2, 3], t.as_slice()), bytes);
+        assert!(body_of(&bytes, &[3, 2])
+            .unwrap_err()
+            .to_string()
+            .contains("expected shape [3, 2], got [2, 3]"));
+        assert!(body_of(&bytes, &[6]).is_err());
+        assert!(body_of(&bytes[..bytes.len() - 8], &[2, 3]).is_err());
+        assert!(body_of(&[], &[1]).is_err());
     }
 
     #[test]
