@@ -316,7 +316,7 @@ pub fn load_mnist_binary(dir: &Path, rows: Option<usize>) -> Result<Dataset> {
 }
 
 /// Bytes per second one thread of the dealer expands from a seed (the
-/// ChaCha12 stream all preprocessing material is drawn from), best of three
+/// AES-CTR stream all preprocessing material is drawn from), best of three
 /// runs of 64 MiB.
 pub fn prg_throughput() -> f64 {
     let mut buf = vec![0u64; 8 << 20];

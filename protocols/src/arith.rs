@@ -229,10 +229,14 @@ fn beaver(
     let e_mine = y.share().sub(b)?;
     let opened = open_masked(sess, &[&d_mine, &e_mine])?;
     let (d, e) = (&opened[0], &opened[1]);
-    let mut z = c.add(&op(d, b)?)?.add(&op(a, e)?)?;
-    if sess.is_leader() {
-        z.add_assign(&op(d, e)?)?;
-    }
+    // The leader folds d e into d (b + e): two products per party, not three.
+    let d_times = if sess.is_leader() {
+        op(d, &b.add(e)?)?
+    } else {
+        op(d, b)?
+    };
+    let mut z = c.add(&d_times)?;
+    z.add_assign(&op(a, e)?)?;
     Ok(AShare::from_share(z))
 }
 

@@ -1069,7 +1069,7 @@ fn bench(a: BenchArgs, out: Output) -> Result<()> {
     } else if !out.quiet {
         print!("{table}");
         println!(
-            "dealer PRG expansion (ChaCha12, one thread): {}/s",
+            "dealer PRG expansion (AES-128-CTR, one thread): {}/s",
             bytes(prg as u64)
         );
     }

@@ -9,7 +9,7 @@
 //!   concatenation and a fast ring matrix product ([`matmul`]).
 //! * [`FixedPoint`]: encoding reals as `round(x * 2^f) mod 2^64` with range
 //!   checks, and the plaintext truncation that the protocols reproduce.
-//! * [`Prg`]: the one seeded cryptographic PRG (ChaCha12) that draws shares,
+//! * [`Prg`]: the one seeded cryptographic PRG (AES-128 in counter mode) that draws shares,
 //!   masks and dealer material.
 //! * [`wire`]: compact byte encoding of tensors with limits on decoding.
 //!
