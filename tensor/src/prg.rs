@@ -89,7 +89,7 @@ impl Prg {
     /// Encrypts the next `out.len() / 2` counter blocks into `out`, two
     /// words per block.
     fn blocks_into(&mut self, out: &mut [u64]) {
-        debug_assert!(out.len() % 2 == 0 && out.len() <= 2 * PAR_BLOCKS);
+        debug_assert!(out.len() & 1 == 0 && out.len() <= 2 * PAR_BLOCKS);
         let n = out.len() / 2;
         let mut blocks = [GenericArray::default(); PAR_BLOCKS];
         for b in blocks[..n].iter_mut() {
