@@ -15,6 +15,10 @@ use tessera_tensor::{FixedPoint, RingTensor};
 pub trait Backend {
     /// How a tensor is held.
     type Tensor: Clone;
+    /// Data read again every epoch (training rows), prepared once by
+    /// [`Backend::data`]: under MPC it is masked once, so products with its
+    /// rows open only the other operand. Cheap to clone (shared, not copied).
+    type Data: Clone;
 
     /// Short name for reports (`"f32"`, `"fixed"`, `"mpc"`).
     fn name(&self) -> &'static str;
@@ -77,10 +81,24 @@ pub trait Backend {
     /// Opens `a` to every party; `label` names it in the record of openings.
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>>;
     /// Marks the start of a repeated unit of work (a training step), so that
-    /// preprocessing for the next ones can be prepared ahead of time.
-    fn step_boundary(&mut self) -> Result<()> {
+    /// preprocessing for the next ones can be prepared ahead of time;
+    /// `next_rows` are the data rows this step and the next ones read.
+    fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
+        let _ = next_rows;
         Ok(())
     }
+    /// Prepares a matrix that will be read again and again by rows.
+    fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data>;
+    /// Rows of prepared data, as a tensor.
+    fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor>;
+    /// `d[rows] w`, or `d[rows]^T w` if `transposed`.
+    fn matmul_rows(
+        &mut self,
+        d: &Self::Data,
+        rows: &[usize],
+        w: &Self::Tensor,
+        transposed: bool,
+    ) -> Result<Self::Tensor>;
     /// Opens `a` to party `to` only; `None` on the other parties.
     fn reveal_to(
         &mut self,
@@ -178,6 +196,40 @@ fn check_input<'a>(data: Option<&'a ArrayD<f64>>, shape: &[usize]) -> Result<&'a
 #[derive(Debug, Default, Clone, Copy)]
 pub struct F32Backend;
 
+/// [`Backend::matmul_rows`] where the data is a plain tensor: select, then multiply.
+fn rows_product<B: Backend>(
+    b: &mut B,
+    x: &B::Tensor,
+    rows: &[usize],
+    w: &B::Tensor,
+    transposed: bool,
+) -> Result<B::Tensor> {
+    let xr = b.select_rows(x, rows)?;
+    let xr = if transposed { b.transpose(&xr)? } else { xr };
+    b.matmul(&xr, w)
+}
+
+/// The plaintext backends' data: the tensor itself, shared.
+macro_rules! plain_data {
+    () => {
+        fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data> {
+            Ok(std::sync::Arc::new(x.clone()))
+        }
+        fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor> {
+            self.select_rows(d, rows)
+        }
+        fn matmul_rows(
+            &mut self,
+            d: &Self::Data,
+            rows: &[usize],
+            w: &Self::Tensor,
+            transposed: bool,
+        ) -> Result<Self::Tensor> {
+            rows_product(self, d, rows, w, transposed)
+        }
+    };
+}
+
 impl F32Backend {
     fn matrix(a: &ArrayD<f32>) -> Result<ndarray::ArrayView2<'_, f32>> {
         a.view()
@@ -192,6 +244,8 @@ impl F32Backend {
 
 impl Backend for F32Backend {
     type Tensor = ArrayD<f32>;
+    type Data = std::sync::Arc<ArrayD<f32>>;
+    plain_data!();
 
     fn name(&self) -> &'static str {
         "f32"
@@ -329,6 +383,8 @@ impl FixedBackend {
 
 impl Backend for FixedBackend {
     type Tensor = RingTensor;
+    type Data = std::sync::Arc<RingTensor>;
+    plain_data!();
 
     fn name(&self) -> &'static str {
         "fixed"
@@ -437,6 +493,27 @@ impl<'s> MpcBackend<'s> {
 
 impl Backend for MpcBackend<'_> {
     type Tensor = AShare;
+    type Data = arith::MaskedMatrix;
+
+    fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data> {
+        Ok(arith::mask_once(self.sess, x)?)
+    }
+    fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor> {
+        Ok(d.rows(self.sess, rows)?)
+    }
+    fn matmul_rows(
+        &mut self,
+        d: &Self::Data,
+        rows: &[usize],
+        w: &Self::Tensor,
+        transposed: bool,
+    ) -> Result<Self::Tensor> {
+        Ok(if transposed {
+            arith::matmul_masked_rows_t_fixed(self.sess, d, rows, w)?
+        } else {
+            arith::matmul_masked_rows_fixed(self.sess, d, rows, w)?
+        })
+    }
 
     fn name(&self) -> &'static str {
         "mpc"
@@ -541,8 +618,8 @@ impl Backend for MpcBackend<'_> {
             Function::Tanh => approx::tanh(s, a)?,
         })
     }
-    fn step_boundary(&mut self) -> Result<()> {
-        Ok(self.sess.prep().step_boundary()?)
+    fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
+        Ok(self.sess.prep().step_boundary(next_rows)?)
     }
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>> {
         let v = arith::reveal(self.sess, a, label)?;

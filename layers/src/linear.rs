@@ -31,13 +31,20 @@ impl Init {
     }
 }
 
+/// What a layer's backward pass needs of its input.
+enum Input<B: Backend> {
+    Tensor(B::Tensor),
+    /// Rows of prepared data (see [`Backend::data`]).
+    Rows(B::Data, Vec<usize>),
+}
+
 /// Fully connected layer `y = x W + b` with `W: [in, out]`, `b: [1, out]`.
 pub struct Linear<B: Backend> {
     /// Weights `[in, out]`.
     pub weight: B::Tensor,
     /// Bias row `[1, out]`.
     pub bias: B::Tensor,
-    input: Option<B::Tensor>,
+    input: Option<Input<B>>,
     grad_weight: Option<B::Tensor>,
     grad_bias: Option<B::Tensor>,
     velocity_weight: Option<B::Tensor>,
@@ -71,7 +78,17 @@ impl<B: Backend> Linear<B> {
     pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
         let y = b.matmul(x, &self.weight)?;
         let y = b.add(&y, &self.bias)?;
-        self.input = Some(x.clone());
+        self.input = Some(Input::Tensor(x.clone()));
+        Ok(y)
+    }
+
+    /// Forward pass on rows `rows` of prepared data (a first layer in
+    /// training): under MPC the data was masked once, so only the weights'
+    /// masked difference is opened, here and in backward.
+    pub fn forward_rows(&mut self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        let y = b.matmul_rows(data, rows, &self.weight, false)?;
+        let y = b.add(&y, &self.bias)?;
+        self.input = Some(Input::Rows(data.clone(), rows.to_vec()));
         Ok(y)
     }
 
@@ -87,8 +104,13 @@ impl<B: Backend> Linear<B> {
             .input
             .take()
             .ok_or_else(|| LayerError::Usage("Linear::backward called before forward".into()))?;
-        let xt = b.transpose(&x)?;
-        self.grad_weight = Some(b.matmul(&xt, grad_out)?);
+        self.grad_weight = Some(match &x {
+            Input::Tensor(x) => {
+                let xt = b.transpose(x)?;
+                b.matmul(&xt, grad_out)?
+            }
+            Input::Rows(data, rows) => b.matmul_rows(data, rows, grad_out, true)?,
+        });
         self.grad_bias = Some(b.sum_rows(grad_out)?);
         if input_grad {
             let wt = b.transpose(&self.weight)?;

@@ -76,6 +76,29 @@ impl<B: Backend> Sequential<B> {
         Ok(h)
     }
 
+    /// [`Sequential::forward`] on rows `rows` of prepared data: a first
+    /// linear layer multiplies them in place (masked once under MPC).
+    pub fn forward_rows(&mut self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        let (first, rest) = self
+            .layers
+            .split_first_mut()
+            .ok_or_else(|| crate::LayerError::Usage("an empty network".into()))?;
+        let mut h = match first {
+            Layer::Linear(lin) => lin.forward_rows(b, data, rows)?,
+            Layer::Activation(a) => {
+                let x = b.data_rows(data, rows)?;
+                a.forward(b, &x)?
+            }
+        };
+        for l in rest {
+            h = match l {
+                Layer::Linear(lin) => lin.forward(b, &h)?,
+                Layer::Activation(a) => a.forward(b, &h)?,
+            };
+        }
+        Ok(h)
+    }
+
     /// Forward pass for inference (nothing remembered).
     pub fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
         let mut h = x.clone();

@@ -134,15 +134,25 @@ pub fn fit_observed<B: Backend>(
     };
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     let mut epoch_test = Vec::new();
+    // Masked once under MPC: every batch of every epoch reuses the opening.
+    let data = b.data(x)?;
+    let mut order = batch_order(rows, cfg.seed, 0);
     for epoch in 0..cfg.epochs {
-        let order = batch_order(rows, cfg.seed, epoch);
+        let next_order = batch_order(rows, cfg.seed, epoch + 1);
         let mut loss_sum: Option<B::Tensor> = None;
-        let batches = rows.div_ceil(cfg.batch_size);
-        for (done, batch) in order.chunks(cfg.batch_size).enumerate() {
-            b.step_boundary()?;
-            let xb = b.select_rows(x, batch)?;
+        // Softmax models: each row's probability of its true class; the
+        // logarithm runs once per epoch on all of them, not once per batch.
+        let mut p_true_rows: Vec<B::Tensor> = Vec::new();
+        let batches: Vec<&[usize]> = order.chunks(cfg.batch_size).collect();
+        let upcoming: Vec<&[usize]> = batches
+            .iter()
+            .copied()
+            .chain(next_order.chunks(cfg.batch_size).take(1))
+            .collect();
+        for (done, batch) in batches.iter().copied().enumerate() {
+            b.step_boundary(&upcoming[done..(done + 2).min(upcoming.len())])?;
             let yb = b.select_rows(y, batch)?;
-            let out = net.forward(b, &xb)?;
+            let out = net.forward_rows(b, &data, batch)?;
             let (grad, batch_loss) = match cfg.model {
                 ModelKind::Linear | ModelKind::Logistic => {
                     let pred = match cfg.model {
@@ -151,29 +161,37 @@ pub fn fit_observed<B: Backend>(
                     };
                     // Both losses have the gradient (pred - y) / batch with respect to z.
                     let grad = loss::mse_grad(b, &pred, &yb)?;
-                    (grad, loss::sum_squared_error(b, &pred, &yb)?)
+                    (grad, Some(loss::sum_squared_error(b, &pred, &yb)?))
                 }
                 ModelKind::Softmax | ModelKind::Mlp => {
                     let (p, grad) = softmax_cross_entropy(b, &out, &yb)?;
-                    // -sum log p_true; y is an exact 0/1 mask, so p * y is exact.
+                    // y is an exact 0/1 mask, so p * y is exact.
                     let picked = b.mul(&p, &yb)?;
-                    let p_true = b.sum_cols(&picked)?;
-                    let logp = b.apply(Function::Log, &p_true)?;
-                    let s = sum_all(b, &logp)?;
-                    (grad, b.neg(&s)?)
+                    p_true_rows.push(b.sum_cols(&picked)?);
+                    (grad, None)
                 }
             };
-            loss_sum = Some(match loss_sum {
-                None => batch_loss,
-                Some(s) => b.add(&s, &batch_loss)?,
-            });
+            if let Some(batch_loss) = batch_loss {
+                loss_sum = Some(match loss_sum {
+                    None => batch_loss,
+                    Some(s) => b.add(&s, &batch_loss)?,
+                });
+            }
             net.backward(b, &grad)?;
             net.step(b, &sgd)?;
             observe(TrainEvent::Batch {
                 epoch,
                 done: done + 1,
-                batches,
+                batches: batches.len(),
             });
+        }
+        if !p_true_rows.is_empty() {
+            // -sum log p_true over the epoch's rows.
+            let all: Vec<&B::Tensor> = p_true_rows.iter().collect();
+            let p_true = b.concat(&all, 0)?;
+            let logp = b.apply(Function::Log, &p_true)?;
+            let s = sum_all(b, &logp)?;
+            loss_sum = Some(b.neg(&s)?);
         }
         let total = b.reveal(
             &loss_sum.expect("at least one batch"),
@@ -188,6 +206,7 @@ pub fn fit_observed<B: Backend>(
             epoch_test.push(e);
         }
         observe(TrainEvent::Epoch { epoch, loss, test });
+        order = next_order;
     }
     Ok(Fitted {
         net,

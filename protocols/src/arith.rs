@@ -270,6 +270,208 @@ pub fn matmul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
     beaver(sess, x, y, &t, RingTensor::matmul)
 }
 
+/// A secret matrix used again and again, such as training data: masked once
+/// with a persistent dealer mask `A`, so that each later product with rows of
+/// it opens only the other operand. Each party keeps the public
+/// `X - A` and the mask's id; its share of `X` is recomputed from them when
+/// needed ([`MaskedMatrix::rows`]). Cheap to clone.
+#[derive(Clone)]
+pub struct MaskedMatrix {
+    inner: std::sync::Arc<MaskedInner>,
+}
+
+struct MaskedInner {
+    opened: RingTensor,
+    mask: u64,
+}
+
+impl std::fmt::Debug for MaskedMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MaskedMatrix(shape={:?})", self.shape())
+    }
+}
+
+impl MaskedMatrix {
+    /// Shape of the secret matrix.
+    pub fn shape(&self) -> &[usize] {
+        self.inner.opened.shape()
+    }
+
+    /// This party's share of rows `rows` of the matrix (local): the
+    /// leader's is `(X - A)_I + A_I`, the others' just their `A_I`, drawn
+    /// again from the mask's row streams. Nothing but `X - A` is stored.
+    pub fn rows(&self, sess: &mut Session, rows: &[usize]) -> Result<AShare> {
+        let cols = self.shape()[1];
+        check_rows("MaskedMatrix::rows", rows, self.shape()[0])?;
+        let mut out = Vec::with_capacity(rows.len() * cols);
+        for &r in rows {
+            let a = sess
+                .prep()
+                .take(&Material::Mask {
+                    id: self.inner.mask,
+                    start: r,
+                    rows: 1,
+                    cols,
+                })?
+                .remove(0);
+            out.extend_from_slice(a.as_slice());
+        }
+        let a = AShare::from_share(RingTensor::from_vec(&[rows.len(), cols], out)?);
+        a.add_public(sess, &self.inner.opened.select_rows(rows)?)
+    }
+}
+
+fn check_rows(op: &'static str, rows: &[usize], n: usize) -> Result<()> {
+    match rows.iter().find(|&&r| r >= n) {
+        Some(&bad) => Err(ProtocolError::InvalidArgument {
+            op,
+            detail: format!("row {bad} of a {n}-row matrix"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Elements masked and opened per round by [`mask_once`].
+const MASK_BLOCK_ELEMS: usize = 1 << 20;
+
+/// Masks a secret matrix `x [rows, cols]` once for products with its rows
+/// ([`matmul_masked_rows`]): opens `x - A` for a persistent random mask `A`
+/// (`rows * cols` elements in blocks of 2^20, a round each; the only time `x`
+/// is opened masked).
+/// `A` is uniform and never opened, so `x - A` reveals nothing; it is the
+/// SecureML trick of masking training data once for all epochs.
+pub fn mask_once(sess: &mut Session, x: &AShare) -> Result<MaskedMatrix> {
+    let &[rows, cols] = x.shape() else {
+        return Err(ProtocolError::InvalidArgument {
+            op: "mask_once",
+            detail: format!("a matrix is needed, got shape {:?}", x.shape()),
+        });
+    };
+    let id = sess.next_mask_id();
+    // In blocks of about a million elements, so that masking a large data
+    // set never holds more than one block's mask and messages at a time.
+    let block = (MASK_BLOCK_ELEMS / cols.max(1)).max(1);
+    let mut opened = Vec::with_capacity(rows * cols);
+    let share = x.share().as_slice();
+    for start in (0..rows).step_by(block) {
+        let n = block.min(rows - start);
+        let a = sess
+            .prep()
+            .take(&Material::Mask {
+                id,
+                start,
+                rows: n,
+                cols,
+            })?
+            .remove(0);
+        let mine = &share[start * cols..(start + n) * cols];
+        let masked: Vec<u64> = mine
+            .iter()
+            .zip(a.as_slice())
+            .map(|(x, a)| x.wrapping_sub(*a))
+            .collect();
+        let masked = RingTensor::from_vec(&[n, cols], masked)?;
+        opened.extend_from_slice(open_masked(sess, &[&masked])?[0].as_slice());
+    }
+    let opened = RingTensor::from_vec(&[rows, cols], opened)?;
+    Ok(MaskedMatrix {
+        inner: std::sync::Arc::new(MaskedInner { opened, mask: id }),
+    })
+}
+
+/// Ring product of rows `rows` of a masked matrix with a secret `w`:
+/// `x[rows] w` (one round, opening only `w - B`: `cols * out` elements).
+/// With `x = E + A` (`E` public): `E_I w + A_I (w - B) + A_I B`, the last
+/// from the dealer. No truncation: see [`matmul_masked_rows_fixed`].
+pub fn matmul_masked_rows(
+    sess: &mut Session,
+    x: &MaskedMatrix,
+    rows: &[usize],
+    w: &AShare,
+) -> Result<AShare> {
+    masked_product(sess, x, rows, w, false)
+}
+
+/// Ring product `x[rows]^T g` of rows of a masked matrix (transposed) with a
+/// secret `g [|rows|, out]` (one round, opening only `g - B`).
+pub fn matmul_masked_rows_t(
+    sess: &mut Session,
+    x: &MaskedMatrix,
+    rows: &[usize],
+    g: &AShare,
+) -> Result<AShare> {
+    masked_product(sess, x, rows, g, true)
+}
+
+/// [`matmul_masked_rows`] then truncation: fixed-point values (two rounds).
+pub fn matmul_masked_rows_fixed(
+    sess: &mut Session,
+    x: &MaskedMatrix,
+    rows: &[usize],
+    w: &AShare,
+) -> Result<AShare> {
+    let p = matmul_masked_rows(sess, x, rows, w)?;
+    truncate(sess, &p)
+}
+
+/// [`matmul_masked_rows_t`] then truncation (two rounds).
+pub fn matmul_masked_rows_t_fixed(
+    sess: &mut Session,
+    x: &MaskedMatrix,
+    rows: &[usize],
+    g: &AShare,
+) -> Result<AShare> {
+    let p = matmul_masked_rows_t(sess, x, rows, g)?;
+    truncate(sess, &p)
+}
+
+fn masked_product(
+    sess: &mut Session,
+    x: &MaskedMatrix,
+    rows: &[usize],
+    y: &AShare,
+    transposed: bool,
+) -> Result<AShare> {
+    let [n, cols] = [x.shape()[0], x.shape()[1]];
+    check_rows("matmul_masked_rows", rows, n)?;
+    let want = if transposed { rows.len() } else { cols };
+    let (&[y_rows, out], true) = (y.shape(), y.shape().len() == 2) else {
+        return Err(ProtocolError::InvalidArgument {
+            op: "matmul_masked_rows",
+            detail: format!("the other operand must be a matrix, got {:?}", y.shape()),
+        });
+    };
+    if y_rows != want {
+        return Err(TensorError::ShapeMismatch {
+            op: "matmul_masked_rows",
+            left: vec![rows.len(), cols],
+            right: y.shape().to_vec(),
+        }
+        .into());
+    }
+    let t = sess.prep().take(&Material::RowTriple {
+        mask: x.inner.mask,
+        rows: rows.to_vec(),
+        cols,
+        out,
+        transposed,
+    })?;
+    let (a_rows, b, c) = (&t[0], &t[1], &t[2]);
+    let f = open_masked(sess, &[&y.share().sub(b)?])?.remove(0);
+    let e_rows = x.inner.opened.select_rows(rows)?;
+    let (e_rows, a_rows) = if transposed {
+        (e_rows.transpose(), a_rows.transpose())
+    } else {
+        (e_rows, a_rows.clone())
+    };
+    // x_I y = E_I y + A_I (y - B) + A_I B: public E_I times this party's
+    // share of y, this party's share of A_I times the public y - B, and C.
+    let mut z = e_rows.matmul(y.share())?;
+    z.add_assign(&a_rows.matmul(&f)?)?;
+    z.add_assign(c)?;
+    Ok(AShare::from_share(z))
+}
+
 /// Fixed-point truncation by `f` bits with a dealer truncation pair (one round,
 /// any number of parties).
 ///

@@ -61,6 +61,36 @@ pub enum Material {
     /// packed bits `s` (XOR-shared, `ceil(len/64)` words) and a random `a`
     /// (additive, `len`), then the bits of `s` shared additively and `a * s`.
     BitSelect(usize),
+    /// A persistent random mask `A [rows, cols]` for data reused every epoch
+    /// (opened once as `X - A`). Its row `i` is drawn from a stream of its own,
+    /// keyed by the mask's id (unique in the session) and `i`, so later
+    /// triples can use any rows of it. Nothing is dealt: the mask is every
+    /// party's draws added up.
+    Mask {
+        /// The mask's id.
+        id: u64,
+        /// First row drawn.
+        start: usize,
+        /// Rows drawn (`start..start + rows`).
+        rows: usize,
+        /// Columns.
+        cols: usize,
+    },
+    /// A matrix triple on rows of a persistent mask: `A_I` (rows `rows` of
+    /// mask `mask`, `cols` wide), a fresh `B`, and `C = A_I B` (`B: [cols,
+    /// out]`) or, `transposed`, `C = A_I^T B` (`B: [|I|, out]`).
+    RowTriple {
+        /// Id of the [`Material::Mask`].
+        mask: u64,
+        /// Rows of the mask, in order.
+        rows: Vec<usize>,
+        /// Width of the mask.
+        cols: usize,
+        /// Columns of `B`.
+        out: usize,
+        /// `A_I^T B` instead of `A_I B`.
+        transposed: bool,
+    },
 }
 
 impl Material {
@@ -74,6 +104,8 @@ impl Material {
             Material::EdaBits(_) => 6,
             Material::WordBits(..) => 7,
             Material::BitSelect(_) => 8,
+            Material::Mask { .. } => 9,
+            Material::RowTriple { .. } => 10,
         }
     }
 
@@ -108,7 +140,31 @@ impl Material {
                 vec![(vec![len.div_ceil(64)], Binary), (vec![*len], Arithmetic)],
                 vec![(vec![*len], Arithmetic), (vec![*len], Arithmetic)],
             ),
+            Material::Mask { rows, cols, .. } => (vec![(vec![*rows, *cols], Arithmetic)], vec![]),
+            Material::RowTriple {
+                rows,
+                cols,
+                out,
+                transposed,
+                ..
+            } => {
+                let m = rows.len();
+                let (b, c) = if *transposed {
+                    (vec![m, *out], vec![*cols, *out])
+                } else {
+                    (vec![*cols, *out], vec![m, *out])
+                };
+                (
+                    vec![(vec![m, *cols], Arithmetic), (b, Arithmetic)],
+                    vec![(c, Arithmetic)],
+                )
+            }
         }
+    }
+
+    /// Whether the dealer sends anything for this item (determined components).
+    fn is_dealt(&self) -> bool {
+        !self.layout().1.is_empty()
     }
 
     /// Zeros in the shapes of every component (what a dry run hands out).
@@ -148,6 +204,13 @@ impl Material {
                     .collect();
                 vec![RingTensor::from_vec(&shape, bits)?]
             }
+            Material::Mask { .. } => vec![],
+            Material::RowTriple {
+                transposed: false, ..
+            } => vec![random[0].matmul(&random[1])?],
+            Material::RowTriple {
+                transposed: true, ..
+            } => vec![random[0].transpose().matmul(&random[1])?],
             Material::BitSelect(len) => {
                 let words = random[0].as_slice();
                 let s: Vec<u64> = (0..*len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect();
@@ -159,12 +222,37 @@ impl Material {
     }
 
     fn encode(&self) -> Vec<u8> {
+        if let Material::RowTriple {
+            mask,
+            rows,
+            cols,
+            out,
+            transposed,
+        } = self
+        {
+            // tag, transposed, then mask, cols, out, |I| and the rows as u64.
+            let mut enc = vec![self.tag(), *transposed as u8];
+            for v in [*mask, *cols as u64, *out as u64, rows.len() as u64] {
+                enc.extend_from_slice(&v.to_le_bytes());
+            }
+            for &r in rows {
+                enc.extend_from_slice(&(r as u64).to_le_bytes());
+            }
+            return enc;
+        }
         let (dims, f): (Vec<usize>, u32) = match self {
             Material::MatTriple(m, k, n) => (vec![*m, *k, *n], 0),
             Material::Trunc(s, f) | Material::WordBits(s, f) | Material::BitTriple(s, f) => {
                 (s.clone(), *f)
             }
             Material::BitSelect(len) => (vec![*len], 0),
+            Material::Mask {
+                id,
+                start,
+                rows,
+                cols,
+            } => (vec![*id as usize, *start, *rows, *cols], 0),
+            Material::RowTriple { .. } => unreachable!("encoded above"),
             Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
         };
         let mut out = vec![self.tag(), f as u8, dims.len() as u8];
@@ -180,6 +268,9 @@ impl Material {
         };
         if *tag == 0 {
             return Ok(None);
+        }
+        if *tag == 10 {
+            return Self::decode_row_triple(*f, bytes).map(Some);
         }
         let nd = *nd as usize;
         if nd > wire::MAX_DIMS || rest.len() != nd * 8 {
@@ -211,6 +302,12 @@ impl Material {
                 Material::BitTriple(dims, *f as u32)
             }
             (8, &[len]) => Material::BitSelect(len),
+            (9, &[id, start, rows, cols]) if fits(&[rows, cols]) => Material::Mask {
+                id: id as u64,
+                start,
+                rows,
+                cols,
+            },
             (6, _) => Material::EdaBits(dims),
             (7, _) if (1..=64).contains(f) => Material::WordBits(dims, *f as u32),
             _ => return Err(format!("unknown request tag {tag}")),
@@ -219,6 +316,62 @@ impl Material {
 }
 
 impl Material {
+    fn decode_row_triple(transposed: u8, bytes: &[u8]) -> std::result::Result<Material, String> {
+        let words: Vec<u64> = bytes[2..]
+            .chunks(8)
+            .map(|c| {
+                c.try_into()
+                    .map(u64::from_le_bytes)
+                    .map_err(|_| "row triple request of odd length".to_string())
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let [mask, cols, out, m, rows @ ..] = words.as_slice() else {
+            return Err("row triple request shorter than its header".into());
+        };
+        let max = crate::session::MAX_MESSAGE_ELEMS as u64;
+        let too_big = |a: u64, b: u64| !matches!(a.checked_mul(b), Some(v) if v <= max);
+        if transposed > 1
+            || rows.len() as u64 != *m
+            || too_big(*m, *cols)
+            || too_big(*cols, *out)
+            || too_big(*m, *out)
+        {
+            return Err("bad row triple request".into());
+        }
+        Ok(Material::RowTriple {
+            mask: *mask,
+            rows: rows.iter().map(|&r| r as usize).collect(),
+            cols: *cols as usize,
+            out: *out as usize,
+            transposed: transposed == 1,
+        })
+    }
+
+    /// This party's draws of the random components of item `k` under
+    /// `seed`, from the item's own stream, except rows of a persistent mask,
+    /// which come from their rows' streams. Returns the item's stream where
+    /// the determined components (parties other than 0) continue.
+    fn draw_random(&self, seed: &Seed, k: u64) -> (Vec<RingTensor>, Prg) {
+        let (random, _) = self.layout();
+        let mut prg = Prg::for_item(seed, k, self.fingerprint());
+        let drawn = match self {
+            Material::Mask {
+                id,
+                start,
+                rows,
+                cols,
+            } => vec![mask_rows(seed, *id, *cols, *start..*start + *rows)],
+            Material::RowTriple {
+                mask, rows, cols, ..
+            } => vec![
+                mask_rows(seed, *mask, *cols, rows.iter().copied()),
+                prg.uniform(&random[1].0),
+            ],
+            _ => draw(&mut prg, &random),
+        };
+        (drawn, prg)
+    }
+
     /// A 64-bit fingerprint of the item (FNV-1a of its encoding): it picks the
     /// PRG stream, so a mispredicted item never shares randomness with the
     /// item actually used at the same position.
@@ -235,6 +388,30 @@ fn draw(prg: &mut Prg, shapes: &[Component]) -> Vec<RingTensor> {
     shapes.iter().map(|(s, _)| prg.uniform(s)).collect()
 }
 
+/// Rows `rows` of this party's share of persistent mask `mask` (`cols` wide).
+fn mask_rows(
+    seed: &Seed,
+    mask: u64,
+    cols: usize,
+    rows: impl ExactSizeIterator<Item = usize>,
+) -> RingTensor {
+    let tag = [200u8]
+        .into_iter()
+        .chain(mask.to_le_bytes())
+        .chain((cols as u64).to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    let m = rows.len();
+    let mut out = RingTensor::zeros(&[m, cols]);
+    if cols > 0 {
+        for (dst, r) in out.as_mut_slice().chunks_exact_mut(cols).zip(rows) {
+            Prg::for_item(seed, r as u64, tag).fill(dst);
+        }
+    }
+    out
+}
+
 /// Source of correlated randomness for one party.
 ///
 /// Items must be requested in the same order by every party (SPMD code does
@@ -247,8 +424,10 @@ pub trait Preprocessing: Send {
     fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>>;
     /// Marks the start of a repeated unit of work (a training step): a
     /// provider may prepare the next units' material ahead of time, assuming
-    /// they ask for what the last one did.
-    fn step_boundary(&mut self) -> Result<()> {
+    /// they ask for what the last one did, on the data rows in `next_rows`
+    /// (this step's, then the following ones', as far as known).
+    fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
+        let _ = next_rows;
         Ok(())
     }
     /// Announces the items about to be taken, in order (found by a dry run
@@ -279,7 +458,7 @@ fn encode_batch(items: &[(u64, Material)]) -> Vec<u8> {
     for (k, item) in items {
         let enc = item.encode();
         out.extend_from_slice(&k.to_le_bytes());
-        out.extend_from_slice(&(enc.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(enc.len() as u32).to_le_bytes());
         out.extend_from_slice(&enc);
     }
     out
@@ -297,8 +476,8 @@ fn decode_batch(bytes: &[u8]) -> std::result::Result<Vec<(u64, Material)>, Strin
     let mut items = Vec::with_capacity(count);
     for _ in 0..count {
         let (k, r) = rest.split_first_chunk::<8>().ok_or("truncated request")?;
-        let (len, r) = r.split_first_chunk::<2>().ok_or("truncated request")?;
-        let len = u16::from_le_bytes(*len) as usize;
+        let (len, r) = r.split_first_chunk::<4>().ok_or("truncated request")?;
+        let len = u32::from_le_bytes(*len) as usize;
         if r.len() < len {
             return Err("truncated request".into());
         }
@@ -450,19 +629,20 @@ impl Preprocessing for DealerClient {
     fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
         let k = self.next;
         self.next += 1;
-        let (random, determined) = item.layout();
-        let mut prg = Prg::for_item(&self.seed, k, item.fingerprint());
-        let mut out = draw(&mut prg, &random);
+        let (_, determined) = item.layout();
+        let (mut out, mut prg) = item.draw_random(&self.seed, k);
         if self.party != 0 {
             out.extend(draw(&mut prg, &determined));
             return Ok(out);
         }
         self.history.push(item.clone());
-        out.extend(self.fetch(k, item)?);
+        if item.is_dealt() {
+            out.extend(self.fetch(k, item)?);
+        }
         Ok(out)
     }
 
-    fn step_boundary(&mut self) -> Result<()> {
+    fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
         if self.party != 0 {
             return Ok(());
         }
@@ -480,7 +660,17 @@ impl Preprocessing for DealerClient {
         let from = self.requested_until.max(self.next);
         let until = self.next + 2 * m;
         let batch: Vec<(u64, Material)> = (from..until)
-            .map(|k| (k, self.pattern[((k - self.next) % m) as usize].clone()))
+            .map(|k| {
+                let step = ((k - self.next) / m) as usize;
+                let mut item = self.pattern[((k - self.next) % m) as usize].clone();
+                if let (Material::RowTriple { rows, .. }, Some(next)) =
+                    (&mut item, next_rows.get(step))
+                {
+                    *rows = next.to_vec();
+                }
+                (k, item)
+            })
+            .filter(|(_, item)| item.is_dealt())
             .collect();
         self.request(batch)
     }
@@ -497,6 +687,7 @@ impl Preprocessing for DealerClient {
             .iter()
             .enumerate()
             .skip(skip)
+            .filter(|(_, m)| m.is_dealt())
             .map(|(i, m)| (self.next + i as u64, m.clone()))
             .collect();
         for chunk in numbered.chunks(PLAN_BATCH) {
@@ -561,14 +752,8 @@ impl Dealer {
     /// every party's streams for that item exactly as the party does.
     pub fn deal(&self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
         let (random, determined) = item.layout();
-        let tag = item.fingerprint();
-        let mut prgs: Vec<Prg> = self
-            .seeds
-            .iter()
-            .map(|s| Prg::for_item(s, k, tag))
-            .collect();
-        let per_party_random: Vec<Vec<RingTensor>> =
-            prgs.iter_mut().map(|p| draw(p, &random)).collect();
+        let (per_party_random, mut prgs): (Vec<Vec<RingTensor>>, Vec<Prg>) =
+            self.seeds.iter().map(|s| item.draw_random(s, k)).unzip();
         let secrets: Vec<RingTensor> = (0..random.len())
             .map(|c| combine(per_party_random.iter().map(|v| &v[c]), random[c].1))
             .collect::<Result<_>>()?;
@@ -652,6 +837,19 @@ mod tests {
             Material::WordBits(vec![3], 64),
             Material::BitTriple(vec![5], 2),
             Material::BitSelect(130),
+            Material::Mask {
+                id: 2,
+                start: 5,
+                rows: 7,
+                cols: 3,
+            },
+            Material::RowTriple {
+                mask: 4,
+                rows: vec![6, 0, 2],
+                cols: 3,
+                out: 2,
+                transposed: true,
+            },
         ] {
             assert_eq!(Material::decode(&m.encode()).unwrap(), Some(m));
         }

@@ -79,6 +79,8 @@ pub struct Session {
     transcript: Option<Vec<(PartyId, Vec<u8>)>>,
     /// A dry run ([`plan`]): nothing is sent, and what would be received is zeros.
     dry: bool,
+    /// Persistent masks made so far (their ids).
+    masks: u64,
 }
 
 impl std::fmt::Debug for Session {
@@ -161,6 +163,7 @@ impl Session {
             openings: Vec::new(),
             transcript: None,
             dry: false,
+            masks: 0,
         })
     }
 
@@ -239,6 +242,13 @@ impl Session {
             shape: shape.to_vec(),
             to,
         });
+    }
+
+    /// A fresh id for a persistent mask (the same on every party, since every
+    /// party makes its masks in the same order).
+    pub(crate) fn next_mask_id(&mut self) -> u64 {
+        self.masks += 1;
+        self.masks
     }
 
     /// Peers of this party in id order.
@@ -415,6 +425,7 @@ pub fn plan<T, E>(
         openings: Vec::new(),
         transcript: None,
         dry: true,
+        masks: 0,
     };
     computation(&mut sess)?;
     drop(sess);
