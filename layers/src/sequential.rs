@@ -114,6 +114,34 @@ impl<B: Backend> Sequential<B> {
         Ok(h)
     }
 
+    /// [`Sequential::predict`] on rows `rows` of prepared data.
+    pub fn predict_rows(&self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        let (first, rest) = self
+            .layers
+            .split_first()
+            .ok_or_else(|| crate::LayerError::Usage("an empty network".into()))?;
+        let mut h = match first {
+            Layer::Linear(lin) => {
+                let y = b.matmul_rows(data, rows, &lin.weight, false)?;
+                b.add(&y, &lin.bias)?
+            }
+            Layer::Activation(a) => {
+                let x = b.data_rows(data, rows)?;
+                ActivationLayer::apply(b, a.kind, &x)?
+            }
+        };
+        for l in rest {
+            h = match l {
+                Layer::Linear(lin) => {
+                    let y = b.matmul(&h, &lin.weight)?;
+                    b.add(&y, &lin.bias)?
+                }
+                Layer::Activation(a) => ActivationLayer::apply(b, a.kind, &h)?,
+            };
+        }
+        Ok(h)
+    }
+
     /// Backward pass from `dL/d(output)`; the first layer's input gradient is skipped.
     pub fn backward(&mut self, b: &mut B, grad: &B::Tensor) -> Result<()> {
         let mut g = grad.clone();

@@ -5,7 +5,9 @@ use crate::data::{train_test_indices, Dataset};
 use crate::error::{ModelError, Result};
 use crate::infer::SharedModel;
 use crate::model::{Metrics, SavedModel, Scaling};
-use crate::train::{evaluate, fit_observed, ignore_events, Evaluation, Fitted, Observer};
+use crate::train::{
+    evaluate, evaluate_data, fit_observed, ignore_events, Evaluation, Fitted, Observer,
+};
 use ndarray::{Array2, ArrayD, Axis};
 use serde::{Deserialize, Serialize};
 use tessera_layers::{Backend, F32Backend, FixedBackend, MpcBackend};
@@ -738,7 +740,16 @@ fn evaluate_all<B: Backend>(
     p: &Prepared<B>,
     kind: ModelKind,
 ) -> Result<Metrics> {
-    let train: Evaluation = evaluate(b, &fitted.net, &p.x_train, &p.y_train, kind, "train")?;
+    // The training rows were masked once for training; evaluating on them
+    // reuses that, so they are not opened again.
+    let train: Evaluation = evaluate_data(
+        b,
+        &fitted.net,
+        &fitted.train_data,
+        &p.y_train,
+        kind,
+        "train",
+    )?;
     // The last epoch's held-out evaluation, when monitored, is the final one.
     let test = match (&p.x_test, fitted.epoch_test.last()) {
         (_, Some(e)) => Some(e.clone()),

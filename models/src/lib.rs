@@ -54,6 +54,6 @@ pub use job::{
 };
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
 pub use train::{
-    batch_order, build, evaluate, fit, fit_observed, hidden_activation, ignore_events, Evaluation,
-    Fitted, Observer, TrainEvent,
+    batch_order, build, evaluate, evaluate_data, fit, fit_observed, hidden_activation,
+    ignore_events, Evaluation, Fitted, Observer, TrainEvent,
 };

@@ -20,6 +20,9 @@ pub struct Fitted<B: Backend> {
     pub epoch_losses: Vec<f64>,
     /// Quality on the held-out rows after each epoch, when monitored.
     pub epoch_test: Vec<Evaluation>,
+    /// The training rows as prepared for training (masked once under MPC),
+    /// to evaluate on them without opening them again ([`evaluate_data`]).
+    pub train_data: B::Data,
 }
 
 /// The order in which rows are visited in `epoch`: public, from the job seed.
@@ -212,6 +215,7 @@ pub fn fit_observed<B: Backend>(
         net,
         epoch_losses,
         epoch_test,
+        train_data: data,
     })
 }
 
@@ -234,10 +238,9 @@ pub struct Evaluation {
 /// the memory) when a large training set is evaluated.
 const EVAL_CHUNK: usize = 4096;
 
-/// Evaluates on `x`, `y` and opens only the aggregate: the number of
-/// misclassified rows, or the sums of squared errors and deviations. Rows are
-/// processed in chunks whose aggregates are added as shares before the one
-/// opening.
+/// Quality of `net` on rows `x` with targets `y`, in chunks of
+/// `EVAL_CHUNK` rows so that memory stays bounded on large sets. Opens one
+/// aggregate: the misclassified count, or the squared-error sums.
 pub fn evaluate<B: Backend>(
     b: &mut B,
     net: &Sequential<B>,
@@ -247,6 +250,41 @@ pub fn evaluate<B: Backend>(
     set: &str,
 ) -> Result<Evaluation> {
     let rows = b.shape(x)[0];
+    evaluate_with(b, rows, y, kind, set, |b, idx| {
+        if idx.len() == rows {
+            Ok(net.predict(b, x)?)
+        } else {
+            let xc = b.select_rows(x, idx)?;
+            Ok(net.predict(b, &xc)?)
+        }
+    })
+}
+
+/// [`evaluate`] on prepared data (the training rows as masked for training):
+/// under MPC the rows are not opened again, only the weights' masked
+/// differences.
+pub fn evaluate_data<B: Backend>(
+    b: &mut B,
+    net: &Sequential<B>,
+    data: &B::Data,
+    y: &B::Tensor,
+    kind: ModelKind,
+    set: &str,
+) -> Result<Evaluation> {
+    let rows = b.shape(y)[0];
+    evaluate_with(b, rows, y, kind, set, |b, idx| {
+        Ok(net.predict_rows(b, data, idx)?)
+    })
+}
+
+fn evaluate_with<B: Backend>(
+    b: &mut B,
+    rows: usize,
+    y: &B::Tensor,
+    kind: ModelKind,
+    set: &str,
+    mut logits: impl FnMut(&mut B, &[usize]) -> Result<B::Tensor>,
+) -> Result<Evaluation> {
     // Linear regression needs the mean of all targets first (local: a sum).
     let mean_y = if kind == ModelKind::Linear {
         let sum_y = sum_all(b, y)?;
@@ -257,11 +295,12 @@ pub fn evaluate<B: Backend>(
     let mut total: Option<B::Tensor> = None;
     for start in (0..rows).step_by(EVAL_CHUNK) {
         let idx: Vec<usize> = (start..(start + EVAL_CHUNK).min(rows)).collect();
-        let part = if rows <= EVAL_CHUNK {
-            chunk_aggregate(b, net, x, y, kind, rows, mean_y.as_ref())?
+        let z = logits(b, &idx)?;
+        let part = if idx.len() == rows {
+            chunk_aggregate(b, &z, y, kind, rows, mean_y.as_ref())?
         } else {
-            let (xc, yc) = (b.select_rows(x, &idx)?, b.select_rows(y, &idx)?);
-            chunk_aggregate(b, net, &xc, &yc, kind, idx.len(), mean_y.as_ref())?
+            let yc = b.select_rows(y, &idx)?;
+            chunk_aggregate(b, &z, &yc, kind, idx.len(), mean_y.as_ref())?
         };
         total = Some(match total {
             None => part,
@@ -305,14 +344,12 @@ pub fn evaluate<B: Backend>(
 /// `[1, 2]` sums of squared errors and deviations.
 fn chunk_aggregate<B: Backend>(
     b: &mut B,
-    net: &Sequential<B>,
-    x: &B::Tensor,
+    z: &B::Tensor,
     y: &B::Tensor,
     kind: ModelKind,
     rows: usize,
     mean_y: Option<&B::Tensor>,
 ) -> Result<B::Tensor> {
-    let z = net.predict(b, x)?;
     match kind {
         ModelKind::Logistic => {
             // wrong = y + pos - 2 y pos, with pos = [z > 0]
