@@ -353,7 +353,7 @@ fn chunk_aggregate<B: Backend>(
     match kind {
         ModelKind::Logistic => {
             // wrong = y + pos - 2 y pos, with pos = [z > 0]
-            let pos = b.positive(&z)?;
+            let pos = b.positive(z)?;
             let both = b.mul(y, &pos)?;
             let both2 = b.scale(&both, 2.0)?;
             let s = b.add(y, &pos)?;
@@ -361,14 +361,14 @@ fn chunk_aggregate<B: Backend>(
             sum_all(b, &wrong)
         }
         ModelKind::Softmax | ModelKind::Mlp => {
-            let hot = argmax_cols(b, &z)?;
+            let hot = argmax_cols(b, z)?;
             let hit = b.mul(&hot, y)?;
             let right = sum_all(b, &hit)?;
             let wrong = b.scale(&right, -1.0)?;
             Ok(b.add_scalar(&wrong, rows as f64)?)
         }
         ModelKind::Linear => {
-            let sse = loss::sum_squared_error(b, &z, y)?;
+            let sse = loss::sum_squared_error(b, z, y)?;
             let dev = b.sub(y, mean_y.expect("computed for linear regression"))?;
             let sst = b.square(&dev)?;
             let sst = sum_all(b, &sst)?;
