@@ -324,6 +324,42 @@ pub fn prg_throughput() -> f64 {
     (buf.len() * 8) as f64 / s
 }
 
+/// The ring matmul kernel against the plain i-k-j loop on one core, and the
+/// kernel on all cores, in multiply-adds per second (`n^3` products).
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelRate {
+    /// Matrix size.
+    pub n: usize,
+    /// The blocked kernel, one thread.
+    pub kernel_one_core: f64,
+    /// The plain i-k-j loop, one thread.
+    pub ikj_one_core: f64,
+    /// The blocked kernel, every core.
+    pub kernel_all_cores: f64,
+}
+
+/// Measures [`KernelRate`] at `n = 1024` (256 with `quick`), best of two runs each.
+pub fn kernel_throughput(quick: bool) -> Result<KernelRate> {
+    use crate::tensor::matmul::{ring_matmul, ring_matmul_ikj};
+    let n = if quick { 256 } else { 1024 };
+    let mut prg = Prg::from_seed([8; 32]);
+    let (a, b) = (prg.next_u64_vec(n * n), prg.next_u64_vec(n * n));
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| ModelError::Config(format!("cannot start a thread pool: {e}")))?;
+    let rate = |s: f64| (n * n * n) as f64 / s;
+    let (kernel_1, _) = one.install(|| best_of(2, || ring_matmul(&a, &b, n, n, n)));
+    let (ikj_1, _) = best_of(2, || ring_matmul_ikj(&a, &b, n, n, n));
+    let (kernel_all, _) = best_of(2, || ring_matmul(&a, &b, n, n, n));
+    Ok(KernelRate {
+        n,
+        kernel_one_core: rate(kernel_1),
+        ikj_one_core: rate(ikj_1),
+        kernel_all_cores: rate(kernel_all),
+    })
+}
+
 /// Runs every task (or those matching the filter) in order.
 pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<TaskResult>> {
     let wanted = |name: &str| !matches!(&opts.filter, Some(f) if !name.contains(f.as_str()));

@@ -94,14 +94,20 @@ fn tile(
 ) -> [[u64; NR]; MR] {
     let mut lo = [[0u64; NR]; MR];
     let mut cross = [[0u32; NR]; MR];
-    let base = panel * k;
-    for t in t0..t1 {
-        let at = (base + t) * NR;
-        let bl: &[u64; NR] = pb.lo[at..at + NR].try_into().expect("NR values");
-        let bl32: &[u32; NR] = pb.lo32[at..at + NR].try_into().expect("NR values");
-        let bh32: &[u32; NR] = pb.hi32[at..at + NR].try_into().expect("NR values");
+    let (b0, b1) = ((panel * k + t0) * NR, (panel * k + t1) * NR);
+    let (a0, a1) = (t0 * MR, t1 * MR);
+    // Exact-size chunks let the compiler drop every bounds check in the loop.
+    let b_rows = pb.lo[b0..b1]
+        .chunks_exact(NR)
+        .zip(pb.lo32[b0..b1].chunks_exact(NR))
+        .zip(pb.hi32[b0..b1].chunks_exact(NR));
+    let a_cols = pa.lo[a0..a1]
+        .chunks_exact(MR)
+        .zip(pa.lo32[a0..a1].chunks_exact(MR))
+        .zip(pa.hi32[a0..a1].chunks_exact(MR));
+    for (((bl, bl32), bh32), ((al, al32), ah32)) in b_rows.zip(a_cols) {
         for r in 0..MR {
-            let (al, al32, ah32) = (pa.lo[t * MR + r], pa.lo32[t * MR + r], pa.hi32[t * MR + r]);
+            let (al, al32, ah32) = (al[r], al32[r], ah32[r]);
             for j in 0..NR {
                 // Both factors are below 2^32: one widening 32x32 multiply.
                 lo[r][j] = lo[r][j].wrapping_add((al & 0xFFFF_FFFF) * (bl[j] & 0xFFFF_FFFF));
