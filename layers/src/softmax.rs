@@ -32,50 +32,68 @@ pub fn max_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
 }
 
 /// Row-wise argmax as a one-hot matrix `[rows, n]` (ties go to the lower
-/// index, as in plaintext). Carries each candidate's one-hot row through the
-/// same tournament as [`max_cols`].
+/// index, as in plaintext).
 pub fn argmax_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
     let shape = b.shape(x);
     let (rows, n) = (shape[0], shape[1]);
-    let mut eye = ndarray::Array2::<f64>::zeros((rows, n * n));
-    for r in 0..rows {
-        for c in 0..n {
-            eye[[r, c * n + c]] = 1.0;
-        }
-    }
-    let mut hot = b.public(&eye.into_dyn())?;
+    let eye = ndarray::Array2::from_shape_fn((rows, n * n), |(_, i)| f64::from(i / n == i % n));
+    let hot = b.public(&eye.into_dyn())?;
+    tournament(b, x, hot, n)
+}
+
+/// Row-wise argmax as the class index `[rows, 1]` (0..n, ties to the lower
+/// index): the same tournament as [`argmax_cols`], carrying one number per
+/// candidate instead of a one-hot row, so a tenth of the products for ten
+/// classes.
+pub fn argmax_index_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+    let shape = b.shape(x);
+    let (rows, n) = (shape[0], shape[1]);
+    let index = ndarray::Array2::from_shape_fn((rows, n), |(_, i)| i as f64);
+    let index = b.public(&index.into_dyn())?;
+    tournament(b, x, index, 1)
+}
+
+/// A pairwise tournament over the `n` columns of `x`: candidate `c` carries
+/// columns `c * width..(c + 1) * width` of `payload`, and each round's winner
+/// passes its payload on. Exact: the winner's value is `left + relu(right -
+/// left)`, and its payload moves by the exact 0/1 mask of that ReLU.
+fn tournament<B: Backend>(
+    b: &mut B,
+    x: &B::Tensor,
+    mut payload: B::Tensor,
+    width: usize,
+) -> Result<B::Tensor> {
     let mut v = x.clone();
-    let mut k = n;
+    let mut k = b.shape(x)[1];
     while k > 1 {
         let pairs = k / 2;
         let left = b.select_cols(&v, &cols((0..pairs).map(|i| 2 * i)))?;
         let right = b.select_cols(&v, &cols((0..pairs).map(|i| 2 * i + 1)))?;
-        let block = |c: usize| (c * n..(c + 1) * n).collect::<Vec<_>>();
-        let hot_l = b.select_cols(&hot, &cols((0..pairs).flat_map(|i| block(2 * i))))?;
-        let hot_r = b.select_cols(&hot, &cols((0..pairs).flat_map(|i| block(2 * i + 1))))?;
-        // The right wins only if strictly larger, so ties go to the left:
-        // winner = left + relu(right - left), one-hot = hot_l + [right > left] (hot_r - hot_l).
+        let block = |c: usize| (c * width..(c + 1) * width).collect::<Vec<_>>();
+        let pay_l = b.select_cols(&payload, &cols((0..pairs).flat_map(|i| block(2 * i))))?;
+        let pay_r = b.select_cols(&payload, &cols((0..pairs).flat_map(|i| block(2 * i + 1))))?;
+        // The right wins only if strictly larger, so ties go to the left.
         let d = b.sub(&right, &left)?;
         let (gain, right_wins) = b.relu_with_mask(&d)?;
         let wide = b.select_cols(
             &right_wins,
-            &cols((0..pairs).flat_map(|i| std::iter::repeat_n(i, n))),
+            &cols((0..pairs).flat_map(|i| std::iter::repeat_n(i, width))),
         )?;
-        let dh = b.sub(&hot_r, &hot_l)?;
-        let moved = b.mul_mask(&dh, &wide)?;
+        let dp = b.sub(&pay_r, &pay_l)?;
+        let moved = b.mul_mask(&dp, &wide)?;
         let mut nv = b.add(&left, &gain)?;
-        let mut nh = b.add(&hot_l, &moved)?;
+        let mut np = b.add(&pay_l, &moved)?;
         if k % 2 == 1 {
             let lv = b.select_cols(&v, &[k - 1])?;
-            let lh = b.select_cols(&hot, &block(k - 1))?;
+            let lp = b.select_cols(&payload, &block(k - 1))?;
             nv = b.concat(&[&nv, &lv], 1)?;
-            nh = b.concat(&[&nh, &lh], 1)?;
+            np = b.concat(&[&np, &lp], 1)?;
         }
         v = nv;
-        hot = nh;
+        payload = np;
         k = pairs + k % 2;
     }
-    Ok(hot)
+    Ok(payload)
 }
 
 /// Softmax along rows, with the row maximum subtracted first so that every

@@ -1,7 +1,7 @@
 //! Max, argmax, softmax and activations on every backend.
 
 use ndarray::{Array2, ArrayD};
-use tessera_layers::softmax::{argmax_cols, max_cols, softmax};
+use tessera_layers::softmax::{argmax_cols, argmax_index_cols, max_cols, softmax};
 use tessera_layers::{
     Activation, ActivationLayer, Backend, FixedBackend, LayerError, MpcBackend, SigmoidKind,
 };
@@ -67,10 +67,16 @@ fn max_and_argmax_are_exact_for_2_and_3_parties() {
         let x = logits(23, cols, seed, 50.0);
         let m = mpc(parties, &x, |b, t| max_cols(b, t));
         let hot = mpc(parties, &x, |b, t| argmax_cols(b, t));
+        let index = mpc(parties, &x, |b, t| argmax_index_cols(b, t));
         let expect = plain_argmax(&x);
         for (r, row) in x.outer_iter().enumerate() {
             let mx = row.iter().cloned().fold(f64::MIN, f64::max);
             assert_eq!(m[[r, 0]], mx, "row {r} max");
+            assert_eq!(
+                index[[r, 0]],
+                expect[r] as f64,
+                "row {r} argmax index (n={parties})"
+            );
             for c in 0..cols {
                 assert_eq!(
                     hot[[r, c]],

@@ -8,7 +8,7 @@ use crate::model::{SavedModel, Scaling};
 use crate::train::hidden_activation;
 use ndarray::{Array2, ArrayD};
 use serde::{Deserialize, Serialize};
-use tessera_layers::softmax::{argmax_cols, softmax};
+use tessera_layers::softmax::{argmax_index_cols, softmax};
 use tessera_layers::{
     Activation, ActivationLayer, Backend, FixedBackend, Function, Layer, Linear, MpcBackend,
     Sequential,
@@ -155,7 +155,7 @@ fn forward<B: Backend>(
         (ModelKind::Linear, _) => z,
         (ModelKind::Logistic, InferOutput::Class) => b.positive(&z)?,
         (ModelKind::Logistic, InferOutput::Scores) => b.apply(Function::Sigmoid, &z)?,
-        (_, InferOutput::Class) => argmax_cols(b, &z)?,
+        (_, InferOutput::Class) => argmax_index_cols(b, &z)?,
         (_, InferOutput::Scores) => softmax(b, &z)?,
     })
 }
@@ -168,9 +168,7 @@ fn decode(spec: &InferSpec, opened: &ArrayD<f64>) -> Vec<Vec<f64>> {
         .map(|row| {
             let v: Vec<f64> = row.iter().copied().collect();
             match (spec.kind, spec.output) {
-                (ModelKind::Softmax | ModelKind::Mlp, InferOutput::Class) => {
-                    vec![v.iter().position(|&h| h > 0.5).unwrap_or(0) as f64]
-                }
+                (ModelKind::Softmax | ModelKind::Mlp, InferOutput::Class) => vec![v[0].round()],
                 (ModelKind::Logistic, InferOutput::Class) => vec![v[0].round()],
                 _ => v,
             }
@@ -368,12 +366,14 @@ pub struct InferReport {
     pub predictions: Vec<Vec<f64>>,
     /// Each party's openings.
     pub openings: Vec<Vec<Opening>>,
-    /// Each party's counters.
+    /// Each party's counters: bytes and rounds of the whole run, waits of
+    /// the online phase only.
     pub stats: Vec<Stats>,
-    /// Wall time per party, seconds (online: from the session's start).
+    /// Online wall time per party, seconds: from the moment every party has
+    /// the material until the predictions are out.
     pub seconds: Vec<f64>,
-    /// Seconds party 0 spent beforehand finding the preprocessing items by a
-    /// dry run ([`plan_infer`]), so the dealer could make them ahead.
+    /// Offline seconds before that: party 0's dry run listing the
+    /// preprocessing items ([`plan_infer`]), then the dealer making them.
     pub planning_seconds: f64,
 }
 
@@ -415,14 +415,28 @@ pub fn run_inference_embedded(
     let planning_seconds = planning.elapsed().as_secs_f64();
     let outs = run_embedded(&cfg, |sess| -> Result<_> {
         let me = sess.id();
+        // Offline: the dealer makes the planned material and party 0 has it
+        // before the query is processed; then every party starts together.
+        let offline = std::time::Instant::now();
         sess.prep().plan(&items)?;
+        sess.prep().make_ahead()?;
+        sess.sync()?;
+        let offline = offline.elapsed().as_secs_f64();
+        let waited = sess.stats();
+        let online = std::time::Instant::now();
         let preds = party_infer(
             sess,
             spec,
             (me == spec.owner).then_some(model),
             (me == spec.querier).then_some(rows),
         )?;
-        Ok((preds, sess.openings().to_vec()))
+        Ok((
+            preds,
+            sess.openings().to_vec(),
+            offline,
+            online.elapsed().as_secs_f64(),
+            (waited.preprocessing_wait_s, waited.peer_wait_s),
+        ))
     })?;
     let predictions = outs[spec.querier]
         .value
@@ -432,8 +446,18 @@ pub fn run_inference_embedded(
     Ok(InferReport {
         predictions,
         openings: outs.iter().map(|o| o.value.1.clone()).collect(),
-        stats: outs.iter().map(|o| o.stats.clone()).collect(),
-        seconds: outs.iter().map(|o| o.elapsed.as_secs_f64()).collect(),
-        planning_seconds,
+        stats: outs
+            .iter()
+            .map(|o| {
+                let (dealer, peers) = o.value.4;
+                Stats {
+                    preprocessing_wait_s: o.stats.preprocessing_wait_s - dealer,
+                    peer_wait_s: o.stats.peer_wait_s - peers,
+                    ..o.stats.clone()
+                }
+            })
+            .collect(),
+        seconds: outs.iter().map(|o| o.value.3).collect(),
+        planning_seconds: planning_seconds + outs.iter().map(|o| o.value.2).fold(0.0, f64::max),
     })
 }

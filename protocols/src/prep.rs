@@ -437,6 +437,12 @@ pub trait Preprocessing: Send {
         let _ = items;
         Ok(())
     }
+    /// Blocks until every item announced so far (by [`Preprocessing::plan`])
+    /// has been made and received: an offline phase, after which the
+    /// computation never waits for the provider.
+    fn make_ahead(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Bytes received from the provider so far.
     fn bytes_received(&self) -> u64;
     /// Seconds this party spent waiting for the provider so far.
@@ -492,8 +498,9 @@ fn decode_batch(bytes: &[u8]) -> std::result::Result<Vec<(u64, Material)>, Strin
     Ok(items)
 }
 
-/// Items per request when a whole plan is asked for.
-const PLAN_BATCH: usize = 4;
+/// Items per request when a whole plan is asked for: one, so each comes back
+/// as soon as the dealer has made it.
+const PLAN_BATCH: usize = 1;
 
 /// A party's end of the trusted dealer.
 ///
@@ -692,6 +699,13 @@ impl Preprocessing for DealerClient {
             .collect();
         for chunk in numbered.chunks(PLAN_BATCH) {
             self.request(chunk.to_vec())?;
+        }
+        Ok(())
+    }
+
+    fn make_ahead(&mut self) -> Result<()> {
+        while !self.pending.is_empty() {
+            self.receive_batch()?;
         }
         Ok(())
     }

@@ -345,6 +345,13 @@ impl Session {
         Ok(out)
     }
 
+    /// Waits until every party has reached this point (one round of empty
+    /// messages): marks the end of an offline phase.
+    pub fn sync(&mut self) -> Result<()> {
+        self.exchange(&RingTensor::zeros(&[0]))?;
+        Ok(())
+    }
+
     /// Counts one communication round for a step that did not go through
     /// [`Session::exchange`] (for example a reveal to one party).
     pub(crate) fn count_round(&mut self) {
