@@ -119,7 +119,7 @@ pub fn poly(sess: &mut Session, t: &AShare, coeffs: &[f64]) -> Result<AShare> {
     truncate(sess, &acc)?.reshape(&shape)
 }
 
-/// `max(lo, min(x, hi))` exactly: `lo + relu(x - lo) - relu(x - hi)` (nine rounds).
+/// `max(lo, min(x, hi))` exactly: `lo + relu(x - lo) - relu(x - hi)` (eight rounds).
 pub fn clip(sess: &mut Session, x: &AShare, lo: f64, hi: f64) -> Result<AShare> {
     let fixed = sess.fixed();
     let shape = x.shape().to_vec();
