@@ -11,15 +11,17 @@ fn repo(p: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tessera-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+mod common;
+use common::Scratch;
+
+fn scratch(test: &str) -> Scratch {
+    Scratch::new("cli", test)
 }
 
 #[test]
 fn train_then_predict() {
-    let model = scratch("model.json");
+    let tmp = scratch("train_then_predict");
+    let model = tmp.join("model.json");
     let out = tessera()
         .args([
             "train",
@@ -50,7 +52,7 @@ fn train_then_predict() {
         "{stdout}"
     );
 
-    let preds = scratch("preds.csv");
+    let preds = tmp.join("preds.csv");
     let out = tessera()
         .args(["predict", "--model"])
         .arg(&model)
@@ -80,7 +82,8 @@ fn train_then_predict() {
 
 #[test]
 fn bad_input_gives_a_sentence_not_a_panic() {
-    let bad = scratch("bad.csv");
+    let tmp = scratch("bad_input_gives_a_sentence_not_a_panic");
+    let bad = tmp.join("bad.csv");
     std::fs::write(&bad, "a,b,label\n1,2,0\n1,oops,1\n").unwrap();
     let out = tessera()
         .args(["train", "--parties", "2", "--data"])
@@ -119,7 +122,8 @@ fn bad_input_gives_a_sentence_not_a_panic() {
 
 #[test]
 fn training_writes_a_plot_and_metrics_beside_the_model() {
-    let model = scratch("iris.json");
+    let tmp = scratch("training_writes_a_plot_and_metrics_beside_the_model");
+    let model = tmp.join("iris.json");
     let out = tessera()
         .args([
             "train",
@@ -212,7 +216,8 @@ fn training_writes_a_plot_and_metrics_beside_the_model() {
 
 #[test]
 fn json_output_parses_and_every_subcommand_help_has_an_example() {
-    let model = scratch("bc.json");
+    let tmp = scratch("json_output_parses_and_every_subcommand_help_has_an_example");
+    let model = tmp.join("bc.json");
     let out = tessera()
         .args([
             "--json",
@@ -266,7 +271,8 @@ fn json_output_parses_and_every_subcommand_help_has_an_example() {
 
 #[test]
 fn bench_quick_runs_every_task_and_reports_json() {
-    let md = scratch("bench.md");
+    let tmp = scratch("bench_quick_runs_every_task_and_reports_json");
+    let md = tmp.join("bench.md");
     let out = tessera()
         .args(["--json", "bench", "--quick", "--data"])
         .arg(repo("data"))
