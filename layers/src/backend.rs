@@ -508,11 +508,9 @@ impl Backend for MpcBackend<'_> {
         w: &Self::Tensor,
         transposed: bool,
     ) -> Result<Self::Tensor> {
-        Ok(if transposed {
-            arith::matmul_masked_rows_t_fixed(self.sess, d, rows, w)?
-        } else {
-            arith::matmul_masked_rows_fixed(self.sess, d, rows, w)?
-        })
+        Ok(arith::matmul_masked_rows_fixed(
+            self.sess, d, rows, w, transposed,
+        )?)
     }
 
     fn name(&self) -> &'static str {

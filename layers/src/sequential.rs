@@ -66,31 +66,26 @@ impl<B: Backend> Sequential<B> {
 
     /// Forward pass, remembering what backward needs.
     pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
-        let mut h = x.clone();
-        for l in &mut self.layers {
-            h = match l {
-                Layer::Linear(lin) => lin.forward(b, &h)?,
-                Layer::Activation(a) => a.forward(b, &h)?,
-            };
-        }
-        Ok(h)
+        self.forward_from(b, x.clone(), 0)
     }
 
     /// [`Sequential::forward`] on rows `rows` of prepared data: a first
     /// linear layer multiplies them in place (masked once under MPC).
     pub fn forward_rows(&mut self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
-        let (first, rest) = self
-            .layers
-            .split_first_mut()
-            .ok_or_else(|| crate::LayerError::Usage("an empty network".into()))?;
-        let mut h = match first {
-            Layer::Linear(lin) => lin.forward_rows(b, data, rows)?,
-            Layer::Activation(a) => {
+        let h = match self.layers.first_mut() {
+            Some(Layer::Linear(lin)) => lin.forward_rows(b, data, rows)?,
+            Some(Layer::Activation(a)) => {
                 let x = b.data_rows(data, rows)?;
                 a.forward(b, &x)?
             }
+            None => return b.data_rows(data, rows),
         };
-        for l in rest {
+        self.forward_from(b, h, 1)
+    }
+
+    /// Layers `start..` of the forward pass on `h`.
+    fn forward_from(&mut self, b: &mut B, mut h: B::Tensor, start: usize) -> Result<B::Tensor> {
+        for l in &mut self.layers[start..] {
             h = match l {
                 Layer::Linear(lin) => lin.forward(b, &h)?,
                 Layer::Activation(a) => a.forward(b, &h)?,
@@ -101,36 +96,28 @@ impl<B: Backend> Sequential<B> {
 
     /// Forward pass for inference (nothing remembered).
     pub fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
-        let mut h = x.clone();
-        for l in &self.layers {
-            h = match l {
-                Layer::Linear(lin) => {
-                    let y = b.matmul(&h, &lin.weight)?;
-                    b.add(&y, &lin.bias)?
-                }
-                Layer::Activation(a) => ActivationLayer::apply(b, a.kind, &h)?,
-            };
-        }
-        Ok(h)
+        self.predict_from(b, x.clone(), 0)
     }
 
     /// [`Sequential::predict`] on rows `rows` of prepared data.
     pub fn predict_rows(&self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
-        let (first, rest) = self
-            .layers
-            .split_first()
-            .ok_or_else(|| crate::LayerError::Usage("an empty network".into()))?;
-        let mut h = match first {
-            Layer::Linear(lin) => {
+        let h = match self.layers.first() {
+            Some(Layer::Linear(lin)) => {
                 let y = b.matmul_rows(data, rows, &lin.weight, false)?;
                 b.add(&y, &lin.bias)?
             }
-            Layer::Activation(a) => {
+            Some(Layer::Activation(a)) => {
                 let x = b.data_rows(data, rows)?;
                 ActivationLayer::apply(b, a.kind, &x)?
             }
+            None => return b.data_rows(data, rows),
         };
-        for l in rest {
+        self.predict_from(b, h, 1)
+    }
+
+    /// Layers `start..` of inference on `h`.
+    fn predict_from(&self, b: &mut B, mut h: B::Tensor, start: usize) -> Result<B::Tensor> {
+        for l in &self.layers[start..] {
             h = match l {
                 Layer::Linear(lin) => {
                     let y = b.matmul(&h, &lin.weight)?;

@@ -379,28 +379,18 @@ pub fn mask_once(sess: &mut Session, x: &AShare) -> Result<MaskedMatrix> {
     })
 }
 
-/// Ring product of rows `rows` of a masked matrix with a secret `w`:
-/// `x[rows] w` (one round, opening only `w - B`: `cols * out` elements).
-/// With `x = E + A` (`E` public): `E_I w + A_I (w - B) + A_I B`, the last
-/// from the dealer. No truncation: see [`matmul_masked_rows_fixed`].
+/// Ring product of rows `rows` of a masked matrix with a secret `y`:
+/// `x[rows] y`, or `x[rows]^T y` if `transposed` (one round, opening only
+/// `y - B`). With `x = E + A` (`E` public): `E_I y + A_I (y - B) + A_I B`,
+/// the last from the dealer. No truncation: see [`matmul_masked_rows_fixed`].
 pub fn matmul_masked_rows(
     sess: &mut Session,
     x: &MaskedMatrix,
     rows: &[usize],
-    w: &AShare,
+    y: &AShare,
+    transposed: bool,
 ) -> Result<AShare> {
-    masked_product(sess, x, rows, w, false)
-}
-
-/// Ring product `x[rows]^T g` of rows of a masked matrix (transposed) with a
-/// secret `g [|rows|, out]` (one round, opening only `g - B`).
-pub fn matmul_masked_rows_t(
-    sess: &mut Session,
-    x: &MaskedMatrix,
-    rows: &[usize],
-    g: &AShare,
-) -> Result<AShare> {
-    masked_product(sess, x, rows, g, true)
+    masked_product(sess, x, rows, y, transposed)
 }
 
 /// [`matmul_masked_rows`] then truncation: fixed-point values (two rounds).
@@ -408,20 +398,10 @@ pub fn matmul_masked_rows_fixed(
     sess: &mut Session,
     x: &MaskedMatrix,
     rows: &[usize],
-    w: &AShare,
+    y: &AShare,
+    transposed: bool,
 ) -> Result<AShare> {
-    let p = matmul_masked_rows(sess, x, rows, w)?;
-    truncate(sess, &p)
-}
-
-/// [`matmul_masked_rows_t`] then truncation (two rounds).
-pub fn matmul_masked_rows_t_fixed(
-    sess: &mut Session,
-    x: &MaskedMatrix,
-    rows: &[usize],
-    g: &AShare,
-) -> Result<AShare> {
-    let p = matmul_masked_rows_t(sess, x, rows, g)?;
+    let p = masked_product(sess, x, rows, y, transposed)?;
     truncate(sess, &p)
 }
 

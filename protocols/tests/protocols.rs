@@ -575,11 +575,11 @@ proptest! {
                 let sw = input(s, 0, &ws[i]);
                 let sg = input(s, 0, &gs[i]);
                 let before = s.stats().total_sent();
-                let y = arith::matmul_masked_rows(s, &masked, rows, &sw)?;
+                let y = arith::matmul_masked_rows(s, &masked, rows, &sw, false)?;
                 let sent = s.stats().total_sent() - before;
                 // Only w - B goes out: cols * out elements per peer, plus a header.
                 assert!(sent <= ((cols * out * 8 + 64) * (n - 1)) as u64, "sent {sent}");
-                let z = arith::matmul_masked_rows_t(s, &masked, rows, &sg)?;
+                let z = arith::matmul_masked_rows(s, &masked, rows, &sg, true)?;
                 fwd.push(arith::reveal(s, &y, "y")?);
                 bwd.push(arith::reveal(s, &z, "z")?);
             }
@@ -610,7 +610,7 @@ fn masked_rows_material_is_prefetched_for_the_announced_rows() {
         for (i, rows) in batches.iter().enumerate() {
             let next: Vec<&[usize]> = batches[i..].iter().map(|b| b.as_slice()).collect();
             s.prep().step_boundary(if announce { &next } else { &[] })?;
-            let y = arith::matmul_masked_rows(s, &masked, rows, &sw)?;
+            let y = arith::matmul_masked_rows(s, &masked, rows, &sw, false)?;
             out.push(arith::reveal(s, &y, "y")?);
         }
         Ok(out)
@@ -638,7 +638,7 @@ fn a_large_matrix_is_masked_block_by_block() {
         let sx = input(s, 1, &x);
         let sw = input(s, 0, &w);
         let masked = arith::mask_once(s, &sx)?;
-        let y = arith::matmul_masked_rows(s, &masked, &picked, &sw)?;
+        let y = arith::matmul_masked_rows(s, &masked, &picked, &sw, false)?;
         arith::reveal(s, &y, "y")
     });
     assert_eq!(got, rows_times(&x, &picked, &w, false));
