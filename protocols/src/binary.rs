@@ -9,7 +9,7 @@
 //! | [`and`] | 1 | 128 bits per word | 64 bits per word |
 //! | [`a2b`] (all 64 bits) | 7 | 1 472 bits | 960 bits |
 //! | [`msb`], [`less_than_zero`], [`greater_than_zero`] | 8 | 253 bits | 253 bits |
-//! | [`relu`], [`relu_with_mask`] | 8 | 317 bits | 317 bits |
+//! | [`relu`], [`relu_with_mask`] | 8 | 253 bits | 317 bits |
 //! | [`bits_to_arith`] (k bits) | 1 | k bits | 64 k bits |
 //!
 //! [`msb`] opens `x + r` for a dealer-supplied random `r` that the parties
@@ -20,8 +20,9 @@
 //! depth 6 over (less, equal) pairs, one round per level, with the bits of
 //! each level packed densely across elements and the two ANDs of a node
 //! sharing one mask. The secret bit then either becomes an additive share
-//! (one bit per element) or selects `x` directly for ReLU, in the same round
-//! as the product.
+//! (one bit per element) or, for ReLU, selects `x` in that same round: the
+//! comparison's own mask `r` masks the product, so only one more bit per
+//! element is opened.
 
 use crate::arith;
 use crate::error::Result;
@@ -162,11 +163,22 @@ fn half_stream(x: &BShare, odd: bool) -> BShare {
 /// the two ANDs of a node share the mask of `e_hi`, so level `j` opens
 /// `3 * 64 / 2^j` bits per element, the last one 2.
 fn msb_packed(sess: &mut Session, x: &AShare) -> Result<BShare> {
+    let eda = sess.prep().take(&Material::EdaBits(vec![x.len()]))?;
+    Ok(carry_msb(sess, x, &eda[0], &eda[1])?.0)
+}
+
+/// [`msb_packed`] with given edaBits (`r` additively, `r_bits` XOR-shared);
+/// also returns the opened `c = x + r`.
+fn carry_msb(
+    sess: &mut Session,
+    x: &AShare,
+    r_arith: &RingTensor,
+    r_bits: &RingTensor,
+) -> Result<(BShare, RingTensor)> {
     const LOW: u64 = u64::MAX >> 1;
     let len = x.len();
     let x = x.reshape(&[len])?;
-    let eda = sess.prep().take(&Material::EdaBits(vec![len]))?;
-    let (r_arith, r_bits) = (&eda[0], BShare::from_share(eda[1].clone()));
+    let r_bits = BShare::from_share(r_bits.clone());
     let masked = x.share().add(r_arith)?;
     let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
     let not_c_low = c.map(|v| !v & LOW);
@@ -188,8 +200,10 @@ fn msb_packed(sess: &mut Session, x: &AShare) -> Result<BShare> {
         }
     }
     let top = |t: &RingTensor| pack_bits(&t.as_slice().iter().map(|v| v >> 63).collect::<Vec<_>>());
-    less.xor(&BShare::from_share(top(r_bits.share())))?
-        .xor_public(sess, &top(&c))
+    let bits = less
+        .xor(&BShare::from_share(top(r_bits.share())))?
+        .xor_public(sess, &top(&c))?;
+    Ok((bits, c))
 }
 
 /// The most significant bit of each element of `x` (1 where `x` is negative
@@ -205,36 +219,42 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
     Ok(AShare::from_share(RingTensor::from_vec(&shape, v)?))
 }
 
-/// For secret bits `m` packed 64 to a word and secrets `x` (same count):
-/// additive shares of `m` as 0/1 integers and of `m * x`, in one round.
+/// ReLU and its 0/1 mask from one comparison (eight rounds, 253 bits per
+/// element for 2 parties). `strict`: the mask is `[x > 0]` (from the top bit
+/// of `-x`); otherwise `[x >= 0]` (the negated top bit of `x`, exact on the
+/// whole ring).
 ///
-/// Opens `e = m ^ s` (one bit per element) and `d = x - a` for dealer
-/// [`Material::BitSelect`] values; then `m = e + s - 2 e s` and
-/// `m x = e x + (1 - 2 e)(d s + a s)`, all local.
-fn select(sess: &mut Session, m: &BShare, x: &AShare) -> Result<(AShare, AShare)> {
+/// The dealer's edaBit `r` doubles as the mask of the product: the
+/// comparison opened `c = y + r` (`y = x` or `-x`), so `y s = c s - r s`
+/// for a dealer random bit `s` with `r s` dealt. Only `e = m ^ s` is
+/// opened (one bit), then `m = e + s - 2 e s` and
+/// `m x = e x + (1 - 2 e) x s`, all local.
+fn relu_select(sess: &mut Session, x: &AShare, strict: bool) -> Result<(AShare, AShare)> {
     let len = x.len();
-    let t = sess.prep().take(&Material::BitSelect(len))?;
-    let (s_packed, a, s, a_s) = (&t[0], &t[1], &t[2], &t[3]);
-    let x_flat = x.share().reshape(&[len])?;
-    let opened = arith::open_mixed(
-        sess,
-        &[
-            (&m.share().xor(s_packed)?, Sharing::Binary),
-            (&x_flat.sub(a)?, Sharing::Arithmetic),
-        ],
-    )?;
+    let t = sess.prep().take(&Material::EdaSelect(len))?;
+    let (r, s_packed, r_bits, s, r_s) = (&t[0], &t[1], &t[2], &t[3], &t[4]);
+    let y = if strict { x.neg() } else { x.clone() };
+    let (bits, c) = carry_msb(sess, &y, r, r_bits)?;
+    let m = if strict {
+        bits
+    } else {
+        bits.xor_public(sess, &RingTensor::full(bits.shape(), u64::MAX))?
+    };
+    let opened = open_xor(sess, &[&m.share().xor(s_packed)?])?;
     let e = unpack_bits(opened[0].as_slice(), len);
-    let (d, s, a_s, xs) = (
-        opened[1].as_slice(),
+    let x_flat = x.share().reshape(&[len])?;
+    let (c, s, r_s, xs) = (
+        c.as_slice(),
         s.as_slice(),
-        a_s.as_slice(),
+        r_s.as_slice(),
         x_flat.as_slice(),
     );
     let leader = sess.is_leader() as u64;
     let (mut bit, mut prod) = (Vec::with_capacity(len), Vec::with_capacity(len));
     for i in 0..len {
         let flip = 1u64.wrapping_sub(e[i].wrapping_mul(2));
-        let x_s = d[i].wrapping_mul(s[i]).wrapping_add(a_s[i]);
+        let y_s = c[i].wrapping_mul(s[i]).wrapping_sub(r_s[i]);
+        let x_s = if strict { y_s.wrapping_neg() } else { y_s };
         bit.push(flip.wrapping_mul(s[i]).wrapping_add(leader * e[i]));
         prod.push(
             e[i].wrapping_mul(xs[i])
@@ -361,9 +381,7 @@ pub fn sign(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// assert_eq!(out[0].value, [0.0, 0.0, 4.0]);
 /// ```
 pub fn relu(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let negative = msb_packed(sess, x)?;
-    let not_negative = negative.xor_public(sess, &RingTensor::full(negative.shape(), u64::MAX))?;
-    Ok(select(sess, &not_negative, x)?.1)
+    Ok(relu_select(sess, x, false)?.1)
 }
 
 /// `max(x, 0)` and the mask `[x > 0]` (additive shares of 0/1 integers,
@@ -371,7 +389,6 @@ pub fn relu(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// comparison's bit selects `x` directly, with no separate conversion.
 /// Exact for every ring element except `-2^63` (see [`greater_than_zero`]).
 pub fn relu_with_mask(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
-    let positive = msb_packed(sess, &x.neg())?;
-    let (mask, relu) = select(sess, &positive, x)?;
+    let (mask, relu) = relu_select(sess, x, true)?;
     Ok((relu, mask))
 }

@@ -57,10 +57,11 @@ pub enum Material {
     /// A random word, XOR-shared, and its low `nbits` bits each shared
     /// additively (an extra trailing axis of length `nbits`).
     WordBits(Vec<usize>, u32),
-    /// For multiplying `len` secrets by secret bits packed 64 per word: random
-    /// packed bits `s` (XOR-shared, `ceil(len/64)` words) and a random `a`
-    /// (additive, `len`), then the bits of `s` shared additively and `a * s`.
-    BitSelect(usize),
+    /// EdaBits that also mask a product with a secret bit, for ReLU: a random
+    /// `r` (additive, `len`) and random packed bits `s` (XOR-shared,
+    /// `ceil(len/64)` words), then `r`'s bits XOR-shared, the bits of `s`
+    /// shared additively, and `r * s`.
+    EdaSelect(usize),
     /// A persistent random mask `A [rows, cols]` for data reused every epoch
     /// (opened once as `X - A`). Its row `i` is drawn from a stream of its own,
     /// keyed by the mask's id (unique in the session) and `i`, so later
@@ -103,7 +104,7 @@ impl Material {
             Material::BitTriple(..) => 5,
             Material::EdaBits(_) => 6,
             Material::WordBits(..) => 7,
-            Material::BitSelect(_) => 8,
+            Material::EdaSelect(_) => 8,
             Material::Mask { .. } => 9,
             Material::RowTriple { .. } => 10,
         }
@@ -136,9 +137,13 @@ impl Material {
                 bits.push(*nbits as usize);
                 (vec![(s.clone(), Binary)], vec![(bits, Arithmetic)])
             }
-            Material::BitSelect(len) => (
-                vec![(vec![len.div_ceil(64)], Binary), (vec![*len], Arithmetic)],
-                vec![(vec![*len], Arithmetic), (vec![*len], Arithmetic)],
+            Material::EdaSelect(len) => (
+                vec![(vec![*len], Arithmetic), (vec![len.div_ceil(64)], Binary)],
+                vec![
+                    (vec![*len], Binary),
+                    (vec![*len], Arithmetic),
+                    (vec![*len], Arithmetic),
+                ],
             ),
             Material::Mask { rows, cols, .. } => (vec![(vec![*rows, *cols], Arithmetic)], vec![]),
             Material::RowTriple {
@@ -211,12 +216,12 @@ impl Material {
             Material::RowTriple {
                 transposed: true, ..
             } => vec![random[0].transpose().matmul(&random[1])?],
-            Material::BitSelect(len) => {
-                let words = random[0].as_slice();
+            Material::EdaSelect(len) => {
+                let words = random[1].as_slice();
                 let s: Vec<u64> = (0..*len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect();
                 let s = RingTensor::from_vec(&[*len], s)?;
-                let a_s = random[1].mul(&s)?;
-                vec![s, a_s]
+                let r_s = random[0].mul(&s)?;
+                vec![random[0].clone(), s, r_s]
             }
         })
     }
@@ -245,7 +250,7 @@ impl Material {
             Material::Trunc(s, f) | Material::WordBits(s, f) | Material::BitTriple(s, f) => {
                 (s.clone(), *f)
             }
-            Material::BitSelect(len) => (vec![*len], 0),
+            Material::EdaSelect(len) => (vec![*len], 0),
             Material::Mask {
                 id,
                 start,
@@ -301,7 +306,7 @@ impl Material {
             (5, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
                 Material::BitTriple(dims, *f as u32)
             }
-            (8, &[len]) => Material::BitSelect(len),
+            (8, &[len]) => Material::EdaSelect(len),
             (9, &[id, start, rows, cols]) if fits(&[rows, cols]) => Material::Mask {
                 id: id as u64,
                 start,
@@ -850,7 +855,7 @@ mod tests {
             Material::Trunc(vec![7], 16),
             Material::WordBits(vec![3], 64),
             Material::BitTriple(vec![5], 2),
-            Material::BitSelect(130),
+            Material::EdaSelect(130),
             Material::Mask {
                 id: 2,
                 start: 5,
