@@ -442,9 +442,10 @@ pub trait Preprocessing: Send {
         let _ = items;
         Ok(())
     }
-    /// Blocks until every item announced so far (by [`Preprocessing::plan`])
-    /// has been made and received: an offline phase, after which the
-    /// computation never waits for the provider.
+    /// Makes every item announced so far (by [`Preprocessing::plan`]) now:
+    /// party 0 waits for the dealer's parts, every party expands its own
+    /// shares. An offline phase, after which the planned computation neither
+    /// waits for the provider nor spends time on its material.
     fn make_ahead(&mut self) -> Result<()> {
         Ok(())
     }
@@ -533,6 +534,11 @@ pub struct DealerClient {
     pattern: Vec<Material>,
     /// Party 0: every index below this has been requested.
     requested_until: u64,
+    /// Items announced by `plan`, from index `planned_from` on.
+    planned: Vec<Material>,
+    planned_from: u64,
+    /// Items made ahead by `make_ahead`, by index.
+    made: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
 }
 
 impl DealerClient {
@@ -557,6 +563,9 @@ impl DealerClient {
             history: Vec::new(),
             pattern: Vec::new(),
             requested_until: 0,
+            planned: Vec::new(),
+            planned_from: 0,
+            made: Default::default(),
         })
     }
 
@@ -608,6 +617,19 @@ impl DealerClient {
         Ok(())
     }
 
+    /// This party's shares of item `k`: its own draws, and for party 0 the
+    /// dealer's part of the determined components.
+    fn make(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
+        let (_, determined) = item.layout();
+        let (mut out, mut prg) = item.draw_random(&self.seed, k);
+        if self.party != 0 {
+            out.extend(draw(&mut prg, &determined));
+        } else if item.is_dealt() {
+            out.extend(self.fetch(k, item)?);
+        }
+        Ok(out)
+    }
+
     /// Party 0's determined components of item `k`.
     fn fetch(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
         loop {
@@ -641,20 +663,19 @@ impl Preprocessing for DealerClient {
     fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
         let k = self.next;
         self.next += 1;
-        let (_, determined) = item.layout();
-        let (mut out, mut prg) = item.draw_random(&self.seed, k);
-        if self.party != 0 {
-            out.extend(draw(&mut prg, &determined));
-            return Ok(out);
+        if self.party == 0 {
+            self.history.push(item.clone());
         }
-        self.history.push(item.clone());
-        if item.is_dealt() {
-            out.extend(self.fetch(k, item)?);
+        match self.made.remove(&k) {
+            Some((made, shares)) if &made == item => Ok(shares),
+            _ => self.make(k, item),
         }
-        Ok(out)
     }
 
     fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
+        // Items made ahead and passed over (a plan that did not match).
+        let next = self.next;
+        self.made.retain(|&k, _| k >= next);
         if self.party != 0 {
             return Ok(());
         }
@@ -690,6 +711,8 @@ impl Preprocessing for DealerClient {
     /// Party 0 asks for the whole plan at once, in small batches so the
     /// first items come back while the dealer makes the rest.
     fn plan(&mut self, items: &[Material]) -> Result<()> {
+        self.planned = items.to_vec();
+        self.planned_from = self.next;
         if self.party != 0 {
             return Ok(());
         }
@@ -709,8 +732,14 @@ impl Preprocessing for DealerClient {
     }
 
     fn make_ahead(&mut self) -> Result<()> {
-        while !self.pending.is_empty() {
-            self.receive_batch()?;
+        let from = self.planned_from.max(self.next);
+        let items = std::mem::take(&mut self.planned);
+        for (i, item) in items.iter().enumerate() {
+            let k = self.planned_from + i as u64;
+            if k >= from && !self.made.contains_key(&k) {
+                let shares = self.make(k, item)?;
+                self.made.insert(k, (item.clone(), shares));
+            }
         }
         Ok(())
     }

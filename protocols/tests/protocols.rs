@@ -545,6 +545,22 @@ fn a_dry_run_plans_exactly_the_material_a_real_run_takes() {
         planned[0].stats.preprocessing_bytes,
         unplanned[0].stats.preprocessing_bytes
     );
+    // Made ahead (an offline phase), the computation itself never waits.
+    let ahead = run_embedded(&cfg, |s| {
+        s.prep().plan(&items)?;
+        s.prep().make_ahead()?;
+        s.sync()?;
+        let waited = s.stats().preprocessing_wait_s;
+        let out = computation(s)?;
+        assert_eq!(s.stats().preprocessing_wait_s, waited, "no wait online");
+        Ok::<_, ProtocolError>(out)
+    })
+    .unwrap();
+    assert_eq!(ahead[0].value, unplanned[0].value);
+    assert_eq!(
+        ahead[0].stats.preprocessing_bytes,
+        unplanned[0].stats.preprocessing_bytes
+    );
 }
 
 /// Rows `rows` of `x` times `w` in the ring, as the reference.
