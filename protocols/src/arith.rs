@@ -439,15 +439,14 @@ fn masked_product(
     let (a_rows, b, c) = (&t[0], &t[1], &t[2]);
     let f = open_masked(sess, &[&y.share().sub(b)?])?.remove(0);
     let e_rows = x.inner.opened.select_rows(rows)?;
-    let (e_rows, a_rows) = if transposed {
-        (e_rows.transpose(), a_rows.transpose())
-    } else {
-        (e_rows, a_rows.clone())
+    let times = |l: &RingTensor, r: &RingTensor| match transposed {
+        true => l.transpose().matmul(r),
+        false => l.matmul(r),
     };
     // x_I y = E_I y + A_I (y - B) + A_I B: public E_I times this party's
     // share of y, this party's share of A_I times the public y - B, and C.
-    let mut z = e_rows.matmul(y.share())?;
-    z.add_assign(&a_rows.matmul(&f)?)?;
+    let mut z = times(&e_rows, y.share())?;
+    z.add_assign(&times(a_rows, &f)?)?;
     z.add_assign(c)?;
     Ok(AShare::from_share(z))
 }

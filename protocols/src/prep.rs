@@ -381,12 +381,15 @@ impl Material {
     /// PRG stream, so a mispredicted item never shares randomness with the
     /// item actually used at the same position.
     fn fingerprint(&self) -> u64 {
-        self.encode()
-            .iter()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-                (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-            })
+        fnv1a(self.encode())
     }
+}
+
+/// FNV-1a of a byte string: the tags that pick PRG streams.
+fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn draw(prg: &mut Prg, shapes: &[Component]) -> Vec<RingTensor> {
@@ -400,13 +403,14 @@ fn mask_rows(
     cols: usize,
     rows: impl ExactSizeIterator<Item = usize>,
 ) -> RingTensor {
-    let tag = [200u8]
-        .into_iter()
-        .chain(mask.to_le_bytes())
-        .chain((cols as u64).to_le_bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-        });
+    // A leading byte no item encoding starts with keeps these tags apart
+    // from item fingerprints.
+    let tag = fnv1a(
+        [200u8]
+            .into_iter()
+            .chain(mask.to_le_bytes())
+            .chain((cols as u64).to_le_bytes()),
+    );
     let m = rows.len();
     let mut out = RingTensor::zeros(&[m, cols]);
     if cols > 0 {
@@ -708,8 +712,8 @@ impl Preprocessing for DealerClient {
         self.request(batch)
     }
 
-    /// Party 0 asks for the whole plan at once, in small batches so the
-    /// first items come back while the dealer makes the rest.
+    /// Party 0 asks for the whole plan at once, one item per request, so
+    /// the first items come back while the dealer makes the rest.
     fn plan(&mut self, items: &[Material]) -> Result<()> {
         self.planned = items.to_vec();
         self.planned_from = self.next;
