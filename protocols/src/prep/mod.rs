@@ -22,6 +22,9 @@ use crate::channel::Channel;
 use crate::error::{ProtocolError, Result};
 use tessera_tensor::{wire, Prg, RingTensor, Seed};
 
+pub mod ot;
+pub use ot::{OtProvider, OT_TRUST};
+
 /// How the shares of a component combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sharing {
@@ -397,7 +400,7 @@ fn draw(prg: &mut Prg, shapes: &[Component]) -> Vec<RingTensor> {
 }
 
 /// Rows `rows` of this party's share of persistent mask `mask` (`cols` wide).
-fn mask_rows(
+pub(crate) fn mask_rows(
     seed: &Seed,
     mask: u64,
     cols: usize,
@@ -455,6 +458,11 @@ pub trait Preprocessing: Send {
     }
     /// Bytes received from the provider so far.
     fn bytes_received(&self) -> u64;
+    /// Bytes this party sent for preprocessing so far (to other parties or
+    /// a dealer).
+    fn bytes_sent(&self) -> u64 {
+        0
+    }
     /// Seconds this party spent waiting for the provider so far.
     fn wait_seconds(&self) -> f64 {
         0.0
