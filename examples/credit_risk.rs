@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use tessera::models::{Dataset, TrainConfig};
+use tessera::scenarios::MpcOptions;
 use tessera::scenarios::{credit, print_cost, print_views};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         job.applicant_bank,
         applicants.rows()
     );
-    let out = credit::run(&job, &banks, &applicants, None)?;
+    let out = credit::run(&job, &banks, &applicants, MpcOptions::default())?;
     if let Some(t) = &out.test {
         println!(
             "all banks learned: held-out accuracy {:.1}% ({} rows)",

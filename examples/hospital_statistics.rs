@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use tessera::models::Dataset;
+use tessera::scenarios::MpcOptions;
 use tessera::scenarios::{print_cost, print_views, statistics};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "security: semi-honest parties; {}",
         tessera::protocols::prep::DEALER_TRUST
     );
-    let out = statistics::run(&job, &hospitals, None)?;
+    let out = statistics::run(&job, &hospitals, MpcOptions::default())?;
     let a = &out.aggregates;
     println!("every hospital learned:");
     println!(

@@ -4,6 +4,7 @@
 //! `cargo run --release --example proof_of_solvency [-- --only-solvent]`
 
 use std::path::PathBuf;
+use tessera::scenarios::MpcOptions;
 use tessera::scenarios::{print_cost, print_views, solvency};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             b.items.len()
         );
     }
-    let out = solvency::run(&books, &reveal, true, None)?;
+    let out = solvency::run(&books, &reveal, true, MpcOptions::default())?;
     let names = [
         "below 1.0",
         "1.0 to 1.1",

@@ -4,6 +4,7 @@
 //! `cargo run --release --example threshold_flagging [-- TX_THRESHOLD BALANCE_THRESHOLD]`
 
 use std::path::PathBuf;
+use tessera::scenarios::MpcOptions;
 use tessera::scenarios::{flagging, print_cost, print_views};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "public: the thresholds ({} per transaction, {} per combined balance), the {} registry accounts, each bank's transaction count",
         job.transaction_threshold, job.balance_threshold, job.registry.len()
     );
-    let out = flagging::run(&job, &ledgers, None)?;
+    let out = flagging::run(&job, &ledgers, MpcOptions::default())?;
     println!("the auditor learned:");
     for (l, flags) in ledgers.iter().zip(&out.transaction_flags) {
         let rows: Vec<String> = flags

@@ -6,7 +6,7 @@ use crate::models::{infer_plain, Dataset, InferOutput, InferSpec, ModelError, Re
 use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
 use crate::protocols::{approx, arith, binary, AShare, ProtocolError, Session};
 use crate::tensor::{matmul::f32_matmul, FixedPoint, Prg, RingTensor};
-use crate::{infer_privately, Job};
+use crate::{infer_privately, Job, Provider};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -22,6 +22,8 @@ pub struct BenchOptions {
     pub data: PathBuf,
     /// Only tasks whose name contains this.
     pub filter: Option<String>,
+    /// Where the correlated randomness comes from (every task, same names).
+    pub preprocessing: Provider,
 }
 
 /// One task's figures. Times are seconds of wall time.
@@ -44,7 +46,8 @@ pub struct TaskResult {
     /// Time spent before the online phase, not counted in `mpc_s`: party 0's
     /// dry run that lists the dealer's material so it is made ahead.
     pub offline_s: f64,
-    /// Time parties spent waiting for the dealer's material (max over parties).
+    /// Time parties spent on preprocessing during the run: waiting for the
+    /// dealer's material, or making it by OT (max over parties).
     pub preprocessing_wait_s: f64,
     /// `mpc_s` minus the wait: computing and messaging.
     pub online_s: f64,
@@ -53,8 +56,9 @@ pub struct TaskResult {
     pub peer_wait_s: f64,
     /// Bytes sent by the busiest party to the other parties.
     pub bytes_sent_per_party: u64,
-    /// Bytes of dealer material received by party 0.
-    pub dealer_bytes: u64,
+    /// Preprocessing bytes of the busiest party: received from the dealer,
+    /// or sent plus received by OT among the parties.
+    pub preprocessing_bytes: u64,
     /// Communication rounds.
     pub rounds: u64,
     /// Peak resident memory of the process during the task, if measurable.
@@ -96,7 +100,11 @@ impl Cost {
                 .fold(0.0, f64::max),
             peer_wait_s: stats.iter().map(|s| s.peer_wait_s).fold(0.0, f64::max),
             bytes: stats.iter().map(|s| s.total_sent()).max().unwrap_or(0),
-            dealer: stats.first().map_or(0, |s| s.preprocessing_bytes),
+            dealer: stats
+                .iter()
+                .map(|s| s.preprocessing_bytes + s.preprocessing_bytes_sent)
+                .max()
+                .unwrap_or(0),
             rounds: stats.iter().map(|s| s.rounds).max().unwrap_or(0),
         }
     }
@@ -139,7 +147,7 @@ fn result(
         online_s: (cost.mpc_s - cost.wait_s).max(0.0),
         peer_wait_s: cost.peer_wait_s,
         bytes_sent_per_party: cost.bytes,
-        dealer_bytes: cost.dealer,
+        preprocessing_bytes: cost.dealer,
         rounds: cost.rounds,
         peak_memory_bytes: peak,
         accuracy_mpc: accuracy.0,
@@ -208,6 +216,7 @@ fn training_task(
 /// Runs one MPC operation on `parties` embedded parties with a fixed input
 /// owned by party 0, against the `f32` twin.
 fn op_task(
+    provider: Provider,
     name: &str,
     description: String,
     shape: &[usize],
@@ -226,7 +235,7 @@ fn op_task(
     .map_err(|e| ModelError::Config(e.to_string()))?;
     reset_peak_memory();
     let (cost, ()) = fastest_run(reps, || {
-        let outs = run_embedded(&EmbeddedConfig::new(2), |s| {
+        let outs = run_embedded(&EmbeddedConfig::new(2).with_preprocessing(provider), |s| {
             let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), shape)?;
             let y = op(s, &x)?;
             // Nothing is opened: the result stays shared, as inside a model.
@@ -263,7 +272,7 @@ fn skipped(name: &str, description: String, why: String) -> TaskResult {
         online_s: f64::NAN,
         peer_wait_s: f64::NAN,
         bytes_sent_per_party: 0,
-        dealer_bytes: 0,
+        preprocessing_bytes: 0,
         rounds: 0,
         peak_memory_bytes: None,
         accuracy_mpc: None,
@@ -371,7 +380,9 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
     if wanted("logreg_breast_cancer") {
         progress("logreg_breast_cancer");
         let data = Dataset::from_csv(opts.data.join("breast_cancer.csv"))?;
-        let job = Job::logistic(2).epochs(10);
+        let job = Job::logistic(2)
+            .preprocessing(opts.preprocessing)
+            .epochs(10);
         let parts = job.split_dataset(&data)?;
         out.push(training_task(
             "logreg_breast_cancer",
@@ -385,6 +396,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
 
     let digits = Dataset::from_csv(opts.data.join("digits.csv"))?;
     let mlp = Job::mlp(2, &[128], 10)
+        .preprocessing(opts.preprocessing)
         .epochs(1)
         .batch_size(64)
         .learning_rate(0.2);
@@ -413,7 +425,15 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         let rows = digits.select(&test);
         reset_peak_memory();
         let (cost, report) = fastest_run(reps, || {
-            let report = infer_privately(&trained.model, &rows, 2, 0, 1, InferOutput::Class)?;
+            let report = infer_privately(
+                &trained.model,
+                &rows,
+                2,
+                0,
+                1,
+                InferOutput::Class,
+                opts.preprocessing,
+            )?;
             let cost = Cost::from_stats(
                 &report.stats,
                 report.seconds.iter().copied().fold(0.0, f64::max),
@@ -452,6 +472,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         match load_mnist_binary(&opts.mnist, rows) {
             Ok(mnist) => {
                 let job = Job::logistic(2)
+                    .preprocessing(opts.preprocessing)
                     .epochs(1)
                     .batch_size(128)
                     .learning_rate(0.1)
@@ -488,11 +509,14 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         .map_err(|e| ModelError::Config(e.to_string()))?;
         reset_peak_memory();
         let (cost, ()) = fastest_run(reps, || {
-            let outs = run_embedded(&EmbeddedConfig::new(2), |s| {
-                let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), &[n, n])?;
-                let y = arith::share_input(s, 1, (s.id() == 1).then_some(&enc), &[n, n])?;
-                Ok::<_, ProtocolError>(arith::matmul_fixed(s, &x, &y)?.len())
-            })?;
+            let outs = run_embedded(
+                &EmbeddedConfig::new(2).with_preprocessing(opts.preprocessing),
+                |s| {
+                    let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), &[n, n])?;
+                    let y = arith::share_input(s, 1, (s.id() == 1).then_some(&enc), &[n, n])?;
+                    Ok::<_, ProtocolError>(arith::matmul_fixed(s, &x, &y)?.len())
+                },
+            )?;
             Ok((Cost::from_outcomes(&outs), ()))
         })?;
         let peak = peak_memory();
@@ -514,6 +538,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
     if wanted("relu") {
         progress("relu");
         out.push(op_task(
+            opts.preprocessing,
             "relu",
             format!("exact ReLU on {len} elements"),
             &[len],
@@ -525,6 +550,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
     if wanted("sigmoid") {
         progress("sigmoid");
         out.push(op_task(
+            opts.preprocessing,
             "sigmoid",
             format!("sigmoid (accurate to 1e-4) on {len} elements"),
             &[len],
@@ -551,7 +577,7 @@ fn fmt_s(s: f64) -> String {
 /// The results as a Markdown table.
 pub fn markdown(results: &[TaskResult]) -> String {
     let mut t = String::from(
-        "| task | MPC | plaintext f32 | ratio (target) | dealer wait / online (peer wait) | offline | sent per party | dealer | rounds | peak memory | accuracy MPC / f32 |\n\
+        "| task | MPC | plaintext f32 | ratio (target) | prep. wait / online (peer wait) | offline | sent per party | preprocessing bytes | rounds | peak memory | accuracy MPC / f32 |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
@@ -579,7 +605,7 @@ pub fn markdown(results: &[TaskResult]) -> String {
             fmt_s(r.peer_wait_s),
             if r.offline_s > 0.0 { fmt_s(r.offline_s) } else { "-".into() },
             crate::human_bytes(r.bytes_sent_per_party),
-            crate::human_bytes(r.dealer_bytes),
+            crate::human_bytes(r.preprocessing_bytes),
             r.rounds,
             r.peak_memory_bytes
                 .map(crate::human_bytes)

@@ -19,6 +19,7 @@ use crate::models::{
     Dataset, InferOutput, InferReport, InferSpec, JobReport, JobSpec, ModelKind, Observer,
     PlainReport, Result, SavedModel, Split, TrainConfig,
 };
+pub use crate::protocols::prep::Provider;
 use crate::report::TrainingMetrics;
 
 /// A joint training job, built step by step from defaults (logistic
@@ -134,6 +135,13 @@ impl Job {
         self.spec.frac_bits = bits;
         self
     }
+    /// Where the correlated randomness comes from: the trusted dealer
+    /// (default, fastest) or the parties themselves by oblivious transfer
+    /// (no one outside the computing parties is trusted).
+    pub fn preprocessing(mut self, provider: Provider) -> Self {
+        self.spec.preprocessing = provider;
+        self
+    }
     /// Fixes all MPC randomness: reproducible runs for tests, **not secure**.
     pub fn insecure_mpc_seed(mut self, seed: [u8; 32]) -> Self {
         self.mpc_seed = Some(seed);
@@ -188,12 +196,12 @@ impl Job {
 /// model, `querier` the rows, and only the querier learns the outputs.
 ///
 /// ```
-/// use tessera::{infer_privately, Job, models::{Dataset, InferOutput}};
+/// use tessera::{infer_privately, Job, Provider, models::{Dataset, InferOutput}};
 ///
 /// let data = Dataset::from_csv("data/breast_cancer.csv")?;
 /// let job = Job::logistic(2).epochs(3);
 /// let model = job.train(&job.split_dataset(&data)?)?.model.unwrap();
-/// let report = infer_privately(&model, &data, 2, 0, 1, InferOutput::Class)?;
+/// let report = infer_privately(&model, &data, 2, 0, 1, InferOutput::Class, Provider::Dealer)?;
 /// assert_eq!(report.predictions.len(), data.rows());
 /// // Only the querier (party 1) received anything.
 /// assert!(report.openings[0].iter().all(|o| o.to == Some(1)));
@@ -206,7 +214,9 @@ pub fn infer_privately(
     owner: usize,
     querier: usize,
     output: InferOutput,
+    preprocessing: Provider,
 ) -> Result<InferReport> {
-    let spec = InferSpec::new(model, parties, owner, querier, output, rows.rows())?;
+    let mut spec = InferSpec::new(model, parties, owner, querier, output, rows.rows())?;
+    spec.preprocessing = preprocessing;
     run_inference_embedded(&spec, model, rows, None)
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use tessera::models::{run_job_plaintext, Dataset, JobSpec, ModelKind, Split, TrainConfig};
+use tessera::scenarios::MpcOptions;
 use tessera::scenarios::{credit, flagging, solvency, statistics, PartyView};
 
 fn data(name: &str) -> PathBuf {
@@ -39,7 +40,7 @@ fn flagging_matches_plaintext_and_only_the_auditor_learns_flags() {
             balance_threshold: bal,
             registry: registry.clone(),
         };
-        let out = flagging::run(&job, &ledgers, Some([3; 32])).unwrap();
+        let out = flagging::run(&job, &ledgers, MpcOptions::seeded([3; 32])).unwrap();
         let mut balance = vec![0.0; registry.len()];
         for (l, flags) in ledgers.iter().zip(&out.transaction_flags) {
             let want: Vec<bool> = l.amounts.iter().map(|&a| a > tx).collect();
@@ -77,7 +78,7 @@ fn flagging_is_exact_at_the_threshold_with_two_parties() {
         balance_threshold: 200.0,
         registry: vec![7, 8, 9, 10],
     };
-    let out = flagging::run(&job, &[l], Some([4; 32])).unwrap();
+    let out = flagging::run(&job, &[l], MpcOptions::seeded([4; 32])).unwrap();
     assert_eq!(
         out.transaction_flags[0],
         [false, true, false, false, true, false]
@@ -94,7 +95,9 @@ fn flagging_rejects_an_unknown_account_naming_file_and_line() {
         balance_threshold: 1.0,
         registry: vec![7],
     };
-    let e = flagging::run(&job, &[l], None).unwrap_err().to_string();
+    let e = flagging::run(&job, &[l], MpcOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 3") && e.contains("account 12"), "{e}");
 }
 
@@ -118,7 +121,7 @@ fn solvency_opens_only_the_bucket_and_matches_the_ratio() {
         .filter(|&&(p, q)| a * q as f64 >= l * p as f64)
         .count();
     let reveal = solvency::Reveal::Bucket(bounds);
-    let out = solvency::run(&all, &reveal, true, Some([5; 32])).unwrap();
+    let out = solvency::run(&all, &reveal, true, MpcOptions::seeded([5; 32])).unwrap();
     assert_eq!(out.bucket, want, "assets {a}, liabilities {l}");
     assert!(out.solvent(&reveal));
     for p in 0..4 {
@@ -143,7 +146,7 @@ fn solvency_is_exact_at_the_boundary_with_two_and_three_parties() {
                 &[owes.clone(), holds.clone()],
                 &solvency::Reveal::Solvent,
                 auditor,
-                Some([6; 32]),
+                MpcOptions::seeded([6; 32]),
             )
             .unwrap();
             assert_eq!(
@@ -213,7 +216,7 @@ fn statistics_match_plaintext_and_open_only_the_aggregates() {
         };
         // 3 parties, and 2 (the first two hospitals).
         for parties in [3, 2] {
-            let out = statistics::run(&job, &hs[..parties], Some([7; 32])).unwrap();
+            let out = statistics::run(&job, &hs[..parties], MpcOptions::seeded([7; 32])).unwrap();
             let (n, mean, var, hist) = f64_stats(&job, &hs[..parties]);
             let a = &out.aggregates;
             assert_eq!(a.count, n);
@@ -248,7 +251,7 @@ fn statistics_reject_values_outside_the_declared_range() {
         hi: 90.0,
         bins: 4,
     };
-    let e = statistics::run(&job, &[h.clone(), h], None)
+    let e = statistics::run(&job, &[h.clone(), h], MpcOptions::default())
         .unwrap_err()
         .to_string();
     assert!(
@@ -273,7 +276,7 @@ fn credit_scores_match_plaintext_and_only_the_applicant_bank_sees_them() {
         train: train.clone(),
         applicant_bank: 2,
     };
-    let out = credit::run(&job, &banks, &applicants, Some([8; 32])).unwrap();
+    let out = credit::run(&job, &banks, &applicants, MpcOptions::seeded([8; 32])).unwrap();
     // The same recipe in plaintext f32, with the model opened, scoring the same rows.
     let plain = run_job_plaintext(&JobSpec::new(3, Split::Rows, train), &banks, false).unwrap();
     let want = plain.model.predict(&applicants).unwrap();

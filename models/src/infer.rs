@@ -13,6 +13,7 @@ use tessera_layers::{
     Activation, ActivationLayer, Backend, FixedBackend, Function, Layer, Linear, MpcBackend,
     Sequential,
 };
+use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_protocols::{AShare, Opening, PartyId, Session, Stats};
 use tessera_tensor::FixedPoint;
@@ -50,6 +51,9 @@ pub struct InferSpec {
     /// Fractional bits the model was trained with (every party must use them).
     #[serde(default = "default_frac_bits")]
     pub frac_bits: u32,
+    /// Where the correlated randomness comes from.
+    #[serde(default)]
+    pub preprocessing: Provider,
 }
 
 fn default_frac_bits() -> u32 {
@@ -87,6 +91,7 @@ impl InferSpec {
             relu_degree: model.training.relu_degree,
             rows,
             frac_bits: model.frac_bits,
+            preprocessing: Provider::Dealer,
         })
     }
 }
@@ -230,6 +235,7 @@ pub fn party_infer_shared(
         relu_degree: model.relu_degree,
         rows: n_rows,
         frac_bits: fixed.frac_bits(),
+        preprocessing: Provider::Dealer,
     };
     let x = match rows.filter(|_| me == querier) {
         Some(d) => {
@@ -410,6 +416,7 @@ pub fn run_inference_embedded(
     let mut cfg = EmbeddedConfig::new(spec.parties);
     cfg.fixed = FixedPoint::new(model.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
     cfg.seed = mpc_seed;
+    cfg.preprocessing = spec.preprocessing;
     let planning = std::time::Instant::now();
     let items = plan_infer(spec, Some(model), cfg.fixed)?;
     let planning_seconds = planning.elapsed().as_secs_f64();

@@ -11,6 +11,7 @@ use crate::train::{
 use ndarray::{Array2, ArrayD, Axis};
 use serde::{Deserialize, Serialize};
 use tessera_layers::{Backend, F32Backend, FixedBackend, MpcBackend};
+use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_protocols::{Opening, Session, Stats};
 use tessera_tensor::FixedPoint;
@@ -113,6 +114,10 @@ pub struct JobSpec {
     pub model_receivers: Vec<usize>,
     /// Fixed-point fractional bits.
     pub frac_bits: u32,
+    /// Where the correlated randomness comes from (a trusted dealer, or the
+    /// parties themselves by oblivious transfer).
+    #[serde(default)]
+    pub preprocessing: Provider,
 }
 
 impl JobSpec {
@@ -125,6 +130,7 @@ impl JobSpec {
             label_party: 0,
             model_receivers: (0..parties).collect(),
             frac_bits: tessera_tensor::DEFAULT_FRAC_BITS,
+            preprocessing: Provider::Dealer,
         }
     }
 
@@ -894,6 +900,7 @@ pub fn run_job_embedded_observed(
     let mut cfg = EmbeddedConfig::new(spec.parties);
     cfg.fixed = FixedPoint::new(spec.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
     cfg.seed = mpc_seed;
+    cfg.preprocessing = spec.preprocessing;
     let outs = run_embedded(&cfg, |sess| {
         let me = sess.id();
         let observer: Observer<'_> = if me == 0 { observe } else { &ignore_events };

@@ -85,9 +85,78 @@ impl Channel for MemChannel {
     }
 }
 
+/// Splits one link into two independent ordered streams over it, for the
+/// online protocol and for preprocessing run among the parties: a frame
+/// carries its stream's tag as a trailing byte, and a receive on one stream
+/// queues the other's frames it meets. Both halves belong to one party's
+/// thread, so the shared lock is never contended.
+pub fn split(channel: Box<dyn Channel>) -> (Box<dyn Channel>, Box<dyn Channel>) {
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(Mux {
+        channel,
+        queued: [Default::default(), Default::default()],
+    }));
+    (
+        Box::new(Stream {
+            mux: shared.clone(),
+            tag: 0,
+        }),
+        Box::new(Stream {
+            mux: shared,
+            tag: 1,
+        }),
+    )
+}
+
+struct Mux {
+    channel: Box<dyn Channel>,
+    queued: [std::collections::VecDeque<Vec<u8>>; 2],
+}
+
+/// One stream of a [`split`] link.
+struct Stream {
+    mux: std::sync::Arc<std::sync::Mutex<Mux>>,
+    tag: u8,
+}
+
+impl Channel for Stream {
+    fn send(&mut self, mut frame: Vec<u8>) -> Result<(), NetError> {
+        frame.push(self.tag);
+        let mut mux = self.mux.lock().map_err(|_| NetError::Disconnected)?;
+        mux.channel.send(frame)
+    }
+
+    fn recv(&mut self) -> Result<Vec<u8>, NetError> {
+        let mut mux = self.mux.lock().map_err(|_| NetError::Disconnected)?;
+        if let Some(f) = mux.queued[self.tag as usize].pop_front() {
+            return Ok(f);
+        }
+        loop {
+            let mut frame = mux.channel.recv()?;
+            match frame.pop() {
+                Some(t) if t == self.tag => return Ok(frame),
+                Some(t @ 0..=1) => mux.queued[t as usize].push_back(frame),
+                _ => return Err(NetError::Io("frame without a valid stream tag".into())),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_streams_keep_their_own_order() {
+        let (a, b) = MemChannel::pair(Duration::from_millis(200));
+        let ((mut a0, mut a1), (mut b0, mut b1)) = (split(Box::new(a)), split(Box::new(b)));
+        a0.send(vec![1]).unwrap();
+        a1.send(vec![2]).unwrap();
+        a0.send(vec![3]).unwrap();
+        assert_eq!(b1.recv().unwrap(), vec![2]);
+        assert_eq!(b0.recv().unwrap(), vec![1]);
+        assert_eq!(b0.recv().unwrap(), vec![3]);
+        assert!(matches!(b1.recv(), Err(NetError::Timeout(_))));
+    }
 
     #[test]
     fn frames_arrive_in_order_and_drop_is_seen() {

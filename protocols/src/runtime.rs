@@ -4,7 +4,7 @@
 
 use crate::channel::{Channel, MemChannel, DEFAULT_TIMEOUT};
 use crate::error::ProtocolError;
-use crate::prep::{Dealer, DealerClient};
+use crate::prep::{Dealer, DealerClient, OtProvider, Provider};
 use crate::session::{Session, Stats};
 use std::time::{Duration, Instant};
 use tessera_tensor::{FixedPoint, Prg, Seed};
@@ -22,6 +22,8 @@ pub struct EmbeddedConfig {
     pub seed: Option<Seed>,
     /// How long a party waits for a message before giving up.
     pub timeout: Duration,
+    /// Where the correlated randomness comes from.
+    pub preprocessing: Provider,
 }
 
 impl EmbeddedConfig {
@@ -32,13 +34,59 @@ impl EmbeddedConfig {
             fixed: FixedPoint::default(),
             seed: None,
             timeout: DEFAULT_TIMEOUT,
+            preprocessing: Provider::Dealer,
         }
+    }
+
+    /// Takes the correlated randomness from `provider`.
+    pub fn with_preprocessing(mut self, provider: Provider) -> Self {
+        self.preprocessing = provider;
+        self
     }
 
     /// Uses a fixed seed (reproducible; not secure).
     pub fn with_seed(mut self, seed: Seed) -> Self {
         self.seed = Some(seed);
         self
+    }
+}
+
+/// The link to a party's preprocessing provider, as the launcher needs it.
+pub enum ProviderLink {
+    /// The trusted dealer, over this channel.
+    Dealer(Box<dyn Channel>),
+    /// Oblivious transfer among the parties, over their own links.
+    Ot,
+}
+
+/// Sets up party `id`: its preprocessing provider and its session over
+/// `links` (`links[p]` to party `p`, `None` at `id`). The one party setup of
+/// both the embedded runtime and the distributed runner, so they cannot
+/// drift apart. With OT, each link carries two streams (see
+/// [`crate::channel::split`]): the online protocol's and the provider's.
+pub fn launch(
+    id: usize,
+    fixed: FixedPoint,
+    links: Vec<Option<Box<dyn Channel>>>,
+    provider: ProviderLink,
+    mut randomness: Prg,
+) -> Result<Session, ProtocolError> {
+    match provider {
+        ProviderLink::Dealer(channel) => {
+            let prep = DealerClient::connect(id, channel)?;
+            Session::establish(id, fixed, links, randomness, Box::new(prep))
+        }
+        ProviderLink::Ot => {
+            let (online, prep): (Vec<_>, Vec<_>) = links
+                .into_iter()
+                .map(|l| match l.map(crate::channel::split) {
+                    Some((a, b)) => (Some(a), Some(b)),
+                    None => (None, None),
+                })
+                .unzip();
+            let ot = OtProvider::connect(id, prep, randomness.fork())?;
+            Session::establish(id, fixed, online, randomness, Box::new(ot))
+        }
     }
 }
 
@@ -49,7 +97,7 @@ pub struct PartyOutcome<T> {
     pub value: T,
     /// Its communication counters.
     pub stats: Stats,
-    /// Wall time of its computation, after setup.
+    /// Wall time of its setup (the provider's, e.g. base OTs) and computation.
     pub elapsed: Duration,
 }
 
@@ -91,12 +139,17 @@ where
             links[j][i] = Some(Box::new(b));
         }
     }
+    let with_dealer = config.preprocessing == Provider::Dealer;
     let mut dealer_ends: Vec<Box<dyn Channel>> = Vec::with_capacity(n);
-    let mut party_dealer_ends: Vec<Box<dyn Channel>> = Vec::with_capacity(n);
+    let mut party_dealer_ends: Vec<Option<Box<dyn Channel>>> = Vec::with_capacity(n);
     for _ in 0..n {
-        let (d, p) = MemChannel::pair(config.timeout);
-        dealer_ends.push(Box::new(d));
-        party_dealer_ends.push(Box::new(p));
+        if with_dealer {
+            let (d, p) = MemChannel::pair(config.timeout);
+            dealer_ends.push(Box::new(d));
+            party_dealer_ends.push(Some(Box::new(p)));
+        } else {
+            party_dealer_ends.push(None);
+        }
     }
 
     let fixed = config.fixed;
@@ -104,13 +157,15 @@ where
     std::thread::scope(|scope| {
         // Named threads show up as such in profilers and panic messages;
         // spawning fails only where `scope.spawn` would panic too.
-        let dealer = std::thread::Builder::new()
-            .name("dealer".into())
-            .spawn_scoped(scope, move || {
-                let dealer = Dealer::start(std::mem::take(&mut dealer_ends), dealer_seed)?;
-                dealer.serve()
-            })
-            .expect("spawn the dealer thread");
+        let dealer = with_dealer.then(|| {
+            std::thread::Builder::new()
+                .name("dealer".into())
+                .spawn_scoped(scope, move || {
+                    let dealer = Dealer::start(std::mem::take(&mut dealer_ends), dealer_seed)?;
+                    dealer.serve()
+                })
+                .expect("spawn the dealer thread")
+        });
         let handles: Vec<_> = links
             .into_iter()
             .zip(party_dealer_ends)
@@ -124,12 +179,14 @@ where
                         // dropped, so a peer that only notices the loss fails later.
                         let stamp = |e: E| (e, Instant::now());
                         let run = || -> Result<PartyOutcome<T>, (E, Instant)> {
-                            let prep = DealerClient::connect(id, dealer_ch)
-                                .map_err(|e| stamp(e.into()))?;
-                            let mut sess =
-                                Session::establish(id, fixed, chans, prg, Box::new(prep))
-                                    .map_err(|e| stamp(e.into()))?;
+                            let link = match dealer_ch {
+                                Some(ch) => ProviderLink::Dealer(ch),
+                                None => ProviderLink::Ot,
+                            };
+                            // Setup counts: with OT it runs the base OTs.
                             let start = Instant::now();
+                            let mut sess =
+                                launch(id, fixed, chans, link, prg).map_err(|e| stamp(e.into()))?;
                             let value = party_fn(&mut sess).map_err(stamp)?;
                             sess.finish().map_err(|e| stamp(e.into()))?;
                             Ok(PartyOutcome {
@@ -164,7 +221,7 @@ where
             })
             .collect();
         // The dealer's own failure matters only if no party explains it.
-        let dealer_result = dealer.join();
+        let dealer_result = dealer.map(|d| d.join());
         let first_failure = results
             .iter()
             .enumerate()
@@ -177,7 +234,7 @@ where
                 Ok(_) => unreachable!("selected a failed party"),
             });
         }
-        if let Ok(Err(e)) = dealer_result {
+        if let Some(Ok(Err(e))) = dealer_result {
             return Err(e.into());
         }
         Ok(results

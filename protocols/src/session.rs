@@ -24,9 +24,14 @@ pub struct Stats {
     pub bytes_received: Vec<u64>,
     /// Communication rounds: protocol steps that wait for peers' messages.
     pub rounds: u64,
-    /// Bytes received from the preprocessing provider (the dealer).
+    /// Bytes received for preprocessing: from the dealer, or from the other
+    /// parties by oblivious transfer (not counted in `bytes_received`).
     pub preprocessing_bytes: u64,
-    /// Seconds spent waiting for the preprocessing provider.
+    /// Bytes sent for preprocessing (to the other parties, by oblivious
+    /// transfer; 0 with the dealer). Not counted in `bytes_sent`.
+    pub preprocessing_bytes_sent: u64,
+    /// Seconds spent on preprocessing during the computation: waiting for the
+    /// dealer, or making material by oblivious transfer.
     pub preprocessing_wait_s: f64,
     /// Seconds spent blocked receiving from peers: their compute that this
     /// party waited for, plus the messages' latency and transfer.
@@ -201,6 +206,7 @@ impl Session {
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.clone();
         s.preprocessing_bytes = self.prep.bytes_received();
+        s.preprocessing_bytes_sent = self.prep.bytes_sent();
         s.preprocessing_wait_s = self.prep.wait_seconds();
         s
     }

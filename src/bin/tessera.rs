@@ -111,6 +111,11 @@ struct BenchArgs {
     /// Also write the Markdown table here.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Where the correlated randomness comes from: "dealer" (a trusted
+    /// dealer thread; fastest) or "ot" (the parties make it themselves by
+    /// oblivious transfer; no dealer is trusted).
+    #[arg(long, default_value = "dealer")]
+    preprocessing: tessera::Provider,
 }
 
 #[derive(clap::Args)]
@@ -193,6 +198,11 @@ struct TrainArgs {
     /// Skip training the plaintext twin used for comparison.
     #[arg(long)]
     no_compare: bool,
+    /// Where the correlated randomness comes from: "dealer" (a trusted
+    /// dealer thread; fastest) or "ot" (the parties make it themselves by
+    /// oblivious transfer; no dealer is trusted).
+    #[arg(long, default_value = "dealer")]
+    preprocessing: tessera::Provider,
     /// Fix all MPC randomness from this seed: reproducible but NOT secure (tests, benchmarks).
     #[arg(long)]
     insecure_mpc_seed: Option<u64>,
@@ -288,6 +298,11 @@ struct InferArgs {
     /// Where to write the querier's predictions (CSV); standard output if omitted.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where the correlated randomness comes from: "dealer" (a trusted
+    /// dealer thread; fastest) or "ot" (the parties make it themselves by
+    /// oblivious transfer; no dealer is trusted).
+    #[arg(long, default_value = "dealer")]
+    preprocessing: tessera::Provider,
 }
 
 #[derive(clap::Args)]
@@ -442,6 +457,7 @@ fn train(a: TrainArgs, out: Output) -> Result<()> {
     let loaded = read_all()?;
     spec.label_party = a.label_party;
     spec.frac_bits = a.frac_bits;
+    spec.preprocessing = a.preprocessing;
     if !a.model_to.is_empty() {
         spec.model_receivers = a.model_to.clone();
     }
@@ -598,7 +614,7 @@ fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
     );
     println!(
         "security: semi-honest parties; {}",
-        tessera::protocols::prep::DEALER_TRUST
+        spec.preprocessing.trust()
     );
     if insecure {
         println!(
@@ -678,13 +694,28 @@ fn print_summary(spec: &JobSpec, report: &JobReport, plain: Option<&SavedModel>,
     println!("cost: wall time {wall:.2} s");
     for s in &report.stats {
         println!(
-            "  party {}: sent {}, received {}, {} rounds, {} from the dealer",
+            "  party {}: sent {}, received {}, {} rounds; {}",
             s.party,
             bytes(s.total_sent()),
             bytes(s.total_received()),
             s.rounds,
-            bytes(s.preprocessing_bytes)
+            preprocessing_cost(s)
         );
+    }
+}
+
+/// The preprocessing line of a party's cost: the dealer's bytes, or the
+/// parties' own OT traffic (sent and received, apart from the online bytes).
+fn preprocessing_cost(s: &tessera::protocols::Stats) -> String {
+    if s.preprocessing_bytes_sent > 0 {
+        format!(
+            "preprocessing by OT: sent {}, received {}, {:.2} s",
+            bytes(s.preprocessing_bytes_sent),
+            bytes(s.preprocessing_bytes),
+            s.preprocessing_wait_s
+        )
+    } else {
+        format!("{} from the dealer", bytes(s.preprocessing_bytes))
     }
 }
 
@@ -784,15 +815,20 @@ fn infer(a: InferArgs, out: Output) -> Result<()> {
             "tessera: private inference, {} parties embedded; party {} holds the model, party {} the {} rows",
             a.parties, a.owner, a.querier, data.rows()
         );
-        eprintln!(
-            "security: semi-honest parties; {}",
-            tessera::protocols::prep::DEALER_TRUST
-        );
+        eprintln!("security: semi-honest parties; {}", a.preprocessing.trust());
     }
     let bar = spinner(out, "computing the predictions under MPC");
     let start = std::time::Instant::now();
-    let report = tessera::infer_privately(&model, &data, a.parties, a.owner, a.querier, output)
-        .context("private inference failed")?;
+    let report = tessera::infer_privately(
+        &model,
+        &data,
+        a.parties,
+        a.owner,
+        a.querier,
+        output,
+        a.preprocessing,
+    )
+    .context("private inference failed")?;
     let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let what = match output {
@@ -1038,12 +1074,13 @@ fn bench(a: BenchArgs, out: Output) -> Result<()> {
         mnist: a.mnist,
         data: a.data,
         filter: a.only,
+        preprocessing: a.preprocessing,
     };
     if out.text() {
         eprintln!(
             "tessera bench{}: 2 parties embedded (threads), each task next to plaintext f32 in this process; {}",
             if opts.quick { " --quick" } else { "" },
-            tessera::protocols::prep::DEALER_TRUST
+            opts.preprocessing.trust()
         );
     }
     let bar = spinner(out, "running");

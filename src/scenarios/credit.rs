@@ -11,7 +11,7 @@
 //! sums of squares (to standardise), the loss of each epoch and the number of
 //! misclassified rows; then the scores, to the applicant's bank only.
 
-use super::{role_of, run_parties, Cost, PartyView};
+use super::{role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::models::{
     check_parties, ignore_events, party_infer_shared, party_train, Dataset, Evaluation,
     InferOutput, JobSpec, ModelError, ModelKind, Result, Split, TrainConfig,
@@ -43,12 +43,12 @@ pub struct CreditOutcome {
 }
 
 /// Trains on `banks[i]` (party `i`) and scores `applicants`, held by
-/// `job.applicant_bank`. `seed` fixes all MPC randomness (tests only).
+/// `job.applicant_bank`. `mpc` picks the preprocessing and may fix all MPC randomness (tests only).
 pub fn run(
     job: &CreditJob,
     banks: &[Dataset],
     applicants: &Dataset,
-    seed: Option<[u8; 32]>,
+    mpc: MpcOptions,
 ) -> Result<CreditOutcome> {
     let mut spec = JobSpec::new(
         banks.len(),
@@ -72,7 +72,7 @@ pub fn run(
     let roles: Vec<String> = banks.iter().map(|d| role_of(&d.path)).collect();
     let querier = job.applicant_bank;
     let rows = applicants.rows();
-    let (values, views, cost) = run_parties(&roles, seed, |sess| {
+    let (values, views, cost) = run_parties(&roles, mpc, |sess| {
         let me = sess.id();
         let (result, model) = party_train(sess, &spec, &shapes, &banks[me], &ignore_events)?;
         let scores = party_infer_shared(

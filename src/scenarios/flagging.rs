@@ -8,7 +8,7 @@
 //! public is the registry, the thresholds and how many transactions each
 //! bank has.
 
-use super::{column, role_of, run_parties, Cost, PartyView};
+use super::{column, role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::layers::{Backend, MpcBackend};
 use crate::models::{Dataset, ModelError, Result};
 use ndarray::{Array2, ArrayD};
@@ -135,12 +135,8 @@ fn balances(job: &FlaggingJob, ledger: &Ledger, banks: usize, limit: f64) -> Res
 }
 
 /// Runs the job: bank `i` is party `i` and holds `ledgers[i]`; the auditor
-/// is the last party. `seed` fixes all MPC randomness (tests only).
-pub fn run(
-    job: &FlaggingJob,
-    ledgers: &[Ledger],
-    seed: Option<[u8; 32]>,
-) -> Result<FlaggingOutcome> {
+/// is the last party. `mpc` picks the preprocessing and may fix all MPC randomness (tests only).
+pub fn run(job: &FlaggingJob, ledgers: &[Ledger], mpc: MpcOptions) -> Result<FlaggingOutcome> {
     let banks = ledgers.len();
     if banks == 0 {
         return Err(ModelError::Config(
@@ -158,7 +154,7 @@ pub fn run(
     let accounts = job.registry.len();
     let mut roles: Vec<String> = ledgers.iter().map(|l| role_of(&l.path)).collect();
     roles.push("auditor".into());
-    let (values, views, cost) = run_parties(&roles, seed, |sess| {
+    let (values, views, cost) = run_parties(&roles, mpc, |sess| {
         let me = sess.id();
         let limit = sess.fixed().limit();
         // Each bank checks its own data before anything is sent.

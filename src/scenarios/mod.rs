@@ -20,6 +20,7 @@ pub mod solvency;
 pub mod statistics;
 
 use crate::models::{ModelError, Result};
+use crate::protocols::prep::Provider;
 use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
 use crate::protocols::{Opening, PartyId, Session, Stats};
 use serde::Serialize;
@@ -96,11 +97,38 @@ pub struct Cost {
     pub seconds: f64,
 }
 
+/// How a scenario's parties run their MPC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MpcOptions {
+    /// Fixes all MPC randomness (reproducible; for tests only, never on real data).
+    pub seed: Option<[u8; 32]>,
+    /// Where the correlated randomness comes from.
+    pub preprocessing: Provider,
+}
+
+impl MpcOptions {
+    /// OS randomness, with the given provider.
+    pub fn with(preprocessing: Provider) -> Self {
+        Self {
+            seed: None,
+            preprocessing,
+        }
+    }
+
+    /// A fixed seed (insecure: for tests), with the dealer.
+    pub fn seeded(seed: [u8; 32]) -> Self {
+        Self {
+            seed: Some(seed),
+            preprocessing: Provider::Dealer,
+        }
+    }
+}
+
 /// Runs `party_fn` on `roles.len()` embedded parties and collects the
 /// values, each party's view and the cost.
 fn run_parties<T, F>(
     roles: &[String],
-    seed: Option<[u8; 32]>,
+    mpc: MpcOptions,
     party_fn: F,
 ) -> Result<(Vec<T>, Vec<PartyView>, Cost)>
 where
@@ -108,7 +136,8 @@ where
     F: Fn(&mut Session) -> Result<T> + Sync,
 {
     let mut cfg = EmbeddedConfig::new(roles.len());
-    cfg.seed = seed;
+    cfg.seed = mpc.seed;
+    cfg.preprocessing = mpc.preprocessing;
     let outs: Vec<PartyOutcome<(T, Vec<Opening>)>> = run_embedded(&cfg, |sess| {
         let v = party_fn(sess)?;
         let me = sess.id();

@@ -8,7 +8,7 @@
 //! The totals themselves are never opened. Everyone, including an auditor
 //! party holding no books, learns the same one number.
 
-use super::{role_of, run_parties, Cost, PartyView};
+use super::{role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::layers::{Backend, MpcBackend};
 use crate::models::{ModelError, Result};
 use ndarray::ArrayD;
@@ -164,13 +164,13 @@ impl SolvencyOutcome {
 }
 
 /// Runs the proof: holder `i` is party `i`; with `auditor`, one more party
-/// without books joins and learns the answer too. `seed` fixes all MPC
+/// without books joins and learns the answer too. `mpc` picks the preprocessing and may fix all MPC
 /// randomness (tests only).
 pub fn run(
     books: &[Books],
     reveal: &Reveal,
     auditor: bool,
-    seed: Option<[u8; 32]>,
+    mpc: MpcOptions,
 ) -> Result<SolvencyOutcome> {
     let bounds = reveal.boundaries();
     if bounds.is_empty()
@@ -194,7 +194,7 @@ pub fn run(
         ));
     }
     let max_factor = bounds.iter().map(|&(p, q)| p.max(q)).max().unwrap_or(1) as f64;
-    let (values, views, cost) = run_parties(&roles, seed, |sess| {
+    let (values, views, cost) = run_parties(&roles, mpc, |sess| {
         let me = sess.id();
         // q*A - p*L must stay inside the fixed-point range.
         let bound = sess.fixed().limit() / (holders as f64 * max_factor);

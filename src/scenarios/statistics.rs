@@ -7,7 +7,7 @@
 //! (nothing is lost: an aggregate of its own data is all the joint
 //! computation needs), then the aggregates are added and divided as shares.
 
-use super::{column, role_of, run_parties, Cost, PartyView};
+use super::{column, role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::layers::{Backend, MpcBackend};
 use crate::models::{Dataset, ModelError, Result};
 use crate::protocols::{arith, AShare};
@@ -92,7 +92,7 @@ fn local_aggregate(job: &StatsJob, d: &Dataset) -> Result<Vec<f64>> {
     Ok(agg)
 }
 
-/// Runs the job with hospital `i` as party `i`. `seed` fixes all MPC
+/// Runs the job with hospital `i` as party `i`. `mpc` picks the preprocessing and may fix all MPC
 /// randomness (tests only).
 ///
 /// ```
@@ -111,7 +111,7 @@ fn local_aggregate(job: &StatsJob, d: &Dataset) -> Result<Vec<f64>> {
 /// assert_eq!(out.views[1].labels(), ["row count and histogram", "mean and sample variance"]);
 /// # Ok::<(), tessera::models::ModelError>(())
 /// ```
-pub fn run(job: &StatsJob, hospitals: &[Dataset], seed: Option<[u8; 32]>) -> Result<StatsOutcome> {
+pub fn run(job: &StatsJob, hospitals: &[Dataset], mpc: MpcOptions) -> Result<StatsOutcome> {
     if !(job.lo.is_finite() && job.hi.is_finite() && job.lo < job.hi) || job.bins == 0 {
         return Err(ModelError::Config(format!(
             "the range [{}, {}] must be finite and non-empty, with at least one bin",
@@ -122,7 +122,7 @@ pub fn run(job: &StatsJob, hospitals: &[Dataset], seed: Option<[u8; 32]>) -> Res
     let roles: Vec<String> = hospitals.iter().map(|d| role_of(&d.path)).collect();
     let width = 3 + job.bins;
     let half = (job.hi - job.lo) / 2.0;
-    let (values, views, cost) = run_parties(&roles, seed, |sess| {
+    let (values, views, cost) = run_parties(&roles, mpc, |sess| {
         let me = sess.id();
         let limit = sess.fixed().limit();
         let mine = local_aggregate(job, &hospitals[me])?;

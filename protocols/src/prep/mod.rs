@@ -471,6 +471,55 @@ pub trait Preprocessing: Send {
     fn finish(&mut self) -> Result<()>;
 }
 
+/// Where a job's correlated randomness comes from, chosen at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// A trusted dealer (a separate process or thread): fastest, but it must
+    /// collude with no computing party.
+    #[default]
+    Dealer,
+    /// The parties themselves, by oblivious transfer: no one else is trusted.
+    Ot,
+}
+
+impl Provider {
+    /// The name used on the command line and in job files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Dealer => "dealer",
+            Provider::Ot => "ot",
+        }
+    }
+
+    /// Who is trusted, in words for run reports.
+    pub fn trust(self) -> &'static str {
+        match self {
+            Provider::Dealer => DEALER_TRUST,
+            Provider::Ot => OT_TRUST,
+        }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Provider {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "dealer" => Ok(Provider::Dealer),
+            "ot" => Ok(Provider::Ot),
+            other => Err(format!(
+                "unknown preprocessing '{other}': use 'dealer' (a trusted dealer) or 'ot' (no dealer)"
+            )),
+        }
+    }
+}
+
 /// Statement printed by every run that uses the dealer.
 pub const DEALER_TRUST: &str = "trusted dealer: a separate party generates Beaver triples, \
 truncation pairs and random bits; it must not collude with any computing party \
