@@ -535,6 +535,48 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
     }
 
     let len = if q { 100_000 } else { 1_000_000 };
+    if wanted("beaver_triples") {
+        progress("beaver_triples");
+        // The preprocessing alone: `len` 64-bit Beaver triples made and
+        // taken, against one plaintext product per triple.
+        let provider = opts.preprocessing;
+        let (cost, ()) = fastest_run(reps, || {
+            let outs = run_embedded(&EmbeddedConfig::new(2).with_preprocessing(provider), |s| {
+                let t = s
+                    .prep()
+                    .take(&crate::protocols::prep::Material::Triple(vec![len]))?;
+                Ok::<_, ProtocolError>(t.len())
+            })?;
+            Ok((Cost::from_outcomes(&outs), ()))
+        })?;
+        let mut prg = Prg::from_seed([2; 32]);
+        let (a, b) = (prg.next_u64_vec(len), prg.next_u64_vec(len));
+        let (plain_s, _) = best_of(3, || {
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| x.wrapping_mul(*y))
+                .collect::<Vec<_>>()
+        });
+        let mut r = result(
+            "beaver_triples",
+            format!("{len} Beaver triples over Z_2^64, made and taken (preprocessing only)"),
+            2,
+            Cost {
+                mpc_s: cost.mpc_s,
+                ..cost
+            },
+            plain_s,
+            None,
+            (None, None),
+            None,
+        );
+        r.note = Some(format!(
+            "{:.2} us and {} per triple per party",
+            r.mpc_s / len as f64 * 1e6,
+            crate::human_bytes(r.preprocessing_bytes / len as u64)
+        ));
+        out.push(r);
+    }
     if wanted("relu") {
         progress("relu");
         out.push(op_task(
@@ -585,6 +627,10 @@ pub fn markdown(results: &[TaskResult]) -> String {
             t += &format!("| {} | {note} | | | | | | | | | |\n", r.description);
             continue;
         }
+        let description = match &r.note {
+            Some(note) => format!("{} ({note})", r.description),
+            None => r.description.clone(),
+        };
         let acc = match (r.accuracy_mpc, r.accuracy_plaintext) {
             (Some(a), Some(b)) => format!("{:.2}% / {:.2}%", 100.0 * a, 100.0 * b),
             _ => "-".into(),
@@ -596,7 +642,7 @@ pub fn markdown(results: &[TaskResult]) -> String {
         t +=
             &format!(
             "| {} | {} | {} | {:.1}x{target} | {} / {} ({}) | {} | {} | {} | {} | {} | {acc} |\n",
-            r.description,
+            description,
             fmt_s(r.mpc_s),
             fmt_s(r.plaintext_s),
             r.ratio,

@@ -8,7 +8,8 @@
 //! embedded mode.
 
 use crate::models::{party_main, Dataset, JobSpec, ModelKind, PartyShape, Split, TrainConfig};
-use crate::protocols::prep::{Dealer, DealerClient};
+use crate::protocols::prep::{Dealer, Provider};
+use crate::protocols::runtime::{launch, ProviderLink};
 use crate::protocols::tls::{connect_all, LinkOptions, TlsChannel, TlsIdentity};
 use crate::protocols::{Channel, Session, Stats};
 use crate::tensor::{FixedPoint, Prg};
@@ -208,8 +209,13 @@ pub struct JobFile {
     /// Timeouts and link simulation.
     #[serde(default)]
     pub network: NetworkSection,
-    /// The dealer.
-    pub dealer: EndpointSection,
+    /// Where the correlated randomness comes from: `"dealer"` (default; needs
+    /// the `[dealer]` section) or `"ot"` (the parties make it; no dealer).
+    #[serde(default)]
+    pub preprocessing: Provider,
+    /// The dealer (with `preprocessing = "dealer"` only).
+    #[serde(default)]
+    pub dealer: Option<EndpointSection>,
     /// The parties, in id order.
     pub party: Vec<EndpointSection>,
     /// Directory of the file (relative paths are resolved against it).
@@ -250,7 +256,19 @@ impl JobFile {
         if file.party.len() < 2 {
             return Err(bad("at least two [[party]] entries are needed".into()));
         }
+        if file.preprocessing == Provider::Dealer && file.dealer.is_none() {
+            return Err(bad(
+                "a [dealer] section is needed (or set preprocessing = \"ot\" for no dealer)".into(),
+            ));
+        }
         Ok(file)
+    }
+
+    /// The dealer's section, if this job uses one.
+    fn dealer(&self) -> Option<&EndpointSection> {
+        self.dealer
+            .as_ref()
+            .filter(|_| self.preprocessing == Provider::Dealer)
     }
 
     /// Resolves a path of the file against its directory.
@@ -283,6 +301,7 @@ impl JobFile {
         let mut spec = JobSpec::new(self.party.len(), j.split, train);
         spec.label_party = j.label_party;
         spec.frac_bits = j.frac_bits;
+        spec.preprocessing = self.preprocessing;
         if !j.model_receivers.is_empty() {
             spec.model_receivers = j.model_receivers.clone();
         }
@@ -299,7 +318,8 @@ impl JobFile {
                 "owner": i.owner, "querier": i.querier, "output": i.output,
                 "insecure_mpc_seed": i.insecure_mpc_seed,
             })),
-            "dealer": self.dealer.address,
+            "preprocessing": self.preprocessing,
+            "dealer": self.dealer().map(|d| d.address.clone()),
             "parties": self.party.iter().map(|p| p.address.clone()).collect::<Vec<_>>(),
         })
     }
@@ -332,7 +352,9 @@ impl JobFile {
         for (i, p) in self.party.iter().enumerate() {
             v.push((party_name(i), self.address(&p.address)?));
         }
-        v.push(("dealer".into(), self.address(&self.dealer.address)?));
+        if let Some(d) = self.dealer() {
+            v.push(("dealer".into(), self.address(&d.address)?));
+        }
         Ok(v)
     }
 }
@@ -498,7 +520,7 @@ pub struct PartyMetrics {
 }
 
 /// This party's session over its TLS links: the PRG derived as in the
-/// embedded runtime, and the dealer as preprocessing provider.
+/// embedded runtime, and the provider set up by the same launcher.
 fn open_session(
     file: &JobFile,
     id: usize,
@@ -510,7 +532,10 @@ fn open_session(
     // The dealer's stream comes first, as in the embedded runtime.
     let _dealer_prg = master.fork();
     let prg = (0..=id).map(|_| master.fork()).last().expect("id >= 0");
-    let dealer_link = links.remove("dealer").expect("linked to the dealer");
+    let provider = match links.remove("dealer") {
+        Some(link) => ProviderLink::Dealer(Box::new(link)),
+        None => ProviderLink::Ot,
+    };
     let channels: Vec<Option<Box<dyn Channel>>> = (0..n)
         .map(|p| {
             if p == id {
@@ -524,10 +549,7 @@ fn open_session(
         path: file.base.clone(),
         reason: e.to_string(),
     })?;
-    let prep = DealerClient::connect(id, Box::new(dealer_link))
-        .map_err(crate::models::ModelError::from)?;
-    Ok(Session::establish(id, fixed, channels, prg, Box::new(prep))
-        .map_err(crate::models::ModelError::from)?)
+    Ok(launch(id, fixed, channels, provider, prg).map_err(crate::models::ModelError::from)?)
 }
 
 /// What one party of an inference job reports.
@@ -619,8 +641,8 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
     // makes it while the parties compute rather than one round trip at a time.
     let fixed = crate::tensor::FixedPoint::new(spec.frac_bits)
         .map_err(|e| crate::models::ModelError::Config(e.to_string()))?;
-    let plan = match id {
-        0 => crate::models::plan_infer(&spec, model.as_ref(), fixed)?,
+    let plan = match (id, file.preprocessing) {
+        (0, Provider::Dealer) => crate::models::plan_infer(&spec, model.as_ref(), fixed)?,
         _ => Vec::new(),
     };
     let connect_s = start.elapsed().as_secs_f64();
@@ -737,7 +759,14 @@ pub fn run_party(file: &JobFile, id: usize) -> Result<PartyMetrics, DeployError>
 
 /// Runs the dealer of a job file until party 0 is done.
 pub fn run_dealer(file: &JobFile) -> Result<u64, DeployError> {
-    let d = &file.dealer;
+    let Some(d) = file.dealer() else {
+        return Err(DeployError::JobFile {
+            path: file.base.clone(),
+            reason: "this job has no dealer: preprocessing = \"ot\" makes the parties \
+                     generate their correlated randomness themselves"
+                .into(),
+        });
+    };
     let (mut links, _) = handshake(file, "dealer", &d.address, &d.cert, &d.key, None, None)?;
     let mut master = master_prg(file);
     let prg = master.fork();
@@ -750,7 +779,12 @@ pub fn run_dealer(file: &JobFile) -> Result<u64, DeployError> {
 
 /// Writes a CA and a certificate and key for each party and the dealer into
 /// `dir`, with private keys readable by their owner only, plus an example job file.
-pub fn keygen(dir: &Path, parties: usize) -> Result<Vec<PathBuf>, DeployError> {
+pub fn keygen(
+    dir: &Path,
+    parties: usize,
+    preprocessing: Provider,
+) -> Result<Vec<PathBuf>, DeployError> {
+    let with_dealer = preprocessing == Provider::Dealer;
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
     let err = |e: &dyn std::fmt::Display| DeployError::Net(format!("keygen: {e}"));
     std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
@@ -782,7 +816,7 @@ pub fn keygen(dir: &Path, parties: usize) -> Result<Vec<PathBuf>, DeployError> {
     write("ca.key", &ca_key.serialize_pem(), true, &mut written)?;
     let names: Vec<String> = (0..parties)
         .map(party_name)
-        .chain(["dealer".to_string()])
+        .chain(with_dealer.then(|| "dealer".to_string()))
         .collect();
     for name in &names {
         let key = KeyPair::generate().map_err(|e| err(&e))?;
@@ -799,7 +833,15 @@ pub fn keygen(dir: &Path, parties: usize) -> Result<Vec<PathBuf>, DeployError> {
             &mut written,
         )?;
     }
-    let mut example = String::from("# A tessera job: copy to each host, edit addresses and data paths.\n[job]\nmodel = \"logistic\"\nsplit = \"rows\"\nepochs = 10\nlearning_rate = 0.5\nbatch_size = 32\nseed = 42\n\n[tls]\nca = \"ca.pem\"\n\n[network]\nconnect_timeout_s = 30\nrecv_timeout_s = 60\n\n[dealer]\naddress = \"127.0.0.1:7100\"\ncert = \"dealer.pem\"\nkey = \"dealer.key\"\n");
+    let mut example =
+        String::from("# A tessera job: copy to each host, edit addresses and data paths.\n");
+    if !with_dealer {
+        example += "# No dealer: the parties make their correlated randomness by oblivious transfer.\npreprocessing = \"ot\"\n";
+    }
+    example += "[job]\nmodel = \"logistic\"\nsplit = \"rows\"\nepochs = 10\nlearning_rate = 0.5\nbatch_size = 32\nseed = 42\n\n[tls]\nca = \"ca.pem\"\n\n[network]\nconnect_timeout_s = 30\nrecv_timeout_s = 60\n";
+    if with_dealer {
+        example += "\n[dealer]\naddress = \"127.0.0.1:7100\"\ncert = \"dealer.pem\"\nkey = \"dealer.key\"\n";
+    }
     for i in 0..parties {
         example += &format!("\n[[party]]\naddress = \"127.0.0.1:{}\"\ncert = \"party-{i}.pem\"\nkey = \"party-{i}.key\"\ndata = \"party-{i}.csv\"\n", 7101 + i);
     }

@@ -28,7 +28,7 @@ fn free_port() -> u16 {
 
 /// Keys, per-party data and a job file for `parties` parties in `dir`.
 fn setup(dir: &Path, parties: usize, epochs: usize, extra_network: &str) {
-    tessera::deploy::keygen(dir, parties).unwrap();
+    tessera::deploy::keygen(dir, parties, tessera::Provider::Dealer).unwrap();
     let out = tessera()
         .args(["split", "--parties", &parties.to_string(), "--data"])
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/breast_cancer.csv"))
@@ -196,7 +196,7 @@ fn a_certificate_from_another_ca_is_refused() {
     let dir = scratch("ca");
     setup(&dir, 2, 2, "connect_timeout_s = 4");
     let rogue = dir.join("rogue");
-    tessera::deploy::keygen(&rogue, 2).unwrap();
+    tessera::deploy::keygen(&rogue, 2, tessera::Provider::Dealer).unwrap();
     std::fs::copy(rogue.join("party-1.pem"), dir.join("party-1.pem")).unwrap();
     std::fs::copy(rogue.join("party-1.key"), dir.join("party-1.key")).unwrap();
     let dealer = spawn_dealer(&dir, "job.toml");

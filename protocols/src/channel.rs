@@ -86,8 +86,8 @@ impl Channel for MemChannel {
 }
 
 /// Splits one link into two independent ordered streams over it, for the
-/// online protocol and for preprocessing run among the parties: a frame
-/// carries its stream's tag as a trailing byte, and a receive on one stream
+/// online protocol and for preprocessing run among the parties: each frame
+/// follows a one-byte frame naming its stream, and a receive on one stream
 /// queues the other's frames it meets. Both halves belong to one party's
 /// thread, so the shared lock is never contended.
 pub fn split(channel: Box<dyn Channel>) -> (Box<dyn Channel>, Box<dyn Channel>) {
@@ -119,9 +119,11 @@ struct Stream {
 }
 
 impl Channel for Stream {
-    fn send(&mut self, mut frame: Vec<u8>) -> Result<(), NetError> {
-        frame.push(self.tag);
+    fn send(&mut self, frame: Vec<u8>) -> Result<(), NetError> {
+        // The tag travels as a frame of its own: appending it to a large
+        // frame would reallocate and copy it.
         let mut mux = self.mux.lock().map_err(|_| NetError::Disconnected)?;
+        mux.channel.send(vec![self.tag])?;
         mux.channel.send(frame)
     }
 
@@ -131,12 +133,15 @@ impl Channel for Stream {
             return Ok(f);
         }
         loop {
-            let mut frame = mux.channel.recv()?;
-            match frame.pop() {
-                Some(t) if t == self.tag => return Ok(frame),
-                Some(t @ 0..=1) => mux.queued[t as usize].push_back(frame),
-                _ => return Err(NetError::Io("frame without a valid stream tag".into())),
+            let tag = match mux.channel.recv()?.as_slice() {
+                &[t @ 0..=1] => t,
+                _ => return Err(NetError::Io("expected a stream tag frame".into())),
+            };
+            let frame = mux.channel.recv()?;
+            if tag == self.tag {
+                return Ok(frame);
             }
+            mux.queued[tag as usize].push_back(frame);
         }
     }
 }

@@ -223,6 +223,10 @@ struct KeygenArgs {
     /// Directory for the CA, certificates, keys and an example job file.
     #[arg(long)]
     out: PathBuf,
+    /// "dealer" also makes the dealer's certificate; "ot" makes none and an
+    /// example job without a dealer.
+    #[arg(long, default_value = "dealer")]
+    preprocessing: tessera::Provider,
 }
 
 #[derive(clap::Args)]
@@ -376,7 +380,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => inspect(a, out),
         Command::Bench(a) => bench(a, out),
         Command::Keygen(a) => {
-            for p in tessera::deploy::keygen(&a.out, a.parties)? {
+            for p in tessera::deploy::keygen(&a.out, a.parties, a.preprocessing)? {
                 println!("wrote {}", p.display());
             }
             println!("private keys (*.key) are readable by their owner only; give each host only its own key");
@@ -728,7 +732,7 @@ fn infer_party(file: &tessera::deploy::JobFile, a: PartyArgs) -> Result<()> {
         file.party.len(),
         inf.owner,
         inf.querier,
-        tessera::protocols::prep::DEALER_TRUST
+        file.preprocessing.trust()
     );
     let m = tessera::deploy::run_inference_party(file, a.id)?;
     let path = a.metrics.unwrap_or_else(|| {
@@ -766,7 +770,7 @@ fn party(a: PartyArgs) -> Result<()> {
         file.party.len(),
         job.model,
         job.split,
-        tessera::protocols::prep::DEALER_TRUST
+        file.preprocessing.trust()
     );
     if job.insecure_mpc_seed.is_some() {
         eprintln!(
@@ -786,7 +790,7 @@ fn party(a: PartyArgs) -> Result<()> {
         eprintln!("test: {}", describe(t));
     }
     eprintln!(
-        "party {}: sent {}, received {}, {} rounds; connect {:.2} s, compute {:.2} s (dealer wait {:.2} s)",
+        "party {}: sent {}, received {}, {} rounds; connect {:.2} s, compute {:.2} s (preprocessing {:.2} s)",
         a.id,
         bytes(m.stats.total_sent()),
         bytes(m.stats.total_received()),

@@ -119,39 +119,43 @@ fn transpose(cols: &[u64], w: usize) -> Vec<u128> {
 /// The tweakable correlation-robust hash `H(i, x) = pi(pi(x) ^ i) ^ pi(x)`.
 struct Tccr {
     pi: Aes128,
+    /// Scratch blocks, kept between calls (fresh pages cost more than the hashing).
+    pis: Vec<Block>,
+    blocks: Vec<Block>,
 }
+
+type Block = GenericArray<u8, aes::cipher::consts::U16>;
 
 impl Tccr {
     fn new() -> Self {
         Self {
             pi: Aes128::new(GenericArray::from_slice(&FIXED_KEY)),
+            pis: Vec::new(),
+            blocks: Vec::new(),
         }
     }
 
     /// `vblocks` output blocks for each row (OT `first + j` for row `j`, block
     /// `c` tweaked by `c` in the high half), as words into `out`.
-    fn hash(&self, rows: &[u128], first: u64, vblocks: usize, out: &mut Vec<u64>) {
-        let mut pis: Vec<_> = rows
-            .iter()
-            .map(|&x| GenericArray::from(x.to_le_bytes()))
-            .collect();
-        self.pi.encrypt_blocks(&mut pis);
-        let pis: Vec<u128> = pis
-            .into_iter()
-            .map(|b| u128::from_le_bytes(b.into()))
-            .collect();
-        let mut blocks = Vec::with_capacity(rows.len() * vblocks);
-        for (j, &p) in pis.iter().enumerate() {
+    fn hash(&mut self, rows: &[u128], first: u64, vblocks: usize, out: &mut Vec<u64>) {
+        self.pis.clear();
+        self.pis
+            .extend(rows.iter().map(|&x| GenericArray::from(x.to_le_bytes())));
+        self.pi.encrypt_blocks(&mut self.pis);
+        self.blocks.clear();
+        for (j, p) in self.pis.iter().enumerate() {
+            let p = u128::from_le_bytes((*p).into());
             for c in 0..vblocks {
                 let tweak = (first + j as u64) as u128 | ((c as u128) << 64);
-                blocks.push(GenericArray::from((p ^ tweak).to_le_bytes()));
+                self.blocks
+                    .push(GenericArray::from((p ^ tweak).to_le_bytes()));
             }
         }
-        self.pi.encrypt_blocks(&mut blocks);
+        self.pi.encrypt_blocks(&mut self.blocks);
         out.clear();
-        out.reserve(blocks.len() * 2);
-        for (i, b) in blocks.into_iter().enumerate() {
-            let h = u128::from_le_bytes(b.into()) ^ pis[i / vblocks];
+        for (i, b) in self.blocks.iter().enumerate() {
+            let p = u128::from_le_bytes(self.pis[i / vblocks].into());
+            let h = u128::from_le_bytes((*b).into()) ^ p;
             out.push(h as u64);
             out.push((h >> 64) as u64);
         }
@@ -291,7 +295,11 @@ impl BitReader<'_> {
 
 /// Little-endian bytes of words (the wire form of every OT message).
 pub fn to_bytes(words: &[u64]) -> Vec<u8> {
-    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    let mut out = Vec::with_capacity(words.len() * 8);
+    for w in words {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out
 }
 
 /// Words of a frame that must hold exactly `expect` of them.
@@ -356,7 +364,7 @@ impl ExtReceiver {
     /// Finishes a batch: reads one corrections frame per chunk from `frames`
     /// and hands `y_j` (the `v` words of OT `j`) to `out`.
     pub fn finish(
-        &self,
+        &mut self,
         pending: PendingReceive,
         shape: &CotShape,
         mut frames: impl FnMut(usize) -> Result<Vec<u64>, String>,
@@ -447,13 +455,14 @@ impl ExtSender {
         self.next += n as u64;
         let (v, chunk) = (shape.v, shape.chunk());
         let vblocks = v.div_ceil(2);
-        let (mut h0, mut h1) = (Vec::new(), Vec::new());
+        let (mut h0, mut h1, mut r1) = (Vec::new(), Vec::new(), Vec::new());
         let mut c = vec![0u64; v];
         let mut x = vec![0u64; v];
         for start in (0..shape.n).step_by(chunk) {
             let end = (start + chunk).min(shape.n);
             let r0 = &rows[start..end];
-            let r1: Vec<u128> = r0.iter().map(|q| q ^ self.delta).collect();
+            r1.clear();
+            r1.extend(r0.iter().map(|q| q ^ self.delta));
             self.tccr.hash(r0, first + start as u64, vblocks, &mut h0);
             self.tccr.hash(&r1, first + start as u64, vblocks, &mut h1);
             let mut writer = BitWriter::default();

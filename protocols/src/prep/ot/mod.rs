@@ -15,7 +15,8 @@
 //!   terms, one batch per item with every peer in both directions (one round
 //!   trip). Random bits shared both ways (for edaBits and truncation pairs)
 //!   convert XOR shares to additive ones one party at a time
-//!   (`b <- b + b_j - 2 b b_j`, the product again by OT).
+//!   (`b <- b + b_j - 2 b b_j`, the product again by OT), carrying a
+//!   product `r b` along where ReLU's material needs one.
 //!
 //! **Security:** semi-honest, dishonest majority: any n-1 colluding parties
 //! learn nothing about the remaining party's shares, under the assumptions
@@ -398,44 +399,58 @@ impl OtProvider {
         Ok(out)
     }
 
-    /// Additive shares of bits given as XOR shares (`bits[i]` is 0 or 1):
-    /// party 0's bit first, then `b <- b + b_j - 2 b b_j` for each party `j`,
-    /// where `b b_j` is party `j`'s choice against every other party's share.
-    fn bits_to_arith(&mut self, bits: &[u64]) -> Result<Vec<u64>> {
+    /// Additive shares of bits given as XOR shares (`bits[i]` is 0 or 1),
+    /// and of their products with the additively shared `times`: starting
+    /// from `b = 0, p = 0`, each party `j` in turn folds in its bit `b_j` by
+    /// `b <- b + b_j - 2 b b_j` and `p <- p + b_j (t - 2p)` (so `p = t b`
+    /// throughout). Both products have the private bit `b_j` as one factor:
+    /// one OT per element with every other party, carrying two words.
+    fn bits_to_arith(
+        &mut self,
+        bits: &[u64],
+        times: Option<&[u64]>,
+    ) -> Result<(Vec<u64>, Vec<u64>)> {
         let me = self.id;
         let n = self.peers.len();
-        let mut acc: Vec<u64> = if me == 0 {
-            bits.to_vec()
-        } else {
-            vec![0; bits.len()]
-        };
-        for j in 1..n {
+        let len = bits.len();
+        let zeros = vec![0u64; len];
+        let t = times.unwrap_or(&zeros);
+        let v = if times.is_some() { 2 } else { 1 };
+        let mut acc = vec![0u64; len];
+        let mut p = vec![0u64; len];
+        for j in 0..n {
             let (recv_from, send_to) = if me == j {
                 (self.others(), vec![])
             } else {
                 (vec![], vec![j])
             };
-            // Product share starts with the local term acc_j * b_j.
-            let mut prod: Vec<u64> = if me == j {
-                acc.iter()
-                    .zip(bits)
-                    .map(|(a, b)| a.wrapping_mul(*b))
-                    .collect()
-            } else {
-                vec![0; bits.len()]
-            };
-            let slab = MAX_BATCH_OTS;
-            for start in (0..bits.len()).step_by(slab) {
-                let end = (start + slab).min(bits.len());
+            // Product shares start with the local terms (party j's own).
+            let mut prod: Vec<u64> = vec![0; len * v];
+            if me == j {
+                for i in 0..len {
+                    prod[i * v] = acc[i].wrapping_mul(bits[i]);
+                    if v == 2 {
+                        prod[i * v + 1] = bits[i].wrapping_mul(t[i].wrapping_sub(p[i] << 1));
+                    }
+                }
+            }
+            for start in (0..len).step_by(MAX_BATCH_OTS) {
+                let end = (start + MAX_BATCH_OTS).min(len);
                 let shape = CotShape {
                     n: end - start,
-                    v: 1,
+                    v,
                     op: Op::Add,
                     width: &|_| 64,
                 };
                 let choice = |i: usize| bits[start + i];
-                let snapshot = &acc;
-                let corr = |i: usize, c: &mut [u64]| c[0] = snapshot[start + i];
+                let (a, pp) = (&acc, &p);
+                let corr = |i: usize, c: &mut [u64]| {
+                    let i = start + i;
+                    c[0] = a[i];
+                    if v == 2 {
+                        c[1] = t[i].wrapping_sub(pp[i] << 1);
+                    }
+                };
                 let cell = std::cell::RefCell::new(&mut prod);
                 self.cot(
                     &shape,
@@ -444,21 +459,30 @@ impl OtProvider {
                     &choice,
                     &corr,
                     &mut |_, i, y| {
-                        let mut p = cell.borrow_mut();
-                        p[start + i] = p[start + i].wrapping_add(y[0]);
+                        let mut q = cell.borrow_mut();
+                        for (k, y) in y.iter().enumerate() {
+                            let at = (start + i) * v + k;
+                            q[at] = q[at].wrapping_add(*y);
+                        }
                     },
                     &mut |_, i, x| {
-                        let mut p = cell.borrow_mut();
-                        p[start + i] = p[start + i].wrapping_sub(x[0]);
+                        let mut q = cell.borrow_mut();
+                        for (k, x) in x.iter().enumerate() {
+                            let at = (start + i) * v + k;
+                            q[at] = q[at].wrapping_sub(*x);
+                        }
                     },
                 )?;
             }
-            for (i, a) in acc.iter_mut().enumerate() {
+            for i in 0..len {
                 let own = if me == j { bits[i] } else { 0 };
-                *a = a.wrapping_add(own).wrapping_sub(prod[i].wrapping_mul(2));
+                acc[i] = acc[i].wrapping_add(own).wrapping_sub(prod[i * v] << 1);
+                if v == 2 {
+                    p[i] = p[i].wrapping_add(prod[i * v + 1]);
+                }
             }
         }
-        Ok(acc)
+        Ok((acc, p))
     }
 
     /// A random word per element, XOR-shared, and additive shares of its low
@@ -469,7 +493,7 @@ impl OtProvider {
             .iter()
             .flat_map(|&w| (0..nbits).map(move |i| (w >> i) & 1))
             .collect();
-        Ok((words, self.bits_to_arith(&bits)?))
+        Ok((words, self.bits_to_arith(&bits, None)?.0))
     }
 
     /// Random `r` as additive shares, with its 64 bits both XOR-shared (as
@@ -553,9 +577,10 @@ impl OtProvider {
                 let s_bits: Vec<u64> = (0..*len)
                     .map(|i| (s_words[i / 64] >> (i % 64)) & 1)
                     .collect();
-                let s_arith = RingTensor::from_vec(&[*len], self.bits_to_arith(&s_bits)?)?;
+                let (s_arith, r_s) = self.bits_to_arith(&s_bits, Some(&r))?;
+                let s_arith = RingTensor::from_vec(&[*len], s_arith)?;
+                let r_s = RingTensor::from_vec(&[*len], r_s)?;
                 let r = RingTensor::from_vec(&[*len], r)?;
-                let r_s = self.mul(&r, &s_arith)?;
                 vec![
                     r,
                     RingTensor::from_vec(&[s_words.len()], s_words)?,
