@@ -28,7 +28,23 @@ fn free_port() -> u16 {
 
 /// Keys, per-party data and a job file for `parties` parties in `dir`.
 fn setup(dir: &Path, parties: usize, epochs: usize, extra_network: &str) {
-    tessera::deploy::keygen(dir, parties, tessera::Provider::Dealer).unwrap();
+    setup_with(
+        dir,
+        parties,
+        epochs,
+        extra_network,
+        tessera::Provider::Dealer,
+    )
+}
+
+fn setup_with(
+    dir: &Path,
+    parties: usize,
+    epochs: usize,
+    extra_network: &str,
+    provider: tessera::Provider,
+) {
+    tessera::deploy::keygen(dir, parties, provider).unwrap();
     let out = tessera()
         .args(["split", "--parties", &parties.to_string(), "--data"])
         .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/breast_cancer.csv"))
@@ -42,9 +58,14 @@ fn setup(dir: &Path, parties: usize, epochs: usize, extra_network: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut job = format!(
-        "[job]\nmodel = \"logistic\"\nsplit = \"rows\"\nepochs = {epochs}\nlearning_rate = 0.5\nbatch_size = 32\nseed = 42\ninsecure_mpc_seed = 7\n\n[tls]\nca = \"ca.pem\"\n\n[network]\n{extra_network}\n\n[dealer]\naddress = \"127.0.0.1:{}\"\ncert = \"dealer.pem\"\nkey = \"dealer.key\"\n",
-        free_port()
+        "preprocessing = \"{provider}\"\n[job]\nmodel = \"logistic\"\nsplit = \"rows\"\nepochs = {epochs}\nlearning_rate = 0.5\nbatch_size = 32\nseed = 42\ninsecure_mpc_seed = 7\n\n[tls]\nca = \"ca.pem\"\n\n[network]\n{extra_network}\n"
     );
+    if provider == tessera::Provider::Dealer {
+        job += &format!(
+            "\n[dealer]\naddress = \"127.0.0.1:{}\"\ncert = \"dealer.pem\"\nkey = \"dealer.key\"\n",
+            free_port()
+        );
+    }
     for i in 0..parties {
         job += &format!(
             "\n[[party]]\naddress = \"127.0.0.1:{}\"\ncert = \"party-{i}.pem\"\nkey = \"party-{i}.key\"\ndata = \"party-{i}.csv\"\n",
@@ -147,6 +168,50 @@ fn separate_processes_train_the_same_model_as_embedded() {
             serde_json::json!(embedded.stats[i].bytes_sent)
         );
         assert!(metrics["compute_s"].as_f64().unwrap() > 0.0);
+    }
+}
+
+#[test]
+fn without_a_dealer_separate_processes_train_the_same_model_as_embedded() {
+    let dir = scratch("ot");
+    setup_with(&dir, 2, 2, "", tessera::Provider::Ot);
+    assert!(
+        !dir.join("dealer.pem").exists(),
+        "no dealer certificate is made"
+    );
+    let p1 = spawn_party(&dir, "job.toml", 1);
+    let p0 = spawn_party(&dir, "job.toml", 0);
+    let mut errs = Vec::new();
+    for (who, child) in [("party 0", p0), ("party 1", p1)] {
+        let out = finish(child, Duration::from_secs(120));
+        assert!(out.status.success(), "{who} failed: {}", stderr(&out));
+        errs.push(stderr(&out));
+    }
+    assert!(errs[0].contains("no dealer"), "{}", errs[0]);
+    // A dealer for this job has nothing to do, and says so.
+    let dealer = finish(spawn_dealer(&dir, "job.toml"), Duration::from_secs(30));
+    assert!(!dealer.status.success());
+    assert!(stderr(&dealer).contains("no dealer"), "{}", stderr(&dealer));
+    let parts: Vec<Dataset> = (0..2)
+        .map(|i| Dataset::from_csv(dir.join(format!("party-{i}.csv"))).unwrap())
+        .collect();
+    let mut spec = JobSpec::new(
+        2,
+        Split::Rows,
+        TrainConfig {
+            epochs: 2,
+            ..TrainConfig::default()
+        },
+    );
+    spec.preprocessing = tessera::Provider::Ot;
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&7u64.to_le_bytes());
+    let embedded = run_job_embedded(&spec, &parts, Some(seed)).unwrap();
+    let reference = embedded.model().unwrap();
+    for i in 0..2 {
+        let m = SavedModel::load(dir.join(format!("model-party-{i}.json"))).unwrap();
+        assert_eq!(m.weights, reference.weights, "party {i}");
+        assert_eq!(m.bias, reference.bias);
     }
 }
 

@@ -303,3 +303,79 @@ fn credit_scores_match_plaintext_and_only_the_applicant_bank_sees_them() {
         );
     }
 }
+
+#[test]
+fn every_scenario_runs_without_a_dealer_with_the_same_answers() {
+    let ot = |seed: u8| MpcOptions {
+        seed: Some([seed; 32]),
+        preprocessing: tessera::Provider::Ot,
+    };
+    // Flagging, 3 banks and the auditor.
+    let registry = flagging::read_registry(data("accounts.csv")).unwrap();
+    let ledgers: Vec<_> = ["bank_a", "bank_b", "bank_c"]
+        .iter()
+        .map(|b| flagging::Ledger::from_csv(data(&format!("{b}_transactions.csv"))).unwrap())
+        .collect();
+    let job = flagging::FlaggingJob {
+        transaction_threshold: 5000.0,
+        balance_threshold: 4000.0,
+        registry,
+    };
+    let with_dealer = flagging::run(&job, &ledgers, MpcOptions::seeded([3; 32])).unwrap();
+    let without = flagging::run(&job, &ledgers, ot(3)).unwrap();
+    assert_eq!(without.transaction_flags, with_dealer.transaction_flags);
+    assert_eq!(without.account_flags, with_dealer.account_flags);
+    assert!(without
+        .cost
+        .stats
+        .iter()
+        .all(|s| s.preprocessing_bytes_sent > 0));
+
+    // Solvency, 3 holders and the auditor.
+    let all: Vec<_> = ["exchange_books", "custodian_1", "custodian_2"]
+        .iter()
+        .map(|b| solvency::Books::from_csv(data(&format!("solvency_{b}.csv"))).unwrap())
+        .collect();
+    let reveal = solvency::Reveal::Bucket(vec![(1, 1), (11, 10), (3, 2), (2, 1)]);
+    let a = solvency::run(&all, &reveal, true, MpcOptions::seeded([5; 32])).unwrap();
+    let b = solvency::run(&all, &reveal, true, ot(5)).unwrap();
+    assert_eq!(a.bucket, b.bucket);
+
+    // Statistics, 2 hospitals.
+    let hs: Vec<_> = ["hospital_a", "hospital_b"]
+        .iter()
+        .map(|h| Dataset::from_csv(data(&format!("{h}_patients.csv"))).unwrap())
+        .collect();
+    let job = statistics::StatsJob {
+        column: "age".into(),
+        lo: 0.0,
+        hi: 120.0,
+        bins: 12,
+    };
+    let (n, mean, var, hist) = f64_stats(&job, &hs);
+    let s = statistics::run(&job, &hs, ot(7)).unwrap().aggregates;
+    assert_eq!((s.count, s.histogram.clone()), (n, hist));
+    assert!((s.mean - mean).abs() < 1e-3 && (s.variance - var).abs() / var < 1e-3);
+
+    // Credit risk, 3 banks: scores as in plaintext.
+    let banks: Vec<_> = ["bank_a", "bank_b", "bank_c"]
+        .iter()
+        .map(|b| Dataset::from_csv(data(&format!("credit_{b}.csv"))).unwrap())
+        .collect();
+    let applicants = Dataset::from_csv(data("credit_applicants.csv")).unwrap();
+    let train = TrainConfig {
+        model: ModelKind::Logistic,
+        epochs: 3,
+        ..Default::default()
+    };
+    let job = credit::CreditJob {
+        train: train.clone(),
+        applicant_bank: 2,
+    };
+    let out = credit::run(&job, &banks, &applicants, ot(8)).unwrap();
+    let plain = run_job_plaintext(&JobSpec::new(3, Split::Rows, train), &banks, false).unwrap();
+    let want = plain.model.predict(&applicants).unwrap();
+    for (got, want) in out.scores.iter().zip(&want) {
+        assert!((got - want[0]).abs() < 0.01, "score {got} vs {}", want[0]);
+    }
+}
