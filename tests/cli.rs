@@ -270,6 +270,33 @@ fn json_output_parses_and_every_subcommand_help_has_an_example() {
 }
 
 #[test]
+fn bench_without_a_dealer_reports_the_same_task_names() {
+    let out = tessera()
+        .args([
+            "--json",
+            "bench",
+            "--quick",
+            "--preprocessing",
+            "ot",
+            "--only",
+            "logreg",
+            "--data",
+        ])
+        .arg(repo("data"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["preprocessing"], "ot");
+    assert!(v["trust"].as_str().unwrap().contains("no dealer"));
+    let t = &v["tasks"][0];
+    assert_eq!(t["name"], "logreg_breast_cancer");
+    assert!(t["preprocessing_bytes"].as_u64().unwrap() > 0);
+    assert!(t["accuracy_mpc"].as_f64().unwrap() > 0.9);
+}
+
+#[test]
 fn bench_quick_runs_every_task_and_reports_json() {
     let tmp = scratch("bench_quick_runs_every_task_and_reports_json");
     let md = tmp.join("bench.md");
@@ -299,6 +326,7 @@ fn bench_quick_runs_every_task_and_reports_json() {
             "inference_digits",
             "mnist_logreg_epoch",
             "matmul",
+            "beaver_triples",
             "relu",
             "sigmoid"
         ]

@@ -1095,6 +1095,8 @@ fn bench(a: BenchArgs, out: Output) -> Result<()> {
     let kernel = tessera::bench::kernel_throughput(opts.quick)?;
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "quick": opts.quick,
+        "preprocessing": opts.preprocessing,
+        "trust": opts.preprocessing.trust(),
         "threads": rayon_threads(),
         "dealer_prg_bytes_per_s": prg,
         "ring_matmul": kernel,

@@ -404,10 +404,13 @@ impl OtProvider {
     /// from `b = 0, p = 0`, each party `j` in turn folds in its bit `b_j` by
     /// `b <- b + b_j - 2 b b_j` and `p <- p + b_j (t - 2p)` (so `p = t b`
     /// throughout). Both products have the private bit `b_j` as one factor:
-    /// one OT per element with every other party, carrying two words.
+    /// one OT per element with every other party, carrying two words. Bit
+    /// `i` is only needed modulo `2^width(i)` (the caller's use of it:
+    /// `2^k b_k` needs `64 - k` bits), so only that many are sent.
     fn bits_to_arith(
         &mut self,
         bits: &[u64],
+        width: &(dyn Fn(usize) -> u32 + Sync),
         times: Option<&[u64]>,
     ) -> Result<(Vec<u64>, Vec<u64>)> {
         let me = self.id;
@@ -419,6 +422,13 @@ impl OtProvider {
         let mut acc = vec![0u64; len];
         let mut p = vec![0u64; len];
         for j in 0..n {
+            if j == 0 && times.is_none() {
+                // b = 0 before party 0's bit: no product to make.
+                if me == 0 {
+                    acc.copy_from_slice(bits);
+                }
+                continue;
+            }
             let (recv_from, send_to) = if me == j {
                 (self.others(), vec![])
             } else {
@@ -440,7 +450,7 @@ impl OtProvider {
                     n: end - start,
                     v,
                     op: Op::Add,
-                    width: &|_| 64,
+                    width: &|i| width(start + i),
                 };
                 let choice = |i: usize| bits[start + i];
                 let (a, pp) = (&acc, &p);
@@ -486,20 +496,32 @@ impl OtProvider {
     }
 
     /// A random word per element, XOR-shared, and additive shares of its low
-    /// `nbits` bits (element-major, `nbits` per element).
-    fn word_bits(&mut self, len: usize, nbits: usize) -> Result<(Vec<u64>, Vec<u64>)> {
+    /// `nbits` bits (element-major, `nbits` per element), bit `k` correct
+    /// modulo `2^width(k)`.
+    fn word_bits(
+        &mut self,
+        len: usize,
+        nbits: usize,
+        width: impl Fn(usize) -> u32 + Sync,
+    ) -> Result<(Vec<u64>, Vec<u64>)> {
         let words = self.local.next_u64_vec(len);
         let bits: Vec<u64> = words
             .iter()
             .flat_map(|&w| (0..nbits).map(move |i| (w >> i) & 1))
             .collect();
-        Ok((words, self.bits_to_arith(&bits, None)?.0))
+        let arith = self.bits_to_arith(&bits, &|i| width(i % nbits), None)?.0;
+        Ok((words, arith))
     }
 
     /// Random `r` as additive shares, with its 64 bits both XOR-shared (as
-    /// words) and additively shared.
-    fn eda(&mut self, len: usize) -> Result<(Vec<u64>, Vec<u64>, Vec<u64>)> {
-        let (words, bits) = self.word_bits(len, 64)?;
+    /// words) and additively shared (bit `k` modulo `2^width(k)`, at least
+    /// the `64 - k` bits that `r = sum 2^k b_k` needs).
+    fn eda(
+        &mut self,
+        len: usize,
+        width: impl Fn(usize) -> u32 + Sync,
+    ) -> Result<(Vec<u64>, Vec<u64>, Vec<u64>)> {
+        let (words, bits) = self.word_bits(len, 64, |k| width(k).max(64 - k as u32))?;
         let r = bits
             .chunks_exact(64)
             .map(|b| {
@@ -533,8 +555,13 @@ impl OtProvider {
                 vec![a, b, c]
             }
             Material::Trunc(s, f) => {
-                let (r, _, bits) = self.eda(shape_of(s))?;
                 let f = *f as usize;
+                // low = sum 2^(k-f) b_k needs b_k to 64 - k + f bits; msb to 64.
+                let (r, _, bits) = self.eda(shape_of(s), |k| match k {
+                    63 => 64,
+                    k if k >= f => (64 - k + f).min(64) as u32,
+                    _ => 0,
+                })?;
                 let low = bits
                     .chunks_exact(64)
                     .map(|b| (f..63).fold(0u64, |acc, i| acc.wrapping_add(b[i] << (i - f))))
@@ -559,11 +586,11 @@ impl OtProvider {
                 out
             }
             Material::EdaBits(s) => {
-                let (r, words, _) = self.eda(shape_of(s))?;
+                let (r, words, _) = self.eda(shape_of(s), |_| 0)?;
                 vec![RingTensor::from_vec(s, r)?, RingTensor::from_vec(s, words)?]
             }
             Material::WordBits(s, nbits) => {
-                let (words, bits) = self.word_bits(shape_of(s), *nbits as usize)?;
+                let (words, bits) = self.word_bits(shape_of(s), *nbits as usize, |_| 64)?;
                 let mut bshape = s.clone();
                 bshape.push(*nbits as usize);
                 vec![
@@ -572,12 +599,12 @@ impl OtProvider {
                 ]
             }
             Material::EdaSelect(len) => {
-                let (r, words, _) = self.eda(*len)?;
+                let (r, words, _) = self.eda(*len, |_| 0)?;
                 let s_words = self.local.next_u64_vec(len.div_ceil(64));
                 let s_bits: Vec<u64> = (0..*len)
                     .map(|i| (s_words[i / 64] >> (i % 64)) & 1)
                     .collect();
-                let (s_arith, r_s) = self.bits_to_arith(&s_bits, Some(&r))?;
+                let (s_arith, r_s) = self.bits_to_arith(&s_bits, &|_| 64, Some(&r))?;
                 let s_arith = RingTensor::from_vec(&[*len], s_arith)?;
                 let r_s = RingTensor::from_vec(&[*len], r_s)?;
                 let r = RingTensor::from_vec(&[*len], r)?;
