@@ -135,29 +135,43 @@ impl Tccr {
         }
     }
 
-    /// `vblocks` output blocks for each row (OT `first + j` for row `j`, block
-    /// `c` tweaked by `c` in the high half), as words into `out`.
-    fn hash(&mut self, rows: &[u128], first: u64, vblocks: usize, out: &mut Vec<u64>) {
+    /// `blocks(j)` output blocks for row `j` (OT `first + j`, block `c`
+    /// tweaked by `c` in the high half), as words into `out`; row `j`'s words
+    /// start at `at[j]`.
+    fn hash(
+        &mut self,
+        rows: &[u128],
+        first: u64,
+        blocks: impl Fn(usize) -> usize,
+        out: &mut Vec<u64>,
+        at: &mut Vec<usize>,
+    ) {
         self.pis.clear();
         self.pis
             .extend(rows.iter().map(|&x| GenericArray::from(x.to_le_bytes())));
         self.pi.encrypt_blocks(&mut self.pis);
         self.blocks.clear();
+        at.clear();
         for (j, p) in self.pis.iter().enumerate() {
+            at.push(self.blocks.len() * 2);
             let p = u128::from_le_bytes((*p).into());
-            for c in 0..vblocks {
-                let tweak = (first + j as u64) as u128 | ((c as u128) << 64);
-                self.blocks
-                    .push(GenericArray::from((p ^ tweak).to_le_bytes()));
+            let tweak = (first + j as u64) as u128;
+            for c in 0..blocks(j) {
+                let t = tweak | ((c as u128) << 64);
+                self.blocks.push(GenericArray::from((p ^ t).to_le_bytes()));
             }
         }
         self.pi.encrypt_blocks(&mut self.blocks);
         out.clear();
-        for (i, b) in self.blocks.iter().enumerate() {
-            let p = u128::from_le_bytes(self.pis[i / vblocks].into());
-            let h = u128::from_le_bytes((*b).into()) ^ p;
-            out.push(h as u64);
-            out.push((h >> 64) as u64);
+        out.reserve(self.blocks.len() * 2);
+        let mut b = self.blocks.iter();
+        for (j, p) in self.pis.iter().enumerate() {
+            let p = u128::from_le_bytes((*p).into());
+            for _ in 0..blocks(j) {
+                let h = u128::from_le_bytes((*b.next().expect("counted")).into()) ^ p;
+                out.push(h as u64);
+                out.push((h >> 64) as u64);
+            }
         }
     }
 }
@@ -168,14 +182,12 @@ pub struct ExtSender {
     columns: Vec<ColumnPrg>,
     /// Index of the next OT (the hash tweak), the same on both sides.
     next: u64,
-    tccr: Tccr,
 }
 
 /// The extension receiver's state with one peer (the base-OT sender).
 pub struct ExtReceiver {
     columns: Vec<(ColumnPrg, ColumnPrg)>,
     next: u64,
-    tccr: Tccr,
 }
 
 impl ExtSender {
@@ -185,7 +197,6 @@ impl ExtSender {
             delta,
             columns: keys.iter().map(ColumnPrg::new).collect(),
             next: 0,
-            tccr: Tccr::new(),
         }
     }
 }
@@ -205,7 +216,6 @@ impl ExtReceiver {
                 .map(|(a, b)| (ColumnPrg::new(a), ColumnPrg::new(b)))
                 .collect(),
             next: 0,
-            tccr: Tccr::new(),
         }
     }
 }
@@ -243,54 +253,79 @@ impl CotShape<'_> {
     }
 }
 
-/// Packs values of varying widths densely into words.
-#[derive(Default)]
+/// Packs values of varying widths densely into little-endian words.
 struct BitWriter {
-    out: Vec<u64>,
+    out: Vec<u8>,
     acc: u128,
     bits: u32,
 }
 
 impl BitWriter {
+    fn with_capacity(bytes: usize) -> Self {
+        Self {
+            out: Vec::with_capacity(bytes),
+            acc: 0,
+            bits: 0,
+        }
+    }
     fn push(&mut self, v: u64, w: u32) {
         self.acc |= (v as u128) << self.bits;
         self.bits += w;
         if self.bits >= 64 {
-            self.out.push(self.acc as u64);
+            self.out.extend_from_slice(&(self.acc as u64).to_le_bytes());
             self.acc >>= 64;
             self.bits -= 64;
         }
     }
-    fn finish(mut self) -> Vec<u64> {
+    fn finish(mut self) -> Vec<u8> {
         if self.bits > 0 {
-            self.out.push(self.acc as u64);
+            self.out.extend_from_slice(&(self.acc as u64).to_le_bytes());
         }
         self.out
     }
 }
 
+/// Reads values of varying widths from little-endian words. Frames are
+/// length-checked before reading, so a read past the end (which cannot
+/// happen then) gives zeros rather than a branch per value.
 struct BitReader<'a> {
-    words: &'a [u64],
+    bytes: &'a [u8],
+    pos: usize,
     acc: u128,
     bits: u32,
 }
 
-impl BitReader<'_> {
-    fn pull(&mut self, w: u32) -> Result<u64, String> {
+impl<'a> BitReader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            pos: 0,
+            acc: 0,
+            bits: 0,
+        }
+    }
+    #[inline]
+    fn pull(&mut self, w: u32) -> u64 {
         if self.bits < w {
-            let (&next, rest) = self
-                .words
-                .split_first()
-                .ok_or("correlation frame shorter than announced")?;
+            let next = self
+                .bytes
+                .get(self.pos..self.pos + 8)
+                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+            self.pos += 8;
             self.acc |= (next as u128) << self.bits;
             self.bits += 64;
-            self.words = rest;
         }
         let v = self.acc as u64 & mask(w);
         self.acc >>= w;
         self.bits -= w;
-        Ok(v)
+        v
     }
+}
+
+/// Hash blocks for `v` words (every word a full pad: cheaper to make by
+/// AES than to cut to its width).
+fn blocks_for(v: usize) -> usize {
+    v.div_ceil(2)
 }
 
 /// Little-endian bytes of words (the wire form of every OT message).
@@ -323,6 +358,8 @@ pub struct PendingReceive {
     rows: Vec<u128>,
     choices: Vec<u64>,
     first: u64,
+    tccr: Tccr,
+    hashed: Vec<u64>,
 }
 
 impl ExtReceiver {
@@ -357,58 +394,68 @@ impl ExtReceiver {
                 rows: transpose(&t, w),
                 choices,
                 first,
+                tccr: Tccr::new(),
+                hashed: Vec::new(),
             },
         )
     }
+}
 
-    /// Finishes a batch: reads one corrections frame per chunk from `frames`
-    /// and hands `y_j` (the `v` words of OT `j`) to `out`.
-    pub fn finish(
+impl PendingReceive {
+    /// Chunk `c` of the batch: reads the sender's corrections `frame` (its
+    /// length must be [`chunk_bytes`]) and hands `y_j` (the `v` words of
+    /// OT `j`) to `out`.
+    pub fn finish_chunk(
         &mut self,
-        pending: PendingReceive,
+        c: usize,
         shape: &CotShape,
-        mut frames: impl FnMut(usize) -> Result<Vec<u64>, String>,
+        frame: &[u8],
         mut out: impl FnMut(usize, &[u64]),
-    ) -> Result<(), String> {
+    ) {
         let (v, chunk) = (shape.v, shape.chunk());
-        let vblocks = v.div_ceil(2);
-        let mut hashed = Vec::new();
+        let (start, end) = (c * chunk, ((c + 1) * chunk).min(shape.n));
+        let mut reader = BitReader::new(frame);
+        let (mut hashed, mut at) = (std::mem::take(&mut self.hashed), Vec::new());
+        self.tccr.hash(
+            &self.rows[start..end],
+            self.first + start as u64,
+            |_| blocks_for(v),
+            &mut hashed,
+            &mut at,
+        );
         let mut y = vec![0u64; v];
-        for start in (0..shape.n).step_by(chunk) {
-            let end = (start + chunk).min(shape.n);
-            let expect = chunk_words(shape, start, end);
-            let frame = frames(expect)?;
-            let mut reader = BitReader {
-                words: &frame,
-                acc: 0,
-                bits: 0,
-            };
-            self.tccr.hash(
-                &pending.rows[start..end],
-                pending.first + start as u64,
-                vblocks,
-                &mut hashed,
-            );
-            for j in start..end {
-                let w = (shape.width)(j);
-                let m = mask(w);
-                let r = 0u64.wrapping_sub((pending.choices[j / 64] >> (j % 64)) & 1);
-                let h = &hashed[(j - start) * vblocks * 2..];
-                for k in 0..v {
-                    let d = reader.pull(w)? & r;
-                    y[k] = match shape.op {
-                        Op::Add => h[k].wrapping_add(d) & m,
-                        Op::Xor => (h[k] ^ d) & m,
-                    };
+        for j in start..end {
+            let w = (shape.width)(j);
+            let m = mask(w);
+            let r = 0u64.wrapping_sub((self.choices[j / 64] >> (j % 64)) & 1);
+            let pad = &hashed[at[j - start]..at[j - start] + v];
+            match shape.op {
+                Op::Add => {
+                    for (y, h) in y.iter_mut().zip(pad) {
+                        *y = h.wrapping_add(reader.pull(w) & r) & m;
+                    }
                 }
-                out(j, &y);
+                Op::Xor => {
+                    for (y, h) in y.iter_mut().zip(pad) {
+                        *y = (h ^ (reader.pull(w) & r)) & m;
+                    }
+                }
             }
-            if !reader.words.is_empty() {
-                return Err("correlation frame longer than announced".into());
-            }
+            out(j, &y);
         }
-        Ok(())
+        self.hashed = hashed;
     }
+}
+
+/// Chunks (one corrections frame each) of a batch of this shape.
+pub fn chunks(shape: &CotShape) -> usize {
+    shape.n.div_ceil(shape.chunk())
+}
+
+/// Bytes of chunk `c`'s corrections frame.
+pub fn chunk_bytes(shape: &CotShape, c: usize) -> usize {
+    let chunk = shape.chunk();
+    chunk_words(shape, c * chunk, ((c + 1) * chunk).min(shape.n)) * 8
 }
 
 /// Words in the corrections frame of OTs `start..end`.
@@ -420,18 +467,19 @@ pub fn chunk_words(shape: &CotShape, start: usize, end: usize) -> usize {
     bits.div_ceil(64)
 }
 
+/// The sender's half of a batch after the receiver's matrix arrived: the
+/// rows `q_j`, answered chunk by chunk.
+pub struct SendBatch {
+    rows: Vec<u128>,
+    delta: u128,
+    first: u64,
+    tccr: Tccr,
+    scratch: (Vec<u64>, Vec<u64>, Vec<u128>, Vec<usize>, Vec<usize>),
+}
+
 impl ExtSender {
-    /// Answers a batch: from the receiver's matrix `u`, hands each OT's
-    /// correlation request to `corr` (fill the `v` words of OT `j`), its
-    /// output `x_j` to `out`, and each chunk's corrections frame to `emit`.
-    pub fn respond(
-        &mut self,
-        u: &[u64],
-        shape: &CotShape,
-        mut corr: impl FnMut(usize, &mut [u64]),
-        mut out: impl FnMut(usize, &[u64]),
-        mut emit: impl FnMut(Vec<u64>) -> Result<(), String>,
-    ) -> Result<(), String> {
+    /// Takes the receiver's matrix `u` of a batch of this shape.
+    pub fn begin(&mut self, u: &[u64], shape: &CotShape) -> Result<SendBatch, String> {
         let n = shape.padded();
         let w = n / 64;
         if u.len() != KAPPA * w {
@@ -450,40 +498,71 @@ impl ExtSender {
                 *q ^= u & bit;
             }
         }
-        let rows = transpose(&q, w);
         let first = self.next;
         self.next += n as u64;
+        Ok(SendBatch {
+            rows: transpose(&q, w),
+            delta: self.delta,
+            first,
+            tccr: Tccr::new(),
+            scratch: Default::default(),
+        })
+    }
+}
+
+impl SendBatch {
+    /// Chunk `c`: hands each OT's correlation request to `corr` (fill the
+    /// `v` words of OT `j`) and its output `x_j` to `out`; returns the
+    /// corrections frame for the receiver.
+    pub fn respond_chunk(
+        &mut self,
+        c: usize,
+        shape: &CotShape,
+        mut corr: impl FnMut(usize, &mut [u64]),
+        mut out: impl FnMut(usize, &[u64]),
+    ) -> Vec<u8> {
         let (v, chunk) = (shape.v, shape.chunk());
-        let vblocks = v.div_ceil(2);
-        let (mut h0, mut h1, mut r1) = (Vec::new(), Vec::new(), Vec::new());
-        let mut c = vec![0u64; v];
+        let (start, end) = (c * chunk, ((c + 1) * chunk).min(shape.n));
+        let (h0, h1, r1, at0, at1) = &mut self.scratch;
+        let r0 = &self.rows[start..end];
+        r1.clear();
+        r1.extend(r0.iter().map(|q| q ^ self.delta));
+        let tweak = self.first + start as u64;
+        self.tccr.hash(r0, tweak, |_| blocks_for(v), h0, at0);
+        self.tccr.hash(r1, tweak, |_| blocks_for(v), h1, at1);
+        let mut writer = BitWriter::with_capacity(chunk_words(shape, start, end) * 8);
+        let mut cs = vec![0u64; v];
         let mut x = vec![0u64; v];
-        for start in (0..shape.n).step_by(chunk) {
-            let end = (start + chunk).min(shape.n);
-            let r0 = &rows[start..end];
-            r1.clear();
-            r1.extend(r0.iter().map(|q| q ^ self.delta));
-            self.tccr.hash(r0, first + start as u64, vblocks, &mut h0);
-            self.tccr.hash(&r1, first + start as u64, vblocks, &mut h1);
-            let mut writer = BitWriter::default();
-            for j in start..end {
-                let wj = (shape.width)(j);
-                let m = mask(wj);
-                corr(j, &mut c);
-                let off = (j - start) * vblocks * 2;
-                for k in 0..v {
-                    x[k] = h0[off + k] & m;
-                    let d = match shape.op {
-                        Op::Add => x[k].wrapping_add(c[k]).wrapping_sub(h1[off + k]),
-                        Op::Xor => x[k] ^ c[k] ^ h1[off + k],
-                    };
-                    writer.push(d & m, wj);
+        for j in start..end {
+            let wj = (shape.width)(j);
+            let m = mask(wj);
+            corr(j, &mut cs);
+            let (a0, a1) = (at0[j - start], at1[j - start]);
+            let (p0, p1) = (&h0[a0..a0 + v], &h1[a1..a1 + v]);
+            match shape.op {
+                Op::Add => {
+                    for k in 0..v {
+                        x[k] = p0[k] & m;
+                        let d = x[k].wrapping_add(cs[k]).wrapping_sub(p1[k]);
+                        writer.push(d & m, wj);
+                    }
                 }
-                out(j, &x);
+                Op::Xor => {
+                    for k in 0..v {
+                        x[k] = p0[k] & m;
+                        writer.push((x[k] ^ cs[k] ^ p1[k]) & m, wj);
+                    }
+                }
             }
-            emit(writer.finish())?;
+            out(j, &x);
         }
-        Ok(())
+        writer.finish()
+    }
+}
+
+impl Drop for SendBatch {
+    fn drop(&mut self) {
+        self.delta = 0;
     }
 }
 
@@ -510,20 +589,16 @@ mod tests {
         let vals: Vec<(u64, u32)> = (1..=64u32)
             .map(|w| (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(w as u64) & mask(w), w))
             .collect();
-        let mut wr = BitWriter::default();
+        let mut wr = BitWriter::with_capacity(0);
         for &(v, w) in &vals {
             wr.push(v, w);
         }
         let words = wr.finish();
-        assert_eq!(words.len(), (64 * 65 / 2usize).div_ceil(64));
-        let mut rd = BitReader {
-            words: &words,
-            acc: 0,
-            bits: 0,
-        };
+        assert_eq!(words.len(), (64 * 65 / 2usize).div_ceil(64) * 8);
+        let mut rd = BitReader::new(&words);
         for &(v, w) in &vals {
-            assert_eq!(rd.pull(w).unwrap(), v);
+            assert_eq!(rd.pull(w), v);
         }
-        assert!(rd.pull(64).is_err());
+        assert_eq!(rd.pull(64), 0, "past the end reads zeros");
     }
 }

@@ -197,6 +197,9 @@ impl OtProvider {
         };
         let (mut sent, mut received) = (0u64, 0u64);
         let result = (|| -> Result<()> {
+            // Every receiver's matrix goes out first; then chunk by chunk,
+            // each party answers its peers and reads their answers, so only a
+            // chunk or two of corrections is ever in flight.
             let mut pending = Vec::new();
             for &p in recv_from {
                 let peer = self.peers[p].as_mut().expect("a peer");
@@ -206,6 +209,7 @@ impl OtProvider {
                 peer.channel.send(bytes).map_err(|e| net(p, e))?;
                 pending.push((p, state));
             }
+            let mut batches = Vec::new();
             for &p in send_to {
                 let peer = self.peers[p].as_mut().expect("a peer");
                 let frame = peer.channel.recv().map_err(|e| net(p, e))?;
@@ -213,48 +217,33 @@ impl OtProvider {
                 let words = iknp::from_bytes(&frame, KAPPA * shape.n.div_ceil(128) * 2)
                     .map_err(|e| bad(p, e))?;
                 drop(frame);
-                let mut net_err = None;
-                let channel = &mut peer.channel;
-                let r = peer.sender.respond(
-                    &words,
-                    shape,
-                    corr,
-                    |j, x| kept(p, j, x),
-                    |d| {
-                        let bytes = iknp::to_bytes(&d);
-                        sent += bytes.len() as u64;
-                        channel.send(bytes).map_err(|e| {
-                            net_err = Some(e);
-                            String::new()
-                        })
-                    },
-                );
-                if let Some(e) = net_err {
-                    return Err(net(p, e));
-                }
-                r.map_err(|e| bad(p, e))?;
+                batches.push((p, peer.sender.begin(&words, shape).map_err(|e| bad(p, e))?));
             }
-            for (p, state) in pending {
-                let peer = self.peers[p].as_mut().expect("a peer");
-                let mut net_err = None;
-                let channel = &mut peer.channel;
-                let r = peer.receiver.finish(
-                    state,
-                    shape,
-                    |expect| {
-                        let frame = channel.recv().map_err(|e| {
-                            net_err = Some(e);
-                            String::new()
-                        })?;
-                        received += frame.len() as u64;
-                        iknp::from_bytes(&frame, expect)
-                    },
-                    |j, y| got(p, j, y),
-                );
-                if let Some(e) = net_err {
-                    return Err(net(p, e));
+            for c in 0..iknp::chunks(shape) {
+                for (p, batch) in batches.iter_mut() {
+                    let p = *p;
+                    let frame = batch.respond_chunk(c, shape, corr, |j, x| kept(p, j, x));
+                    sent += frame.len() as u64;
+                    let peer = self.peers[p].as_mut().expect("a peer");
+                    peer.channel.send(frame).map_err(|e| net(p, e))?;
                 }
-                r.map_err(|e| bad(p, e))?;
+                for (p, state) in pending.iter_mut() {
+                    let p = *p;
+                    let peer = self.peers[p].as_mut().expect("a peer");
+                    let frame = peer.channel.recv().map_err(|e| net(p, e))?;
+                    received += frame.len() as u64;
+                    let expect = iknp::chunk_bytes(shape, c);
+                    if frame.len() != expect {
+                        return Err(bad(
+                            p,
+                            format!(
+                                "OT corrections frame of {} bytes, expected {expect}",
+                                frame.len()
+                            ),
+                        ));
+                    }
+                    state.finish_chunk(c, shape, &frame, |j, y| got(p, j, y));
+                }
             }
             Ok(())
         })();
