@@ -474,7 +474,18 @@ pub struct SendBatch {
     delta: u128,
     first: u64,
     tccr: Tccr,
-    scratch: (Vec<u64>, Vec<u64>, Vec<u128>, Vec<usize>, Vec<usize>),
+    scratch: Scratch,
+}
+
+/// Buffers a sender reuses from chunk to chunk: both pads, the rows
+/// `q_j ^ delta`, and where each OT's pad words start.
+#[derive(Default)]
+struct Scratch {
+    h0: Vec<u64>,
+    h1: Vec<u64>,
+    r1: Vec<u128>,
+    at0: Vec<usize>,
+    at1: Vec<usize>,
 }
 
 impl ExtSender {
@@ -523,7 +534,13 @@ impl SendBatch {
     ) -> Vec<u8> {
         let (v, chunk) = (shape.v, shape.chunk());
         let (start, end) = (c * chunk, ((c + 1) * chunk).min(shape.n));
-        let (h0, h1, r1, at0, at1) = &mut self.scratch;
+        let Scratch {
+            h0,
+            h1,
+            r1,
+            at0,
+            at1,
+        } = &mut self.scratch;
         let r0 = &self.rows[start..end];
         r1.clear();
         r1.extend(r0.iter().map(|q| q ^ self.delta));
