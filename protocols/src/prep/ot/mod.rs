@@ -39,9 +39,20 @@ pub const OT_TRUST: &str = "no dealer: the parties make their correlated randomn
 themselves by oblivious transfer; an attacker must corrupt all n computing parties \
 to learn any party's data (semi-honest security)";
 
-/// Most OTs one batch holds before it is split (bounds memory: 16 bytes
-/// of IKNP matrix row per OT on each side).
-const MAX_BATCH_OTS: usize = 1 << 21;
+/// Most OTs one batch holds before it is split: bounds memory (16 bytes of
+/// IKNP matrix row per OT on each side, 4 MiB here) so that buffers are
+/// reused from batch to batch instead of fresh pages zeroed by the kernel.
+const MAX_BATCH_OTS: usize = 1 << 18;
+
+/// Random ring elements with their bits XOR-shared, and for truncation
+/// pairs the two derived parts (see [`OtProvider::eda`]).
+#[derive(Default)]
+struct Eda {
+    r: Vec<u64>,
+    words: Vec<u64>,
+    low: Vec<u64>,
+    msb: Vec<u64>,
+}
 
 struct Peer {
     channel: Box<dyn Channel>,
@@ -405,11 +416,10 @@ impl OtProvider {
         let me = self.id;
         let n = self.peers.len();
         let len = bits.len();
-        let zeros = vec![0u64; len];
-        let t = times.unwrap_or(&zeros);
+        let t = times.unwrap_or(&[]);
         let v = if times.is_some() { 2 } else { 1 };
         let mut acc = vec![0u64; len];
-        let mut p = vec![0u64; len];
+        let mut p = vec![0u64; if times.is_some() { len } else { 0 }];
         for j in 0..n {
             if j == 0 && times.is_none() {
                 // b = 0 before party 0's bit: no product to make.
@@ -486,40 +496,56 @@ impl OtProvider {
 
     /// A random word per element, XOR-shared, and additive shares of its low
     /// `nbits` bits (element-major, `nbits` per element), bit `k` correct
-    /// modulo `2^width(k)`.
+    /// modulo `2^width(k)`. Made a slab of elements at a time, so memory
+    /// stays bounded; `each(words, bits)` receives every slab.
     fn word_bits(
         &mut self,
         len: usize,
         nbits: usize,
         width: impl Fn(usize) -> u32 + Sync,
-    ) -> Result<(Vec<u64>, Vec<u64>)> {
-        let words = self.local.next_u64_vec(len);
-        let bits: Vec<u64> = words
-            .iter()
-            .flat_map(|&w| (0..nbits).map(move |i| (w >> i) & 1))
-            .collect();
-        let arith = self.bits_to_arith(&bits, &|i| width(i % nbits), None)?.0;
-        Ok((words, arith))
+        mut each: impl FnMut(&[u64], &[u64]),
+    ) -> Result<()> {
+        let slab = (MAX_BATCH_OTS / nbits.max(1)).max(1);
+        for start in (0..len).step_by(slab) {
+            let words = self.local.next_u64_vec((start + slab).min(len) - start);
+            let bits: Vec<u64> = words
+                .iter()
+                .flat_map(|&w| (0..nbits).map(move |i| (w >> i) & 1))
+                .collect();
+            let arith = self.bits_to_arith(&bits, &|i| width(i % nbits), None)?.0;
+            each(&words, &arith);
+        }
+        Ok(())
     }
 
-    /// Random `r` as additive shares, with its 64 bits both XOR-shared (as
-    /// words) and additively shared (bit `k` modulo `2^width(k)`, at least
-    /// the `64 - k` bits that `r = sum 2^k b_k` needs).
-    fn eda(
-        &mut self,
-        len: usize,
-        width: impl Fn(usize) -> u32 + Sync,
-    ) -> Result<(Vec<u64>, Vec<u64>, Vec<u64>)> {
-        let (words, bits) = self.word_bits(len, 64, |k| width(k).max(64 - k as u32))?;
-        let r = bits
-            .chunks_exact(64)
-            .map(|b| {
-                b.iter()
-                    .enumerate()
-                    .fold(0u64, |acc, (i, &x)| acc.wrapping_add(x << i))
-            })
-            .collect();
-        Ok((r, words, bits))
+    /// Random `r` as additive shares with its bits XOR-shared (as words),
+    /// and for a truncation by `f` bits also `(r mod 2^63) >> f` and
+    /// `r >> 63`. Bit `k` is made additive only to the width its uses need:
+    /// `64 - k` for `r`, `64 - k + f` for the truncated part, 64 for the top bit.
+    fn eda(&mut self, len: usize, trunc: Option<usize>) -> Result<Eda> {
+        let width = |k: usize| match trunc {
+            Some(_) if k == 63 => 64,
+            Some(f) if k >= f => (64 - k + f).min(64) as u32,
+            _ => 64 - k as u32,
+        };
+        let mut out = Eda::default();
+        let f = trunc.unwrap_or(0);
+        self.word_bits(len, 64, width, |words, bits| {
+            out.words.extend_from_slice(words);
+            for b in bits.chunks_exact(64) {
+                out.r.push(
+                    b.iter()
+                        .enumerate()
+                        .fold(0u64, |acc, (i, &x)| acc.wrapping_add(x << i)),
+                );
+                if trunc.is_some() {
+                    out.low
+                        .push((f..63).fold(0u64, |acc, i| acc.wrapping_add(b[i] << (i - f))));
+                    out.msb.push(b[63]);
+                }
+            }
+        })?;
+        Ok(out)
     }
 
     /// Makes one item (every party in the same order).
@@ -544,22 +570,11 @@ impl OtProvider {
                 vec![a, b, c]
             }
             Material::Trunc(s, f) => {
-                let f = *f as usize;
-                // low = sum 2^(k-f) b_k needs b_k to 64 - k + f bits; msb to 64.
-                let (r, _, bits) = self.eda(shape_of(s), |k| match k {
-                    63 => 64,
-                    k if k >= f => (64 - k + f).min(64) as u32,
-                    _ => 0,
-                })?;
-                let low = bits
-                    .chunks_exact(64)
-                    .map(|b| (f..63).fold(0u64, |acc, i| acc.wrapping_add(b[i] << (i - f))))
-                    .collect();
-                let msb = bits.chunks_exact(64).map(|b| b[63]).collect();
+                let e = self.eda(shape_of(s), Some(*f as usize))?;
                 vec![
-                    RingTensor::from_vec(s, r)?,
-                    RingTensor::from_vec(s, low)?,
-                    RingTensor::from_vec(s, msb)?,
+                    RingTensor::from_vec(s, e.r)?,
+                    RingTensor::from_vec(s, e.low)?,
+                    RingTensor::from_vec(s, e.msb)?,
                 ]
             }
             Material::BitTriple(s, fanout) => {
@@ -575,11 +590,15 @@ impl OtProvider {
                 out
             }
             Material::EdaBits(s) => {
-                let (r, words, _) = self.eda(shape_of(s), |_| 0)?;
-                vec![RingTensor::from_vec(s, r)?, RingTensor::from_vec(s, words)?]
+                let e = self.eda(shape_of(s), None)?;
+                vec![RingTensor::from_vec(s, e.r)?, RingTensor::from_vec(s, e.words)?]
             }
             Material::WordBits(s, nbits) => {
-                let (words, bits) = self.word_bits(shape_of(s), *nbits as usize, |_| 64)?;
+                let (mut words, mut bits) = (Vec::new(), Vec::new());
+                self.word_bits(shape_of(s), *nbits as usize, |_| 64, |w, b| {
+                    words.extend_from_slice(w);
+                    bits.extend_from_slice(b);
+                })?;
                 let mut bshape = s.clone();
                 bshape.push(*nbits as usize);
                 vec![
@@ -588,7 +607,7 @@ impl OtProvider {
                 ]
             }
             Material::EdaSelect(len) => {
-                let (r, words, _) = self.eda(*len, |_| 0)?;
+                let Eda { r, words, .. } = self.eda(*len, None)?;
                 let s_words = self.local.next_u64_vec(len.div_ceil(64));
                 let s_bits: Vec<u64> = (0..*len)
                     .map(|i| (s_words[i / 64] >> (i % 64)) & 1)
