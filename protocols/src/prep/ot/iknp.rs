@@ -85,8 +85,8 @@ pub fn transpose64(a: &mut [u64; 64]) {
     let mut j = 32;
     let mut m: u64 = 0x0000_0000_ffff_ffff;
     while j != 0 {
-        for k in 0..64 {
-            if k & j == 0 {
+        for base in (0..64).step_by(2 * j) {
+            for k in base..base + j {
                 let t = ((a[k] >> j) ^ a[k + j]) & m;
                 a[k] ^= t << j;
                 a[k + j] ^= t;
@@ -98,18 +98,30 @@ pub fn transpose64(a: &mut [u64; 64]) {
 }
 
 /// Rows of a `KAPPA x (64 w)` bit matrix stored column by column (`w` words
-/// per column): row `j` holds bit `j` of every column.
+/// per column): row `j` holds bit `j` of every column. Columns are read a
+/// tile of words at a time (contiguous), then each 64x64 block transposed
+/// in cache.
 fn transpose(cols: &[u64], w: usize) -> Vec<u128> {
+    const TILE: usize = 16;
     let mut rows = vec![0u128; w * 64];
+    let mut tile = [[0u64; TILE]; KAPPA];
     let mut block = [0u64; 64];
-    for word in 0..w {
-        for half in 0..2 {
-            for (i, b) in block.iter_mut().enumerate() {
-                *b = cols[(half * 64 + i) * w + word];
-            }
-            transpose64(&mut block);
-            for (r, b) in rows[word * 64..(word + 1) * 64].iter_mut().zip(&block) {
-                *r |= (*b as u128) << (64 * half);
+    for word0 in (0..w).step_by(TILE) {
+        let width = TILE.min(w - word0);
+        for (l, t) in tile.iter_mut().enumerate() {
+            t[..width].copy_from_slice(&cols[l * w + word0..l * w + word0 + width]);
+        }
+        for dw in 0..width {
+            let word = word0 + dw;
+            let out = &mut rows[word * 64..(word + 1) * 64];
+            for half in 0..2 {
+                for (i, b) in block.iter_mut().enumerate() {
+                    *b = tile[half * 64 + i][dw];
+                }
+                transpose64(&mut block);
+                for (r, b) in out.iter_mut().zip(&block) {
+                    *r |= (*b as u128) << (64 * half);
+                }
             }
         }
     }

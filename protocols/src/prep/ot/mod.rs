@@ -591,14 +591,22 @@ impl OtProvider {
             }
             Material::EdaBits(s) => {
                 let e = self.eda(shape_of(s), None)?;
-                vec![RingTensor::from_vec(s, e.r)?, RingTensor::from_vec(s, e.words)?]
+                vec![
+                    RingTensor::from_vec(s, e.r)?,
+                    RingTensor::from_vec(s, e.words)?,
+                ]
             }
             Material::WordBits(s, nbits) => {
                 let (mut words, mut bits) = (Vec::new(), Vec::new());
-                self.word_bits(shape_of(s), *nbits as usize, |_| 64, |w, b| {
-                    words.extend_from_slice(w);
-                    bits.extend_from_slice(b);
-                })?;
+                self.word_bits(
+                    shape_of(s),
+                    *nbits as usize,
+                    |_| 64,
+                    |w, b| {
+                        words.extend_from_slice(w);
+                        bits.extend_from_slice(b);
+                    },
+                )?;
                 let mut bshape = s.clone();
                 bshape.push(*nbits as usize);
                 vec![
