@@ -15,7 +15,7 @@
 //! | [`truncate_local`] (n = 2) | 0 | 0 | 0 |
 
 use crate::error::{ProtocolError, Result};
-use crate::prep::{Material, Sharing};
+use crate::prep::{Correlations, Sharing, Triple};
 use crate::session::{PartyId, Session};
 use crate::share::AShare;
 use tessera_tensor::{wire, RingTensor, TensorError};
@@ -221,10 +221,10 @@ fn beaver(
     sess: &mut Session,
     x: &AShare,
     y: &AShare,
-    triple: &[RingTensor],
+    triple: &Triple,
     op: impl Fn(&RingTensor, &RingTensor) -> std::result::Result<RingTensor, TensorError>,
 ) -> Result<AShare> {
-    let (a, b, c) = (&triple[0], &triple[1], &triple[2]);
+    let Triple { a, b, c } = triple;
     let d_mine = x.share().sub(a)?;
     let e_mine = y.share().sub(b)?;
     let opened = open_masked(sess, &[&d_mine, &e_mine])?;
@@ -244,14 +244,14 @@ fn beaver(
 /// No truncation: use [`mul_fixed`] for fixed-point values.
 pub fn mul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
     same_shape("mul", x, y)?;
-    let t = sess.prep().take(&Material::Triple(x.shape().to_vec()))?;
+    let t = sess.prep().beaver_triple(x.shape())?;
     beaver(sess, x, y, &t, RingTensor::mul)
 }
 
 /// Elementwise ring square of a secret with a square pair (one round).
 pub fn square(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let t = sess.prep().take(&Material::Square(x.shape().to_vec()))?;
-    let (a, c) = (&t[0], &t[1]);
+    let t = sess.prep().square_pair(x.shape())?;
+    let (a, c) = (&t.a, &t.aa);
     let d_mine = x.share().sub(a)?;
     let d = open_masked(sess, &[&d_mine])?.remove(0);
     // x^2 = c + 2 d a + d^2
@@ -266,7 +266,7 @@ pub fn square(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// (one round, opening `m*k + k*n` elements).
 pub fn matmul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
     let (m, k, n) = x.share().matmul_dims(y.share())?;
-    let t = sess.prep().take(&Material::MatTriple(m, k, n))?;
+    let t = sess.prep().matrix_triple(m, k, n)?;
     beaver(sess, x, y, &t, RingTensor::matmul)
 }
 
@@ -305,15 +305,7 @@ impl MaskedMatrix {
         check_rows("MaskedMatrix::rows", rows, self.shape()[0])?;
         let mut out = Vec::with_capacity(rows.len() * cols);
         for &r in rows {
-            let a = sess
-                .prep()
-                .take(&Material::Mask {
-                    id: self.inner.mask,
-                    start: r,
-                    rows: 1,
-                    cols,
-                })?
-                .remove(0);
+            let a = sess.prep().mask_rows(self.inner.mask, r, 1, cols)?;
             out.extend_from_slice(a.as_slice());
         }
         let a = AShare::from_share(RingTensor::from_vec(&[rows.len(), cols], out)?);
@@ -355,15 +347,7 @@ pub fn mask_once(sess: &mut Session, x: &AShare) -> Result<MaskedMatrix> {
     let share = x.share().as_slice();
     for start in (0..rows).step_by(block) {
         let n = block.min(rows - start);
-        let a = sess
-            .prep()
-            .take(&Material::Mask {
-                id,
-                start,
-                rows: n,
-                cols,
-            })?
-            .remove(0);
+        let a = sess.prep().mask_rows(id, start, n, cols)?;
         let mine = &share[start * cols..(start + n) * cols];
         let masked: Vec<u64> = mine
             .iter()
@@ -429,14 +413,10 @@ fn masked_product(
         }
         .into());
     }
-    let t = sess.prep().take(&Material::RowTriple {
-        mask: x.inner.mask,
-        rows: rows.to_vec(),
-        cols,
-        out,
-        transposed,
-    })?;
-    let (a_rows, b, c) = (&t[0], &t[1], &t[2]);
+    let t = sess
+        .prep()
+        .row_triple(x.inner.mask, rows, cols, out, transposed)?;
+    let Triple { a: a_rows, b, c } = &t;
     let f = open_masked(sess, &[&y.share().sub(b)?])?.remove(0);
     let e_rows = x.inner.opened.select_rows(rows)?;
     let times = |l: &RingTensor, r: &RingTensor| match transposed {
@@ -475,8 +455,8 @@ pub fn truncate_bits(sess: &mut Session, x: &AShare, f: u32) -> Result<AShare> {
             detail: format!("cannot truncate by {f} bits"),
         });
     }
-    let t = sess.prep().take(&Material::Trunc(x.shape().to_vec(), f))?;
-    let (r, r_low_shifted, r_msb) = (&t[0], &t[1], &t[2]);
+    let t = sess.prep().trunc_pair(x.shape(), f)?;
+    let (r, r_low_shifted, r_msb) = (&t.r, &t.low_shifted, &t.msb);
     const BIAS: u64 = 1 << 62;
     let masked = x.add_public_scalar(sess, BIAS).share().add(r)?;
     let c = open_masked(sess, &[&masked])?.remove(0);

@@ -26,7 +26,7 @@
 
 use crate::arith;
 use crate::error::Result;
-use crate::prep::{Material, Sharing, MAX_FANOUT};
+use crate::prep::{Correlations, Sharing, MAX_FANOUT};
 use crate::session::Session;
 use crate::share::{AShare, BShare};
 use tessera_tensor::RingTensor;
@@ -59,10 +59,8 @@ pub fn and_fanout(sess: &mut Session, x: &BShare, ys: &[&BShare]) -> Result<Vec<
         });
     }
     let k = ys.len();
-    let t = sess
-        .prep()
-        .take(&Material::BitTriple(x.shape().to_vec(), k as u32))?;
-    let (a, bs, cs) = (&t[0], &t[1..=k], &t[k + 1..]);
+    let t = sess.prep().and_triples(x.shape(), k as u32)?;
+    let (a, bs, cs) = (&t.a, &t.b, &t.c);
     let mut masked = vec![x.share().xor(a)?];
     for (y, b) in ys.iter().zip(bs) {
         masked.push(y.share().xor(b)?);
@@ -92,8 +90,8 @@ pub fn and_fanout(sess: &mut Session, x: &BShare, ys: &[&BShare]) -> Result<Vec<
 pub fn a2b(sess: &mut Session, x: &AShare) -> Result<BShare> {
     let out_shape = x.shape().to_vec();
     let x = &x.reshape(&[x.len()])?;
-    let eda = sess.prep().take(&Material::EdaBits(x.shape().to_vec()))?;
-    let (r_arith, r_bits) = (&eda[0], BShare::from_share(eda[1].clone()));
+    let eda = sess.prep().eda_bits(x.shape())?;
+    let (r_arith, r_bits) = (&eda.r, BShare::from_share(eda.bits));
     let masked = x.share().add(r_arith)?;
     let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
     let not_c = c.map(|v| !v);
@@ -163,8 +161,8 @@ fn half_stream(x: &BShare, odd: bool) -> BShare {
 /// the two ANDs of a node share the mask of `e_hi`, so level `j` opens
 /// `3 * 64 / 2^j` bits per element, the last one 2.
 fn msb_packed(sess: &mut Session, x: &AShare) -> Result<BShare> {
-    let eda = sess.prep().take(&Material::EdaBits(vec![x.len()]))?;
-    Ok(carry_msb(sess, x, &eda[0], &eda[1])?.0)
+    let eda = sess.prep().eda_bits(&[x.len()])?;
+    Ok(carry_msb(sess, x, &eda.r, &eda.bits)?.0)
 }
 
 /// [`msb_packed`] with given edaBits (`r` additively, `r_bits` XOR-shared);
@@ -231,8 +229,8 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// `m x = e x + (1 - 2 e) x s`, all local.
 fn relu_select(sess: &mut Session, x: &AShare, strict: bool) -> Result<(AShare, AShare)> {
     let len = x.len();
-    let t = sess.prep().take(&Material::EdaSelect(len))?;
-    let (r, s_packed, r_bits, s, r_s) = (&t[0], &t[1], &t[2], &t[3], &t[4]);
+    let t = sess.prep().select_material(len)?;
+    let (r, s_packed, r_bits, s, r_s) = (&t.r, &t.s_packed, &t.r_bits, &t.s, &t.r_s);
     let y = if strict { x.neg() } else { x.clone() };
     let (bits, c) = carry_msb(sess, &y, r, r_bits)?;
     let m = if strict {
@@ -287,10 +285,8 @@ pub fn bits_to_arith(sess: &mut Session, words: &BShare, nbits: u32) -> Result<A
         });
     }
     let shape = words.shape().to_vec();
-    let rb = sess
-        .prep()
-        .take(&Material::WordBits(shape.clone(), nbits))?;
-    let (w, w_bits) = (&rb[0], &rb[1]);
+    let rb = sess.prep().word_bits(&shape, nbits)?;
+    let (w, w_bits) = (&rb.word, &rb.bits);
     let low = if nbits == 64 {
         u64::MAX
     } else {

@@ -42,6 +42,10 @@ pub trait Channel: Send {
     fn recv(&mut self) -> Result<Vec<u8>, NetError>;
 }
 
+/// Largest tensor (in elements) accepted from a peer (or the dealer) in one
+/// message.
+pub const MAX_MESSAGE_ELEMS: usize = 1 << 28;
+
 /// Default time a receive waits before reporting the peer as unresponsive.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 

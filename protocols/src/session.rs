@@ -10,8 +10,7 @@ use tessera_tensor::{wire, FixedPoint, Prg, RingTensor, Seed};
 /// Index of a computing party, `0..n`.
 pub type PartyId = usize;
 
-/// Largest tensor (in elements) accepted from a peer in one message.
-pub const MAX_MESSAGE_ELEMS: usize = 1 << 28;
+pub use crate::channel::MAX_MESSAGE_ELEMS;
 
 /// Communication counters of one party.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

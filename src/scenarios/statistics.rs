@@ -96,13 +96,14 @@ fn local_aggregate(job: &StatsJob, d: &Dataset) -> Result<Vec<f64>> {
 /// randomness (tests only).
 ///
 /// ```
-/// use tessera::{models::Dataset, scenarios::statistics::{run, StatsJob}};
+/// use tessera::{models::Dataset, scenarios::{MpcOptions, statistics::{run, StatsJob}}};
 /// use std::path::Path;
 ///
 /// let a = Dataset::parse(Path::new("a.csv"), "age\n30\n40\n")?;
 /// let b = Dataset::parse(Path::new("b.csv"), "age\n50\n60\n70\n")?;
 /// let job = StatsJob { column: "age".into(), lo: 0.0, hi: 100.0, bins: 2 };
-/// let out = run(&job, &[a, b], None)?;
+/// // With the dealer (the default); `MpcOptions::with(Provider::Ot)` for none.
+/// let out = run(&job, &[a, b], MpcOptions::default())?;
 /// assert_eq!(out.aggregates.count, 5);
 /// assert!((out.aggregates.mean - 50.0).abs() < 1e-3);
 /// assert!((out.aggregates.variance - 250.0).abs() < 1e-2);

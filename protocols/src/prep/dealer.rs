@@ -1,0 +1,432 @@
+//! The trusted dealer: a separate party that makes every correlation.
+//!
+//! **Seeded dealing.** The dealer shares one PRG seed with each party. For
+//! every item, each party draws its shares of the *random* components (say
+//! `a`, `b` of a Beaver triple) from that stream. Parties `1..n` also draw
+//! their shares of the *determined* components (`c = a*b`); party 0 instead
+//! receives its share of those from the dealer, chosen so that all shares add
+//! up. So the dealer sends data to party 0 only, and only the determined
+//! components: one ring element per Beaver triple.
+//!
+//! **Trust.** The dealer knows every party's shares of the material, so it
+//! must not collude with any party and must not see any online message. It
+//! never sees inputs or outputs.
+
+use super::material::draw;
+use super::{Material, Preprocessing, Sharing};
+use crate::channel::Channel;
+use crate::error::{ProtocolError, Result};
+use tessera_tensor::{wire, Prg, RingTensor, Seed};
+
+/// Statement printed by every run that uses the dealer.
+pub const DEALER_TRUST: &str = "trusted dealer: a separate party generates Beaver triples, \
+truncation pairs and random bits; it must not collude with any computing party \
+(semi-honest security, dishonest majority among the computing parties otherwise)";
+
+/// Encodes a batch of requests: count, then (index, length, item) each.
+pub(crate) fn encode_batch(items: &[(u64, Material)]) -> Vec<u8> {
+    let mut out = (items.len() as u32).to_le_bytes().to_vec();
+    for (k, item) in items {
+        let enc = item.encode();
+        out.extend_from_slice(&k.to_le_bytes());
+        out.extend_from_slice(&(enc.len() as u32).to_le_bytes());
+        out.extend_from_slice(&enc);
+    }
+    out
+}
+
+/// Decodes a batch of requests (an empty batch means "done").
+pub(crate) fn decode_batch(bytes: &[u8]) -> std::result::Result<Vec<(u64, Material)>, String> {
+    let (count, mut rest) = bytes
+        .split_first_chunk::<4>()
+        .ok_or("request shorter than its header")?;
+    let count = u32::from_le_bytes(*count) as usize;
+    if count > 1 << 20 {
+        return Err(format!("batch of {count} requests"));
+    }
+    let mut items = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (k, r) = rest.split_first_chunk::<8>().ok_or("truncated request")?;
+        let (len, r) = r.split_first_chunk::<4>().ok_or("truncated request")?;
+        let len = u32::from_le_bytes(*len) as usize;
+        if r.len() < len {
+            return Err("truncated request".into());
+        }
+        let (enc, r) = r.split_at(len);
+        let item = Material::decode(enc)?.ok_or("empty item in a batch")?;
+        items.push((u64::from_le_bytes(*k), item));
+        rest = r;
+    }
+    if !rest.is_empty() {
+        return Err("trailing bytes after a batch".into());
+    }
+    Ok(items)
+}
+
+/// Items per request when a whole plan is asked for: one, so each comes back
+/// as soon as the dealer has made it.
+const PLAN_BATCH: usize = 1;
+
+/// A party's end of the trusted dealer.
+///
+/// Item `k` of the run is drawn from its own PRG stream (seeded by the
+/// dealer's seed, `k` and the item's fingerprint). Party 0 asks the dealer
+/// for its determined components; from the second training step on it asks
+/// for the next two steps' worth at once, predicted from the step before, so
+/// the dealer's work and the round trip overlap with computation. A
+/// misprediction is detected item by item and falls back to asking.
+pub struct DealerClient {
+    party: usize,
+    seed: Seed,
+    next: u64,
+    channel: Box<dyn Channel>,
+    received: u64,
+    finished: bool,
+    waited: std::time::Duration,
+    /// Party 0: batches sent and not yet answered, oldest first.
+    pending: std::collections::VecDeque<Vec<(u64, Material)>>,
+    /// Party 0: answered items not yet taken.
+    ready: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
+    /// Party 0: items taken since the last step boundary.
+    history: Vec<Material>,
+    /// Party 0: items of the last complete step.
+    pattern: Vec<Material>,
+    /// Party 0: every index below this has been requested.
+    requested_until: u64,
+    /// Items announced by `plan`, from index `planned_from` on.
+    planned: Vec<Material>,
+    planned_from: u64,
+    /// Items made ahead by `make_ahead`, by index.
+    made: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
+}
+
+impl DealerClient {
+    /// Connects to the dealer: receives this party's seed.
+    pub fn connect(party: usize, mut channel: Box<dyn Channel>) -> Result<Self> {
+        let seed = channel.recv().map_err(|e| dealer_net(party, e))?;
+        let seed: Seed = seed.try_into().map_err(|_| ProtocolError::Malformed {
+            party,
+            peer: "the dealer".into(),
+            detail: "seed must be 32 bytes".into(),
+        })?;
+        Ok(Self {
+            party,
+            seed,
+            next: 0,
+            channel,
+            received: 32,
+            finished: false,
+            waited: std::time::Duration::ZERO,
+            pending: Default::default(),
+            ready: Default::default(),
+            history: Vec::new(),
+            pattern: Vec::new(),
+            requested_until: 0,
+            planned: Vec::new(),
+            planned_from: 0,
+            made: Default::default(),
+        })
+    }
+
+    fn request(&mut self, items: Vec<(u64, Material)>) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.channel
+            .send(encode_batch(&items))
+            .map_err(|e| dealer_net(0, e))?;
+        self.requested_until = self
+            .requested_until
+            .max(items.last().map_or(0, |(k, _)| k + 1));
+        self.pending.push_back(items);
+        Ok(())
+    }
+
+    /// Receives the oldest outstanding batch into `ready`.
+    fn receive_batch(&mut self) -> Result<()> {
+        let items = self.pending.pop_front().expect("a batch is outstanding");
+        let start = std::time::Instant::now();
+        let reply = self.channel.recv().map_err(|e| dealer_net(0, e))?;
+        self.waited += start.elapsed();
+        self.received += reply.len() as u64;
+        let mut rest = reply.as_slice();
+        for (k, item) in items {
+            let (_, determined) = item.layout();
+            let mut shares = Vec::with_capacity(determined.len());
+            for (shape, _) in &determined {
+                let (t, r) =
+                    wire::decode_prefix(rest, crate::channel::MAX_MESSAGE_ELEMS).map_err(|e| {
+                        ProtocolError::Malformed {
+                            party: 0,
+                            peer: "the dealer".into(),
+                            detail: e.to_string(),
+                        }
+                    })?;
+                if t.shape() != shape.as_slice() {
+                    return Err(ProtocolError::Preprocessing(format!(
+                        "dealer sent shape {:?}, expected {shape:?}",
+                        t.shape()
+                    )));
+                }
+                shares.push(t);
+                rest = r;
+            }
+            self.ready.insert(k, (item, shares));
+        }
+        Ok(())
+    }
+
+    /// This party's shares of item `k`: its own draws, and for party 0 the
+    /// dealer's part of the determined components.
+    fn make(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
+        let (_, determined) = item.layout();
+        let (mut out, mut prg) = item.draw_random(&self.seed, k);
+        if self.party != 0 {
+            out.extend(draw(&mut prg, &determined));
+        } else if item.is_dealt() {
+            out.extend(self.fetch(k, item)?);
+        }
+        Ok(out)
+    }
+
+    /// Party 0's determined components of item `k`.
+    fn fetch(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
+        loop {
+            if let Some((predicted, shares)) = self.ready.remove(&k) {
+                if &predicted == item {
+                    return Ok(shares);
+                }
+                // Mispredicted: ask for the real item at this position.
+                self.request(vec![(k, item.clone())])?;
+            } else if self.pending.is_empty() || k >= self.requested_until {
+                self.request(vec![(k, item.clone())])?;
+            }
+            self.receive_batch()?;
+        }
+    }
+}
+
+fn dealer_net(party: usize, error: crate::channel::NetError) -> ProtocolError {
+    ProtocolError::Net {
+        party,
+        peer: "the dealer".into(),
+        error,
+    }
+}
+
+impl Preprocessing for DealerClient {
+    fn model(&self) -> &'static str {
+        DEALER_TRUST
+    }
+
+    fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
+        let k = self.next;
+        self.next += 1;
+        if self.party == 0 {
+            self.history.push(item.clone());
+        }
+        match self.made.remove(&k) {
+            Some((made, shares)) if &made == item => Ok(shares),
+            _ => self.make(k, item),
+        }
+    }
+
+    fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
+        // Items made ahead and passed over (a plan that did not match).
+        let next = self.next;
+        self.made.retain(|&k, _| k >= next);
+        if self.party != 0 {
+            return Ok(());
+        }
+        if !self.history.is_empty() {
+            self.pattern = std::mem::take(&mut self.history);
+        }
+        // Drop answers that were never used (mispredictions of past steps).
+        let next = self.next;
+        self.ready.retain(|&k, _| k >= next);
+        let m = self.pattern.len() as u64;
+        if m == 0 {
+            return Ok(());
+        }
+        // Keep two steps' worth requested ahead, predicted from the last step.
+        let from = self.requested_until.max(self.next);
+        let until = self.next + 2 * m;
+        let batch: Vec<(u64, Material)> = (from..until)
+            .map(|k| {
+                let step = ((k - self.next) / m) as usize;
+                let mut item = self.pattern[((k - self.next) % m) as usize].clone();
+                if let (Material::RowTriple { rows, .. }, Some(next)) =
+                    (&mut item, next_rows.get(step))
+                {
+                    *rows = next.to_vec();
+                }
+                (k, item)
+            })
+            .filter(|(_, item)| item.is_dealt())
+            .collect();
+        self.request(batch)
+    }
+
+    /// Party 0 asks for the whole plan at once, one item per request, so
+    /// the first items come back while the dealer makes the rest.
+    fn plan(&mut self, items: &[Material]) -> Result<()> {
+        self.planned = items.to_vec();
+        self.planned_from = self.next;
+        if self.party != 0 {
+            return Ok(());
+        }
+        let from = self.next.max(self.requested_until);
+        let skip = (from - self.next) as usize;
+        let numbered: Vec<(u64, Material)> = items
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .filter(|(_, m)| m.is_dealt())
+            .map(|(i, m)| (self.next + i as u64, m.clone()))
+            .collect();
+        for chunk in numbered.chunks(PLAN_BATCH) {
+            self.request(chunk.to_vec())?;
+        }
+        Ok(())
+    }
+
+    fn make_ahead(&mut self) -> Result<()> {
+        let from = self.planned_from.max(self.next);
+        let items = std::mem::take(&mut self.planned);
+        for (i, item) in items.iter().enumerate() {
+            let k = self.planned_from + i as u64;
+            if k >= from && !self.made.contains_key(&k) {
+                let shares = self.make(k, item)?;
+                self.made.insert(k, (item.clone(), shares));
+            }
+        }
+        Ok(())
+    }
+
+    fn bytes_received(&self) -> u64 {
+        self.received
+    }
+
+    fn wait_seconds(&self) -> f64 {
+        self.waited.as_secs_f64()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.party == 0 && !self.finished {
+            self.finished = true;
+            // Collect outstanding answers so the dealer is never left writing.
+            while !self.pending.is_empty() {
+                self.receive_batch()?;
+            }
+            self.channel
+                .send(encode_batch(&[]))
+                .map_err(|e| dealer_net(0, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The trusted dealer's role: deals seeds, then answers party 0's requests.
+pub struct Dealer {
+    seeds: Vec<Seed>,
+    channels: Vec<Box<dyn Channel>>,
+    sent: u64,
+}
+
+impl Dealer {
+    /// Sends a fresh seed to each party (`channels[p]` links to party `p`).
+    pub fn start(mut channels: Vec<Box<dyn Channel>>, mut randomness: Prg) -> Result<Self> {
+        let mut seeds = Vec::with_capacity(channels.len());
+        let mut sent = 0;
+        for (p, ch) in channels.iter_mut().enumerate() {
+            let seed = randomness.next_seed();
+            ch.send(seed.to_vec()).map_err(|e| ProtocolError::Net {
+                party: p,
+                peer: "the dealer".into(),
+                error: e,
+            })?;
+            sent += 32;
+            seeds.push(seed);
+        }
+        Ok(Self {
+            seeds,
+            channels,
+            sent,
+        })
+    }
+
+    /// Party 0's shares of the determined components of item `k`, drawing
+    /// every party's streams for that item exactly as the party does.
+    pub fn deal(&self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
+        let (random, determined) = item.layout();
+        let (per_party_random, mut prgs): (Vec<Vec<RingTensor>>, Vec<Prg>) =
+            self.seeds.iter().map(|s| item.draw_random(s, k)).unzip();
+        let secrets: Vec<RingTensor> = (0..random.len())
+            .map(|c| combine(per_party_random.iter().map(|v| &v[c]), random[c].1))
+            .collect::<Result<_>>()?;
+        let determined_secrets = item.determine(&secrets)?;
+        let others: Vec<Vec<RingTensor>> =
+            prgs[1..].iter_mut().map(|p| draw(p, &determined)).collect();
+        determined
+            .iter()
+            .enumerate()
+            .map(|(c, (_, sharing))| {
+                let mut share = determined_secrets[c].clone();
+                for o in &others {
+                    match sharing {
+                        Sharing::Arithmetic => share.sub_assign(&o[c])?,
+                        Sharing::Binary => share.xor_assign(&o[c])?,
+                    }
+                }
+                Ok(share)
+            })
+            .collect()
+    }
+
+    /// Serves party 0 until it says it is done or disconnects.
+    /// Returns the number of bytes sent.
+    pub fn serve(mut self) -> Result<u64> {
+        let net = |e| ProtocolError::Net {
+            party: 0,
+            peer: "the dealer".into(),
+            error: e,
+        };
+        loop {
+            let req = match self.channels[0].recv() {
+                Ok(r) => r,
+                Err(crate::channel::NetError::Disconnected) => return Ok(self.sent),
+                Err(e) => return Err(net(e)),
+            };
+            let items = decode_batch(&req).map_err(|detail| ProtocolError::Malformed {
+                party: 0,
+                peer: "the dealer".into(),
+                detail,
+            })?;
+            if items.is_empty() {
+                return Ok(self.sent);
+            }
+            let mut reply = Vec::new();
+            for (k, item) in &items {
+                for s in &self.deal(*k, item)? {
+                    wire::encode_into(s, &mut reply);
+                }
+            }
+            self.sent += reply.len() as u64;
+            self.channels[0].send(reply).map_err(net)?;
+        }
+    }
+}
+
+fn combine<'a>(
+    mut parts: impl Iterator<Item = &'a RingTensor>,
+    sharing: Sharing,
+) -> Result<RingTensor> {
+    let mut acc = parts.next().expect("at least one party").clone();
+    for p in parts {
+        match sharing {
+            Sharing::Arithmetic => acc.add_assign(p)?,
+            Sharing::Binary => acc.xor_assign(p)?,
+        }
+    }
+    Ok(acc)
+}

@@ -1,0 +1,446 @@
+//! What a protocol asks a provider for: the kind of correlation and its
+//! shapes, the order and sharing of its components, and (for the dealer's
+//! seeded dealing) how each party draws its random components.
+
+use super::{Sharing, MAX_FANOUT};
+use crate::error::Result;
+use tessera_tensor::{wire, Prg, RingTensor, Seed};
+
+/// Shape and sharing of one component of an item.
+pub(crate) type Component = (Vec<usize>, Sharing);
+
+/// A kind of correlated randomness, with its shape parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Material {
+    /// Beaver triple `(a, b, a*b)` elementwise.
+    Triple(Vec<usize>),
+    /// Square pair `(a, a*a)`.
+    Square(Vec<usize>),
+    /// Matrix triple `(A [m,k], B [k,n], A*B)`.
+    MatTriple(usize, usize, usize),
+    /// Truncation pair for `f` bits: `(r, (r mod 2^63) >> f, r >> 63)`.
+    Trunc(Vec<usize>, u32),
+    /// AND triples of XOR-shared words sharing their left operand, for one
+    /// word ANDed with `fanout` others in one round:
+    /// `(a, b_1..b_k, a & b_1..a & b_k)`.
+    BitTriple(Vec<usize>, u32),
+    /// A random ring element held both additively and as XOR-shared bits.
+    EdaBits(Vec<usize>),
+    /// A random word, XOR-shared, and its low `nbits` bits each shared
+    /// additively (an extra trailing axis of length `nbits`).
+    WordBits(Vec<usize>, u32),
+    /// EdaBits that also mask a product with a secret bit, for ReLU: a random
+    /// `r` (additive, `len`) and random packed bits `s` (XOR-shared,
+    /// `ceil(len/64)` words), then `r`'s bits XOR-shared, the bits of `s`
+    /// shared additively, and `r * s`.
+    EdaSelect(usize),
+    /// A persistent random mask `A [rows, cols]` for data reused every epoch
+    /// (opened once as `X - A`). Its row `i` is drawn from a stream of its own,
+    /// keyed by the mask's id (unique in the session) and `i`, so later
+    /// triples can use any rows of it. Nothing is dealt: the mask is every
+    /// party's draws added up.
+    Mask {
+        /// The mask's id.
+        id: u64,
+        /// First row drawn.
+        start: usize,
+        /// Rows drawn (`start..start + rows`).
+        rows: usize,
+        /// Columns.
+        cols: usize,
+    },
+    /// A matrix triple on rows of a persistent mask: `A_I` (rows `rows` of
+    /// mask `mask`, `cols` wide), a fresh `B`, and `C = A_I B` (`B: [cols,
+    /// out]`) or, `transposed`, `C = A_I^T B` (`B: [|I|, out]`).
+    RowTriple {
+        /// Id of the [`Material::Mask`].
+        mask: u64,
+        /// Rows of the mask, in order.
+        rows: Vec<usize>,
+        /// Width of the mask.
+        cols: usize,
+        /// Columns of `B`.
+        out: usize,
+        /// `A_I^T B` instead of `A_I B`.
+        transposed: bool,
+    },
+}
+
+impl Material {
+    pub(crate) fn tag(&self) -> u8 {
+        match self {
+            Material::Triple(_) => 1,
+            Material::Square(_) => 2,
+            Material::MatTriple(..) => 3,
+            Material::Trunc(..) => 4,
+            Material::BitTriple(..) => 5,
+            Material::EdaBits(_) => 6,
+            Material::WordBits(..) => 7,
+            Material::EdaSelect(_) => 8,
+            Material::Mask { .. } => 9,
+            Material::RowTriple { .. } => 10,
+        }
+    }
+
+    /// Shapes and sharings of the random components, then of the determined ones.
+    pub(crate) fn layout(&self) -> (Vec<Component>, Vec<Component>) {
+        use Sharing::*;
+        match self {
+            Material::Triple(s) => (
+                vec![(s.clone(), Arithmetic), (s.clone(), Arithmetic)],
+                vec![(s.clone(), Arithmetic)],
+            ),
+            Material::Square(s) => (vec![(s.clone(), Arithmetic)], vec![(s.clone(), Arithmetic)]),
+            Material::MatTriple(m, k, n) => (
+                vec![(vec![*m, *k], Arithmetic), (vec![*k, *n], Arithmetic)],
+                vec![(vec![*m, *n], Arithmetic)],
+            ),
+            Material::Trunc(s, _) => (
+                vec![(s.clone(), Arithmetic)],
+                vec![(s.clone(), Arithmetic), (s.clone(), Arithmetic)],
+            ),
+            Material::BitTriple(s, fanout) => (
+                vec![(s.clone(), Binary); 1 + *fanout as usize],
+                vec![(s.clone(), Binary); *fanout as usize],
+            ),
+            Material::EdaBits(s) => (vec![(s.clone(), Arithmetic)], vec![(s.clone(), Binary)]),
+            Material::WordBits(s, nbits) => {
+                let mut bits = s.clone();
+                bits.push(*nbits as usize);
+                (vec![(s.clone(), Binary)], vec![(bits, Arithmetic)])
+            }
+            Material::EdaSelect(len) => (
+                vec![(vec![*len], Arithmetic), (vec![len.div_ceil(64)], Binary)],
+                vec![
+                    (vec![*len], Binary),
+                    (vec![*len], Arithmetic),
+                    (vec![*len], Arithmetic),
+                ],
+            ),
+            Material::Mask { rows, cols, .. } => (vec![(vec![*rows, *cols], Arithmetic)], vec![]),
+            Material::RowTriple {
+                rows,
+                cols,
+                out,
+                transposed,
+                ..
+            } => {
+                let m = rows.len();
+                let (b, c) = if *transposed {
+                    (vec![m, *out], vec![*cols, *out])
+                } else {
+                    (vec![*cols, *out], vec![m, *out])
+                };
+                (
+                    vec![(vec![m, *cols], Arithmetic), (b, Arithmetic)],
+                    vec![(c, Arithmetic)],
+                )
+            }
+        }
+    }
+
+    /// Whether the dealer sends anything for this item (determined components).
+    pub(crate) fn is_dealt(&self) -> bool {
+        !self.layout().1.is_empty()
+    }
+
+    /// Zeros in the shapes of every component (what a dry run hands out).
+    pub(crate) fn zeros(&self) -> Vec<RingTensor> {
+        let (random, determined) = self.layout();
+        random
+            .iter()
+            .chain(&determined)
+            .map(|(s, _)| RingTensor::zeros(s))
+            .collect()
+    }
+
+    /// The determined components' secret values from the random components' secrets.
+    pub(crate) fn determine(&self, random: &[RingTensor]) -> Result<Vec<RingTensor>> {
+        Ok(match self {
+            Material::Triple(_) => vec![random[0].mul(&random[1])?],
+            Material::Square(_) => vec![random[0].mul(&random[0])?],
+            Material::MatTriple(..) => vec![random[0].matmul(&random[1])?],
+            Material::Trunc(_, f) => {
+                let low = random[0].map(|r| (r & (u64::MAX >> 1)) >> f);
+                let msb = random[0].map(|r| r >> 63);
+                vec![low, msb]
+            }
+            Material::BitTriple(..) => random[1..]
+                .iter()
+                .map(|b| random[0].and(b))
+                .collect::<std::result::Result<_, _>>()?,
+            Material::EdaBits(_) => vec![random[0].clone()],
+            Material::WordBits(_, nbits) => {
+                let nbits = *nbits as usize;
+                let mut shape = random[0].shape().to_vec();
+                shape.push(nbits);
+                let bits = random[0]
+                    .as_slice()
+                    .iter()
+                    .flat_map(|&w| (0..nbits).map(move |i| (w >> i) & 1))
+                    .collect();
+                vec![RingTensor::from_vec(&shape, bits)?]
+            }
+            Material::Mask { .. } => vec![],
+            Material::RowTriple {
+                transposed: false, ..
+            } => vec![random[0].matmul(&random[1])?],
+            Material::RowTriple {
+                transposed: true, ..
+            } => vec![random[0].transpose().matmul(&random[1])?],
+            Material::EdaSelect(len) => {
+                let words = random[1].as_slice();
+                let s: Vec<u64> = (0..*len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect();
+                let s = RingTensor::from_vec(&[*len], s)?;
+                let r_s = random[0].mul(&s)?;
+                vec![random[0].clone(), s, r_s]
+            }
+        })
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        if let Material::RowTriple {
+            mask,
+            rows,
+            cols,
+            out,
+            transposed,
+        } = self
+        {
+            // tag, transposed, then mask, cols, out, |I| and the rows as u64.
+            let mut enc = vec![self.tag(), *transposed as u8];
+            for v in [*mask, *cols as u64, *out as u64, rows.len() as u64] {
+                enc.extend_from_slice(&v.to_le_bytes());
+            }
+            for &r in rows {
+                enc.extend_from_slice(&(r as u64).to_le_bytes());
+            }
+            return enc;
+        }
+        let (dims, f): (Vec<usize>, u32) = match self {
+            Material::MatTriple(m, k, n) => (vec![*m, *k, *n], 0),
+            Material::Trunc(s, f) | Material::WordBits(s, f) | Material::BitTriple(s, f) => {
+                (s.clone(), *f)
+            }
+            Material::EdaSelect(len) => (vec![*len], 0),
+            Material::Mask {
+                id,
+                start,
+                rows,
+                cols,
+            } => (vec![*id as usize, *start, *rows, *cols], 0),
+            Material::RowTriple { .. } => unreachable!("encoded above"),
+            Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
+        };
+        let mut out = vec![self.tag(), f as u8, dims.len() as u8];
+        for d in dims {
+            out.extend_from_slice(&(d as u64).to_le_bytes());
+        }
+        out
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> std::result::Result<Option<Material>, String> {
+        let [tag, f, nd, rest @ ..] = bytes else {
+            return Err("request shorter than its header".into());
+        };
+        if *tag == 0 {
+            return Ok(None);
+        }
+        if *tag == 10 {
+            return Self::decode_row_triple(*f, bytes).map(Some);
+        }
+        let nd = *nd as usize;
+        if nd > wire::MAX_DIMS || rest.len() != nd * 8 {
+            return Err(format!(
+                "request with {nd} dimensions and {} bytes",
+                rest.len()
+            ));
+        }
+        let dims: Vec<usize> = rest
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
+            .collect();
+        let max = crate::channel::MAX_MESSAGE_ELEMS;
+        let fits = |ds: &[usize]| {
+            ds.iter()
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .is_some_and(|c| c <= max)
+        };
+        Ok(Some(match (*tag, dims.as_slice()) {
+            (3, &[m, k, n]) if fits(&[m, k]) && fits(&[k, n]) && fits(&[m, n]) => {
+                Material::MatTriple(m, k, n)
+            }
+            (3, _) => return Err("bad matrix triple request".into()),
+            _ if !fits(&dims) => return Err("request too large".into()),
+            (1, _) => Material::Triple(dims),
+            (2, _) => Material::Square(dims),
+            (4, _) if (1..64).contains(f) => Material::Trunc(dims, *f as u32),
+            (5, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
+                Material::BitTriple(dims, *f as u32)
+            }
+            (8, &[len]) => Material::EdaSelect(len),
+            (9, &[id, start, rows, cols]) if fits(&[rows, cols]) => Material::Mask {
+                id: id as u64,
+                start,
+                rows,
+                cols,
+            },
+            (6, _) => Material::EdaBits(dims),
+            (7, _) if (1..=64).contains(f) => Material::WordBits(dims, *f as u32),
+            _ => return Err(format!("unknown request tag {tag}")),
+        }))
+    }
+}
+
+impl Material {
+    pub(crate) fn decode_row_triple(
+        transposed: u8,
+        bytes: &[u8],
+    ) -> std::result::Result<Material, String> {
+        let words: Vec<u64> = bytes[2..]
+            .chunks(8)
+            .map(|c| {
+                c.try_into()
+                    .map(u64::from_le_bytes)
+                    .map_err(|_| "row triple request of odd length".to_string())
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let [mask, cols, out, m, rows @ ..] = words.as_slice() else {
+            return Err("row triple request shorter than its header".into());
+        };
+        let max = crate::channel::MAX_MESSAGE_ELEMS as u64;
+        let too_big = |a: u64, b: u64| !matches!(a.checked_mul(b), Some(v) if v <= max);
+        if transposed > 1
+            || rows.len() as u64 != *m
+            || too_big(*m, *cols)
+            || too_big(*cols, *out)
+            || too_big(*m, *out)
+        {
+            return Err("bad row triple request".into());
+        }
+        Ok(Material::RowTriple {
+            mask: *mask,
+            rows: rows.iter().map(|&r| r as usize).collect(),
+            cols: *cols as usize,
+            out: *out as usize,
+            transposed: transposed == 1,
+        })
+    }
+
+    /// This party's draws of the random components of item `k` under
+    /// `seed`, from the item's own stream, except rows of a persistent mask,
+    /// which come from their rows' streams. Returns the item's stream where
+    /// the determined components (parties other than 0) continue.
+    pub(crate) fn draw_random(&self, seed: &Seed, k: u64) -> (Vec<RingTensor>, Prg) {
+        let (random, _) = self.layout();
+        let mut prg = Prg::for_item(seed, k, self.fingerprint());
+        let drawn = match self {
+            Material::Mask {
+                id,
+                start,
+                rows,
+                cols,
+            } => vec![mask_rows(seed, *id, *cols, *start..*start + *rows)],
+            Material::RowTriple {
+                mask, rows, cols, ..
+            } => vec![
+                mask_rows(seed, *mask, *cols, rows.iter().copied()),
+                prg.uniform(&random[1].0),
+            ],
+            _ => draw(&mut prg, &random),
+        };
+        (drawn, prg)
+    }
+
+    /// A 64-bit fingerprint of the item (FNV-1a of its encoding): it picks the
+    /// PRG stream, so a mispredicted item never shares randomness with the
+    /// item actually used at the same position.
+    pub(crate) fn fingerprint(&self) -> u64 {
+        fnv1a(self.encode())
+    }
+}
+
+/// FNV-1a of a byte string: the tags that pick PRG streams.
+pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+pub(crate) fn draw(prg: &mut Prg, shapes: &[Component]) -> Vec<RingTensor> {
+    shapes.iter().map(|(s, _)| prg.uniform(s)).collect()
+}
+
+/// Rows `rows` of this party's share of persistent mask `mask` (`cols` wide).
+pub(crate) fn mask_rows(
+    seed: &Seed,
+    mask: u64,
+    cols: usize,
+    rows: impl ExactSizeIterator<Item = usize>,
+) -> RingTensor {
+    // A leading byte no item encoding starts with keeps these tags apart
+    // from item fingerprints.
+    let tag = fnv1a(
+        [200u8]
+            .into_iter()
+            .chain(mask.to_le_bytes())
+            .chain((cols as u64).to_le_bytes()),
+    );
+    let m = rows.len();
+    let mut out = RingTensor::zeros(&[m, cols]);
+    if cols > 0 {
+        for (dst, r) in out.as_mut_slice().chunks_exact_mut(cols).zip(rows) {
+            Prg::for_item(seed, r as u64, tag).fill(dst);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_garbage_is_rejected() {
+        for m in [
+            Material::Triple(vec![2, 3]),
+            Material::MatTriple(4, 5, 6),
+            Material::Trunc(vec![7], 16),
+            Material::WordBits(vec![3], 64),
+            Material::BitTriple(vec![5], 2),
+            Material::EdaSelect(130),
+            Material::Mask {
+                id: 2,
+                start: 5,
+                rows: 7,
+                cols: 3,
+            },
+            Material::RowTriple {
+                mask: 4,
+                rows: vec![6, 0, 2],
+                cols: 3,
+                out: 2,
+                transposed: true,
+            },
+        ] {
+            assert_eq!(Material::decode(&m.encode()).unwrap(), Some(m));
+        }
+        assert_eq!(Material::decode(&[0, 0, 0]).unwrap(), None);
+        let batch = vec![
+            (3, Material::Triple(vec![2])),
+            (9, Material::WordBits(vec![1], 6)),
+        ];
+        assert_eq!(
+            crate::prep::dealer::decode_batch(&crate::prep::dealer::encode_batch(&batch)).unwrap(),
+            batch
+        );
+        assert!(crate::prep::dealer::decode_batch(&[1, 0, 0, 0, 1]).is_err());
+        assert!(crate::prep::dealer::decode_batch(&[]).is_err());
+        assert!(Material::decode(&[9, 0, 0]).is_err());
+        assert!(Material::decode(&[1, 0, 2, 1]).is_err());
+        let mut huge = vec![1, 0, 2];
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(Material::decode(&huge).is_err());
+    }
+}

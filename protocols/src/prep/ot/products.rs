@@ -1,0 +1,419 @@
+//! The correlations themselves, from batches of correlated OT: Gilboa
+//! products (Beaver, square, matrix and row triples), AND triples with
+//! fan-out, and XOR-shared bits made additive (edaBits, truncation pairs,
+//! random bits, ReLU's select material). See the parent module for the
+//! protocols and their security.
+
+use super::iknp::{CotShape, Op};
+use super::{OtProvider, MAX_BATCH_OTS};
+use crate::error::Result;
+use crate::prep::{mask_rows, Material};
+use tessera_tensor::RingTensor;
+
+/// Random ring elements with their bits XOR-shared, and for truncation
+/// pairs the two derived parts (see [`OtProvider::eda`]).
+#[derive(Default)]
+struct Eda {
+    r: Vec<u64>,
+    words: Vec<u64>,
+    low: Vec<u64>,
+    msb: Vec<u64>,
+}
+
+impl OtProvider {
+    /// This party's share of the cross terms `sum over peers p of
+    /// (R_me * S_p + R_p * S_me)`: elementwise (`k == 0`: `R`, `S` and the
+    /// result have `rows` entries) or as matrix products (`R [rows, k]`,
+    /// `S [k, v]`, result `[rows, v]`). Gilboa: one OT per bit of `R`.
+    fn cross(&mut self, r: &[u64], s: &[u64], rows: usize, k: usize, v: usize) -> Result<Vec<u64>> {
+        let elementwise = k == 0;
+        let (kk, vv) = if elementwise { (1, 1) } else { (k, v) };
+        let mut out = vec![0u64; rows * vv];
+        let per_row = kk * 64;
+        let slab = (MAX_BATCH_OTS / per_row).max(1);
+        let peers = self.others();
+        for start in (0..rows).step_by(slab) {
+            let end = (start + slab).min(rows);
+            let r_slab = &r[start * kk..end * kk];
+            let out_slab = &mut out[start * vv..end * vv];
+            let shape = CotShape {
+                n: (end - start) * per_row,
+                v: vv,
+                op: Op::Add,
+                width: &|j| 64 - (j % 64) as u32,
+            };
+            let choice = |j: usize| (r_slab[j / 64] >> (j % 64)) & 1;
+            let corr = |j: usize, c: &mut [u64]| {
+                let idx = j / 64;
+                if elementwise {
+                    c[0] = s[start + idx];
+                } else {
+                    let l = idx % kk;
+                    c.copy_from_slice(&s[l * vv..(l + 1) * vv]);
+                }
+            };
+            let acc = std::cell::RefCell::new(out_slab);
+            let add = |j: usize, y: &[u64], sign: bool| {
+                let row = j / 64 / kk;
+                let t = (j % 64) as u32;
+                let mut o = acc.borrow_mut();
+                for (o, &y) in o[row * vv..(row + 1) * vv].iter_mut().zip(y) {
+                    let term = y << t;
+                    *o = if sign {
+                        o.wrapping_sub(term)
+                    } else {
+                        o.wrapping_add(term)
+                    };
+                }
+            };
+            self.cot(
+                &shape,
+                &peers,
+                &peers,
+                &choice,
+                &corr,
+                &mut |_, j, y| add(j, y, false),
+                &mut |_, j, x| add(j, x, true),
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// Shares of `A B` for this party's share `a` of `A [m, k]` and `b` of
+    /// `B [k, n]`: its local product plus the cross terms, bit-decomposing
+    /// whichever operand needs fewer OTs.
+    fn matmul(&mut self, a: &RingTensor, b: &RingTensor) -> Result<RingTensor> {
+        let (m, k, n) = a.matmul_dims(b)?;
+        let mut c = a.matmul(b)?;
+        let cross = if m <= n {
+            RingTensor::from_vec(&[m, n], self.cross(a.as_slice(), b.as_slice(), m, k, n)?)?
+        } else {
+            let bt = b.transpose();
+            let at = a.transpose();
+            RingTensor::from_vec(&[n, m], self.cross(bt.as_slice(), at.as_slice(), n, k, m)?)?
+                .transpose()
+        };
+        c.add_assign(&cross)?;
+        Ok(c)
+    }
+
+    /// Shares of `a * b` elementwise.
+    fn mul(&mut self, a: &RingTensor, b: &RingTensor) -> Result<RingTensor> {
+        let mut c = a.mul(b)?;
+        let cross = self.cross(b.as_slice(), a.as_slice(), a.len(), 0, 1)?;
+        c.add_assign(&RingTensor::from_vec(a.shape(), cross)?)?;
+        Ok(c)
+    }
+
+    /// XOR shares of `a & b_l` for words `a` and `b_1..b_k` (XOR-shared):
+    /// one OT per bit of `a`, carrying that bit of every `b_l`.
+    fn and_fanout(&mut self, a: &[u64], bs: &[&[u64]]) -> Result<Vec<Vec<u64>>> {
+        let k = bs.len();
+        let words = a.len();
+        let mut out: Vec<Vec<u64>> = bs
+            .iter()
+            .map(|b| a.iter().zip(b.iter()).map(|(x, y)| x & y).collect())
+            .collect();
+        let peers = self.others();
+        let slab = (MAX_BATCH_OTS / 64).max(1);
+        for start in (0..words).step_by(slab) {
+            let end = (start + slab).min(words);
+            let shape = CotShape {
+                n: (end - start) * 64,
+                v: 1,
+                op: Op::Xor,
+                width: &|_| k as u32,
+            };
+            let choice = |j: usize| (a[start + j / 64] >> (j % 64)) & 1;
+            let corr = |j: usize, c: &mut [u64]| {
+                let (w, bit) = (start + j / 64, j % 64);
+                c[0] = bs
+                    .iter()
+                    .enumerate()
+                    .fold(0, |acc, (l, b)| acc | (((b[w] >> bit) & 1) << l));
+            };
+            let acc = std::cell::RefCell::new(&mut out);
+            let apply = |j: usize, y: &[u64]| {
+                let (w, bit) = (start + j / 64, j % 64);
+                let mut o = acc.borrow_mut();
+                for (l, ol) in o.iter_mut().enumerate() {
+                    ol[w] ^= ((y[0] >> l) & 1) << bit;
+                }
+            };
+            self.cot(
+                &shape,
+                &peers,
+                &peers,
+                &choice,
+                &corr,
+                &mut |_, j, y| apply(j, y),
+                &mut |_, j, x| apply(j, x),
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// Additive shares of bits given as XOR shares (`bits[i]` is 0 or 1),
+    /// and of their products with the additively shared `times`: starting
+    /// from `b = 0, p = 0`, each party `j` in turn folds in its bit `b_j` by
+    /// `b <- b + b_j - 2 b b_j` and `p <- p + b_j (t - 2p)` (so `p = t b`
+    /// throughout). Both products have the private bit `b_j` as one factor:
+    /// one OT per element with every other party, carrying two words. Bit
+    /// `i` is only needed modulo `2^width(i)` (the caller's use of it:
+    /// `2^k b_k` needs `64 - k` bits), so only that many are sent.
+    fn bits_to_arith(
+        &mut self,
+        bits: &[u64],
+        width: &(dyn Fn(usize) -> u32 + Sync),
+        times: Option<&[u64]>,
+    ) -> Result<(Vec<u64>, Vec<u64>)> {
+        let me = self.id;
+        let n = self.peers.len();
+        let len = bits.len();
+        let t = times.unwrap_or(&[]);
+        let v = if times.is_some() { 2 } else { 1 };
+        let mut acc = vec![0u64; len];
+        let mut p = vec![0u64; if times.is_some() { len } else { 0 }];
+        for j in 0..n {
+            if j == 0 && times.is_none() {
+                // b = 0 before party 0's bit: no product to make.
+                if me == 0 {
+                    acc.copy_from_slice(bits);
+                }
+                continue;
+            }
+            let (recv_from, send_to) = if me == j {
+                (self.others(), vec![])
+            } else {
+                (vec![], vec![j])
+            };
+            // Product shares start with the local terms (party j's own).
+            let mut prod: Vec<u64> = vec![0; len * v];
+            if me == j {
+                for i in 0..len {
+                    prod[i * v] = acc[i].wrapping_mul(bits[i]);
+                    if v == 2 {
+                        prod[i * v + 1] = bits[i].wrapping_mul(t[i].wrapping_sub(p[i] << 1));
+                    }
+                }
+            }
+            for start in (0..len).step_by(MAX_BATCH_OTS) {
+                let end = (start + MAX_BATCH_OTS).min(len);
+                let shape = CotShape {
+                    n: end - start,
+                    v,
+                    op: Op::Add,
+                    width: &|i| width(start + i),
+                };
+                let choice = |i: usize| bits[start + i];
+                let (a, pp) = (&acc, &p);
+                let corr = |i: usize, c: &mut [u64]| {
+                    let i = start + i;
+                    c[0] = a[i];
+                    if v == 2 {
+                        c[1] = t[i].wrapping_sub(pp[i] << 1);
+                    }
+                };
+                let cell = std::cell::RefCell::new(&mut prod);
+                self.cot(
+                    &shape,
+                    &recv_from,
+                    &send_to,
+                    &choice,
+                    &corr,
+                    &mut |_, i, y| {
+                        let mut q = cell.borrow_mut();
+                        for (k, y) in y.iter().enumerate() {
+                            let at = (start + i) * v + k;
+                            q[at] = q[at].wrapping_add(*y);
+                        }
+                    },
+                    &mut |_, i, x| {
+                        let mut q = cell.borrow_mut();
+                        for (k, x) in x.iter().enumerate() {
+                            let at = (start + i) * v + k;
+                            q[at] = q[at].wrapping_sub(*x);
+                        }
+                    },
+                )?;
+            }
+            for i in 0..len {
+                let own = if me == j { bits[i] } else { 0 };
+                acc[i] = acc[i].wrapping_add(own).wrapping_sub(prod[i * v] << 1);
+                if v == 2 {
+                    p[i] = p[i].wrapping_add(prod[i * v + 1]);
+                }
+            }
+        }
+        Ok((acc, p))
+    }
+
+    /// A random word per element, XOR-shared, and additive shares of its low
+    /// `nbits` bits (element-major, `nbits` per element), bit `k` correct
+    /// modulo `2^width(k)`. Made a slab of elements at a time, so memory
+    /// stays bounded; `each(words, bits)` receives every slab.
+    fn word_bits(
+        &mut self,
+        len: usize,
+        nbits: usize,
+        width: impl Fn(usize) -> u32 + Sync,
+        mut each: impl FnMut(&[u64], &[u64]),
+    ) -> Result<()> {
+        let slab = (MAX_BATCH_OTS / nbits.max(1)).max(1);
+        for start in (0..len).step_by(slab) {
+            let words = self.local.next_u64_vec((start + slab).min(len) - start);
+            let bits: Vec<u64> = words
+                .iter()
+                .flat_map(|&w| (0..nbits).map(move |i| (w >> i) & 1))
+                .collect();
+            let arith = self.bits_to_arith(&bits, &|i| width(i % nbits), None)?.0;
+            each(&words, &arith);
+        }
+        Ok(())
+    }
+
+    /// Random `r` as additive shares with its bits XOR-shared (as words),
+    /// and for a truncation by `f` bits also `(r mod 2^63) >> f` and
+    /// `r >> 63`. Bit `k` is made additive only to the width its uses need:
+    /// `64 - k` for `r`, `64 - k + f` for the truncated part, 64 for the top bit.
+    fn eda(&mut self, len: usize, trunc: Option<usize>) -> Result<Eda> {
+        let width = |k: usize| match trunc {
+            Some(_) if k == 63 => 64,
+            Some(f) if k >= f => (64 - k + f).min(64) as u32,
+            _ => 64 - k as u32,
+        };
+        let mut out = Eda::default();
+        let f = trunc.unwrap_or(0);
+        self.word_bits(len, 64, width, |words, bits| {
+            out.words.extend_from_slice(words);
+            for b in bits.chunks_exact(64) {
+                out.r.push(
+                    b.iter()
+                        .enumerate()
+                        .fold(0u64, |acc, (i, &x)| acc.wrapping_add(x << i)),
+                );
+                if trunc.is_some() {
+                    out.low
+                        .push((f..63).fold(0u64, |acc, i| acc.wrapping_add(b[i] << (i - f))));
+                    out.msb.push(b[63]);
+                }
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Makes one item (every party in the same order).
+    pub(super) fn make(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
+        let shape_of = |s: &[usize]| s.iter().product::<usize>();
+        Ok(match item {
+            Material::Triple(s) => {
+                let a = self.local.uniform(s);
+                let b = self.local.uniform(s);
+                let c = self.mul(&a, &b)?;
+                vec![a, b, c]
+            }
+            Material::Square(s) => {
+                let a = self.local.uniform(s);
+                let c = self.mul(&a, &a)?;
+                vec![a, c]
+            }
+            Material::MatTriple(m, k, n) => {
+                let a = self.local.uniform(&[*m, *k]);
+                let b = self.local.uniform(&[*k, *n]);
+                let c = self.matmul(&a, &b)?;
+                vec![a, b, c]
+            }
+            Material::Trunc(s, f) => {
+                let e = self.eda(shape_of(s), Some(*f as usize))?;
+                vec![
+                    RingTensor::from_vec(s, e.r)?,
+                    RingTensor::from_vec(s, e.low)?,
+                    RingTensor::from_vec(s, e.msb)?,
+                ]
+            }
+            Material::BitTriple(s, fanout) => {
+                let a = self.local.uniform(s);
+                let bs: Vec<RingTensor> = (0..*fanout).map(|_| self.local.uniform(s)).collect();
+                let refs: Vec<&[u64]> = bs.iter().map(|b| b.as_slice()).collect();
+                let cs = self.and_fanout(a.as_slice(), &refs)?;
+                let mut out = vec![a];
+                out.extend(bs);
+                for c in cs {
+                    out.push(RingTensor::from_vec(s, c)?);
+                }
+                out
+            }
+            Material::EdaBits(s) => {
+                let e = self.eda(shape_of(s), None)?;
+                vec![
+                    RingTensor::from_vec(s, e.r)?,
+                    RingTensor::from_vec(s, e.words)?,
+                ]
+            }
+            Material::WordBits(s, nbits) => {
+                let (mut words, mut bits) = (Vec::new(), Vec::new());
+                self.word_bits(
+                    shape_of(s),
+                    *nbits as usize,
+                    |_| 64,
+                    |w, b| {
+                        words.extend_from_slice(w);
+                        bits.extend_from_slice(b);
+                    },
+                )?;
+                let mut bshape = s.clone();
+                bshape.push(*nbits as usize);
+                vec![
+                    RingTensor::from_vec(s, words)?,
+                    RingTensor::from_vec(&bshape, bits)?,
+                ]
+            }
+            Material::EdaSelect(len) => {
+                let Eda { r, words, .. } = self.eda(*len, None)?;
+                let s_words = self.local.next_u64_vec(len.div_ceil(64));
+                let s_bits: Vec<u64> = (0..*len)
+                    .map(|i| (s_words[i / 64] >> (i % 64)) & 1)
+                    .collect();
+                let (s_arith, r_s) = self.bits_to_arith(&s_bits, &|_| 64, Some(&r))?;
+                let s_arith = RingTensor::from_vec(&[*len], s_arith)?;
+                let r_s = RingTensor::from_vec(&[*len], r_s)?;
+                let r = RingTensor::from_vec(&[*len], r)?;
+                vec![
+                    r,
+                    RingTensor::from_vec(&[s_words.len()], s_words)?,
+                    RingTensor::from_vec(&[*len], words)?,
+                    s_arith,
+                    r_s,
+                ]
+            }
+            Material::Mask {
+                id,
+                start,
+                rows,
+                cols,
+            } => vec![mask_rows(
+                &self.mask_seed,
+                *id,
+                *cols,
+                *start..*start + *rows,
+            )],
+            Material::RowTriple {
+                mask,
+                rows,
+                cols,
+                out,
+                transposed,
+            } => {
+                let a = mask_rows(&self.mask_seed, *mask, *cols, rows.iter().copied());
+                let b_rows = if *transposed { rows.len() } else { *cols };
+                let b = self.local.uniform(&[b_rows, *out]);
+                let c = if *transposed {
+                    self.matmul(&a.transpose(), &b)?
+                } else {
+                    self.matmul(&a, &b)?
+                };
+                vec![a, b, c]
+            }
+        })
+    }
+}
