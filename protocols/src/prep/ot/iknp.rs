@@ -34,7 +34,7 @@ use aes::Aes128;
 pub const KAPPA: usize = 128;
 
 /// OTs processed per chunk: one frame of corrections each.
-const CHUNK_BLOCKS: usize = 1 << 15;
+const CHUNK_BLOCKS: usize = 1 << 14;
 
 /// The public key of the fixed-key AES permutation (any fixed value works;
 /// these are the first hex digits of pi).
@@ -265,34 +265,57 @@ impl CotShape<'_> {
     }
 }
 
-/// Packs values of varying widths densely into little-endian words.
+/// Packs values of varying widths densely into little-endian words, into
+/// a frame sized up front.
 struct BitWriter {
     out: Vec<u8>,
-    acc: u128,
+    at: usize,
+    acc: u64,
     bits: u32,
 }
 
 impl BitWriter {
     fn with_capacity(bytes: usize) -> Self {
         Self {
-            out: Vec::with_capacity(bytes),
+            out: vec![0; bytes],
+            at: 0,
             acc: 0,
             bits: 0,
         }
     }
+    #[inline]
+    fn emit(&mut self, word: u64) {
+        match self.out.get_mut(self.at..self.at + 8) {
+            Some(dst) => dst.copy_from_slice(&word.to_le_bytes()),
+            None => self.out.extend_from_slice(&word.to_le_bytes()),
+        }
+        self.at += 8;
+    }
+    /// Appends the low `w` bits of `v` (`v < 2^w`, `1 <= w <= 64`).
+    #[inline]
     fn push(&mut self, v: u64, w: u32) {
-        self.acc |= (v as u128) << self.bits;
-        self.bits += w;
-        if self.bits >= 64 {
-            self.out.extend_from_slice(&(self.acc as u64).to_le_bytes());
-            self.acc >>= 64;
-            self.bits -= 64;
+        self.acc |= v << self.bits;
+        let total = self.bits + w;
+        if total >= 64 {
+            let full = self.acc;
+            self.emit(full);
+            // The bits of v that did not fit (none if it ended exactly).
+            self.acc = if self.bits == 0 {
+                0
+            } else {
+                v >> (64 - self.bits)
+            };
+            self.bits = total - 64;
+        } else {
+            self.bits = total;
         }
     }
     fn finish(mut self) -> Vec<u8> {
         if self.bits > 0 {
-            self.out.extend_from_slice(&(self.acc as u64).to_le_bytes());
+            let last = self.acc;
+            self.emit(last);
         }
+        self.out.truncate(self.at);
         self.out
     }
 }
@@ -303,7 +326,7 @@ impl BitWriter {
 struct BitReader<'a> {
     bytes: &'a [u8],
     pos: usize,
-    acc: u128,
+    acc: u64,
     bits: u32,
 }
 
@@ -316,20 +339,24 @@ impl<'a> BitReader<'a> {
             bits: 0,
         }
     }
+    /// The next `w` bits (`1 <= w <= 64`).
     #[inline]
     fn pull(&mut self, w: u32) -> u64 {
-        if self.bits < w {
-            let next = self
-                .bytes
-                .get(self.pos..self.pos + 8)
-                .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-            self.pos += 8;
-            self.acc |= (next as u128) << self.bits;
-            self.bits += 64;
+        if self.bits >= w {
+            let v = self.acc & mask(w);
+            self.acc = if w == 64 { 0 } else { self.acc >> w };
+            self.bits -= w;
+            return v;
         }
-        let v = self.acc as u64 & mask(w);
-        self.acc >>= w;
-        self.bits -= w;
+        let next = self
+            .bytes
+            .get(self.pos..self.pos + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        self.pos += 8;
+        let v = (self.acc | (next << self.bits)) & mask(w);
+        let used = w - self.bits;
+        self.acc = if used == 64 { 0 } else { next >> used };
+        self.bits = 64 - used;
         v
     }
 }
