@@ -496,7 +496,12 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         }
     }
 
-    let n = if q { 256 } else { 1024 };
+    // With OT a matrix triple costs about 2 kbit per scalar product, so the
+    // secret matmul runs at 256^3 there (a 1024^3 one would move ~560 GB).
+    let n = match (q, opts.preprocessing) {
+        (true, _) | (false, Provider::Ot) => 256,
+        _ => 1024,
+    };
     if wanted("matmul") {
         progress("matmul");
         let fp = FixedPoint::default();
