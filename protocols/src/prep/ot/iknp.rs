@@ -242,7 +242,7 @@ fn mask(w: u32) -> u64 {
 }
 
 /// What a batch of correlated OTs looks like: `n` OTs of `v` words each,
-/// OT `j` reduced to `width(j)` bits.
+/// OT `j` reduced to `width.of(j)` bits.
 pub struct CotShape<'a> {
     /// Number of OTs.
     pub n: usize,
@@ -250,8 +250,37 @@ pub struct CotShape<'a> {
     pub v: usize,
     /// How correlations combine.
     pub op: Op,
-    /// Bits kept of every word of OT `j` (1 to 64).
-    pub width: &'a (dyn Fn(usize) -> u32 + Sync),
+    /// Bits kept of every word of each OT (1 to 64).
+    pub width: Width<'a>,
+}
+
+/// Bits kept of the words of OT `j`, by rule (no call per OT).
+#[derive(Clone, Copy)]
+pub enum Width<'a> {
+    /// The same for every OT.
+    Fixed(u32),
+    /// Gilboa's products: OT `j` carries bit `t = j mod 64` of a factor, so
+    /// only the low `64 - t` bits of its correlation matter.
+    Gilboa,
+    /// `table[(offset + j) mod table.len()]`.
+    Cycle {
+        /// Widths, repeating.
+        table: &'a [u32],
+        /// Position of OT 0 in the table.
+        offset: usize,
+    },
+}
+
+impl Width<'_> {
+    /// Bits of OT `j`.
+    #[inline]
+    pub fn of(&self, j: usize) -> u32 {
+        match *self {
+            Width::Fixed(w) => w,
+            Width::Gilboa => 64 - (j % 64) as u32,
+            Width::Cycle { table, offset } => table[(offset + j) % table.len()],
+        }
+    }
 }
 
 impl CotShape<'_> {
@@ -464,7 +493,7 @@ impl PendingReceive {
         );
         let mut y = vec![0u64; v];
         for j in start..end {
-            let w = (shape.width)(j);
+            let w = shape.width.of(j);
             let m = mask(w);
             let r = 0u64.wrapping_sub((self.choices[j / 64] >> (j % 64)) & 1);
             let pad = &hashed[at[j - start]..at[j - start] + v];
@@ -500,7 +529,7 @@ pub fn chunk_bytes(shape: &CotShape, c: usize) -> usize {
 /// Words in the corrections frame of OTs `start..end`.
 pub fn chunk_words(shape: &CotShape, start: usize, end: usize) -> usize {
     let bits: usize = (start..end)
-        .map(|j| (shape.width)(j) as usize)
+        .map(|j| shape.width.of(j) as usize)
         .sum::<usize>()
         * shape.v;
     bits.div_ceil(64)
@@ -590,7 +619,7 @@ impl SendBatch {
         let mut cs = vec![0u64; v];
         let mut x = vec![0u64; v];
         for j in start..end {
-            let wj = (shape.width)(j);
+            let wj = shape.width.of(j);
             let m = mask(wj);
             corr(j, &mut cs);
             let (a0, a1) = (at0[j - start], at1[j - start]);

@@ -182,10 +182,10 @@ impl OtProvider {
         shape: &CotShape,
         recv_from: &[usize],
         send_to: &[usize],
-        choice: &dyn Fn(usize) -> u64,
-        corr: &dyn Fn(usize, &mut [u64]),
-        got: &mut dyn FnMut(usize, usize, &[u64]),
-        kept: &mut dyn FnMut(usize, usize, &[u64]),
+        choice: impl Fn(usize) -> u64,
+        corr: impl Fn(usize, &mut [u64]),
+        mut got: impl FnMut(usize, usize, &[u64]),
+        mut kept: impl FnMut(usize, usize, &[u64]),
     ) -> Result<()> {
         let id = self.id;
         let who = |p: usize| format!("party {p} (OT preprocessing)");
@@ -207,7 +207,7 @@ impl OtProvider {
             let mut pending = Vec::new();
             for &p in recv_from {
                 let peer = self.peers[p].as_mut().expect("a peer");
-                let (u, state) = peer.receiver.start(shape, choice);
+                let (u, state) = peer.receiver.start(shape, &choice);
                 let bytes = iknp::to_bytes(&u);
                 sent += bytes.len() as u64;
                 peer.channel.send(bytes).map_err(|e| net(p, e))?;
@@ -226,7 +226,7 @@ impl OtProvider {
             for c in 0..iknp::chunks(shape) {
                 for (p, batch) in batches.iter_mut() {
                     let p = *p;
-                    let frame = batch.respond_chunk(c, shape, corr, |j, x| kept(p, j, x));
+                    let frame = batch.respond_chunk(c, shape, &corr, |j, x| kept(p, j, x));
                     sent += frame.len() as u64;
                     let peer = self.peers[p].as_mut().expect("a peer");
                     peer.channel.send(frame).map_err(|e| net(p, e))?;

@@ -4,7 +4,7 @@
 //! random bits, ReLU's select material). See the parent module for the
 //! protocols and their security.
 
-use super::iknp::{CotShape, Op};
+use super::iknp::{CotShape, Op, Width};
 use super::{OtProvider, MAX_BATCH_OTS};
 use crate::error::Result;
 use crate::prep::{mask_rows, Material};
@@ -40,7 +40,7 @@ impl OtProvider {
                 n: (end - start) * per_row,
                 v: vv,
                 op: Op::Add,
-                width: &|j| 64 - (j % 64) as u32,
+                width: Width::Gilboa,
             };
             let choice = |j: usize| (r_slab[j / 64] >> (j % 64)) & 1;
             let corr = |j: usize, c: &mut [u64]| {
@@ -72,8 +72,8 @@ impl OtProvider {
                 &peers,
                 &choice,
                 &corr,
-                &mut |_, j, y| add(j, y, false),
-                &mut |_, j, x| add(j, x, true),
+                &mut |_: usize, j: usize, y: &[u64]| add(j, y, false),
+                &mut |_: usize, j: usize, x: &[u64]| add(j, x, true),
             )?;
         }
         Ok(out)
@@ -122,7 +122,7 @@ impl OtProvider {
                 n: (end - start) * 64,
                 v: 1,
                 op: Op::Xor,
-                width: &|_| k as u32,
+                width: Width::Fixed(k as u32),
             };
             let choice = |j: usize| (a[start + j / 64] >> (j % 64)) & 1;
             let corr = |j: usize, c: &mut [u64]| {
@@ -146,8 +146,8 @@ impl OtProvider {
                 &peers,
                 &choice,
                 &corr,
-                &mut |_, j, y| apply(j, y),
-                &mut |_, j, x| apply(j, x),
+                &mut |_: usize, j: usize, y: &[u64]| apply(j, y),
+                &mut |_: usize, j: usize, x: &[u64]| apply(j, x),
             )?;
         }
         Ok(out)
@@ -164,7 +164,7 @@ impl OtProvider {
     fn bits_to_arith(
         &mut self,
         bits: &[u64],
-        width: &(dyn Fn(usize) -> u32 + Sync),
+        width: &[u32],
         times: Option<&[u64]>,
     ) -> Result<(Vec<u64>, Vec<u64>)> {
         let me = self.id;
@@ -203,7 +203,10 @@ impl OtProvider {
                     n: end - start,
                     v,
                     op: Op::Add,
-                    width: &|i| width(start + i),
+                    width: Width::Cycle {
+                        table: width,
+                        offset: start,
+                    },
                 };
                 let choice = |i: usize| bits[start + i];
                 let (a, pp) = (&acc, &p);
@@ -221,14 +224,14 @@ impl OtProvider {
                     &send_to,
                     &choice,
                     &corr,
-                    &mut |_, i, y| {
+                    &mut |_: usize, i: usize, y: &[u64]| {
                         let mut q = cell.borrow_mut();
                         for (k, y) in y.iter().enumerate() {
                             let at = (start + i) * v + k;
                             q[at] = q[at].wrapping_add(*y);
                         }
                     },
-                    &mut |_, i, x| {
+                    &mut |_: usize, i: usize, x: &[u64]| {
                         let mut q = cell.borrow_mut();
                         for (k, x) in x.iter().enumerate() {
                             let at = (start + i) * v + k;
@@ -256,7 +259,7 @@ impl OtProvider {
         &mut self,
         len: usize,
         nbits: usize,
-        width: impl Fn(usize) -> u32 + Sync,
+        width: impl Fn(usize) -> u32,
         mut each: impl FnMut(&[u64], &[u64]),
     ) -> Result<()> {
         let slab = (MAX_BATCH_OTS / nbits.max(1)).max(1);
@@ -266,7 +269,8 @@ impl OtProvider {
                 .iter()
                 .flat_map(|&w| (0..nbits).map(move |i| (w >> i) & 1))
                 .collect();
-            let arith = self.bits_to_arith(&bits, &|i| width(i % nbits), None)?.0;
+            let table: Vec<u32> = (0..nbits).map(&width).collect();
+            let arith = self.bits_to_arith(&bits, &table, None)?.0;
             each(&words, &arith);
         }
         Ok(())
@@ -374,7 +378,7 @@ impl OtProvider {
                 let s_bits: Vec<u64> = (0..*len)
                     .map(|i| (s_words[i / 64] >> (i % 64)) & 1)
                     .collect();
-                let (s_arith, r_s) = self.bits_to_arith(&s_bits, &|_| 64, Some(&r))?;
+                let (s_arith, r_s) = self.bits_to_arith(&s_bits, &[64], Some(&r))?;
                 let s_arith = RingTensor::from_vec(&[*len], s_arith)?;
                 let r_s = RingTensor::from_vec(&[*len], r_s)?;
                 let r = RingTensor::from_vec(&[*len], r)?;

@@ -1,7 +1,7 @@
 //! Tests of the OT provider: OT and correlation correctness, uniform shares,
 //! a peer dropping out.
 
-use super::iknp::Op;
+use super::iknp::{Op, Width};
 use super::*;
 use crate::channel::MemChannel;
 use crate::prep::Sharing;
@@ -49,12 +49,16 @@ fn combine(parts: &[&RingTensor], sharing: Sharing) -> RingTensor {
 fn receiver_gets_exactly_the_chosen_messages() {
     // Party 1 chooses; party 0's correlation c_j; y_j = x_j ^ r_j c_j.
     let n_ots = 1000;
+    let widths: Vec<u32> = (1..=64).collect();
     let outs = run(2, |p| {
         let shape = CotShape {
             n: n_ots,
             v: 3,
             op: Op::Xor,
-            width: &|j| 1 + (j % 64) as u32,
+            width: Width::Cycle {
+                table: &widths,
+                offset: 0,
+            },
         };
         let res = std::cell::RefCell::new(vec![vec![0u64; 3]; n_ots]);
         let (recv, send): (Vec<usize>, Vec<usize>) = if p.id == 1 {
@@ -67,13 +71,13 @@ fn receiver_gets_exactly_the_chosen_messages() {
             &recv,
             &send,
             &|j| (j as u64 * 7 / 3) & 1,
-            &|j, c| {
+            &|j: usize, c: &mut [u64]| {
                 for (k, c) in c.iter_mut().enumerate() {
                     *c = (j as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 + k as u64);
                 }
             },
-            &mut |_, j, y| res.borrow_mut()[j].copy_from_slice(y),
-            &mut |_, j, x| res.borrow_mut()[j].copy_from_slice(x),
+            &mut |_: usize, j: usize, y: &[u64]| res.borrow_mut()[j].copy_from_slice(y),
+            &mut |_: usize, j: usize, x: &[u64]| res.borrow_mut()[j].copy_from_slice(x),
         )
         .unwrap();
         res.into_inner()
