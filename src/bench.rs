@@ -333,6 +333,51 @@ pub fn prg_throughput() -> f64 {
     (buf.len() * 8) as f64 / s
 }
 
+/// Random OTs per second between two parties on in-memory links (the IKNP
+/// extension alone, both directions at once, after the base OTs), and bytes
+/// sent per OT: the rate every OT-made correlation builds on.
+pub fn random_ot_rate(n: usize) -> Result<(f64, f64)> {
+    use crate::protocols::channel::{MemChannel, DEFAULT_TIMEOUT};
+    use crate::protocols::prep::OtProvider;
+    use crate::protocols::Channel;
+    let (a, b) = MemChannel::pair(DEFAULT_TIMEOUT);
+    let links: Vec<Vec<Option<Box<dyn Channel>>>> =
+        vec![vec![None, Some(Box::new(a))], vec![Some(Box::new(b)), None]];
+    let runs: Vec<std::result::Result<(f64, u64), ProtocolError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = links
+            .into_iter()
+            .enumerate()
+            .map(|(id, chans)| {
+                s.spawn(move || {
+                    let mut p = OtProvider::connect(id, chans, Prg::from_seed([id as u8 + 1; 32]))?;
+                    let before = crate::protocols::Preprocessing::bytes_sent(&p);
+                    let start = Instant::now();
+                    // In batches of 2^18, as the provider makes its own.
+                    for _ in 0..n.div_ceil(1 << 18) {
+                        p.random_ots(1 << 18, |j| (j & 1) as u64)?;
+                    }
+                    let sent = crate::protocols::Preprocessing::bytes_sent(&p) - before;
+                    Ok((start.elapsed().as_secs_f64(), sent))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("OT benchmark thread"))
+            .collect()
+    });
+    let mut worst = 0f64;
+    let mut bytes = 0u64;
+    for r in runs {
+        let (t, b) = r?;
+        worst = worst.max(t);
+        bytes = bytes.max(b);
+    }
+    // Each party received as many OTs as it sent: twice that in all.
+    let per_party = (n.div_ceil(1 << 18) << 18) as f64;
+    Ok((2.0 * per_party / worst, bytes as f64 / per_party))
+}
+
 /// The ring matmul kernel against the plain i-k-j loop on one core, and the
 /// kernel on all cores, in multiply-adds per second (`n^3` products).
 #[derive(Debug, Clone, Serialize)]

@@ -1093,12 +1093,15 @@ fn bench(a: BenchArgs, out: Output) -> Result<()> {
     let table = tessera::bench::markdown(&results);
     let prg = tessera::bench::prg_throughput();
     let kernel = tessera::bench::kernel_throughput(opts.quick)?;
+    let ots = tessera::bench::random_ot_rate(if opts.quick { 1 << 18 } else { 1 << 22 })?;
     let json = serde_json::to_string_pretty(&serde_json::json!({
         "quick": opts.quick,
         "preprocessing": opts.preprocessing,
         "trust": opts.preprocessing.trust(),
         "threads": rayon_threads(),
         "dealer_prg_bytes_per_s": prg,
+        "random_ots_per_s": ots.0,
+        "random_ot_bytes_sent": ots.1,
         "ring_matmul": kernel,
         "tasks": results,
     }))?;
@@ -1125,6 +1128,11 @@ fn bench(a: BenchArgs, out: Output) -> Result<()> {
             kernel.kernel_all_cores / 1e9,
             rayon_threads(),
             n = kernel.n,
+        );
+        println!(
+            "random OT extension (IKNP, 2 parties, both directions): {:.1} M OTs/s, {:.1} bytes sent per OT",
+            ots.0 / 1e6,
+            ots.1
         );
     }
     Ok(())

@@ -470,6 +470,17 @@ impl ExtReceiver {
 }
 
 impl PendingReceive {
+    /// Random OT: the chosen 128-bit message of each of the first `n` OTs,
+    /// `H(j, t_j)`.
+    pub fn random_messages(&mut self, n: usize) -> Vec<u128> {
+        let (mut h, mut at) = (Vec::new(), Vec::new());
+        self.tccr
+            .hash(&self.rows[..n], self.first, |_| 1, &mut h, &mut at);
+        h.chunks_exact(2)
+            .map(|w| w[0] as u128 | (w[1] as u128) << 64)
+            .collect()
+    }
+
     /// Chunk `c` of the batch: reads the sender's corrections `frame` (its
     /// length must be [`chunk_bytes`]) and hands `y_j` (the `v` words of
     /// OT `j`) to `out`.
@@ -590,6 +601,25 @@ impl ExtSender {
 }
 
 impl SendBatch {
+    /// Random OT: both 128-bit messages of the first `n` OTs of the batch,
+    /// `H(j, q_j)` and `H(j, q_j ^ delta)`; nothing is sent.
+    pub fn random_messages(&mut self, n: usize) -> (Vec<u128>, Vec<u128>) {
+        let rows = &self.rows[..n];
+        let r1: Vec<u128> = rows.iter().map(|q| q ^ self.delta).collect();
+        let (mut h, mut at) = (Vec::new(), Vec::new());
+        self.tccr.hash(rows, self.first, |_| 1, &mut h, &mut at);
+        let m0 = h
+            .chunks_exact(2)
+            .map(|w| w[0] as u128 | (w[1] as u128) << 64)
+            .collect();
+        self.tccr.hash(&r1, self.first, |_| 1, &mut h, &mut at);
+        let m1 = h
+            .chunks_exact(2)
+            .map(|w| w[0] as u128 | (w[1] as u128) << 64)
+            .collect();
+        (m0, m1)
+    }
+
     /// Chunk `c`: hands each OT's correlation request to `corr` (fill the
     /// `v` words of OT `j`) and its output `x_j` to `out`; returns the
     /// corrections frame for the receiver.

@@ -256,6 +256,64 @@ impl OtProvider {
         result
     }
 
+    /// `n` random OTs with every peer, this party receiving with choice bits
+    /// `choice(j)` and sending (no correlation, nothing sent but the IKNP
+    /// matrix): for benchmarks and tests of the extension itself. Returns,
+    /// per peer, the messages received and the message pairs sent.
+    #[allow(clippy::type_complexity)]
+    pub fn random_ots(
+        &mut self,
+        n: usize,
+        choice: impl Fn(usize) -> u64,
+    ) -> Result<Vec<(usize, Vec<u128>, Vec<u128>, Vec<u128>)>> {
+        let shape = CotShape {
+            n,
+            v: 1,
+            op: iknp::Op::Xor,
+            width: iknp::Width::Fixed(64),
+        };
+        let id = self.id;
+        let net = |p: usize, error: NetError| ProtocolError::Net {
+            party: id,
+            peer: format!("party {p} (OT preprocessing)"),
+            error,
+        };
+        let peers = self.others();
+        let mut pending = Vec::new();
+        for &p in &peers {
+            let peer = self.peers[p].as_mut().expect("a peer");
+            let (u, state) = peer.receiver.start(&shape, &choice);
+            let bytes = iknp::to_bytes(&u);
+            self.sent += bytes.len() as u64;
+            peer.channel.send(bytes).map_err(|e| net(p, e))?;
+            pending.push((p, state));
+        }
+        let mut out = Vec::new();
+        for (p, mut state) in pending {
+            let peer = self.peers[p].as_mut().expect("a peer");
+            let frame = peer.channel.recv().map_err(|e| net(p, e))?;
+            self.received += frame.len() as u64;
+            let words = iknp::from_bytes(&frame, KAPPA * n.div_ceil(128) * 2).map_err(|e| {
+                ProtocolError::Malformed {
+                    party: id,
+                    peer: format!("party {p} (OT preprocessing)"),
+                    detail: e,
+                }
+            })?;
+            let mut batch =
+                peer.sender
+                    .begin(&words, &shape)
+                    .map_err(|e| ProtocolError::Malformed {
+                        party: id,
+                        peer: format!("party {p} (OT preprocessing)"),
+                        detail: e,
+                    })?;
+            let (m0, m1) = batch.random_messages(n);
+            out.push((p, state.random_messages(n), m0, m1));
+        }
+        Ok(out)
+    }
+
     fn others(&self) -> Vec<usize> {
         (0..self.peers.len()).filter(|&p| p != self.id).collect()
     }

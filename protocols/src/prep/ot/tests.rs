@@ -200,3 +200,16 @@ fn a_peer_that_drops_out_is_named() {
         outs[0]
     );
 }
+
+#[test]
+fn random_ots_give_the_receiver_exactly_its_chosen_message() {
+    let choice = |j: usize| ((j * 5) % 7 % 2) as u64;
+    let outs = run(2, |p| p.random_ots(1000, choice).unwrap());
+    // Party 1 received from party 0 what party 0 sent as its pair.
+    let (_, got, _, _) = &outs[1][0];
+    let (_, _, m0, m1) = &outs[0][0];
+    for j in 0..1000 {
+        assert_ne!(m0[j], m1[j]);
+        assert_eq!(got[j], if choice(j) == 1 { m1[j] } else { m0[j] }, "OT {j}");
+    }
+}
