@@ -70,8 +70,8 @@ impl OtProvider {
                 &shape,
                 &peers,
                 &peers,
-                &choice,
-                &corr,
+                choice,
+                corr,
                 &mut |_: usize, j: usize, y: &[u64]| add(j, y, false),
                 &mut |_: usize, j: usize, x: &[u64]| add(j, x, true),
             )?;
@@ -144,8 +144,8 @@ impl OtProvider {
                 &shape,
                 &peers,
                 &peers,
-                &choice,
-                &corr,
+                choice,
+                corr,
                 &mut |_: usize, j: usize, y: &[u64]| apply(j, y),
                 &mut |_: usize, j: usize, x: &[u64]| apply(j, x),
             )?;
@@ -222,8 +222,8 @@ impl OtProvider {
                     &shape,
                     &recv_from,
                     &send_to,
-                    &choice,
-                    &corr,
+                    choice,
+                    corr,
                     &mut |_: usize, i: usize, y: &[u64]| {
                         let mut q = cell.borrow_mut();
                         for (k, y) in y.iter().enumerate() {

@@ -70,8 +70,8 @@ fn receiver_gets_exactly_the_chosen_messages() {
             &shape,
             &recv,
             &send,
-            &|j| (j as u64 * 7 / 3) & 1,
-            &|j: usize, c: &mut [u64]| {
+            |j| (j as u64 * 7 / 3) & 1,
+            |j: usize, c: &mut [u64]| {
                 for (k, c) in c.iter_mut().enumerate() {
                     *c = (j as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15 + k as u64);
                 }
