@@ -784,8 +784,13 @@ pub fn keygen(
     parties: usize,
     preprocessing: Provider,
 ) -> Result<Vec<PathBuf>, DeployError> {
-    let with_dealer = preprocessing == Provider::Dealer;
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    if parties < 2 {
+        return Err(DeployError::Net(format!(
+            "keygen: a job needs at least 2 parties, got {parties}"
+        )));
+    }
+    let with_dealer = preprocessing == Provider::Dealer;
     let err = |e: &dyn std::fmt::Display| DeployError::Net(format!("keygen: {e}"));
     std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
     let mut written = Vec::new();

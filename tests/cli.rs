@@ -353,3 +353,56 @@ fn bench_quick_runs_every_task_and_reports_json() {
     let table = std::fs::read_to_string(&md).unwrap();
     assert_eq!(table.lines().count(), 2 + tasks.len(), "{table}");
 }
+
+#[test]
+fn one_party_jobs_and_unwritable_outputs_are_refused_before_any_work() {
+    let tmp = scratch("one_party_jobs_and_unwritable_outputs");
+    for args in [
+        vec!["split", "--parties", "0"],
+        vec!["split", "--parties", "1"],
+        vec!["keygen", "--parties", "0"],
+        vec!["keygen", "--parties", "1"],
+    ] {
+        let out = tessera()
+            .args(&args)
+            .arg("--out")
+            .arg(tmp.join("out"))
+            .args(if args[0] == "split" {
+                vec!["--data", "data/iris.csv"]
+            } else {
+                vec![]
+            })
+            .current_dir(repo(""))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} exited 0");
+        assert!(err.contains("at least 2"), "{args:?}: {err}");
+        assert!(!tmp.join("out").exists(), "{args:?} wrote files");
+    }
+    // --out in a directory that does not exist: refused at once, not after training.
+    let start = std::time::Instant::now();
+    let out = tessera()
+        .args(["train", "--parties", "2", "--epochs", "200", "--data"])
+        .arg(repo("data/breast_cancer.csv"))
+        .arg("--out")
+        .arg(tmp.join("no/such/dir/model.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("cannot write") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains("epoch"), "trained before failing: {err}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(20));
+    // --quiet silences keygen.
+    let out = tessera()
+        .args(["--quiet", "keygen", "--parties", "2", "--out"])
+        .arg(tmp.join("keys"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+}

@@ -249,7 +249,13 @@ fn killing_a_party_stops_the_others_with_a_clear_error() {
         killed_at.elapsed() < Duration::from_secs(25),
         "the others stopped within the timeout"
     );
-    let _ = finish(dealer, Duration::from_secs(30));
+    // The dealer does not report success for a failed job, and says it is
+    // the one reporting.
+    let dealer = finish(dealer, Duration::from_secs(30));
+    let err = stderr(&dealer);
+    assert!(!dealer.status.success(), "dealer exited 0: {err}");
+    assert!(!err.contains("dealer done"), "{err}");
+    assert!(err.contains("the dealer: connection to party 0"), "{err}");
     assert!(
         !dir.join("model-party-0.json").exists(),
         "no model written as if complete"

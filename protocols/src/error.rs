@@ -27,6 +27,22 @@ pub enum ProtocolError {
         /// What was wrong.
         detail: String,
     },
+    /// The dealer's link to a party failed (reported by the dealer).
+    #[error("the dealer: connection to party {party} failed: {error}")]
+    DealerNet {
+        /// The party the dealer lost.
+        party: usize,
+        /// What went wrong on the channel.
+        error: NetError,
+    },
+    /// A party sent the dealer a request it cannot serve (reported by the dealer).
+    #[error("the dealer: malformed request from party {party}: {detail}")]
+    DealerMalformed {
+        /// The party that sent it.
+        party: usize,
+        /// What was wrong.
+        detail: String,
+    },
     /// A ring tensor operation failed (usually mismatched shapes).
     #[error(transparent)]
     Tensor(#[from] TensorError),
@@ -58,6 +74,9 @@ impl ProtocolError {
         matches!(
             self,
             ProtocolError::Net {
+                error: NetError::Disconnected,
+                ..
+            } | ProtocolError::DealerNet {
                 error: NetError::Disconnected,
                 ..
             }

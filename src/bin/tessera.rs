@@ -380,10 +380,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Inspect(a) => inspect(a, out),
         Command::Bench(a) => bench(a, out),
         Command::Keygen(a) => {
+            at_least_two_parties(a.parties)?;
             for p in tessera::deploy::keygen(&a.out, a.parties, a.preprocessing)? {
-                println!("wrote {}", p.display());
+                if out.text() {
+                    println!("wrote {}", p.display());
+                }
             }
-            println!("private keys (*.key) are readable by their owner only; give each host only its own key");
+            if out.text() {
+                println!("private keys (*.key) are readable by their owner only; give each host only its own key");
+            }
             Ok(())
         }
         Command::Party(a) => party(a),
@@ -392,32 +397,40 @@ fn run(cli: Cli) -> Result<()> {
                 SplitArg::Rows => Split::Rows,
                 SplitArg::Columns => Split::Columns,
             };
+            at_least_two_parties(a.parties)?;
             let all = Dataset::from_csv(&a.data)?;
             for (i, part) in partition_shuffled(&all, a.parties, split, a.label_party, a.seed)?
                 .iter()
                 .enumerate()
             {
-                std::fs::create_dir_all(&a.out)?;
+                std::fs::create_dir_all(&a.out)
+                    .with_context(|| format!("cannot write to {}", a.out.display()))?;
                 let path = a.out.join(format!("party-{i}.csv"));
                 part.write_csv(&path)?;
-                println!(
-                    "wrote {} ({} rows x {} features)",
-                    path.display(),
-                    part.rows(),
-                    part.feature_names.len()
-                );
+                if out.text() {
+                    println!(
+                        "wrote {} ({} rows x {} features)",
+                        path.display(),
+                        part.rows(),
+                        part.feature_names.len()
+                    );
+                }
             }
             Ok(())
         }
         Command::Dealer(a) => {
             let file = tessera::deploy::JobFile::load(&a.config)?;
-            eprintln!(
-                "tessera dealer: {} parties; {}",
-                file.party.len(),
-                tessera::protocols::prep::DEALER_TRUST
-            );
+            if out.text() {
+                eprintln!(
+                    "tessera dealer: {} parties; {}",
+                    file.party.len(),
+                    tessera::protocols::prep::DEALER_TRUST
+                );
+            }
             let sent = tessera::deploy::run_dealer(&file)?;
-            eprintln!("dealer done: sent {} to party 0", bytes(sent));
+            if out.text() {
+                eprintln!("dealer done: sent {} to party 0", bytes(sent));
+            }
             Ok(())
         }
     }
@@ -452,6 +465,8 @@ fn train(a: TrainArgs, out: Output) -> Result<()> {
         test_fraction: a.test_fraction,
     };
     let mut spec = JobSpec::new(a.parties, split, config);
+    // Before any work: a job that trains for an hour must not then fail to save.
+    check_writable(&a.out)?;
     let read_all = || -> Result<Vec<Dataset>> {
         Ok(a.data
             .iter()
@@ -706,6 +721,47 @@ fn print_summary(spec: &JobSpec, report: &JobReport, plain: Option<&SavedModel>,
             preprocessing_cost(s)
         );
     }
+}
+
+/// Checks that `path` can be written (its directory exists and accepts a
+/// file) without leaving anything behind, so a long job does not fail at
+/// the end for want of a place to save.
+fn check_writable(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "cannot write {}: the directory {} does not exist; create it or choose another --out",
+            path.display(),
+            dir.display()
+        );
+    }
+    let probe = dir.join(format!(".tessera-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(|| {
+            format!(
+                "cannot write {}: {} is not writable",
+                path.display(),
+                dir.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// A job needs two parties at least: one alone has nobody to compute with.
+fn at_least_two_parties(parties: usize) -> Result<()> {
+    if parties < 2 {
+        anyhow::bail!(
+            "--parties must be at least 2 (got {parties}): a job is computed jointly by two or more parties"
+        );
+    }
+    Ok(())
 }
 
 /// The preprocessing line of a party's cost: the dealer's bytes, or the

@@ -340,11 +340,8 @@ impl Dealer {
         let mut sent = 0;
         for (p, ch) in channels.iter_mut().enumerate() {
             let seed = randomness.next_seed();
-            ch.send(seed.to_vec()).map_err(|e| ProtocolError::Net {
-                party: p,
-                peer: "the dealer".into(),
-                error: e,
-            })?;
+            ch.send(seed.to_vec())
+                .map_err(|e| ProtocolError::DealerNet { party: p, error: e })?;
             sent += 32;
             seeds.push(seed);
         }
@@ -383,25 +380,15 @@ impl Dealer {
             .collect()
     }
 
-    /// Serves party 0 until it says it is done or disconnects.
-    /// Returns the number of bytes sent.
+    /// Serves party 0 until it says the job is done. Returns the number of
+    /// bytes sent. Party 0 leaving without saying so means the job failed:
+    /// that is an error (the dealer then exits non-zero).
     pub fn serve(mut self) -> Result<u64> {
-        let net = |e| ProtocolError::Net {
-            party: 0,
-            peer: "the dealer".into(),
-            error: e,
-        };
+        let net = |e| ProtocolError::DealerNet { party: 0, error: e };
         loop {
-            let req = match self.channels[0].recv() {
-                Ok(r) => r,
-                Err(crate::channel::NetError::Disconnected) => return Ok(self.sent),
-                Err(e) => return Err(net(e)),
-            };
-            let items = decode_batch(&req).map_err(|detail| ProtocolError::Malformed {
-                party: 0,
-                peer: "the dealer".into(),
-                detail,
-            })?;
+            let req = self.channels[0].recv().map_err(net)?;
+            let items = decode_batch(&req)
+                .map_err(|detail| ProtocolError::DealerMalformed { party: 0, detail })?;
             if items.is_empty() {
                 return Ok(self.sent);
             }

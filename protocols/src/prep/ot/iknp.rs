@@ -55,6 +55,8 @@ pub enum Op {
 struct ColumnPrg {
     cipher: Aes128,
     counter: u64,
+    /// Counter blocks, kept between calls.
+    blocks: Vec<Block>,
 }
 
 impl ColumnPrg {
@@ -62,17 +64,21 @@ impl ColumnPrg {
         Self {
             cipher: Aes128::new(GenericArray::from_slice(key)),
             counter: 0,
+            blocks: Vec::new(),
         }
     }
 
     /// Fills `out` (an even number of words) with the next stream words.
     fn fill(&mut self, out: &mut [u64]) {
-        let mut blocks: Vec<_> = (0..out.len() / 2)
-            .map(|i| GenericArray::from(((self.counter + i as u64) as u128).to_le_bytes()))
-            .collect();
-        self.counter += blocks.len() as u64;
-        self.cipher.encrypt_blocks(&mut blocks);
-        for (o, b) in out.chunks_exact_mut(2).zip(&blocks) {
+        let counter = self.counter;
+        self.blocks.clear();
+        self.blocks.extend(
+            (0..out.len() as u64 / 2)
+                .map(|i| GenericArray::from(((counter + i) as u128).to_le_bytes())),
+        );
+        self.counter += self.blocks.len() as u64;
+        self.cipher.encrypt_blocks(&mut self.blocks);
+        for (o, b) in out.chunks_exact_mut(2).zip(&self.blocks) {
             o[0] = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
             o[1] = u64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
         }
@@ -539,11 +545,11 @@ pub fn chunk_bytes(shape: &CotShape, c: usize) -> usize {
 
 /// Words in the corrections frame of OTs `start..end`.
 pub fn chunk_words(shape: &CotShape, start: usize, end: usize) -> usize {
-    let bits: usize = (start..end)
-        .map(|j| shape.width.of(j) as usize)
-        .sum::<usize>()
-        * shape.v;
-    bits.div_ceil(64)
+    let widths: usize = match shape.width {
+        Width::Fixed(w) => (end - start) * w as usize,
+        _ => (start..end).map(|j| shape.width.of(j) as usize).sum(),
+    };
+    (widths * shape.v).div_ceil(64)
 }
 
 /// The sender's half of a batch after the receiver's matrix arrived: the

@@ -54,7 +54,7 @@ impl OtProvider {
             };
             let acc = std::cell::RefCell::new(out_slab);
             let add = |j: usize, y: &[u64], sign: bool| {
-                let row = j / 64 / kk;
+                let row = if kk == 1 { j >> 6 } else { (j >> 6) / kk };
                 let t = (j % 64) as u32;
                 let mut o = acc.borrow_mut();
                 for (o, &y) in o[row * vv..(row + 1) * vv].iter_mut().zip(y) {
