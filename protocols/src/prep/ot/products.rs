@@ -170,6 +170,9 @@ impl OtProvider {
         let me = self.id;
         let n = self.peers.len();
         let len = bits.len();
+        if n == 2 && times.is_none() {
+            return Ok((self.bits_to_arith_pair(bits, width)?, Vec::new()));
+        }
         let t = times.unwrap_or(&[]);
         let v = if times.is_some() { 2 } else { 1 };
         let mut acc = vec![0u64; len];
@@ -249,6 +252,68 @@ impl OtProvider {
             }
         }
         Ok((acc, p))
+    }
+
+    /// [`Self::bits_to_arith`] for two parties: `b = b0 + b1 - 2 b0 b1`, and
+    /// either party can hold the choice of `b0 b1`, so each chooses for half
+    /// of the bits (bit `2i + 1` party 0, bit `2i` party 1) and both
+    /// directions run at once: the work is even instead of all the sending
+    /// on party 0 and all the receiving on party 1.
+    fn bits_to_arith_pair(&mut self, bits: &[u64], width: &[u32]) -> Result<Vec<u64>> {
+        let me = self.id;
+        let peer = 1 - me;
+        let len = bits.len();
+        // Bit index of OT `i` where party `q` chooses.
+        let bit_of = |q: usize, i: usize| 2 * i + (1 - q);
+        let pairs = len.div_ceil(2);
+        // Widths of a pair of bits: the larger of the two.
+        let table: Vec<u32> = (0..width.len().div_ceil(2))
+            .map(|i| {
+                let w0 = width[(2 * i) % width.len()];
+                let w1 = width[(2 * i + 1) % width.len()];
+                w0.max(w1)
+            })
+            .collect();
+        let mut prod = vec![0u64; len];
+        let slab = MAX_BATCH_OTS;
+        for start in (0..pairs).step_by(slab) {
+            let end = (start + slab).min(pairs);
+            let shape = CotShape {
+                n: end - start,
+                v: 1,
+                op: Op::Add,
+                width: Width::Cycle {
+                    table: &table,
+                    offset: start,
+                },
+            };
+            // An odd length leaves the last OT of one direction without a
+            // bit: it chooses 0 and correlates 0, and its output is dropped.
+            let bit = |q: usize, i: usize| bits.get(bit_of(q, start + i)).copied().unwrap_or(0);
+            let cell = std::cell::RefCell::new(&mut prod);
+            self.cot(
+                &shape,
+                &[peer],
+                &[peer],
+                |i: usize| bit(me, i),
+                |i: usize, c: &mut [u64]| c[0] = bit(peer, i),
+                |_: usize, i: usize, y: &[u64]| {
+                    if let Some(q) = cell.borrow_mut().get_mut(bit_of(me, start + i)) {
+                        *q = q.wrapping_add(y[0]);
+                    }
+                },
+                |_: usize, i: usize, x: &[u64]| {
+                    if let Some(q) = cell.borrow_mut().get_mut(bit_of(peer, start + i)) {
+                        *q = q.wrapping_sub(x[0]);
+                    }
+                },
+            )?;
+        }
+        Ok(bits
+            .iter()
+            .zip(&prod)
+            .map(|(b, p)| b.wrapping_sub(p.wrapping_mul(2)))
+            .collect())
     }
 
     /// A random word per element, XOR-shared, and additive shares of its low
