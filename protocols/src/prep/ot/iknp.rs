@@ -402,30 +402,6 @@ fn blocks_for(v: usize) -> usize {
     v.div_ceil(2)
 }
 
-/// Little-endian bytes of words (the wire form of every OT message).
-pub fn to_bytes(words: &[u64]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(words.len() * 8);
-    for w in words {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    out
-}
-
-/// Words of a frame that must hold exactly `expect` of them.
-pub fn from_bytes(bytes: &[u8], expect: usize) -> Result<Vec<u64>, String> {
-    if bytes.len() != expect * 8 {
-        return Err(format!(
-            "OT frame of {} bytes, expected {}",
-            bytes.len(),
-            expect * 8
-        ));
-    }
-    Ok(bytes
-        .chunks_exact(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect())
-}
-
 /// The receiver's half of a batch after its first message: the rows `t_j`
 /// and the choices, waiting for the sender's corrections.
 pub struct PendingReceive {
@@ -438,12 +414,13 @@ pub struct PendingReceive {
 
 impl ExtReceiver {
     /// Starts a batch with choice bit `choice(j)` (0 or 1) for OT `j`.
-    /// Returns the message for the sender (the matrix `u`, column by column).
+    /// Returns the message for the sender (the matrix `u`, column by column,
+    /// little-endian words).
     pub fn start(
         &mut self,
         shape: &CotShape,
         choice: impl Fn(usize) -> u64,
-    ) -> (Vec<u64>, PendingReceive) {
+    ) -> (Vec<u8>, PendingReceive) {
         let n = shape.padded();
         let w = n / 64;
         let mut choices = vec![0u64; w];
@@ -451,13 +428,15 @@ impl ExtReceiver {
             choices[j / 64] |= (choice(j) & 1) << (j % 64);
         }
         let mut t = vec![0u64; KAPPA * w];
-        let mut u = vec![0u64; KAPPA * w];
+        let mut other = vec![0u64; w];
+        // The message, written as bytes directly (no second copy).
+        let mut u = Vec::with_capacity(KAPPA * w * 8);
         for (l, (g0, g1)) in self.columns.iter_mut().enumerate() {
-            let (tl, ul) = (&mut t[l * w..(l + 1) * w], &mut u[l * w..(l + 1) * w]);
+            let tl = &mut t[l * w..(l + 1) * w];
             g0.fill(tl);
-            g1.fill(ul);
-            for ((u, t), r) in ul.iter_mut().zip(tl.iter()).zip(&choices) {
-                *u ^= t ^ r;
+            g1.fill(&mut other);
+            for ((o, t), r) in other.iter().zip(tl.iter()).zip(&choices) {
+                u.extend_from_slice(&(o ^ t ^ r).to_le_bytes());
             }
         }
         let first = self.next;
@@ -575,14 +554,14 @@ struct Scratch {
 
 impl ExtSender {
     /// Takes the receiver's matrix `u` of a batch of this shape.
-    pub fn begin(&mut self, u: &[u64], shape: &CotShape) -> Result<SendBatch, String> {
+    pub fn begin(&mut self, u: &[u8], shape: &CotShape) -> Result<SendBatch, String> {
         let n = shape.padded();
         let w = n / 64;
-        if u.len() != KAPPA * w {
+        if u.len() != KAPPA * w * 8 {
             return Err(format!(
-                "OT extension matrix of {} words, expected {}",
+                "OT extension matrix of {} bytes, expected {}",
                 u.len(),
-                KAPPA * w
+                KAPPA * w * 8
             ));
         }
         let mut q = vec![0u64; KAPPA * w];
@@ -590,8 +569,9 @@ impl ExtSender {
             let ql = &mut q[l * w..(l + 1) * w];
             g.fill(ql);
             let bit = 0u64.wrapping_sub(((self.delta >> l) & 1) as u64);
-            for (q, u) in ql.iter_mut().zip(&u[l * w..(l + 1) * w]) {
-                *q ^= u & bit;
+            let ul = u[l * w * 8..(l + 1) * w * 8].chunks_exact(8);
+            for (q, u) in ql.iter_mut().zip(ul) {
+                *q ^= u64::from_le_bytes(u.try_into().expect("8 bytes")) & bit;
             }
         }
         let first = self.next;

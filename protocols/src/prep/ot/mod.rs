@@ -207,8 +207,7 @@ impl OtProvider {
             let mut pending = Vec::new();
             for &p in recv_from {
                 let peer = self.peers[p].as_mut().expect("a peer");
-                let (u, state) = peer.receiver.start(shape, &choice);
-                let bytes = iknp::to_bytes(&u);
+                let (bytes, state) = peer.receiver.start(shape, &choice);
                 sent += bytes.len() as u64;
                 peer.channel.send(bytes).map_err(|e| net(p, e))?;
                 pending.push((p, state));
@@ -218,10 +217,7 @@ impl OtProvider {
                 let peer = self.peers[p].as_mut().expect("a peer");
                 let frame = peer.channel.recv().map_err(|e| net(p, e))?;
                 received += frame.len() as u64;
-                let words = iknp::from_bytes(&frame, KAPPA * shape.n.div_ceil(128) * 2)
-                    .map_err(|e| bad(p, e))?;
-                drop(frame);
-                batches.push((p, peer.sender.begin(&words, shape).map_err(|e| bad(p, e))?));
+                batches.push((p, peer.sender.begin(&frame, shape).map_err(|e| bad(p, e))?));
             }
             for c in 0..iknp::chunks(shape) {
                 for (p, batch) in batches.iter_mut() {
@@ -282,8 +278,7 @@ impl OtProvider {
         let mut pending = Vec::new();
         for &p in &peers {
             let peer = self.peers[p].as_mut().expect("a peer");
-            let (u, state) = peer.receiver.start(&shape, &choice);
-            let bytes = iknp::to_bytes(&u);
+            let (bytes, state) = peer.receiver.start(&shape, &choice);
             self.sent += bytes.len() as u64;
             peer.channel.send(bytes).map_err(|e| net(p, e))?;
             pending.push((p, state));
@@ -293,16 +288,9 @@ impl OtProvider {
             let peer = self.peers[p].as_mut().expect("a peer");
             let frame = peer.channel.recv().map_err(|e| net(p, e))?;
             self.received += frame.len() as u64;
-            let words = iknp::from_bytes(&frame, KAPPA * n.div_ceil(128) * 2).map_err(|e| {
-                ProtocolError::Malformed {
-                    party: id,
-                    peer: format!("party {p} (OT preprocessing)"),
-                    detail: e,
-                }
-            })?;
             let mut batch =
                 peer.sender
-                    .begin(&words, &shape)
+                    .begin(&frame, &shape)
                     .map_err(|e| ProtocolError::Malformed {
                         party: id,
                         peer: format!("party {p} (OT preprocessing)"),

@@ -153,6 +153,47 @@ impl OtProvider {
         Ok(out)
     }
 
+    /// AND triples for two parties from random OT, with nothing sent but
+    /// the IKNP matrices: for each bit of `a`, this party chooses with its
+    /// bit and the peer's pair of random messages `(m0, m1)` defines the
+    /// peer's bits of every `b_l` as `m0 ^ m1` (bit `l`), so the receiver's
+    /// `m_a = m0 ^ a (m0 ^ m1)` and the sender's `m0` share `a b` exactly
+    /// (Beaver's OT-based AND triples). Returns `b_1..b_k` and
+    /// `c_l = a & b_l`, this party's XOR shares.
+    fn and_triples_pair(&mut self, a: &[u64], k: usize) -> Result<(Vec<Vec<u64>>, Vec<Vec<u64>>)> {
+        let words = a.len();
+        let mut b = vec![vec![0u64; words]; k];
+        let mut cross = vec![vec![0u64; words]; k];
+        let slab = (MAX_BATCH_OTS / 64).max(1);
+        for start in (0..words).step_by(slab) {
+            let end = (start + slab).min(words);
+            let n = (end - start) * 64;
+            let res = self.random_ots(n, |j| (a[start + j / 64] >> (j % 64)) & 1)?;
+            let (_, got, m0, m1) = &res[0];
+            for j in 0..n {
+                let (w, bit) = (start + j / 64, j % 64);
+                let mine = (m0[j] ^ m1[j]) as u64;
+                let share = (m0[j] ^ got[j]) as u64;
+                for l in 0..k {
+                    b[l][w] |= ((mine >> l) & 1) << bit;
+                    cross[l][w] ^= ((share >> l) & 1) << bit;
+                }
+            }
+        }
+        let c = b
+            .iter()
+            .zip(cross)
+            .map(|(bl, xl)| {
+                a.iter()
+                    .zip(bl)
+                    .zip(xl)
+                    .map(|((a, b), x)| (a & b) ^ x)
+                    .collect()
+            })
+            .collect();
+        Ok((b, c))
+    }
+
     /// Additive shares of bits given as XOR shares (`bits[i]` is 0 or 1),
     /// and of their products with the additively shared `times`: starting
     /// from `b = 0, p = 0`, each party `j` in turn folds in its bit `b_j` by
@@ -402,11 +443,20 @@ impl OtProvider {
             }
             Material::BitTriple(s, fanout) => {
                 let a = self.local.uniform(s);
-                let bs: Vec<RingTensor> = (0..*fanout).map(|_| self.local.uniform(s)).collect();
-                let refs: Vec<&[u64]> = bs.iter().map(|b| b.as_slice()).collect();
-                let cs = self.and_fanout(a.as_slice(), &refs)?;
+                let (bs, cs) = if self.peers.len() == 2 {
+                    self.and_triples_pair(a.as_slice(), *fanout as usize)?
+                } else {
+                    let bs: Vec<Vec<u64>> = (0..*fanout)
+                        .map(|_| self.local.next_u64_vec(a.len()))
+                        .collect();
+                    let refs: Vec<&[u64]> = bs.iter().map(|b| b.as_slice()).collect();
+                    let cs = self.and_fanout(a.as_slice(), &refs)?;
+                    (bs, cs)
+                };
                 let mut out = vec![a];
-                out.extend(bs);
+                for b in bs {
+                    out.push(RingTensor::from_vec(s, b)?);
+                }
                 for c in cs {
                     out.push(RingTensor::from_vec(s, c)?);
                 }
