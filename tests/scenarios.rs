@@ -260,22 +260,29 @@ fn statistics_reject_values_outside_the_declared_range() {
     );
 }
 
-#[test]
-fn credit_scores_match_plaintext_and_only_the_applicant_bank_sees_them() {
-    let banks: Vec<_> = ["bank_a", "bank_b", "bank_c"]
+/// The three banks' data, the applicants, and a credit job of `epochs`
+/// epochs scoring bank 2's applicants.
+fn credit_job(epochs: usize) -> (Vec<Dataset>, Dataset, TrainConfig, credit::CreditJob) {
+    let banks = ["bank_a", "bank_b", "bank_c"]
         .iter()
         .map(|b| Dataset::from_csv(data(&format!("credit_{b}.csv"))).unwrap())
         .collect();
     let applicants = Dataset::from_csv(data("credit_applicants.csv")).unwrap();
     let train = TrainConfig {
         model: ModelKind::Logistic,
-        epochs: 5,
+        epochs,
         ..Default::default()
     };
     let job = credit::CreditJob {
         train: train.clone(),
         applicant_bank: 2,
     };
+    (banks, applicants, train, job)
+}
+
+#[test]
+fn credit_scores_match_plaintext_and_only_the_applicant_bank_sees_them() {
+    let (banks, applicants, train, job) = credit_job(5);
     let out = credit::run(&job, &banks, &applicants, MpcOptions::seeded([8; 32])).unwrap();
     // The same recipe in plaintext f32, with the model opened, scoring the same rows.
     let plain = run_job_plaintext(&JobSpec::new(3, Split::Rows, train), &banks, false).unwrap();
@@ -358,20 +365,7 @@ fn every_scenario_runs_without_a_dealer_with_the_same_answers() {
     assert!((s.mean - mean).abs() < 1e-3 && (s.variance - var).abs() / var < 1e-3);
 
     // Credit risk, 3 banks: scores as in plaintext.
-    let banks: Vec<_> = ["bank_a", "bank_b", "bank_c"]
-        .iter()
-        .map(|b| Dataset::from_csv(data(&format!("credit_{b}.csv"))).unwrap())
-        .collect();
-    let applicants = Dataset::from_csv(data("credit_applicants.csv")).unwrap();
-    let train = TrainConfig {
-        model: ModelKind::Logistic,
-        epochs: 3,
-        ..Default::default()
-    };
-    let job = credit::CreditJob {
-        train: train.clone(),
-        applicant_bank: 2,
-    };
+    let (banks, applicants, train, job) = credit_job(3);
     let out = credit::run(&job, &banks, &applicants, ot(8)).unwrap();
     let plain = run_job_plaintext(&JobSpec::new(3, Split::Rows, train), &banks, false).unwrap();
     let want = plain.model.predict(&applicants).unwrap();
