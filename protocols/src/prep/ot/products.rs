@@ -20,18 +20,48 @@ struct Eda {
     msb: Vec<u64>,
 }
 
+/// Several bit-packed words per element, one vector each (the `b_l` or `c_l`
+/// of AND triples).
+type Words = Vec<Vec<u64>>;
+
 impl OtProvider {
     /// This party's share of the cross terms `sum over peers p of
     /// (R_me * S_p + R_p * S_me)`: elementwise (`k == 0`: `R`, `S` and the
     /// result have `rows` entries) or as matrix products (`R [rows, k]`,
     /// `S [k, v]`, result `[rows, v]`). Gilboa: one OT per bit of `R`.
     fn cross(&mut self, r: &[u64], s: &[u64], rows: usize, k: usize, v: usize) -> Result<Vec<u64>> {
+        let peers = self.others();
+        self.cross_with(r, s, rows, k, v, &peers, &peers)
+    }
+
+    /// This party's share of `sum over i < j of R_j * S_i` (elementwise):
+    /// each pair once, party `j` choosing. For a square, where `R = S = a`,
+    /// twice this is every cross term `a_i a_j` at half the OTs of [`Self::cross`].
+    fn cross_once(&mut self, r: &[u64], s: &[u64], rows: usize) -> Result<Vec<u64>> {
+        let me = self.id;
+        let lower: Vec<usize> = (0..me).collect();
+        let higher: Vec<usize> = (me + 1..self.peers.len()).collect();
+        self.cross_with(r, s, rows, 0, 1, &lower, &higher)
+    }
+
+    /// [`Self::cross`] with this party choosing against `recv_from` and
+    /// correlating for `send_to`.
+    #[allow(clippy::too_many_arguments)]
+    fn cross_with(
+        &mut self,
+        r: &[u64],
+        s: &[u64],
+        rows: usize,
+        k: usize,
+        v: usize,
+        recv_from: &[usize],
+        send_to: &[usize],
+    ) -> Result<Vec<u64>> {
         let elementwise = k == 0;
         let (kk, vv) = if elementwise { (1, 1) } else { (k, v) };
         let mut out = vec![0u64; rows * vv];
         let per_row = kk * 64;
         let slab = (MAX_BATCH_OTS / per_row).max(1);
-        let peers = self.others();
         for start in (0..rows).step_by(slab) {
             let end = (start + slab).min(rows);
             let r_slab = &r[start * kk..end * kk];
@@ -68,8 +98,8 @@ impl OtProvider {
             };
             self.cot(
                 &shape,
-                &peers,
-                &peers,
+                recv_from,
+                send_to,
                 choice,
                 corr,
                 &mut |_: usize, j: usize, y: &[u64]| add(j, y, false),
@@ -160,7 +190,7 @@ impl OtProvider {
     /// `m_a = m0 ^ a (m0 ^ m1)` and the sender's `m0` share `a b` exactly
     /// (Beaver's OT-based AND triples). Returns `b_1..b_k` and
     /// `c_l = a & b_l`, this party's XOR shares.
-    fn and_triples_pair(&mut self, a: &[u64], k: usize) -> Result<(Vec<Vec<u64>>, Vec<Vec<u64>>)> {
+    fn and_triples_pair(&mut self, a: &[u64], k: usize) -> Result<(Words, Words)> {
         let words = a.len();
         let mut b = vec![vec![0u64; words]; k];
         let mut cross = vec![vec![0u64; words]; k];
@@ -424,7 +454,9 @@ impl OtProvider {
             }
             Material::Square(s) => {
                 let a = self.local.uniform(s);
-                let c = self.mul(&a, &a)?;
+                let once = self.cross_once(a.as_slice(), a.as_slice(), a.len())?;
+                let mut c = a.mul(&a)?;
+                c.add_assign(&RingTensor::from_vec(s, once)?.mul_scalar(2))?;
                 vec![a, c]
             }
             Material::MatTriple(m, k, n) => {
