@@ -656,16 +656,13 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
     let predictions_path = match &predictions {
         Some(p) => {
             let path = file.path(&inf.out);
-            let text: String = p
-                .iter()
-                .map(|row| {
-                    row.iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                        + "\n"
-                })
-                .collect();
+            // The same file as `tessera infer --out`: a header, then a row each.
+            let what = match spec.output {
+                crate::models::InferOutput::Class => crate::report::Columns::Class,
+                crate::models::InferOutput::Scores => crate::report::Columns::Scores,
+            };
+            let classes = spec.dims.last().copied().unwrap_or(1);
+            let text = crate::report::predictions_csv(spec.kind, classes, p, what);
             std::fs::write(&path, text)
                 .map_err(|e| DeployError::Net(format!("cannot write {}: {e}", path.display())))?;
             Some(path)

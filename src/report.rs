@@ -1,7 +1,7 @@
 //! What a training run leaves beside its model: a metrics JSON and a PNG of
 //! the loss and held-out accuracy per epoch, each next to the plaintext twin.
 
-use crate::models::{Evaluation, JobReport, JobSpec, PlainReport};
+use crate::models::{Evaluation, JobReport, JobSpec, ModelKind, PlainReport};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -252,4 +252,70 @@ pub fn plot_training(m: &TrainingMetrics, path: &Path) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
+}
+
+/// Which columns a predictions CSV has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Columns {
+    /// The class only (the value, for linear regression).
+    Class,
+    /// The probabilities only (the value, for linear regression).
+    Scores,
+    /// The class and the probabilities.
+    Both,
+}
+
+/// The class of one prediction: the probability above 1/2, or the largest.
+pub fn class_of(p: &[f64]) -> usize {
+    if p.len() == 1 {
+        (p[0] > 0.5) as usize
+    } else {
+        (0..p.len()).fold(0, |best, i| if p[i] > p[best] { i } else { best })
+    }
+}
+
+/// Predictions as CSV with a header, the one format of `predict`, `infer`
+/// and distributed inference. `preds` holds, per row, the class (for
+/// [`Columns::Class`] under MPC) or the model's outputs; `classes` names
+/// the probability columns of a multiclass model.
+pub fn predictions_csv(
+    kind: ModelKind,
+    classes: usize,
+    preds: &[Vec<f64>],
+    what: Columns,
+) -> String {
+    let mut out = String::new();
+    if kind == ModelKind::Linear {
+        out.push_str("prediction\n");
+        for p in preds {
+            out.push_str(&format!("{:.6}\n", p[0]));
+        }
+        return out;
+    }
+    let prob_names: Vec<String> = if kind == ModelKind::Logistic {
+        vec!["probability".into()]
+    } else {
+        (0..classes).map(|c| format!("p{c}")).collect()
+    };
+    let header = match what {
+        Columns::Class => "class".to_string(),
+        Columns::Scores => prob_names.join(","),
+        Columns::Both => format!("class,{}", prob_names.join(",")),
+    };
+    out.push_str(&(header + "\n"));
+    for p in preds {
+        let probs = || {
+            p.iter()
+                .map(|v| format!("{v:.6}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let line = match what {
+            Columns::Class => format!("{}", p[0] as i64),
+            Columns::Scores => probs(),
+            Columns::Both => format!("{},{}", class_of(p), probs()),
+        };
+        out.push_str(&(line + "\n"));
+    }
+    out
 }

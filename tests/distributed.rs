@@ -355,11 +355,10 @@ fn private_inference_across_processes_reveals_predictions_to_the_querier_only() 
         let out = finish(child, Duration::from_secs(60));
         assert!(out.status.success(), "{who}: {}", stderr(&out));
     }
-    let got: Vec<f64> = std::fs::read_to_string(dir.join("predictions.csv"))
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
+    let text = std::fs::read_to_string(dir.join("predictions.csv")).unwrap();
+    // The same format as `tessera infer --out`: a `class` header first.
+    assert_eq!(text.lines().next(), Some("class"), "{text}");
+    let got: Vec<f64> = text.lines().skip(1).map(|l| l.parse().unwrap()).collect();
     let ispec = InferSpec::new(&model, 2, 0, 1, InferOutput::Class, iris.rows()).unwrap();
     let reference = infer_fixed(
         &ispec,

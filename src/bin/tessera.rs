@@ -10,7 +10,9 @@ use tessera::models::{
     Evaluation, InferOutput, JobReport, JobSpec, ModelKind, SavedModel, Split, TrainConfig,
     TrainEvent,
 };
-use tessera::report::{plot_training, sidecar_paths, TrainingMetrics};
+use tessera::report::{
+    class_of, plot_training, predictions_csv, sidecar_paths, Columns, TrainingMetrics,
+};
 
 #[derive(Parser)]
 #[command(
@@ -895,7 +897,12 @@ fn infer(a: InferArgs, out: Output) -> Result<()> {
         InferOutput::Class => Columns::Class,
         InferOutput::Scores => Columns::Scores,
     };
-    let csv = predictions_csv(&model, &report.predictions, what);
+    let csv = predictions_csv(
+        model.kind,
+        model.training.classes,
+        &report.predictions,
+        what,
+    );
     if let Some(path) = &a.out {
         std::fs::write(path, &csv).with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -943,72 +950,11 @@ fn spinner(out: Output, msg: &'static str) -> indicatif::ProgressBar {
     bar
 }
 
-/// Which columns a predictions CSV has.
-#[derive(Clone, Copy, PartialEq)]
-enum Columns {
-    /// The class only (the value, for linear regression).
-    Class,
-    /// The probabilities only (the value, for linear regression).
-    Scores,
-    /// The class and the probabilities.
-    Both,
-}
-
-/// The class of one prediction: the probability above 1/2, or the largest.
-fn class_of(p: &[f64]) -> usize {
-    if p.len() == 1 {
-        (p[0] > 0.5) as usize
-    } else {
-        (0..p.len()).fold(0, |best, i| if p[i] > p[best] { i } else { best })
-    }
-}
-
-/// Predictions as CSV with a header. `preds` holds, per row, the class
-/// (for [`Columns::Class`] under MPC) or the model's outputs.
-fn predictions_csv(model: &SavedModel, preds: &[Vec<f64>], what: Columns) -> String {
-    let mut out = String::new();
-    if model.kind == ModelKind::Linear {
-        out.push_str("prediction\n");
-        for p in preds {
-            out.push_str(&format!("{:.6}\n", p[0]));
-        }
-        return out;
-    }
-    let prob_names: Vec<String> = if model.kind == ModelKind::Logistic {
-        vec!["probability".into()]
-    } else {
-        (0..model.training.classes)
-            .map(|c| format!("p{c}"))
-            .collect()
-    };
-    let header = match what {
-        Columns::Class => "class".to_string(),
-        Columns::Scores => prob_names.join(","),
-        Columns::Both => format!("class,{}", prob_names.join(",")),
-    };
-    out.push_str(&(header + "\n"));
-    for p in preds {
-        let probs = || {
-            p.iter()
-                .map(|v| format!("{v:.6}"))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let line = match what {
-            Columns::Class => format!("{}", p[0] as i64),
-            Columns::Scores => probs(),
-            Columns::Both => format!("{},{}", class_of(p), probs()),
-        };
-        out.push_str(&(line + "\n"));
-    }
-    out
-}
-
 fn predict(a: PredictArgs, out: Output) -> Result<()> {
     let model = SavedModel::load(&a.model)?;
     let data = Dataset::from_csv(&a.data)?;
     let preds = model.predict(&data)?;
-    let csv = predictions_csv(&model, &preds, Columns::Both);
+    let csv = predictions_csv(model.kind, model.training.classes, &preds, Columns::Both);
     let accuracy = match (&data.labels, model.kind) {
         (Some(labels), kind) if kind != ModelKind::Linear => {
             let correct = preds
