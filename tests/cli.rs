@@ -406,3 +406,68 @@ fn one_party_jobs_and_unwritable_outputs_are_refused_before_any_work() {
     assert!(out.status.success());
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
 }
+
+#[test]
+fn banners_name_models_and_parties_properly() {
+    let tmp = scratch("banners_name_models_and_parties_properly");
+    // A party id beyond the job file is refused before any banner.
+    let keys = tmp.join("keys");
+    assert!(tessera()
+        .args(["--quiet", "keygen", "--parties", "2", "--out"])
+        .arg(&keys)
+        .status()
+        .unwrap()
+        .success());
+    let out = tessera()
+        .args(["party", "--config"])
+        .arg(keys.join("job.example.toml"))
+        .args(["--id", "5"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("there is no party 5") && err.contains("lists 2 parties"),
+        "{err}"
+    );
+    assert!(!err.contains("party 5 of 2"), "{err}");
+    // Model names read as words, one feature is singular, receivers are not repeated.
+    let one = tmp.join("one.csv");
+    let rows: String = (0..40)
+        .map(|i| format!("{},{}\n", i as f64 / 10.0, (i >= 20) as u8))
+        .collect();
+    std::fs::write(&one, format!("x,label\n{rows}")).unwrap();
+    let out = tessera()
+        .args([
+            "train",
+            "--model",
+            "mlp",
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--no-compare",
+            "--data",
+        ])
+        .arg(&one)
+        .arg("--out")
+        .arg(tmp.join("m.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("joint MLP,"), "{text}");
+    assert!(text.contains("x 1 feature from"), "{text}");
+    assert!(!text.contains("Mlp"), "{text}");
+    let out = tessera()
+        .args(["train", "--model-to", "0,0", "--data"])
+        .arg(repo("data/breast_cancer.csv"))
+        .arg("--out")
+        .arg(tmp.join("m2.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("party 0 twice"),
+        "{err}"
+    );
+}

@@ -30,6 +30,18 @@ pub enum ModelKind {
     Mlp,
 }
 
+impl std::fmt::Display for ModelKind {
+    /// The model's name in sentences: "logistic regression", "MLP".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Linear => "linear regression",
+            ModelKind::Logistic => "logistic regression",
+            ModelKind::Softmax => "softmax regression",
+            ModelKind::Mlp => "MLP",
+        })
+    }
+}
+
 impl ModelKind {
     /// True for models with a softmax over `classes` outputs.
     pub fn is_multiclass(self) -> bool {
@@ -166,6 +178,14 @@ impl JobSpec {
             return bad(format!(
                 "label party {} does not exist among {} parties",
                 self.label_party, self.parties
+            ));
+        }
+        if let Some(p) = (0..self.model_receivers.len())
+            .find(|&i| self.model_receivers[..i].contains(&self.model_receivers[i]))
+        {
+            return bad(format!(
+                "model receivers list party {} twice",
+                self.model_receivers[p]
             ));
         }
         if self.model_receivers.iter().any(|&p| p >= self.parties) {

@@ -630,7 +630,7 @@ fn describe(e: &Evaluation) -> String {
 
 fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
     println!(
-        "tessera: joint {:?} model, {} parties, data split by {:?}, embedded (threads of one process)",
+        "tessera: joint {}, {} parties, data split by {:?}, embedded (threads of one process)",
         spec.train.model, spec.parties, spec.split
     );
     println!(
@@ -644,9 +644,10 @@ fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
     }
     for (p, d) in parts.iter().enumerate() {
         println!(
-            "  party {p}: {} rows x {} features from {}{}",
+            "  party {p}: {} rows x {} feature{} from {}{}",
             d.rows(),
             d.feature_names.len(),
+            if d.feature_names.len() == 1 { "" } else { "s" },
             d.path.display(),
             if d.labels.is_some() {
                 ", holds labels"
@@ -819,11 +820,21 @@ fn infer_party(file: &tessera::deploy::JobFile, a: PartyArgs) -> Result<()> {
 
 fn party(a: PartyArgs) -> Result<()> {
     let file = tessera::deploy::JobFile::load(&a.config)?;
+    // Checked before anything is announced: "party 5 of 2" is no banner.
+    if a.id >= file.party.len() {
+        bail!(
+            "there is no party {}: {} lists {} parties (ids 0 to {})",
+            a.id,
+            a.config.display(),
+            file.party.len(),
+            file.party.len() - 1
+        );
+    }
     let Some(job) = &file.job else {
         return infer_party(&file, a);
     };
     eprintln!(
-        "tessera party {} of {}: {:?} regression, split by {:?}; security: semi-honest parties; {}",
+        "tessera party {} of {}: {}, split by {:?}; security: semi-honest parties; {}",
         a.id,
         file.party.len(),
         job.model,
