@@ -26,21 +26,19 @@
 //! robust (fixed-key AES modelled as a random permutation). The secret bits
 //! (`delta`, choices) never branch: they select through masks.
 
+mod bits;
+mod primitives;
+
 use super::base::Key;
-use aes::cipher::{generic_array::GenericArray, BlockEncrypt, KeyInit};
-use aes::Aes128;
+use bits::{BitReader, BitWriter};
+pub use primitives::transpose64;
+use primitives::{transpose, ColumnPrg, Tccr};
 
 /// Base OTs per extension: the computational security parameter.
 pub const KAPPA: usize = 128;
 
 /// OTs processed per chunk: one frame of corrections each.
 const CHUNK_BLOCKS: usize = 1 << 14;
-
-/// The public key of the fixed-key AES permutation (any fixed value works;
-/// these are the first hex digits of pi).
-const FIXED_KEY: [u8; 16] = [
-    0x24, 0x3f, 0x6a, 0x88, 0x85, 0xa3, 0x08, 0xd3, 0x13, 0x19, 0x8a, 0x2e, 0x03, 0x70, 0x73, 0x44,
-];
 
 /// How a correlation is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,149 +47,6 @@ pub enum Op {
     Add,
     /// `y = x ^ r c`.
     Xor,
-}
-
-/// The AES-CTR expansion of one base-OT seed (one column of the IKNP matrix).
-struct ColumnPrg {
-    cipher: Aes128,
-    counter: u64,
-    /// Counter blocks, kept between calls.
-    blocks: Vec<Block>,
-}
-
-impl ColumnPrg {
-    fn new(key: &Key) -> Self {
-        Self {
-            cipher: Aes128::new(GenericArray::from_slice(key)),
-            counter: 0,
-            blocks: Vec::new(),
-        }
-    }
-
-    /// Fills `out` (an even number of words) with the next stream words.
-    fn fill(&mut self, out: &mut [u64]) {
-        let counter = self.counter;
-        self.blocks.clear();
-        self.blocks.extend(
-            (0..out.len() as u64 / 2)
-                .map(|i| GenericArray::from(((counter + i) as u128).to_le_bytes())),
-        );
-        self.counter += self.blocks.len() as u64;
-        self.cipher.encrypt_blocks(&mut self.blocks);
-        for (o, b) in out.chunks_exact_mut(2).zip(&self.blocks) {
-            o[0] = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-            o[1] = u64::from_le_bytes(b[8..].try_into().expect("8 bytes"));
-        }
-    }
-}
-
-/// Transposes a 64x64 bit matrix in place: bit `c` of word `r` moves to bit
-/// `r` of word `c` (the recursive block swap, six passes of word operations).
-pub fn transpose64(a: &mut [u64; 64]) {
-    let mut j = 32;
-    let mut m: u64 = 0x0000_0000_ffff_ffff;
-    while j != 0 {
-        for base in (0..64).step_by(2 * j) {
-            for k in base..base + j {
-                let t = ((a[k] >> j) ^ a[k + j]) & m;
-                a[k] ^= t << j;
-                a[k + j] ^= t;
-            }
-        }
-        j >>= 1;
-        m ^= m << j;
-    }
-}
-
-/// Rows of a `KAPPA x (64 w)` bit matrix stored column by column (`w` words
-/// per column): row `j` holds bit `j` of every column. Columns are read a
-/// tile of words at a time (contiguous), then each 64x64 block transposed
-/// in cache.
-fn transpose(cols: &[u64], w: usize) -> Vec<u128> {
-    const TILE: usize = 16;
-    let mut rows = vec![0u128; w * 64];
-    let mut tile = [[0u64; TILE]; KAPPA];
-    let mut block = [0u64; 64];
-    for word0 in (0..w).step_by(TILE) {
-        let width = TILE.min(w - word0);
-        for (l, t) in tile.iter_mut().enumerate() {
-            t[..width].copy_from_slice(&cols[l * w + word0..l * w + word0 + width]);
-        }
-        for dw in 0..width {
-            let word = word0 + dw;
-            let out = &mut rows[word * 64..(word + 1) * 64];
-            for half in 0..2 {
-                for (i, b) in block.iter_mut().enumerate() {
-                    *b = tile[half * 64 + i][dw];
-                }
-                transpose64(&mut block);
-                for (r, b) in out.iter_mut().zip(&block) {
-                    *r |= (*b as u128) << (64 * half);
-                }
-            }
-        }
-    }
-    rows
-}
-
-/// The tweakable correlation-robust hash `H(i, x) = pi(pi(x) ^ i) ^ pi(x)`.
-struct Tccr {
-    pi: Aes128,
-    /// Scratch blocks, kept between calls (fresh pages cost more than the hashing).
-    pis: Vec<Block>,
-    blocks: Vec<Block>,
-}
-
-type Block = GenericArray<u8, aes::cipher::consts::U16>;
-
-impl Tccr {
-    fn new() -> Self {
-        Self {
-            pi: Aes128::new(GenericArray::from_slice(&FIXED_KEY)),
-            pis: Vec::new(),
-            blocks: Vec::new(),
-        }
-    }
-
-    /// `blocks(j)` output blocks for row `j` (OT `first + j`, block `c`
-    /// tweaked by `c` in the high half), as words into `out`; row `j`'s words
-    /// start at `at[j]`.
-    fn hash(
-        &mut self,
-        rows: &[u128],
-        first: u64,
-        blocks: impl Fn(usize) -> usize,
-        out: &mut Vec<u64>,
-        at: &mut Vec<usize>,
-    ) {
-        self.pis.clear();
-        self.pis
-            .extend(rows.iter().map(|&x| GenericArray::from(x.to_le_bytes())));
-        self.pi.encrypt_blocks(&mut self.pis);
-        self.blocks.clear();
-        at.clear();
-        for (j, p) in self.pis.iter().enumerate() {
-            at.push(self.blocks.len() * 2);
-            let p = u128::from_le_bytes((*p).into());
-            let tweak = (first + j as u64) as u128;
-            for c in 0..blocks(j) {
-                let t = tweak | ((c as u128) << 64);
-                self.blocks.push(GenericArray::from((p ^ t).to_le_bytes()));
-            }
-        }
-        self.pi.encrypt_blocks(&mut self.blocks);
-        out.clear();
-        out.reserve(self.blocks.len() * 2);
-        let mut b = self.blocks.iter();
-        for (j, p) in self.pis.iter().enumerate() {
-            let p = u128::from_le_bytes((*p).into());
-            for _ in 0..blocks(j) {
-                let h = u128::from_le_bytes((*b.next().expect("counted")).into()) ^ p;
-                out.push(h as u64);
-                out.push((h >> 64) as u64);
-            }
-        }
-    }
 }
 
 /// The extension sender's state with one peer (the base-OT receiver).
@@ -297,102 +152,6 @@ impl CotShape<'_> {
     /// OTs per chunk (the unit of one corrections frame).
     fn chunk(&self) -> usize {
         (CHUNK_BLOCKS / self.v.div_ceil(2)).max(1)
-    }
-}
-
-/// Packs values of varying widths densely into little-endian words, into
-/// a frame sized up front.
-struct BitWriter {
-    out: Vec<u8>,
-    at: usize,
-    acc: u64,
-    bits: u32,
-}
-
-impl BitWriter {
-    fn with_capacity(bytes: usize) -> Self {
-        Self {
-            out: vec![0; bytes],
-            at: 0,
-            acc: 0,
-            bits: 0,
-        }
-    }
-    #[inline]
-    fn emit(&mut self, word: u64) {
-        match self.out.get_mut(self.at..self.at + 8) {
-            Some(dst) => dst.copy_from_slice(&word.to_le_bytes()),
-            None => self.out.extend_from_slice(&word.to_le_bytes()),
-        }
-        self.at += 8;
-    }
-    /// Appends the low `w` bits of `v` (`v < 2^w`, `1 <= w <= 64`).
-    #[inline]
-    fn push(&mut self, v: u64, w: u32) {
-        self.acc |= v << self.bits;
-        let total = self.bits + w;
-        if total >= 64 {
-            let full = self.acc;
-            self.emit(full);
-            // The bits of v that did not fit (none if it ended exactly).
-            self.acc = if self.bits == 0 {
-                0
-            } else {
-                v >> (64 - self.bits)
-            };
-            self.bits = total - 64;
-        } else {
-            self.bits = total;
-        }
-    }
-    fn finish(mut self) -> Vec<u8> {
-        if self.bits > 0 {
-            let last = self.acc;
-            self.emit(last);
-        }
-        self.out.truncate(self.at);
-        self.out
-    }
-}
-
-/// Reads values of varying widths from little-endian words. Frames are
-/// length-checked before reading, so a read past the end (which cannot
-/// happen then) gives zeros rather than a branch per value.
-struct BitReader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-    acc: u64,
-    bits: u32,
-}
-
-impl<'a> BitReader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Self {
-            bytes,
-            pos: 0,
-            acc: 0,
-            bits: 0,
-        }
-    }
-    /// The next `w` bits (`1 <= w <= 64`).
-    #[inline]
-    fn pull(&mut self, w: u32) -> u64 {
-        if self.bits >= w {
-            let v = self.acc & mask(w);
-            self.acc = if w == 64 { 0 } else { self.acc >> w };
-            self.bits -= w;
-            return v;
-        }
-        let next = self
-            .bytes
-            .get(self.pos..self.pos + 8)
-            .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-        self.pos += 8;
-        let v = (self.acc | (next << self.bits)) & mask(w);
-        let used = w - self.bits;
-        self.acc = if used == 64 { 0 } else { next >> used };
-        self.bits = 64 - used;
-        v
     }
 }
 
@@ -664,42 +423,5 @@ impl SendBatch {
 impl Drop for SendBatch {
     fn drop(&mut self) {
         self.delta = 0;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transpose64_matches_the_definition() {
-        let mut prg = tessera_tensor::Prg::from_seed([9; 32]);
-        let mut a = [0u64; 64];
-        prg.fill(&mut a);
-        let orig = a;
-        transpose64(&mut a);
-        for r in 0..64 {
-            for c in 0..64 {
-                assert_eq!((a[c] >> r) & 1, (orig[r] >> c) & 1);
-            }
-        }
-    }
-
-    #[test]
-    fn bits_pack_and_unpack_at_any_width() {
-        let vals: Vec<(u64, u32)> = (1..=64u32)
-            .map(|w| (0x9e37_79b9_7f4a_7c15u64.wrapping_mul(w as u64) & mask(w), w))
-            .collect();
-        let mut wr = BitWriter::with_capacity(0);
-        for &(v, w) in &vals {
-            wr.push(v, w);
-        }
-        let words = wr.finish();
-        assert_eq!(words.len(), (64 * 65 / 2usize).div_ceil(64) * 8);
-        let mut rd = BitReader::new(&words);
-        for &(v, w) in &vals {
-            assert_eq!(rd.pull(w), v);
-        }
-        assert_eq!(rd.pull(64), 0, "past the end reads zeros");
     }
 }
