@@ -1,0 +1,202 @@
+//! The [`Backend`] trait and its three implementations: plaintext `f32`
+//! and fixed point (`plain.rs`), and MPC (`mpc.rs`).
+
+mod mpc;
+mod plain;
+
+pub use mpc::MpcBackend;
+pub use plain::{F32Backend, FixedBackend};
+
+use crate::{LayerError, Result};
+use ndarray::ArrayD;
+use tessera_protocols::PartyId;
+
+/// The tensor operations layers are written against.
+///
+/// Values are real numbers; how they are held (plain floats, fixed-point ring
+/// elements, or one party's additive shares) is the backend's business.
+/// Binary operations let the right operand broadcast along length-1 axes
+/// (a `[1, n]` bias row against a `[m, n]` batch). Fixed-point backends round
+/// products toward -inf (plaintext) or within one unit above it (MPC).
+pub trait Backend {
+    /// How a tensor is held.
+    type Tensor: Clone;
+    /// Data read again every epoch (training rows), prepared once by
+    /// [`Backend::data`]: under MPC it is masked once, so products with its
+    /// rows open only the other operand. Cheap to clone (shared, not copied).
+    type Data: Clone;
+
+    /// Short name for reports (`"f32"`, `"fixed"`, `"mpc"`).
+    fn name(&self) -> &'static str;
+    /// Shape of a tensor.
+    fn shape(&self, t: &Self::Tensor) -> Vec<usize>;
+    /// A secret input held by party `owner`: `data` is `Some` where the data
+    /// lives (on the owner under MPC; always in plaintext), `shape` is public.
+    fn input(
+        &mut self,
+        owner: PartyId,
+        data: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<Self::Tensor>;
+    /// A public constant known to every party.
+    fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor>;
+    /// `a + b`.
+    fn add(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `a - b`.
+    fn sub(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `-a`.
+    fn neg(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Elementwise product (same shapes).
+    fn mul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Elementwise square.
+    fn square(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Matrix product `[m,k] x [k,n]`.
+    fn matmul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `c * a` for a public real `c`.
+    fn scale(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor>;
+    /// `a + c` for a public real `c`.
+    fn add_scalar(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor>;
+    /// Transpose of a matrix.
+    fn transpose(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Sum over axis 0, keeping it: `[m, n] -> [1, n]`.
+    fn sum_rows(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Rows at the given indices.
+    fn select_rows(&mut self, a: &Self::Tensor, rows: &[usize]) -> Result<Self::Tensor>;
+    /// Concatenation along `axis`.
+    fn concat(&mut self, parts: &[&Self::Tensor], axis: usize) -> Result<Self::Tensor>;
+    /// `max(a, 0)` elementwise, exact.
+    fn relu(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// 1.0 where `a > 0`, else 0.0.
+    fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// `max(a, 0)` and a mask of `a > 0` for [`Backend::mul_mask`] (ReLU's
+    /// backward pass), in one step. The mask's encoding is the backend's.
+    fn relu_with_mask(&mut self, a: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        let mask = self.positive(a)?;
+        Ok((self.mul(a, &mask)?, mask))
+    }
+    /// `a` where the mask from [`Backend::relu_with_mask`] is set, else 0; exact.
+    fn mul_mask(&mut self, a: &Self::Tensor, mask: &Self::Tensor) -> Result<Self::Tensor> {
+        self.mul(a, mask)
+    }
+    /// Sum over axis 1, keeping it: `[m, n] -> [m, 1]`.
+    fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Columns at the given indices (repeats allowed).
+    fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor>;
+    /// A nonlinear function, elementwise (see [`Function`] for domains).
+    fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor>;
+    /// Opens `a` to every party; `label` names it in the record of openings.
+    fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>>;
+    /// Marks the start of a repeated unit of work (a training step), so that
+    /// preprocessing for the next ones can be prepared ahead of time;
+    /// `next_rows` are the data rows this step and the next ones read.
+    fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
+        let _ = next_rows;
+        Ok(())
+    }
+    /// Prepares a matrix that will be read again and again by rows.
+    fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data>;
+    /// Rows of prepared data, as a tensor.
+    fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor>;
+    /// `d[rows] w`, or `d[rows]^T w` if `transposed`.
+    fn matmul_rows(
+        &mut self,
+        d: &Self::Data,
+        rows: &[usize],
+        w: &Self::Tensor,
+        transposed: bool,
+    ) -> Result<Self::Tensor>;
+    /// Opens `a` to party `to` only; `None` on the other parties.
+    fn reveal_to(
+        &mut self,
+        a: &Self::Tensor,
+        to: PartyId,
+        label: &str,
+    ) -> Result<Option<ArrayD<f64>>>;
+}
+
+/// Nonlinear functions with a protocol of their own under MPC. Plaintext
+/// backends compute them exactly, with the same conventions outside the
+/// domain (`1/x` and `1/sqrt(x)` are 0 for `x <= 0`, `ln x` is `ln 2^-f`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// `e^x` (saturates at `e^10`).
+    Exp,
+    /// `1/x` for `x > 0`.
+    Reciprocal,
+    /// `1/sqrt(x)` for `x > 0`.
+    InvSqrt,
+    /// `ln x` for `x > 0`.
+    Log,
+    /// Logistic sigmoid, accurate to 1e-4.
+    Sigmoid,
+    /// Hyperbolic tangent, accurate to 2e-4.
+    Tanh,
+}
+
+impl Function {
+    /// The exact function, with the backends' conventions outside the domain.
+    pub fn exact(self, x: f64, frac_bits: u32) -> f64 {
+        let floor = -(frac_bits as f64) * std::f64::consts::LN_2;
+        match self {
+            Function::Exp => x.min(tessera_protocols::approx::EXP_MAX).exp(),
+            Function::Reciprocal => {
+                if x > 0.0 {
+                    1.0 / x
+                } else {
+                    0.0
+                }
+            }
+            Function::InvSqrt => {
+                if x > 0.0 {
+                    1.0 / x.sqrt()
+                } else {
+                    0.0
+                }
+            }
+            Function::Log => {
+                if x > 0.0 {
+                    x.ln()
+                } else {
+                    floor
+                }
+            }
+            Function::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Function::Tanh => x.tanh(),
+        }
+    }
+}
+
+pub(super) fn broadcastable(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
+    let ok = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || *y == 1);
+    if ok {
+        Ok(())
+    } else {
+        Err(LayerError::Shape {
+            op,
+            left: a.to_vec(),
+            right: b.to_vec(),
+        })
+    }
+}
+
+pub(super) fn same(op: &'static str, a: &[usize], b: &[usize]) -> Result<()> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(LayerError::Shape {
+            op,
+            left: a.to_vec(),
+            right: b.to_vec(),
+        })
+    }
+}
+
+pub(super) fn check_input<'a>(
+    data: Option<&'a ArrayD<f64>>,
+    shape: &[usize],
+) -> Result<&'a ArrayD<f64>> {
+    let d = data
+        .ok_or_else(|| LayerError::Usage("a plaintext backend needs every party's data".into()))?;
+    same("input", d.shape(), shape)?;
+    Ok(d)
+}

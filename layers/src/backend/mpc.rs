@@ -1,0 +1,168 @@
+//! The MPC backend: one party's view, its additive shares and its session.
+
+use super::{same, Backend, Function};
+use crate::Result;
+use ndarray::ArrayD;
+use tessera_protocols::{approx, arith, binary, AShare, PartyId, Session};
+use tessera_tensor::RingTensor;
+
+/// MPC: one party's view, holding its additive shares and its session.
+/// Every party runs the same layer code on its own `MpcBackend`.
+pub struct MpcBackend<'s> {
+    sess: &'s mut Session,
+}
+
+impl<'s> MpcBackend<'s> {
+    /// Wraps a party's session.
+    pub fn new(sess: &'s mut Session) -> Self {
+        Self { sess }
+    }
+    /// The underlying session.
+    pub fn session(&mut self) -> &mut Session {
+        self.sess
+    }
+}
+
+impl Backend for MpcBackend<'_> {
+    type Tensor = AShare;
+    type Data = arith::MaskedMatrix;
+
+    fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data> {
+        Ok(arith::mask_once(self.sess, x)?)
+    }
+    fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor> {
+        Ok(d.rows(self.sess, rows)?)
+    }
+    fn matmul_rows(
+        &mut self,
+        d: &Self::Data,
+        rows: &[usize],
+        w: &Self::Tensor,
+        transposed: bool,
+    ) -> Result<Self::Tensor> {
+        Ok(arith::matmul_masked_rows_fixed(
+            self.sess, d, rows, w, transposed,
+        )?)
+    }
+
+    fn name(&self) -> &'static str {
+        "mpc"
+    }
+    fn shape(&self, t: &Self::Tensor) -> Vec<usize> {
+        t.shape().to_vec()
+    }
+    fn input(
+        &mut self,
+        owner: PartyId,
+        data: Option<&ArrayD<f64>>,
+        shape: &[usize],
+    ) -> Result<Self::Tensor> {
+        let encoded = match data {
+            Some(d) if self.sess.id() == owner => {
+                same("input", d.shape(), shape)?;
+                Some(self.sess.fixed().encode_array(d)?)
+            }
+            _ => None,
+        };
+        Ok(arith::share_input(
+            self.sess,
+            owner,
+            encoded.as_ref(),
+            shape,
+        )?)
+    }
+    fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor> {
+        let enc = self.sess.fixed().encode_array(data)?;
+        let share = if self.sess.is_leader() {
+            enc
+        } else {
+            RingTensor::zeros(data.shape())
+        };
+        Ok(AShare::from_share(share))
+    }
+    fn add(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.add(b)?)
+    }
+    fn sub(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.sub(b)?)
+    }
+    fn neg(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.neg())
+    }
+    fn mul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(arith::mul_fixed(self.sess, a, b)?)
+    }
+    fn square(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(arith::square_fixed(self.sess, a)?)
+    }
+    fn matmul(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(arith::matmul_fixed(self.sess, a, b)?)
+    }
+    fn scale(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor> {
+        Ok(arith::scale(self.sess, a, c)?)
+    }
+    fn add_scalar(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor> {
+        let enc = self.sess.fixed().encode(c)?;
+        Ok(a.add_public_scalar(self.sess, enc))
+    }
+    fn transpose(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.transpose())
+    }
+    fn sum_rows(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.sum_axis(0)?)
+    }
+    fn select_rows(&mut self, a: &Self::Tensor, rows: &[usize]) -> Result<Self::Tensor> {
+        Ok(a.select_rows(rows)?)
+    }
+    fn concat(&mut self, parts: &[&Self::Tensor], axis: usize) -> Result<Self::Tensor> {
+        Ok(AShare::concat(parts, axis)?)
+    }
+    fn relu(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(binary::relu(self.sess, a)?)
+    }
+    fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        let bit = binary::greater_than_zero(self.sess, a)?;
+        Ok(bit.mul_public_scalar(self.sess.fixed().one()))
+    }
+    /// The mask is 0/1 as integers, so applying it needs no truncation.
+    fn relu_with_mask(&mut self, a: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        Ok(binary::relu_with_mask(self.sess, a)?)
+    }
+    fn mul_mask(&mut self, a: &Self::Tensor, mask: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(arith::mul(self.sess, a, mask)?)
+    }
+    fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(a.sum_axis(1)?)
+    }
+    fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor> {
+        Ok(a.select_cols(cols)?)
+    }
+    fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
+        let s = &mut *self.sess;
+        Ok(match f {
+            Function::Exp => approx::exp(s, a)?,
+            Function::Reciprocal => approx::reciprocal(s, a)?,
+            Function::InvSqrt => approx::inv_sqrt(s, a)?,
+            Function::Log => approx::log(s, a)?,
+            Function::Sigmoid => approx::sigmoid(s, a)?,
+            Function::Tanh => approx::tanh(s, a)?,
+        })
+    }
+    fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
+        Ok(self.sess.prep().step_boundary(next_rows)?)
+    }
+    fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>> {
+        let v = arith::reveal(self.sess, a, label)?;
+        Ok(self.sess.fixed().decode_tensor(&v))
+    }
+    fn reveal_to(
+        &mut self,
+        a: &Self::Tensor,
+        to: PartyId,
+        label: &str,
+    ) -> Result<Option<ArrayD<f64>>> {
+        let v = arith::reveal_to(self.sess, a, to, label)?;
+        let fixed = self.sess.fixed();
+        Ok(v.map(|v| fixed.decode_tensor(&v)))
+    }
+}
