@@ -1,0 +1,322 @@
+//! `tessera bench`: end-to-end tasks, each timed next to its plaintext `f32`
+//! twin in the same process, with the cost MPC adds: preprocessing wait,
+//! bytes and rounds per party, and peak memory.
+
+mod measure;
+mod mnist;
+mod rates;
+mod table;
+
+use measure::*;
+pub use mnist::load_mnist_binary;
+pub use rates::*;
+pub use table::markdown;
+
+use crate::models::{infer_plain, Dataset, InferOutput, InferSpec, ModelError, Result, SavedModel};
+use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
+use crate::protocols::{approx, arith, binary, AShare, ProtocolError, Session};
+use crate::tensor::{matmul::f32_matmul, FixedPoint, Prg, RingTensor};
+use crate::{infer_privately, Job, Provider};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Small sizes that finish in well under two minutes (a smoke test).
+    pub quick: bool,
+    /// Where the MNIST idx files are (`train-images-idx3-ubyte.gz`, ...).
+    pub mnist: PathBuf,
+    /// Directory of the shipped CSVs (`breast_cancer.csv`, `digits.csv`).
+    pub data: PathBuf,
+    /// Only tasks whose name contains this.
+    pub filter: Option<String>,
+    /// Where the correlated randomness comes from (every task, same names).
+    pub preprocessing: Provider,
+}
+
+/// One task's figures. Times are seconds of wall time.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskResult {
+    /// Short name, e.g. `mnist_logreg_epoch`.
+    pub name: String,
+    /// What was run.
+    pub description: String,
+    /// Computing parties.
+    pub parties: usize,
+    /// MPC wall time (slowest party).
+    pub mpc_s: f64,
+    /// The plaintext `f32` twin's wall time.
+    pub plaintext_s: f64,
+    /// `mpc_s / plaintext_s`.
+    pub ratio: f64,
+    /// The target ratio from the issue tracker, where one is set.
+    pub target_ratio: Option<f64>,
+    /// Time spent before the online phase, not counted in `mpc_s`: party 0's
+    /// dry run that lists the dealer's material so it is made ahead.
+    pub offline_s: f64,
+    /// Time parties spent on preprocessing during the run: waiting for the
+    /// dealer's material, or making it by OT (max over parties).
+    pub preprocessing_wait_s: f64,
+    /// `mpc_s` minus the wait: computing and messaging.
+    pub online_s: f64,
+    /// Of the online time, how long the busiest-waiting party was blocked on
+    /// its peers' messages (their compute, latency and transfer).
+    pub peer_wait_s: f64,
+    /// Bytes sent by the busiest party to the other parties.
+    pub bytes_sent_per_party: u64,
+    /// Preprocessing bytes of the busiest party: received from the dealer,
+    /// or sent plus received by OT among the parties.
+    pub preprocessing_bytes: u64,
+    /// Communication rounds.
+    pub rounds: u64,
+    /// Peak resident memory of the process during the task, if measurable.
+    pub peak_memory_bytes: Option<u64>,
+    /// Accuracy under MPC, for learning tasks.
+    pub accuracy_mpc: Option<f64>,
+    /// Accuracy of the plaintext twin.
+    pub accuracy_plaintext: Option<f64>,
+    /// Why a task was skipped, or anything else worth knowing.
+    pub note: Option<String>,
+}
+
+/// Runs every task (or those matching the filter) in order.
+pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<TaskResult>> {
+    let wanted = |name: &str| !matches!(&opts.filter, Some(f) if !name.contains(f.as_str()));
+    let mut out = Vec::new();
+    let q = opts.quick;
+    // Short tasks keep the fastest of three runs, MPC and plaintext alike.
+    let reps = if q { 1 } else { 3 };
+
+    if wanted("logreg_breast_cancer") {
+        progress("logreg_breast_cancer");
+        let data = Dataset::from_csv(opts.data.join("breast_cancer.csv"))?;
+        let job = Job::logistic(2)
+            .preprocessing(opts.preprocessing)
+            .epochs(10);
+        let parts = job.split_dataset(&data)?;
+        out.push(training_task(
+            "logreg_breast_cancer",
+            "logistic regression, breast_cancer (455 train rows x 30), 10 epochs, batch 32".into(),
+            &job,
+            &parts,
+            None,
+            reps,
+        )?);
+    }
+
+    let digits = Dataset::from_csv(opts.data.join("digits.csv"))?;
+    let mlp = Job::mlp(2, &[128], 10)
+        .preprocessing(opts.preprocessing)
+        .epochs(1)
+        .batch_size(64)
+        .learning_rate(0.2);
+    if wanted("mlp_digits_epoch") {
+        progress("mlp_digits_epoch");
+        let parts = mlp.split_dataset(&digits)?;
+        out.push(training_task(
+            "mlp_digits_epoch",
+            "MLP 64-128-10 (exact ReLU, softmax), digits (1437 train rows), 1 epoch, batch 64"
+                .into(),
+            &mlp,
+            &parts,
+            Some(75.0),
+            reps,
+        )?);
+    }
+
+    if wanted("inference_digits") {
+        progress("inference_digits");
+        // A model trained in plaintext (the owner's), then queried on the held-out rows.
+        let trained = mlp
+            .clone()
+            .epochs(10)
+            .train_plaintext(&mlp.split_dataset(&digits)?)?;
+        let (_, test) = crate::models::train_test_indices(digits.rows(), 0.2, 42);
+        let rows = digits.select(&test);
+        reset_peak_memory();
+        let (cost, report) = fastest_run(reps, || {
+            let report = infer_privately(
+                &trained.model,
+                &rows,
+                2,
+                0,
+                1,
+                InferOutput::Class,
+                opts.preprocessing,
+            )?;
+            let cost = Cost::from_stats(
+                &report.stats,
+                report.seconds.iter().copied().fold(0.0, f64::max),
+            );
+            Ok((cost, report))
+        })?;
+        let peak = peak_memory();
+        let spec = InferSpec::new(&trained.model, 2, 0, 1, InferOutput::Class, rows.rows())?;
+        let (plain_s, plain) = best_of(20, || {
+            infer_plain(&mut crate::layers::F32Backend, &spec, &trained.model, &rows)
+        });
+        let plain = plain?;
+        let labels = rows.labels.as_ref().expect("digits has labels");
+        let acc = |p: &[Vec<f64>]| {
+            Some(p.iter().zip(labels).filter(|(p, y)| p[0] == **y).count() as f64 / p.len() as f64)
+        };
+        let mut r = result(
+            "inference_digits",
+            format!("private inference, MLP 64-128-10, {} digits rows in one batch, classes to the querier", rows.rows()),
+            2,
+            cost,
+            plain_s,
+            Some(40.0),
+            (acc(&report.predictions), acc(&plain)), peak);
+        r.offline_s = report.planning_seconds;
+        out.push(r);
+    }
+
+    if wanted("mnist_logreg_epoch") {
+        progress("mnist_logreg_epoch");
+        let rows = q.then_some(6000);
+        let desc = format!(
+            "logistic regression, MNIST {} x 784 (digit 0 vs rest), 1 epoch, batch 128",
+            rows.unwrap_or(60000)
+        );
+        match load_mnist_binary(&opts.mnist, rows) {
+            Ok(mnist) => {
+                let job = Job::logistic(2)
+                    .preprocessing(opts.preprocessing)
+                    .epochs(1)
+                    .batch_size(128)
+                    .learning_rate(0.1)
+                    .test_fraction(0.1);
+                let parts = job.split_dataset(&mnist)?;
+                drop(mnist);
+                out.push(training_task(
+                    "mnist_logreg_epoch",
+                    desc,
+                    &job,
+                    &parts,
+                    Some(50.0),
+                    1,
+                )?);
+            }
+            Err(e) => out.push(skipped(
+                "mnist_logreg_epoch",
+                desc,
+                format!("skipped: {e} (pass --mnist DIR with the MNIST idx .gz files)"),
+            )),
+        }
+    }
+
+    // With OT a matrix triple costs about 2 kbit per scalar product, so the
+    // secret matmul runs at 256^3 there (a 1024^3 one would move ~560 GB).
+    let n = match (q, opts.preprocessing) {
+        (true, _) | (false, Provider::Ot) => 256,
+        _ => 1024,
+    };
+    if wanted("matmul") {
+        progress("matmul");
+        let fp = FixedPoint::default();
+        let mut prg = Prg::from_seed([3; 32]);
+        let a: Vec<f64> = (0..n * n).map(|_| prg.next_f64() - 0.5).collect();
+        let enc = RingTensor::from_vec(
+            &[n, n],
+            a.iter().map(|&v| fp.encode(v).expect("small")).collect(),
+        )
+        .map_err(|e| ModelError::Config(e.to_string()))?;
+        reset_peak_memory();
+        let (cost, ()) = fastest_run(reps, || {
+            let outs = run_embedded(
+                &EmbeddedConfig::new(2).with_preprocessing(opts.preprocessing),
+                |s| {
+                    let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), &[n, n])?;
+                    let y = arith::share_input(s, 1, (s.id() == 1).then_some(&enc), &[n, n])?;
+                    Ok::<_, ProtocolError>(arith::matmul_fixed(s, &x, &y)?.len())
+                },
+            )?;
+            Ok((Cost::from_outcomes(&outs), ()))
+        })?;
+        let peak = peak_memory();
+        let af: Vec<f32> = a.iter().map(|&v| v as f32).collect();
+        let (plain_s, _) = best_of(3, || f32_matmul(&af, &af, n, n, n));
+        out.push(result(
+            "matmul",
+            format!("secret x secret fixed-point matmul {n}x{n}x{n}"),
+            2,
+            cost,
+            plain_s,
+            None,
+            (None, None),
+            peak,
+        ));
+    }
+
+    let len = if q { 100_000 } else { 1_000_000 };
+    if wanted("beaver_triples") {
+        progress("beaver_triples");
+        // The preprocessing alone: `len` 64-bit Beaver triples made and
+        // taken, against one plaintext product per triple.
+        let provider = opts.preprocessing;
+        let (cost, ()) = fastest_run(reps, || {
+            let outs = run_embedded(&EmbeddedConfig::new(2).with_preprocessing(provider), |s| {
+                let t = s
+                    .prep()
+                    .take(&crate::protocols::prep::Material::Triple(vec![len]))?;
+                Ok::<_, ProtocolError>(t.len())
+            })?;
+            Ok((Cost::from_outcomes(&outs), ()))
+        })?;
+        let mut prg = Prg::from_seed([2; 32]);
+        let (a, b) = (prg.next_u64_vec(len), prg.next_u64_vec(len));
+        let (plain_s, _) = best_of(3, || {
+            a.iter()
+                .zip(&b)
+                .map(|(x, y)| x.wrapping_mul(*y))
+                .collect::<Vec<_>>()
+        });
+        let mut r = result(
+            "beaver_triples",
+            format!("{len} Beaver triples over Z_2^64, made and taken (preprocessing only)"),
+            2,
+            Cost {
+                mpc_s: cost.mpc_s,
+                ..cost
+            },
+            plain_s,
+            None,
+            (None, None),
+            None,
+        );
+        r.note = Some(format!(
+            "{:.2} us and {} per triple per party",
+            r.mpc_s / len as f64 * 1e6,
+            crate::human_bytes(r.preprocessing_bytes / len as u64)
+        ));
+        out.push(r);
+    }
+    if wanted("relu") {
+        progress("relu");
+        out.push(op_task(
+            opts.preprocessing,
+            "relu",
+            format!("exact ReLU on {len} elements"),
+            &[len],
+            reps,
+            |x| x.iter().map(|v| v.max(0.0)).collect(),
+            binary::relu,
+        )?);
+    }
+    if wanted("sigmoid") {
+        progress("sigmoid");
+        out.push(op_task(
+            opts.preprocessing,
+            "sigmoid",
+            format!("sigmoid (accurate to 1e-4) on {len} elements"),
+            &[len],
+            1,
+            |x| x.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect(),
+            approx::sigmoid,
+        )?);
+    }
+    Ok(out)
+}
