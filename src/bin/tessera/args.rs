@@ -1,0 +1,313 @@
+//! The command line: every subcommand's arguments (clap derive).
+
+use super::*;
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Train and use models jointly on data no party shows the others (secure multi-party computation)."
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// Print nothing but errors (and what --json asks for).
+    #[arg(long, short, global = true)]
+    pub(crate) quiet: bool,
+    /// Print the result as JSON on standard output (for scripts); no progress bars.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+/// How much to print.
+#[derive(Clone, Copy)]
+pub(crate) struct Output {
+    pub(crate) quiet: bool,
+    pub(crate) json: bool,
+}
+
+impl Output {
+    /// Human-readable text goes out unless --quiet or --json.
+    pub(crate) fn text(self) -> bool {
+        !self.quiet && !self.json
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Train a model jointly, all parties and the dealer in this process.
+    #[command(
+        after_help = "Examples:\n  tessera train --data data/breast_cancer.csv --parties 3\n  tessera train --data data/breast_cancer.csv --parties 2 --split columns --out model.json\n  tessera train --data bank_a.csv --data bank_b.csv --model logistic --epochs 20"
+    )]
+    Train(TrainArgs),
+    /// Private inference: the model owner's weights and the querier's rows stay
+    /// secret; only the querier learns the predictions (parties as threads).
+    #[command(
+        after_help = "Example:\n  tessera infer --model model.json --data queries.csv --parties 2 --owner 0 --querier 1 --output class --out predictions.csv"
+    )]
+    Infer(InferArgs),
+    /// Create a CA and a certificate and key for each party and the dealer.
+    #[command(
+        after_help = "Example:\n  tessera keygen --parties 3 --out certs\n  (then copy certs/ca.pem and each endpoint's own .pem and .key to its host)"
+    )]
+    Keygen(KeygenArgs),
+    /// Split one CSV into one file per party (by rows or columns), as the embedded demo does.
+    #[command(
+        after_help = "Example:\n  tessera split --data data/breast_cancer.csv --parties 3 --split rows --out parts"
+    )]
+    Split(SplitArgs),
+    /// Run one party of a distributed job (one process per party, mutual TLS).
+    #[command(
+        after_help = "Example:\n  tessera party --config job.toml --id 1\n  (start every party and the dealer, in any order, each on its host)"
+    )]
+    Party(PartyArgs),
+    /// Run the trusted dealer of a distributed job.
+    #[command(after_help = "Example:\n  tessera dealer --config job.toml")]
+    Dealer(DealerArgs),
+    /// Predict with a saved model on a CSV file (by a party that received the model).
+    #[command(
+        after_help = "Example:\n  tessera predict --model model.json --data data/breast_cancer.csv --out predictions.csv"
+    )]
+    Predict(PredictArgs),
+    /// Benchmark end-to-end tasks under MPC against plaintext f32 in the same run.
+    #[command(
+        after_help = "Examples:\n  tessera bench --quick\n  tessera bench --mnist ../shared/data/mnist --markdown BENCHMARKS-table.md --json-out bench.json\n  tessera bench --only mlp"
+    )]
+    Bench(BenchArgs),
+    /// Print a saved model's metadata: kind, features, how it was trained, by whom, its metrics.
+    #[command(
+        after_help = "Example:\n  tessera inspect model.json\n  tessera inspect model.json --json"
+    )]
+    Inspect(InspectArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct BenchArgs {
+    /// Small sizes (a smoke test, well under two minutes).
+    #[arg(long)]
+    pub(crate) quick: bool,
+    /// Directory with the MNIST idx files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz).
+    #[arg(long, default_value = "../shared/data/mnist")]
+    pub(crate) mnist: PathBuf,
+    /// Directory with breast_cancer.csv and digits.csv.
+    #[arg(long, default_value = "data")]
+    pub(crate) data: PathBuf,
+    /// Run only the tasks whose name contains this (e.g. mnist, relu).
+    #[arg(long)]
+    pub(crate) only: Option<String>,
+    /// Also write the results as JSON here.
+    #[arg(long)]
+    pub(crate) json_out: Option<PathBuf>,
+    /// Also write the Markdown table here.
+    #[arg(long)]
+    pub(crate) markdown: Option<PathBuf>,
+    /// Where the correlated randomness comes from: "dealer" (a trusted
+    /// dealer thread; fastest) or "ot" (the parties make it themselves by
+    /// oblivious transfer; no dealer is trusted).
+    #[arg(long, default_value = "dealer")]
+    pub(crate) preprocessing: tessera::Provider,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InspectArgs {
+    /// A model file written by `tessera train` or `tessera party`.
+    pub(crate) model: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ModelArg {
+    /// Linear regression (last column: the target).
+    Linear,
+    /// Binary logistic regression (labels 0/1).
+    Logistic,
+    /// Multinomial logistic (softmax) regression (labels 0..classes).
+    Softmax,
+    /// Multilayer perceptron with ReLU and softmax (labels 0..classes).
+    Mlp,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum SplitArg {
+    Rows,
+    Columns,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct TrainArgs {
+    /// CSV data: once to split one file among the parties (a demo), or once per party.
+    #[arg(long, required = true)]
+    pub(crate) data: Vec<PathBuf>,
+    /// Model to train.
+    #[arg(long, value_enum, default_value = "logistic")]
+    pub(crate) model: ModelArg,
+    /// Number of computing parties (at least 2).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) parties: usize,
+    /// How the data is divided: each party holds some rows, or some columns.
+    #[arg(long, value_enum, default_value = "rows")]
+    pub(crate) split: SplitArg,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) epochs: usize,
+    /// SGD learning rate.
+    #[arg(long, default_value_t = 0.5)]
+    pub(crate) lr: f64,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) batch_size: usize,
+    /// Public seed for the data split and batch order.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Fraction of rows held out for testing.
+    #[arg(long, default_value_t = 0.2)]
+    pub(crate) test_fraction: f64,
+    /// In a split by columns, the party that holds the labels.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) label_party: usize,
+    /// Parties that receive the trained model, e.g. "0,2" (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) model_to: Vec<usize>,
+    /// Fractional bits of the fixed-point encoding.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) frac_bits: u32,
+    /// Number of classes of a softmax model (default: largest label + 1).
+    #[arg(long)]
+    pub(crate) classes: Option<usize>,
+    /// Hidden layer widths of an MLP, e.g. "128" or "128,64".
+    #[arg(long, value_delimiter = ',', default_value = "128")]
+    pub(crate) hidden: Vec<usize>,
+    /// Use a polynomial ReLU of degree 2 or 4 in the MLP instead of the exact one.
+    #[arg(long)]
+    pub(crate) relu_degree: Option<u8>,
+    /// SGD momentum in [0, 1) (0: plain SGD).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) momentum: f64,
+    /// Where to write the model (JSON).
+    #[arg(long, default_value = "model.json")]
+    pub(crate) out: PathBuf,
+    /// Skip training the plaintext twin used for comparison.
+    #[arg(long)]
+    pub(crate) no_compare: bool,
+    /// Where the correlated randomness comes from: "dealer" (a trusted
+    /// dealer thread; fastest) or "ot" (the parties make it themselves by
+    /// oblivious transfer; no dealer is trusted).
+    #[arg(long, default_value = "dealer")]
+    pub(crate) preprocessing: tessera::Provider,
+    /// Fix all MPC randomness from this seed: reproducible but NOT secure (tests, benchmarks).
+    #[arg(long)]
+    pub(crate) insecure_mpc_seed: Option<u64>,
+    /// Skip evaluating on the held-out rows after every epoch (saves one
+    /// forward pass and one opening per epoch; the plot then has no accuracy curve).
+    #[arg(long)]
+    pub(crate) no_epoch_eval: bool,
+    /// Skip the loss/accuracy plot (PNG) beside the model.
+    #[arg(long)]
+    pub(crate) no_plot: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct KeygenArgs {
+    /// Number of computing parties.
+    #[arg(long)]
+    pub(crate) parties: usize,
+    /// Directory for the CA, certificates, keys and an example job file.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// "dealer" also makes the dealer's certificate; "ot" makes none and an
+    /// example job without a dealer.
+    #[arg(long, default_value = "dealer")]
+    pub(crate) preprocessing: tessera::Provider,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct SplitArgs {
+    /// The CSV to split.
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Number of parties.
+    #[arg(long)]
+    pub(crate) parties: usize,
+    /// By rows or by columns.
+    #[arg(long, value_enum, default_value = "rows")]
+    pub(crate) split: SplitArg,
+    /// In a split by columns, the party that keeps the labels.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) label_party: usize,
+    /// Public seed of the row shuffle (the same default as `train`).
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// Output directory for party-I.csv.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct PartyArgs {
+    /// The job file (TOML), the same on every host.
+    #[arg(long)]
+    pub(crate) config: PathBuf,
+    /// This party's id (its index among the [[party]] entries).
+    #[arg(long)]
+    pub(crate) id: usize,
+    /// Where to write this party's metrics (JSON); default metrics-party-ID.json beside the job file.
+    #[arg(long)]
+    pub(crate) metrics: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct DealerArgs {
+    /// The job file (TOML), the same on every host.
+    #[arg(long)]
+    pub(crate) config: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum OutputArg {
+    /// Only the predicted class (the value, for linear regression).
+    Class,
+    /// Class probabilities.
+    Scores,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InferArgs {
+    /// The model file (held by the owner).
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// CSV rows to score (held by the querier; a `label` column is ignored).
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Number of parties.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) parties: usize,
+    /// Party holding the model.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) owner: usize,
+    /// Party holding the rows; the only one that learns the predictions.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) querier: usize,
+    /// What the querier learns.
+    #[arg(long, value_enum, default_value = "class")]
+    pub(crate) output: OutputArg,
+    /// Where to write the querier's predictions (CSV); standard output if omitted.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Where the correlated randomness comes from: "dealer" (a trusted
+    /// dealer thread; fastest) or "ot" (the parties make it themselves by
+    /// oblivious transfer; no dealer is trusted).
+    #[arg(long, default_value = "dealer")]
+    pub(crate) preprocessing: tessera::Provider,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct PredictArgs {
+    /// A model file written by `tessera train`.
+    #[arg(long)]
+    pub(crate) model: PathBuf,
+    /// CSV with the model's feature columns (a `label` column is ignored).
+    #[arg(long)]
+    pub(crate) data: PathBuf,
+    /// Where to write predictions (CSV); standard output if omitted.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}

@@ -1,0 +1,85 @@
+//! `tessera inspect`: what a model file holds.
+
+use super::*;
+
+pub(crate) fn inspect(a: InspectArgs, out: Output) -> Result<()> {
+    let m = SavedModel::load(&a.model)?;
+    if out.json {
+        let v = serde_json::json!({
+            "path": a.model,
+            "format": m.format,
+            "kind": m.kind,
+            "features": m.features,
+            "layers": inspect_dims(&m),
+            "frac_bits": m.frac_bits,
+            "parties": m.parties,
+            "split": m.split,
+            "preprocessing": m.preprocessing,
+            "training": m.training,
+            "metrics": m.metrics,
+            "tessera_version": m.tessera_version,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if out.quiet {
+        return Ok(());
+    }
+    let t = &m.training;
+    println!("{}: {:?} model ({})", a.model.display(), m.kind, m.format);
+    println!(
+        "  layers: {}",
+        inspect_dims(&m)
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+    let shown: Vec<&str> = m.features.iter().take(8).map(String::as_str).collect();
+    let more = m.features.len().saturating_sub(8);
+    println!(
+        "  features ({}): {}{}",
+        m.features.len(),
+        shown.join(", "),
+        if more > 0 {
+            format!(", ... ({more} more)")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "  trained by {} parties, data split by {:?}, fixed point with {} fractional bits",
+        m.parties, m.split, m.frac_bits
+    );
+    println!(
+        "  recipe: {} epochs, learning rate {}, batch {}, momentum {}, seed {}, test fraction {}{}",
+        t.epochs,
+        t.learning_rate,
+        t.batch_size,
+        t.momentum,
+        t.seed,
+        t.test_fraction,
+        match t.relu_degree {
+            Some(d) => format!(", polynomial ReLU of degree {d}"),
+            None => String::new(),
+        }
+    );
+    println!("  train: {}", describe(&m.metrics.train));
+    if let Some(e) = &m.metrics.test {
+        println!("  test:  {}", describe(e));
+    }
+    println!("  preprocessing: {}", m.preprocessing);
+    println!("  written by tessera {}", m.tessera_version);
+    Ok(())
+}
+
+/// Widths `[features, hidden..., outputs]` of a saved model.
+pub(crate) fn inspect_dims(m: &SavedModel) -> Vec<usize> {
+    let mut dims = vec![m.features.len()];
+    if m.layers.is_empty() {
+        dims.push(1);
+    } else {
+        dims.extend(m.layers.iter().map(|l| l.bias.len()));
+    }
+    dims
+}

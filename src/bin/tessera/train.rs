@@ -1,0 +1,298 @@
+//! `tessera train`: one joint training job embedded, its report and files.
+
+use super::*;
+
+pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
+    let split = match a.split {
+        SplitArg::Rows => Split::Rows,
+        SplitArg::Columns => Split::Columns,
+    };
+    let model = match a.model {
+        ModelArg::Linear => ModelKind::Linear,
+        ModelArg::Logistic => ModelKind::Logistic,
+        ModelArg::Softmax => ModelKind::Softmax,
+        ModelArg::Mlp => ModelKind::Mlp,
+    };
+    let config = TrainConfig {
+        model,
+        classes: 0,
+        hidden: if model == ModelKind::Mlp {
+            a.hidden.clone()
+        } else {
+            vec![]
+        },
+        relu_degree: a.relu_degree,
+        momentum: a.momentum,
+        epoch_eval: !a.no_epoch_eval,
+        epochs: a.epochs,
+        learning_rate: a.lr,
+        batch_size: a.batch_size,
+        seed: a.seed,
+        test_fraction: a.test_fraction,
+    };
+    let mut spec = JobSpec::new(a.parties, split, config);
+    // Before any work: a job that trains for an hour must not then fail to save.
+    check_writable(&a.out)?;
+    let read_all = || -> Result<Vec<Dataset>> {
+        Ok(a.data
+            .iter()
+            .map(Dataset::from_csv)
+            .collect::<Result<Vec<_>, _>>()?)
+    };
+    let loaded = read_all()?;
+    spec.label_party = a.label_party;
+    spec.frac_bits = a.frac_bits;
+    spec.preprocessing = a.preprocessing;
+    if !a.model_to.is_empty() {
+        spec.model_receivers = a.model_to.clone();
+    }
+    if model.is_multiclass() {
+        spec.train.classes = match a.classes {
+            Some(c) => c,
+            None => {
+                loaded
+                    .iter()
+                    .filter_map(|d| d.labels.as_ref())
+                    .flat_map(|l| l.iter().copied())
+                    .fold(0.0f64, f64::max) as usize
+                    + 1
+            }
+        };
+    }
+    spec.validate()?;
+    let parts = if a.data.len() == 1 {
+        let all = loaded.into_iter().next().expect("one file");
+        partition_shuffled(&all, a.parties, split, a.label_party, a.seed)?
+    } else if a.data.len() == a.parties {
+        a.data
+            .iter()
+            .map(Dataset::from_csv)
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        bail!(
+            "{} --data files for {} parties: give one file (split among the parties) or one per party",
+            a.data.len(),
+            a.parties
+        );
+    };
+    let mpc_seed = a.insecure_mpc_seed.map(|s| {
+        let mut k = [0u8; 32];
+        k[..8].copy_from_slice(&s.to_le_bytes());
+        k
+    });
+    // Check every party's data before printing anything about the run.
+    tessera::models::check_parties(&spec, &parts)?;
+    if out.text() {
+        print_header(&spec, &parts, a.insecure_mpc_seed.is_some());
+    }
+    let batches = spec.train.epochs as u64
+        * parts_train_rows(&spec, &parts).div_ceil(spec.train.batch_size) as u64;
+    let bar = progress_bar(out, batches);
+    let observe = |e: TrainEvent| match e {
+        TrainEvent::Batch { .. } => bar.inc(1),
+        TrainEvent::Epoch { epoch, loss, test } => {
+            let test = test
+                .map(|t| format!(", held-out {t:.4}"))
+                .unwrap_or_default();
+            bar.set_message(format!("epoch {} loss {loss:.4}{test}", epoch + 1));
+            tracing::info!(epoch = epoch + 1, loss, "epoch done");
+        }
+    };
+    let start = std::time::Instant::now();
+    let report = run_job_embedded_observed(&spec, &parts, mpc_seed, &observe)
+        .context("joint training failed")?;
+    let wall = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let plain = if a.no_compare {
+        None
+    } else {
+        Some(run_job_plaintext(&spec, &parts, false)?)
+    };
+    let model = report
+        .model()
+        .context("no party received the model")?
+        .clone();
+    model.save(&a.out)?;
+    let metrics = TrainingMetrics::new(&spec, &report, plain.as_ref(), wall);
+    let (metrics_path, plot_path) = sidecar_paths(&a.out);
+    metrics
+        .save(&metrics_path)
+        .with_context(|| format!("cannot write {}", metrics_path.display()))?;
+    let plot = if a.no_plot {
+        None
+    } else {
+        plot_training(&metrics, &plot_path)
+            .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", plot_path.display()))?;
+        Some(plot_path)
+    };
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&metrics)?);
+    } else if out.text() {
+        print_summary(&spec, &report, plain.as_ref().map(|p| &p.model), wall);
+        println!(
+            "wrote {} (the model, for parties {:?})",
+            a.out.display(),
+            spec.model_receivers
+        );
+        println!(
+            "wrote {} (per-epoch loss and accuracy, cost per party)",
+            metrics_path.display()
+        );
+        if let Some(p) = plot {
+            println!(
+                "wrote {} (loss and accuracy curves, MPC against plaintext)",
+                p.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Training rows over all parties (for the progress bar's length).
+pub(crate) fn parts_train_rows(spec: &JobSpec, parts: &[Dataset]) -> usize {
+    let rows: Vec<usize> = match spec.split {
+        Split::Rows => parts.iter().map(|d| d.rows()).collect(),
+        Split::Columns => vec![parts[0].rows()],
+    };
+    rows.iter()
+        .map(|&r| {
+            train_test_indices(r, spec.train.test_fraction, spec.train.seed)
+                .0
+                .len()
+        })
+        .sum()
+}
+
+pub(crate) fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
+    println!(
+        "tessera: joint {}, {} parties, data split by {:?}, embedded (threads of one process)",
+        spec.train.model, spec.parties, spec.split
+    );
+    println!(
+        "security: semi-honest parties; {}",
+        spec.preprocessing.trust()
+    );
+    if insecure {
+        println!(
+            "WARNING: --insecure-mpc-seed makes every share predictable; use it only for tests"
+        );
+    }
+    for (p, d) in parts.iter().enumerate() {
+        println!(
+            "  party {p}: {} rows x {} feature{} from {}{}",
+            d.rows(),
+            d.feature_names.len(),
+            if d.feature_names.len() == 1 { "" } else { "s" },
+            d.path.display(),
+            if d.labels.is_some() {
+                ", holds labels"
+            } else {
+                ""
+            }
+        );
+    }
+}
+
+pub(crate) fn print_summary(
+    spec: &JobSpec,
+    report: &JobReport,
+    plain: Option<&SavedModel>,
+    wall: f64,
+) {
+    let p0 = &report.parties[0];
+    println!("opened during the job:");
+    let mut seen: Vec<(String, Option<usize>, usize)> = Vec::new();
+    for o in &p0.openings {
+        match seen
+            .iter_mut()
+            .find(|(l, t, _)| *l == o.label && *t == o.to)
+        {
+            Some(s) => s.2 += 1,
+            None => seen.push((o.label.clone(), o.to, 1)),
+        }
+    }
+    for (label, to, count) in seen {
+        let who = to
+            .map(|p| format!("party {p}"))
+            .unwrap_or_else(|| "all parties".into());
+        let times = if count > 1 {
+            format!(" (x{count})")
+        } else {
+            String::new()
+        };
+        println!("  {label} -> {who}{times}");
+    }
+    let loss_name = match spec.train.model {
+        ModelKind::Linear => "mean squared error",
+        ModelKind::Logistic => "mean squared error of probabilities",
+        ModelKind::Softmax | ModelKind::Mlp => "mean cross-entropy",
+    };
+    let losses = &p0.epoch_losses;
+    // At most ten lines: every epoch of a short run, evenly spaced ones of a long run.
+    let step = losses.len().div_ceil(10).max(1);
+    println!("training loss ({loss_name}):");
+    for (e, l) in losses.iter().enumerate() {
+        if e % step == 0 || e + 1 == losses.len() {
+            let test = p0
+                .epoch_test
+                .get(e)
+                .map(|t| format!("   held-out {}", describe(t)))
+                .unwrap_or_default();
+            println!("  epoch {:>3}: {l:.6}{test}", e + 1);
+        }
+    }
+    println!("result (MPC):");
+    println!("  train: {}", describe(&p0.metrics.train));
+    if let Some(t) = &p0.metrics.test {
+        println!("  test:  {}", describe(t));
+    }
+    if let Some(m) = plain {
+        println!("same recipe in plaintext f32 (for comparison):");
+        println!("  train: {}", describe(&m.metrics.train));
+        if let Some(t) = &m.metrics.test {
+            println!("  test:  {}", describe(t));
+        }
+    }
+    println!("cost: wall time {wall:.2} s");
+    for s in &report.stats {
+        println!(
+            "  party {}: sent {}, received {}, {} rounds; {}",
+            s.party,
+            bytes(s.total_sent()),
+            bytes(s.total_received()),
+            s.rounds,
+            preprocessing_cost(s)
+        );
+    }
+}
+
+/// Checks that `path` can be written (its directory exists and accepts a
+/// file) without leaving anything behind, so a long job does not fail at
+/// the end for want of a place to save.
+pub(crate) fn check_writable(path: &std::path::Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "cannot write {}: the directory {} does not exist; create it or choose another --out",
+            path.display(),
+            dir.display()
+        );
+    }
+    let probe = dir.join(format!(".tessera-write-check-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(|| {
+            format!(
+                "cannot write {}: {} is not writable",
+                path.display(),
+                dir.display()
+            )
+        })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
