@@ -35,7 +35,7 @@ mod sigmoid;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationLayer, SigmoidKind};
-pub use backend::{Backend, F32Backend, FixedBackend, Function, MpcBackend};
+pub use backend::{Backend, F32Backend, FixedBackend, Function, MpcBackend, OwnedBlocks};
 pub use error::LayerError;
 pub use linear::{Init, Linear};
 pub use optim::Sgd;

@@ -112,33 +112,34 @@ pub fn fit<B: Backend>(
     b: &mut B,
     x: &B::Tensor,
     y: &B::Tensor,
-    rows: usize,
     cfg: &TrainConfig,
 ) -> Result<Fitted<B>> {
-    fit_observed(b, x, y, rows, cfg, None, &ignore_events)
+    let data = b.data(x)?;
+    fit_observed(b, x, data, y, cfg, None, &ignore_events)
 }
 
-/// [`fit`], reporting progress to `observe`, and with `monitor = Some((x,
-/// y))` evaluating on those held-out rows after every epoch (which opens one
-/// more aggregate per epoch, see [`evaluate`]).
+/// [`fit`] on `x` prepared as `data` (by [`Backend::data`] or
+/// [`Backend::owned_data`]), reporting progress to `observe`, and with
+/// `monitor = Some((x, y))` evaluating on those held-out rows after every
+/// epoch (which opens one more aggregate per epoch, see [`evaluate`]).
 pub fn fit_observed<B: Backend>(
     b: &mut B,
     x: &B::Tensor,
+    data: B::Data,
     y: &B::Tensor,
-    rows: usize,
     cfg: &TrainConfig,
     monitor: Option<(&B::Tensor, &B::Tensor)>,
     observe: Observer<'_>,
 ) -> Result<Fitted<B>> {
-    let mut net = build(b, b.shape(x)[1], cfg)?;
+    let shape = b.shape(x);
+    let (rows, features) = (shape[0], shape[1]);
+    let mut net = build(b, features, cfg)?;
     let sgd = Sgd {
         lr: cfg.learning_rate,
         momentum: cfg.momentum,
     };
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     let mut epoch_test = Vec::new();
-    // Masked once under MPC: every batch of every epoch reuses the opening.
-    let data = b.data(x)?;
     let mut order = batch_order(rows, cfg.seed, 0);
     for epoch in 0..cfg.epochs {
         let next_order = batch_order(rows, cfg.seed, epoch + 1);

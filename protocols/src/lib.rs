@@ -8,6 +8,7 @@
 //! * [`share`]: [`AShare`] (additive mod 2^64) and [`BShare`] (XOR) shares.
 //! * [`prep`]: the [`Preprocessing`] trait and the trusted dealer.
 //! * [`arith`]: input, reveal, Beaver products, matrix products, truncation.
+//! * [`data`]: training data read by rows: masked once, or owned in the clear.
 //! * [`binary`]: AND gates, most significant bit, comparison, ReLU.
 //! * [`runtime`]: the embedded runtime running all parties as threads.
 //!
@@ -38,6 +39,7 @@ pub mod approx;
 pub mod arith;
 pub mod binary;
 pub mod channel;
+pub mod data;
 mod error;
 pub mod prep;
 pub mod runtime;

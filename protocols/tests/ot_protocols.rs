@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
-use tessera_protocols::{approx, arith, binary, AShare, ProtocolError, Session};
+use tessera_protocols::{approx, arith, binary, data, AShare, ProtocolError, Session};
 use tessera_tensor::{FixedPoint, Prg, RingTensor};
 
 const EDGES: [u64; 6] = [0, 1, u64::MAX, 1 << 63, (1 << 63) - 1, 1 << 62];
@@ -99,6 +99,67 @@ proptest! {
     }
 }
 
+/// Party `p`'s block of `x` when each holds `extents[p]` rows (`axis` 0)
+/// or columns (`axis` 1).
+fn block_of(x: &RingTensor, axis: usize, extents: &[usize], p: usize) -> RingTensor {
+    let lo: usize = extents[..p].iter().sum();
+    let idx: Vec<usize> = (lo..lo + extents[p]).collect();
+    match axis {
+        0 => x.select_rows(&idx).unwrap(),
+        _ => x.select_cols(&idx).unwrap(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// Products with rows of data its owners hold in the clear are exact in
+    /// the ring, both ways round, whoever holds which rows or columns (a
+    /// party may hold none); the rows themselves read back exactly.
+    #[test]
+    fn owned_rows_products_are_exact(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3]),
+                                     axis in 0usize..2, ext in prop::collection::vec(0usize..5, 3),
+                                     other in 1usize..5, out in 1usize..4, picks in prop::collection::vec(any::<u16>(), 1..6)) {
+        let mut extents = ext[..n].to_vec();
+        extents[0] = extents[0].max(1);
+        let total: usize = extents.iter().sum();
+        let shape = if axis == 0 { [total, other] } else { [other, total] };
+        let x = data(seed, &shape);
+        let rows: Vec<usize> = picks.iter().map(|&r| r as usize % shape[0]).collect();
+        let y = data(seed ^ 3, &[shape[1], out]);
+        let g = data(seed ^ 5, &[rows.len(), out]);
+        let (got_rows, xy, xtg) = run(n, seed as u8, |s| {
+            let mine = (extents[s.id()] > 0).then(|| block_of(&x, axis, &extents, s.id()));
+            let owned = data::OwnedMatrix::new(s, axis, &extents, shape[1 - axis], mine)?;
+            let (sy, sg) = (input(s, n - 1, &y), input(s, 0, &g));
+            let r = owned.rows(s, &rows)?;
+            let p = data::matmul_owned_rows(s, &owned, &rows, &sy, false)?;
+            let q = data::matmul_owned_rows(s, &owned, &rows, &sg, true)?;
+            Ok((arith::reveal(s, &r, "r")?, arith::reveal(s, &p, "p")?, arith::reveal(s, &q, "q")?))
+        });
+        let xi = x.select_rows(&rows).unwrap();
+        prop_assert_eq!(&got_rows, &xi);
+        prop_assert_eq!(xy, xi.matmul(&y).unwrap());
+        prop_assert_eq!(xtg, xi.transpose().matmul(&g).unwrap());
+    }
+}
+
+#[test]
+fn the_dealer_declines_owned_products_and_training_data_is_masked_instead() {
+    let cfg = EmbeddedConfig::new(2).with_seed([7; 32]);
+    let outs = run_embedded(&cfg, |s| {
+        let can = s.prep().owned_products();
+        let left = (s.id() == 0).then(|| RingTensor::zeros(&[2, 2]));
+        let err = s.prep().owned_triple(0, left.as_ref(), [2, 2, 2]).err();
+        Ok::<_, ProtocolError>((can, err.map(|e| e.to_string())))
+    })
+    .unwrap();
+    for o in outs {
+        assert!(!o.value.0);
+        assert!(o.value.1.unwrap().contains("own data"));
+    }
+}
+
 #[test]
 fn sigmoid_and_masked_rows_products_hold_on_ot_material() {
     let fp = FixedPoint::default();
@@ -115,8 +176,8 @@ fn sigmoid_and_masked_rows_products_hold_on_ot_material() {
             let y = approx::sigmoid(s, &sx)?;
             let srows = input(s, 1, &rows);
             let sw = input(s, 0, &w);
-            let masked = arith::mask_once(s, &srows)?;
-            let p = arith::matmul_masked_rows_fixed(s, &masked, &[5, 0, 7], &sw, false)?;
+            let masked = data::mask_once(s, &srows)?;
+            let p = data::matmul_masked_rows_fixed(s, &masked, &[5, 0, 7], &sw, false)?;
             Ok((arith::reveal(s, &y, "y")?, arith::reveal(s, &p, "p")?))
         });
         for (g, x) in sig.as_slice().iter().zip(&xs) {

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
-use tessera_protocols::{arith, binary, ProtocolError, Session};
+use tessera_protocols::{arith, binary, data, ProtocolError, Session};
 use tessera_tensor::{FixedPoint, Prg, RingTensor};
 
 mod common;
@@ -123,18 +123,18 @@ proptest! {
         let gs: Vec<RingTensor> = batches.iter().enumerate().map(|(i, b)| data(seed + i as u64 + 7, &[b.len(), out])).collect();
         let (fwd, bwd) = run(n, seed as u8, |s| {
             let sx = input(s, n - 1, &x);
-            let masked = arith::mask_once(s, &sx)?;
+            let masked = data::mask_once(s, &sx)?;
             let (mut fwd, mut bwd) = (vec![], vec![]);
             // Every epoch reuses the one opening of x - A.
             for (i, rows) in batches.iter().enumerate() {
                 let sw = input(s, 0, &ws[i]);
                 let sg = input(s, 0, &gs[i]);
                 let before = s.stats().total_sent();
-                let y = arith::matmul_masked_rows(s, &masked, rows, &sw, false)?;
+                let y = data::matmul_masked_rows(s, &masked, rows, &sw, false)?;
                 let sent = s.stats().total_sent() - before;
                 // Only w - B goes out: cols * out elements per peer, plus a header.
                 assert!(sent <= ((cols * out * 8 + 64) * (n - 1)) as u64, "sent {sent}");
-                let z = arith::matmul_masked_rows(s, &masked, rows, &sg, true)?;
+                let z = data::matmul_masked_rows(s, &masked, rows, &sg, true)?;
                 fwd.push(arith::reveal(s, &y, "y")?);
                 bwd.push(arith::reveal(s, &z, "z")?);
             }
@@ -160,12 +160,12 @@ fn masked_rows_material_is_prefetched_for_the_announced_rows() {
     let body = |s: &mut Session, announce: bool| -> Result<_, ProtocolError> {
         let sx = input(s, 1, &x);
         let sw = input(s, 0, &w);
-        let masked = arith::mask_once(s, &sx)?;
+        let masked = data::mask_once(s, &sx)?;
         let mut out = vec![];
         for (i, rows) in batches.iter().enumerate() {
             let next: Vec<&[usize]> = batches[i..].iter().map(|b| b.as_slice()).collect();
             s.prep().step_boundary(if announce { &next } else { &[] })?;
-            let y = arith::matmul_masked_rows(s, &masked, rows, &sw, false)?;
+            let y = data::matmul_masked_rows(s, &masked, rows, &sw, false)?;
             out.push(arith::reveal(s, &y, "y")?);
         }
         Ok(out)
@@ -192,8 +192,8 @@ fn a_large_matrix_is_masked_block_by_block() {
     let got = run(2, 4, |s| {
         let sx = input(s, 1, &x);
         let sw = input(s, 0, &w);
-        let masked = arith::mask_once(s, &sx)?;
-        let y = arith::matmul_masked_rows(s, &masked, &picked, &sw, false)?;
+        let masked = data::mask_once(s, &sx)?;
+        let y = data::matmul_masked_rows(s, &masked, &picked, &sw, false)?;
         arith::reveal(s, &y, "y")
     });
     assert_eq!(got, rows_times(&x, &picked, &w, false));

@@ -7,6 +7,18 @@ mod plain;
 pub use mpc::MpcBackend;
 pub use plain::{F32Backend, FixedBackend};
 
+/// Who holds which part of a matrix in the clear: each party a block of
+/// rows (`axis` 0) or of columns (`axis` 1), in party order.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedBlocks<'a> {
+    /// 0: each party holds whole rows; 1: whole columns.
+    pub axis: usize,
+    /// Each party's number of rows (or columns), in party order.
+    pub extents: &'a [usize],
+    /// This party's own block (where it holds one).
+    pub mine: Option<&'a ArrayD<f64>>,
+}
+
 use crate::{LayerError, Result};
 use ndarray::ArrayD;
 use tessera_protocols::PartyId;
@@ -95,6 +107,14 @@ pub trait Backend {
     }
     /// Prepares a matrix that will be read again and again by rows.
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data>;
+    /// [`Backend::data`] for a matrix `x` whose blocks the parties hold in
+    /// the clear ([`OwnedBlocks`]). Under MPC, where the provider can, its
+    /// products then need only each owner's cross terms with the others
+    /// instead of a masking; otherwise (and in plaintext) it is `data(x)`.
+    fn owned_data(&mut self, x: &Self::Tensor, owned: &OwnedBlocks<'_>) -> Result<Self::Data> {
+        let _ = owned;
+        self.data(x)
+    }
     /// Rows of prepared data, as a tensor.
     fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor>;
     /// `d[rows] w`, or `d[rows]^T w` if `transposed`.

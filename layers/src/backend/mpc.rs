@@ -1,8 +1,9 @@
 //! The MPC backend: one party's view, its additive shares and its session.
 
-use super::{same, Backend, Function};
+use super::{same, Backend, Function, OwnedBlocks};
 use crate::Result;
 use ndarray::ArrayD;
+use tessera_protocols::data::{self, DataMatrix};
 use tessera_protocols::{approx, arith, binary, AShare, PartyId, Session};
 use tessera_tensor::RingTensor;
 
@@ -25,10 +26,23 @@ impl<'s> MpcBackend<'s> {
 
 impl Backend for MpcBackend<'_> {
     type Tensor = AShare;
-    type Data = arith::MaskedMatrix;
+    type Data = DataMatrix;
 
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data> {
-        Ok(arith::mask_once(self.sess, x)?)
+        Ok(DataMatrix::Masked(data::mask_once(self.sess, x)?))
+    }
+    fn owned_data(&mut self, x: &Self::Tensor, owned: &OwnedBlocks<'_>) -> Result<Self::Data> {
+        let (&[rows, cols], true) = (x.shape(), self.sess.prep().owned_products()) else {
+            return self.data(x);
+        };
+        let other = if owned.axis == 0 { cols } else { rows };
+        let mine = match owned.mine {
+            Some(block) => Some(self.sess.fixed().encode_array(block)?),
+            None => None,
+        };
+        let m = data::OwnedMatrix::new(self.sess, owned.axis, owned.extents, other, mine)?;
+        same("owned_data", m.shape(), x.shape())?;
+        Ok(DataMatrix::Owned(m))
     }
     fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor> {
         Ok(d.rows(self.sess, rows)?)
@@ -40,9 +54,7 @@ impl Backend for MpcBackend<'_> {
         w: &Self::Tensor,
         transposed: bool,
     ) -> Result<Self::Tensor> {
-        Ok(arith::matmul_masked_rows_fixed(
-            self.sess, d, rows, w, transposed,
-        )?)
+        Ok(d.matmul_rows_fixed(self.sess, rows, w, transposed)?)
     }
 
     fn name(&self) -> &'static str {

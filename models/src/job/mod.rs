@@ -20,7 +20,7 @@ use crate::train::{
 };
 use ndarray::{Array2, ArrayD, Axis};
 use serde::{Deserialize, Serialize};
-use tessera_layers::{Backend, F32Backend, FixedBackend, MpcBackend};
+use tessera_layers::{Backend, F32Backend, FixedBackend, MpcBackend, OwnedBlocks};
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_protocols::{Opening, Session, Stats};

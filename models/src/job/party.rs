@@ -23,6 +23,8 @@ pub struct PartyResult {
 /// Train and test sets, already standardised, in the joint order.
 pub(crate) struct Prepared<B: Backend> {
     pub(crate) x_train: B::Tensor,
+    /// `x_train` prepared for training (see [`Backend::data`]).
+    pub(crate) data: B::Data,
     pub(crate) y_train: B::Tensor,
     pub(crate) x_test: Option<(B::Tensor, B::Tensor)>,
     pub(crate) scaling: Vec<Option<Scaling>>,
@@ -132,8 +134,8 @@ pub fn party_train(
     let fitted = fit_observed(
         &mut b,
         &prepared.x_train,
+        prepared.data.clone(),
         &prepared.y_train,
-        prepared.n_train,
         &spec.train,
         monitor,
         observe,
@@ -249,6 +251,20 @@ pub(crate) fn share_all<B: Backend>(
     };
     let x_train = cat(b, &xs_train, axis)?;
     let y_train = cat(b, &ys_train, 0)?;
+    // Each party holds its own block of the training matrix in the clear.
+    let extents: Vec<usize> = (0..spec.parties)
+        .map(|p| match spec.split {
+            Split::Rows => sizes[p].0,
+            Split::Columns => shapes[p].features.len(),
+        })
+        .collect();
+    let mine = local.train_x.clone().into_dyn();
+    let owned = OwnedBlocks {
+        axis,
+        extents: &extents,
+        mine: Some(&mine),
+    };
+    let data = b.owned_data(&x_train, &owned)?;
     let x_test = if xs_test.is_empty() || ys_test.is_empty() {
         None
     } else {
@@ -257,6 +273,7 @@ pub(crate) fn share_all<B: Backend>(
     let n_train = b.shape(&x_train)[0];
     Ok(Prepared {
         x_train,
+        data,
         y_train,
         x_test,
         scaling,

@@ -138,8 +138,8 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         let fitted = fit_observed(
             b,
             &prepared.x_train,
+            prepared.data.clone(),
             &prepared.y_train,
-            prepared.n_train,
             &spec.train,
             monitor,
             &ignore_events,
@@ -207,8 +207,10 @@ pub(crate) fn combine_plain<B: Backend>(
         None
     };
     let n_train = b.shape(&x_train)[0];
+    let data = b.data(&x_train)?;
     Ok(Prepared {
         x_train,
+        data,
         y_train,
         x_test,
         scaling: vec![],

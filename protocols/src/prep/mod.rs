@@ -15,7 +15,7 @@
 //! session's `plan`) lists the items a computation will take so a
 //! provider can make them ahead of time.
 
-use crate::error::Result;
+use crate::error::{ProtocolError, Result};
 use tessera_tensor::RingTensor;
 
 pub mod dealer;
@@ -27,7 +27,8 @@ pub(crate) use material::mask_rows;
 pub use material::Material;
 pub use ot::{OtProvider, OT_TRUST};
 pub use typed::{
-    AndTriples, Correlations, EdaBits, SelectMaterial, SquarePair, Triple, TruncPair, WordBits,
+    AndTriples, Correlations, EdaBits, OwnedTriple, SelectMaterial, SquarePair, Triple, TruncPair,
+    WordBits,
 };
 
 /// How the shares of a component combine.
@@ -73,6 +74,27 @@ pub trait Preprocessing: Send {
     /// waits for the provider nor spends time on its material.
     fn make_ahead(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// Whether [`Preprocessing::owned_triple`] is available. A dealer would
+    /// have to see the owner's data to make one, so it declines.
+    fn owned_products(&self) -> bool {
+        false
+    }
+    /// Material for a product `L Y` where party `owner` holds `L [m, k]` in
+    /// the clear (its own training data) and `Y [k, n]` is secret: every other
+    /// party `j` gets its own random `B_j [k, n]`, and all get shares of
+    /// `sum_j L B_j`. Only the owner's cross terms are made, instead of every
+    /// pair's for a matrix triple. `left` is `Some` on the owner only.
+    fn owned_triple(
+        &mut self,
+        owner: usize,
+        left: Option<&RingTensor>,
+        dims: [usize; 3],
+    ) -> Result<OwnedTriple> {
+        let _ = (owner, left, dims);
+        Err(ProtocolError::Preprocessing(
+            "this provider cannot make products with a party's own data".into(),
+        ))
     }
     /// Bytes received from the provider so far.
     fn bytes_received(&self) -> u64;

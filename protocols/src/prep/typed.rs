@@ -20,6 +20,15 @@ pub struct Triple {
     pub c: RingTensor,
 }
 
+/// Material for a product with a matrix `L` that one party holds in the
+/// clear (see [`Preprocessing::owned_triple`]).
+pub struct OwnedTriple {
+    /// This party's own random `B_j` (`None` on the owner of `L`).
+    pub b: Option<RingTensor>,
+    /// Share of `sum_j L B_j` over the other parties `j`.
+    pub c: RingTensor,
+}
+
 /// A square pair `(a, a * a)`.
 pub struct SquarePair {
     /// Share of `a`.

@@ -26,6 +26,7 @@
 
 pub mod base;
 pub mod iknp;
+mod owned;
 mod products;
 #[cfg(test)]
 mod tests;
@@ -341,6 +342,22 @@ impl Preprocessing for OtProvider {
         }
         self.busy += start.elapsed();
         Ok(())
+    }
+
+    fn owned_products(&self) -> bool {
+        true
+    }
+
+    fn owned_triple(
+        &mut self,
+        owner: usize,
+        left: Option<&RingTensor>,
+        dims: [usize; 3],
+    ) -> Result<super::OwnedTriple> {
+        let start = Instant::now();
+        let out = self.owned(owner, left, dims);
+        self.busy += start.elapsed();
+        out
     }
 
     fn bytes_received(&self) -> u64 {

@@ -45,9 +45,10 @@ impl OtProvider {
     }
 
     /// [`Self::cross`] with this party choosing against `recv_from` and
-    /// correlating for `send_to`.
+    /// correlating for `send_to` (`r` may be empty if it chooses against no
+    /// one, `s` if it correlates for no one).
     #[allow(clippy::too_many_arguments)]
-    fn cross_with(
+    pub(super) fn cross_with(
         &mut self,
         r: &[u64],
         s: &[u64],
@@ -64,7 +65,7 @@ impl OtProvider {
         let slab = (MAX_BATCH_OTS / per_row).max(1);
         for start in (0..rows).step_by(slab) {
             let end = (start + slab).min(rows);
-            let r_slab = &r[start * kk..end * kk];
+            let r_slab = r.get(start * kk..end * kk).unwrap_or_default();
             let out_slab = &mut out[start * vv..end * vv];
             let shape = CotShape {
                 n: (end - start) * per_row,

@@ -217,12 +217,7 @@ impl PendingReceive {
     /// Random OT: the chosen 128-bit message of each of the first `n` OTs,
     /// `H(j, t_j)`.
     pub fn random_messages(&mut self, n: usize) -> Vec<u128> {
-        let (mut h, mut at) = (Vec::new(), Vec::new());
-        self.tccr
-            .hash(&self.rows[..n], self.first, |_| 1, &mut h, &mut at);
-        h.chunks_exact(2)
-            .map(|w| w[0] as u128 | (w[1] as u128) << 64)
-            .collect()
+        self.tccr.hash_blocks(&self.rows[..n], self.first)
     }
 
     /// Chunk `c` of the batch: reads the sender's corrections `frame` (its
@@ -351,17 +346,8 @@ impl SendBatch {
     pub fn random_messages(&mut self, n: usize) -> (Vec<u128>, Vec<u128>) {
         let rows = &self.rows[..n];
         let r1: Vec<u128> = rows.iter().map(|q| q ^ self.delta).collect();
-        let (mut h, mut at) = (Vec::new(), Vec::new());
-        self.tccr.hash(rows, self.first, |_| 1, &mut h, &mut at);
-        let m0 = h
-            .chunks_exact(2)
-            .map(|w| w[0] as u128 | (w[1] as u128) << 64)
-            .collect();
-        self.tccr.hash(&r1, self.first, |_| 1, &mut h, &mut at);
-        let m1 = h
-            .chunks_exact(2)
-            .map(|w| w[0] as u128 | (w[1] as u128) << 64)
-            .collect();
+        let m0 = self.tccr.hash_blocks(rows, self.first);
+        let m1 = self.tccr.hash_blocks(&r1, self.first);
         (m0, m1)
     }
 

@@ -116,6 +116,27 @@ impl Tccr {
         }
     }
 
+    /// [`Self::hash`] with one block per row (tweak `first + j` for row
+    /// `j`), as whole blocks: the messages of random OTs.
+    pub(super) fn hash_blocks(&mut self, rows: &[u128], first: u64) -> Vec<u128> {
+        self.pis.clear();
+        self.pis
+            .extend(rows.iter().map(|&x| GenericArray::from(x.to_le_bytes())));
+        self.pi.encrypt_blocks(&mut self.pis);
+        self.blocks.clear();
+        self.blocks
+            .extend(self.pis.iter().enumerate().map(|(j, p)| {
+                let t = (first + j as u64) as u128;
+                GenericArray::from((u128::from_le_bytes((*p).into()) ^ t).to_le_bytes())
+            }));
+        self.pi.encrypt_blocks(&mut self.blocks);
+        self.blocks
+            .iter()
+            .zip(&self.pis)
+            .map(|(b, p)| u128::from_le_bytes((*b).into()) ^ u128::from_le_bytes((*p).into()))
+            .collect()
+    }
+
     /// `blocks(j)` output blocks for row `j` (OT `first + j`, block `c`
     /// tweaked by `c` in the high half), as words into `out`; row `j`'s words
     /// start at `at[j]`.
