@@ -169,6 +169,36 @@ fn separate_processes_train_the_same_model_as_embedded() {
         );
         assert!(metrics["compute_s"].as_f64().unwrap() > 0.0);
     }
+    // `tessera train` with the same data and settings, left at its defaults
+    // (the job file's and the library's): the same model, bit for bit.
+    let cli_model = dir.join("model-cli.json");
+    let out = tessera()
+        .args([
+            "train",
+            "--parties",
+            "3",
+            "--epochs",
+            "4",
+            "--insecure-mpc-seed",
+            "7",
+        ])
+        .args(["--no-compare", "--no-plot", "--quiet", "--out"])
+        .arg(&cli_model)
+        .args((0..3).flat_map(|i| {
+            [
+                std::ffi::OsString::from("--data"),
+                dir.join(format!("party-{i}.csv")).into(),
+            ]
+        }))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let cli = SavedModel::load(&cli_model).unwrap();
+    assert_eq!(
+        cli.weights, reference.weights,
+        "`tessera train` and the job file disagree"
+    );
+    assert_eq!(cli.metrics, reference.metrics);
 }
 
 #[test]
@@ -383,4 +413,70 @@ fn private_inference_across_processes_reveals_predictions_to_the_querier_only() 
         owner["predictions_path"].is_null(),
         "the owner learns no prediction"
     );
+}
+
+/// Party 1's address in the job file of `dir`.
+fn party_address(dir: &Path, id: usize) -> String {
+    let file = tessera::deploy::JobFile::load(&dir.join("job.toml")).unwrap();
+    file.party[id].address.clone()
+}
+
+#[test]
+fn handshakes_dropped_by_a_peer_still_starting_are_retried_until_it_is_up() {
+    let dir = scratch("flaky");
+    setup_with(&dir, 2, 2, "connect_timeout_s = 30", tessera::Provider::Ot);
+    // Party 1's port answers first as a proxy whose backend is not up yet:
+    // it accepts every connection and drops it at once.
+    let fake = TcpListener::bind(party_address(&dir, 1)).unwrap();
+    fake.set_nonblocking(true).unwrap();
+    let p0 = spawn_party(&dir, "job.toml", 0);
+    let (until, mut dropped) = (Instant::now() + Duration::from_millis(1500), 0);
+    while Instant::now() < until {
+        if let Ok((s, _)) = fake.accept() {
+            drop(s);
+            dropped += 1;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(fake);
+    assert!(dropped >= 1, "party 0 never tried to connect");
+    let p1 = spawn_party(&dir, "job.toml", 1);
+    for (who, child) in [("party 0", p0), ("party 1", p1)] {
+        let out = finish(child, Duration::from_secs(120));
+        assert!(out.status.success(), "{who} failed: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_handshake_that_stalls_ends_in_a_timeout_naming_the_peer() {
+    let dir = scratch("stalled");
+    setup_with(&dir, 2, 2, "connect_timeout_s = 3", tessera::Provider::Ot);
+    // Party 1's port accepts and then never answers.
+    let fake = TcpListener::bind(party_address(&dir, 1)).unwrap();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        fake.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < until {
+            if let Ok((s, _)) = fake.accept() {
+                held.push(s);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        held.len()
+    });
+    let start = Instant::now();
+    let out = finish(spawn_party(&dir, "job.toml", 0), Duration::from_secs(30));
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "gave up early: {err}"
+    );
+    assert!(
+        err.contains("party-1") && err.contains("before the deadline") && err.contains("no answer"),
+        "{err}"
+    );
+    assert!(!err.contains("temporarily unavailable"), "{err}");
+    assert!(holder.join().unwrap() >= 1);
 }

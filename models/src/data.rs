@@ -160,7 +160,7 @@ impl Dataset {
             |v| v == 0.0 || v == 1.0,
             |v| {
                 format!(
-                    "logistic regression needs labels 0 or 1, found {v}; for more classes use --model softmax or mlp"
+                    "logistic regression needs labels 0 or 1, found {v}; for more classes use a softmax or MLP model"
                 )
             },
         )
@@ -172,7 +172,7 @@ impl Dataset {
             |v| v >= 0.0 && v.fract() == 0.0 && (v as usize) < classes,
             |v| {
                 format!(
-                    "a model with {classes} classes needs integer labels 0 to {}, found {v}; set --classes",
+                    "a model with {classes} classes needs integer labels 0 to {}, found {v}; set the number of classes",
                     classes.saturating_sub(1)
                 )
             },

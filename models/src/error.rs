@@ -45,12 +45,41 @@ pub enum ModelError {
     /// A job or model setting is invalid.
     #[error("{0}")]
     Config(String),
+    /// One job setting is invalid: `field` is its name in a job file and in
+    /// [`crate::TrainConfig`]/[`crate::JobSpec`]; a command line shows its flag instead
+    /// ([`ModelError::setting_named`]).
+    #[error("{field} {detail}")]
+    Setting {
+        /// The setting, as a job file spells it (`learning_rate`).
+        field: &'static str,
+        /// What is wrong with it ("must be in (0, 100), got 150").
+        detail: String,
+    },
+    /// Training diverged.
+    #[error("training diverged: {what}; lower the learning rate (it was {learning_rate}; try {})", .learning_rate / 10.0)]
+    Diverged {
+        /// What was seen.
+        what: String,
+        /// The learning rate used.
+        learning_rate: f64,
+    },
     /// A layer or backend failed.
     #[error(transparent)]
     Layer(#[from] LayerError),
 }
 
 impl ModelError {
+    /// The same error with a [`ModelError::Setting`]'s field renamed by
+    /// `name` (for example to its command-line flag); other errors unchanged.
+    pub fn setting_named(self, name: impl Fn(&'static str) -> String) -> Self {
+        match self {
+            ModelError::Setting { field, detail } => {
+                ModelError::Config(format!("{} {detail}", name(field)))
+            }
+            other => other,
+        }
+    }
+
     /// A file error worded for people: what went wrong with `path` and what to check.
     pub fn io(path: &std::path::Path, e: &std::io::Error) -> Self {
         let reason = match e.kind() {

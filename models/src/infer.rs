@@ -3,7 +3,9 @@
 
 use crate::data::Dataset;
 use crate::error::{ModelError, Result};
-use crate::job::ModelKind;
+use crate::job::{
+    ModelKind, TrainConfig, MAX_CLASSES, MAX_ELEMS, MAX_FEATURES, MAX_LAYERS, MAX_ROWS, MAX_WIDTH,
+};
 use crate::model::{SavedModel, Scaling};
 use crate::train::hidden_activation;
 use ndarray::{Array2, ArrayD};
@@ -93,6 +95,67 @@ impl InferSpec {
             frac_bits: model.frac_bits,
             preprocessing: Provider::Dealer,
         })
+    }
+}
+
+impl InferSpec {
+    /// Checks every size and choice in the spec against the session of
+    /// `parties` parties and the limits, before anything is allocated from
+    /// it: in distributed mode the architecture and the row count come from
+    /// peers.
+    pub fn check(&self, parties: usize) -> Result<()> {
+        let bad = |m: String| Err(ModelError::Config(format!("inference spec: {m}")));
+        if self.parties != parties
+            || self.owner >= parties
+            || self.querier >= parties
+            || self.owner == self.querier
+        {
+            return bad(format!(
+                "owner {} and querier {} must be two different parties among {parties} (the spec says {})",
+                self.owner, self.querier, self.parties
+            ));
+        }
+        if self.dims.len() < 2 || self.dims.len() > MAX_LAYERS + 1 {
+            return bad(format!(
+                "widths {:?} must list the inputs, up to {MAX_LAYERS} layers' outputs",
+                self.dims
+            ));
+        }
+        let widest = if self.kind.is_multiclass() {
+            MAX_WIDTH.max(MAX_CLASSES)
+        } else {
+            MAX_WIDTH
+        };
+        if self.dims[0] == 0 || self.dims[0] > MAX_FEATURES {
+            return bad(format!("{} features (1 to {MAX_FEATURES})", self.dims[0]));
+        }
+        if let Some(w) = self.dims[1..].iter().find(|&&w| w == 0 || w > widest) {
+            return bad(format!("a layer of width {w} (1 to {widest})"));
+        }
+        let outputs = *self.dims.last().expect("checked");
+        match self.kind.is_multiclass() {
+            true if outputs < 2 => return bad(format!("{outputs} classes (at least 2)")),
+            false if self.dims.len() != 2 || outputs != 1 => {
+                return bad(format!(
+                    "a {} model has one output, not {:?}",
+                    self.kind, self.dims
+                ))
+            }
+            _ => {}
+        }
+        let widest_row = self.dims.iter().max().expect("checked");
+        if self.rows > MAX_ROWS || self.rows.saturating_mul(*widest_row) > MAX_ELEMS {
+            return bad(format!(
+                "{} rows of up to {widest_row} values (at most {MAX_ROWS} rows and {MAX_ELEMS} values)",
+                self.rows
+            ));
+        }
+        FixedPoint::new(self.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
+        hidden_activation(&TrainConfig {
+            relu_degree: self.relu_degree,
+            ..TrainConfig::default()
+        })?;
+        Ok(())
     }
 }
 
@@ -293,6 +356,7 @@ pub fn party_infer(
 ) -> Result<Option<Vec<Vec<f64>>>> {
     let me = sess.id();
     let fixed = sess.fixed();
+    spec.check(sess.n())?;
     if let Some(m) = model.filter(|_| me == spec.owner) {
         hidden_activation(&m.training)?;
     }

@@ -50,7 +50,8 @@ pub use infer::{
 pub use job::{
     check_own_data, check_parties, check_parties_shapes, partition, partition_shuffled, party_main,
     party_train, run_job_embedded, run_job_embedded_observed, run_job_plaintext, JobReport,
-    JobSpec, ModelKind, PartyResult, PartyShape, PlainReport, Split, TrainConfig,
+    JobSpec, ModelKind, PartyResult, PartyShape, PlainReport, Split, TrainConfig, MAX_BATCH,
+    MAX_CLASSES, MAX_ELEMS, MAX_EPOCHS, MAX_FEATURES, MAX_LAYERS, MAX_PARTIES, MAX_ROWS, MAX_WIDTH,
 };
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
 pub use train::{

@@ -7,6 +7,12 @@ use crate::job::{JobSpec, ModelKind, Split, TrainConfig};
 use crate::train::Evaluation;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use tessera_tensor::readable;
+
+/// What a missing bias reads as (see [`SavedModel::bias`]).
+fn missing() -> f64 {
+    f64::NAN
+}
 
 /// Format tag written into every model file.
 pub const MODEL_FORMAT: &str = "tessera-model/1";
@@ -77,8 +83,9 @@ pub struct SavedModel {
     /// Linear and logistic regression: one weight per standardised feature.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub weights: Vec<f64>,
-    /// Linear and logistic regression: the intercept.
-    #[serde(default)]
+    /// Linear and logistic regression: the intercept (required there;
+    /// absent from a file it reads as NaN, which [`SavedModel::load`] refuses).
+    #[serde(default = "missing")]
     pub bias: f64,
     /// Softmax models: the dense layers in order (ReLU between them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -160,35 +167,105 @@ impl SavedModel {
                 m.format
             )));
         }
-        let d = m.features.len();
-        if m.scaling.mean.len() != d || m.scaling.std.len() != d {
-            return Err(io(format!(
-                "{d} features but {} means and {} deviations",
-                m.scaling.mean.len(),
-                m.scaling.std.len()
-            )));
-        }
+        let mut m = m;
+        m.check().map_err(io)?;
         if m.kind.is_multiclass() {
+            m.bias = 0.0;
+        }
+        Ok(m)
+    }
+
+    /// Every check a model file must pass before anything uses it (run by
+    /// [`SavedModel::load`], so `infer`, `predict` and `inspect` agree):
+    /// shapes that fit together, a supported fixed-point precision, finite
+    /// scaling with positive deviations, and finite weights small enough to
+    /// be multiplied in that precision.
+    fn check(&self) -> std::result::Result<(), String> {
+        let fixed = tessera_tensor::FixedPoint::new(self.frac_bits).map_err(|_| {
+            format!(
+                "frac_bits {} is not supported (use 1 to 24)",
+                self.frac_bits
+            )
+        })?;
+        let d = self.features.len();
+        if self.scaling.mean.len() != d || self.scaling.std.len() != d {
+            return Err(format!(
+                "{d} features but {} means and {} deviations",
+                self.scaling.mean.len(),
+                self.scaling.std.len()
+            ));
+        }
+        for (j, name) in self.features.iter().enumerate() {
+            let (mu, sd) = (self.scaling.mean[j], self.scaling.std[j]);
+            if !(mu.is_finite() && sd.is_finite() && sd > 0.0) {
+                return Err(format!(
+                    "feature '{name}' has mean {} and standard deviation {}: \
+                     a deviation must be positive and finite (1 for a constant feature)",
+                    readable(mu),
+                    readable(sd)
+                ));
+            }
+        }
+        let limit = fixed.product_limit();
+        let weight = |v: f64, what: &dyn Fn() -> String| {
+            if v.is_finite() && v.abs() < limit {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} is {}: weights must be finite and below {} in magnitude \
+                     to be multiplied with {} fractional bits",
+                    what(),
+                    readable(v),
+                    readable(limit),
+                    self.frac_bits
+                ))
+            }
+        };
+        if self.kind.is_multiclass() {
             let mut width = d;
-            for (i, l) in m.layers.iter().enumerate() {
+            for (i, l) in self.layers.iter().enumerate() {
                 if l.weights.len() != width || l.weights.iter().any(|r| r.len() != l.bias.len()) {
-                    return Err(io(format!(
+                    return Err(format!(
                         "layer {i} does not take {width} inputs to {} outputs",
                         l.bias.len()
-                    )));
+                    ));
+                }
+                for (r, row) in l.weights.iter().enumerate() {
+                    for (c, &v) in row.iter().enumerate() {
+                        weight(v, &|| {
+                            format!("layer {i}'s weight from input {r} to output {c}")
+                        })?;
+                    }
+                }
+                for (c, &v) in l.bias.iter().enumerate() {
+                    weight(v, &|| format!("layer {i}'s bias of output {c}"))?;
                 }
                 width = l.bias.len();
             }
-            if m.layers.is_empty() || width != m.training.classes {
-                return Err(io(format!(
+            if self.layers.is_empty() || width != self.training.classes {
+                return Err(format!(
                     "the layers must end in {} classes",
-                    m.training.classes
-                )));
+                    self.training.classes
+                ));
             }
-        } else if m.weights.len() != d {
-            return Err(io(format!("{d} features but {} weights", m.weights.len())));
+        } else {
+            if self.weights.len() != d {
+                return Err(format!("{d} features but {} weights", self.weights.len()));
+            }
+            for (j, &v) in self.weights.iter().enumerate() {
+                weight(v, &|| {
+                    format!("the weight of feature '{}'", self.features[j])
+                })?;
+            }
+            if self.bias.is_nan() {
+                return Err(format!(
+                    "a {} model needs a bias; the file has none",
+                    self.kind
+                ));
+            }
+            weight(self.bias, &|| "the bias".into())?;
         }
-        Ok(m)
+        Ok(())
     }
 
     /// Predictions for every row of `data`: `[probability of class 1]` for

@@ -41,9 +41,10 @@ pub fn hidden_activation(cfg: &TrainConfig) -> Result<Activation> {
     match cfg.relu_degree {
         None => Ok(Activation::Relu),
         Some(d @ (2 | 4)) => Ok(Activation::ReluPoly { degree: d }),
-        Some(d) => Err(ModelError::Config(format!(
-            "--relu-degree must be 2 or 4 (or absent for exact ReLU), got {d}"
-        ))),
+        Some(d) => Err(ModelError::Setting {
+            field: "relu_degree",
+            detail: format!("must be 2 or 4 (or absent for exact ReLU), got {d}"),
+        }),
     }
 }
 
@@ -202,6 +203,7 @@ pub fn fit_observed<B: Backend>(
             "training loss of one epoch",
         )?;
         let loss = total.iter().sum::<f64>() / rows as f64;
+        check_not_diverging(cfg, epoch, loss, epoch_losses.first().copied())?;
         epoch_losses.push(loss);
         let mut test = None;
         if let Some((tx, ty)) = monitor {
@@ -218,6 +220,35 @@ pub fn fit_observed<B: Backend>(
         epoch_test,
         train_data: data,
     })
+}
+
+/// Stops training whose loss blew up: not finite, or ten times the first
+/// epoch's (every party sees the same opened loss, so all stop together).
+fn check_not_diverging(
+    cfg: &TrainConfig,
+    epoch: usize,
+    loss: f64,
+    first: Option<f64>,
+) -> Result<()> {
+    let blew_up = match first {
+        _ if !loss.is_finite() => true,
+        Some(first) => loss > 10.0 * first.max(0.1),
+        None => false,
+    };
+    if blew_up {
+        return Err(ModelError::Diverged {
+            what: format!(
+                "the loss of epoch {} is {}{}",
+                epoch + 1,
+                tessera_tensor::readable(loss),
+                first
+                    .map(|f| format!(", from {} after epoch 1", tessera_tensor::readable(f)))
+                    .unwrap_or_default(),
+            ),
+            learning_rate: cfg.learning_rate,
+        });
+    }
+    Ok(())
 }
 
 /// Quality of a model on one set of rows.

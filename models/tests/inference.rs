@@ -100,3 +100,82 @@ fn scores_with_three_parties_match_fixed_point() {
     }
     assert!(InferSpec::new(&model, 2, 1, 1, InferOutput::Class, 3).is_err());
 }
+
+#[test]
+fn sizes_declared_by_peers_are_checked_before_use() {
+    let (model, test) = digits_model_and_test_rows();
+    let good = InferSpec::new(&model, 2, 0, 1, InferOutput::Class, test.rows()).unwrap();
+    good.check(2).unwrap();
+    let cases: Vec<(InferSpec, &str)> = vec![
+        (
+            InferSpec {
+                dims: vec![],
+                ..good.clone()
+            },
+            "widths []",
+        ),
+        (
+            InferSpec {
+                dims: vec![64],
+                ..good.clone()
+            },
+            "widths [64]",
+        ),
+        (
+            InferSpec {
+                dims: vec![64, 1 << 40, 10],
+                ..good.clone()
+            },
+            "a layer of width",
+        ),
+        (
+            InferSpec {
+                dims: vec![0, 10],
+                ..good.clone()
+            },
+            "0 features",
+        ),
+        (
+            InferSpec {
+                rows: 1 << 40,
+                ..good.clone()
+            },
+            "rows",
+        ),
+        (
+            InferSpec {
+                owner: 1,
+                ..good.clone()
+            },
+            "two different parties",
+        ),
+        (
+            InferSpec {
+                frac_bits: 0,
+                ..good.clone()
+            },
+            "fractional bits",
+        ),
+    ];
+    for (spec, want) in cases {
+        let err = spec.check(2).unwrap_err().to_string();
+        assert!(err.contains(want), "{want}: {err}");
+        // The same spec in a run is an error on every party, not a panic.
+        let out = run_inference_embedded(&spec, &model, &test, Some([1; 32]));
+        assert!(out.is_err(), "{want}");
+    }
+    // A party's declared data shape in training.
+    let spec = JobSpec::new(2, Split::Rows, TrainConfig::default());
+    let shape = |rows| PartyShape {
+        rows,
+        features: vec!["a".into()],
+    };
+    let err = check_parties_shapes(&spec, &[shape(10), shape(MAX_ROWS + 1)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("party 1 declares") && err.contains("limits"),
+        "{err}"
+    );
+    assert!(check_parties_shapes(&spec, &[shape(10)]).is_err());
+}

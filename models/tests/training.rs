@@ -233,7 +233,7 @@ fn bad_labels_and_settings_are_clear_errors() {
     let e = run_job_embedded(&JobSpec::new(2, Split::Rows, bad), &parts, None)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("--lr"), "{e}");
+    assert!(e.contains("learning_rate must be in (0, 100)"), "{e}");
 }
 
 #[test]

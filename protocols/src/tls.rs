@@ -283,6 +283,10 @@ pub fn connect_all(
     Ok(links)
 }
 
+/// Connects to a peer and completes the TLS handshake, retrying until
+/// `deadline` while the peer is unreachable, drops the connection during
+/// the handshake (a peer still starting, or a proxy in front of it), or does
+/// not answer. A handshake the peer refuses (certificates) fails at once.
 fn dial(
     name: &str,
     addr: SocketAddr,
@@ -290,35 +294,69 @@ fn dial(
     deadline: Instant,
 ) -> Result<StreamOwned<ClientConnection, TcpStream>, NetError> {
     let mut backoff = Duration::from_millis(20);
-    let tcp = loop {
-        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
-            Ok(s) => break s,
-            Err(e) if Instant::now() + backoff < deadline => {
-                let _ = e;
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_millis(500));
-            }
-            Err(e) => {
-                return Err(io_err(format!(
-                    "cannot reach {name} at {addr} before the deadline: {e}"
-                )))
-            }
+    loop {
+        let why = match dial_once(name, addr, &cfg, deadline) {
+            Ok(tls) => return Ok(tls),
+            Err(Dialled::Refused(e)) => return Err(e),
+            Err(Dialled::Retry(why)) => why,
+        };
+        if Instant::now() + backoff >= deadline {
+            return Err(io_err(format!(
+                "cannot connect to {name} at {addr} before the deadline: {why}"
+            )));
         }
-    };
-    tcp.set_nodelay(true).map_err(io_err)?;
-    let server_name = ServerName::try_from(name.to_string())
-        .map_err(|e| io_err(format!("bad peer name {name}: {e}")))?;
-    let conn = ClientConnection::new(cfg, server_name).map_err(io_err)?;
-    let mut tls = StreamOwned::new(conn, tcp);
-    tls.sock
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(io_err)?;
-    while tls.conn.is_handshaking() {
-        tls.conn
-            .complete_io(&mut tls.sock)
-            .map_err(|e| io_err(format!("TLS handshake with {name} at {addr} failed: {e}")))?;
+        tracing::debug!(peer = name, %addr, why, "connecting again");
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_millis(500));
     }
-    tls.sock.set_read_timeout(None).map_err(io_err)?;
+}
+
+/// Why one attempt of [`dial`] failed.
+enum Dialled {
+    /// Worth another try before the deadline.
+    Retry(String),
+    /// The peer refused us: no point trying again.
+    Refused(NetError),
+}
+
+fn dial_once(
+    name: &str,
+    addr: SocketAddr,
+    cfg: &Arc<ClientConfig>,
+    deadline: Instant,
+) -> Result<StreamOwned<ClientConnection, TcpStream>, Dialled> {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(10));
+    let tcp = TcpStream::connect_timeout(&addr, left.min(Duration::from_secs(2)))
+        .map_err(|e| Dialled::Retry(e.to_string()))?;
+    let fatal = |e: String| Dialled::Refused(io_err(e));
+    tcp.set_nodelay(true).map_err(|e| fatal(e.to_string()))?;
+    let server_name = ServerName::try_from(name.to_string())
+        .map_err(|e| fatal(format!("bad peer name {name}: {e}")))?;
+    let conn = ClientConnection::new(cfg.clone(), server_name).map_err(|e| fatal(e.to_string()))?;
+    let mut tls = StreamOwned::new(conn, tcp);
+    let wait = left.min(Duration::from_secs(10));
+    tls.sock
+        .set_read_timeout(Some(wait))
+        .map_err(|e| fatal(e.to_string()))?;
+    while tls.conn.is_handshaking() {
+        if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+            use std::io::ErrorKind::*;
+            return Err(match e.kind() {
+                // rustls reports a refused or invalid handshake as invalid data.
+                InvalidData => fatal(format!("TLS handshake with {name} at {addr} failed: {e}")),
+                WouldBlock | TimedOut => Dialled::Retry(format!(
+                    "the TLS handshake got no answer in {:.1} s",
+                    wait.as_secs_f64()
+                )),
+                _ => Dialled::Retry(format!("the TLS handshake was cut off ({e})")),
+            });
+        }
+    }
+    tls.sock
+        .set_read_timeout(None)
+        .map_err(|e| fatal(e.to_string()))?;
     Ok(tls)
 }
 
@@ -363,7 +401,7 @@ fn accept_all(
         }
         if let Some(e) = failed {
             // A stranger (wrong CA, no certificate) is refused; keep waiting for the real peers.
-            eprintln!("{me}: refused a connection from {from}: {e}");
+            tracing::warn!(endpoint = me, %from, error = %e, "refused a connection");
             refused.push(format!("{from}: {e}"));
             continue;
         }
@@ -379,8 +417,10 @@ fn accept_all(
                 tls.sock.set_read_timeout(None).map_err(io_err)?;
                 got.insert(n, tls);
             }
-            _ => eprintln!(
-                "{me}: refused a connection from {from}: its certificate names no expected peer"
+            _ => tracing::warn!(
+                endpoint = me,
+                %from,
+                "refused a connection: its certificate names no expected peer"
             ),
         }
     }

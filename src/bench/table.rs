@@ -41,7 +41,10 @@ pub fn markdown(results: &[TaskResult]) -> String {
             &format!(
             "| {} | {} | {} | {:.1}x{target} | {} / {} ({}) | {} | {} | {} | {} | {} | {acc} |\n",
             description,
-            fmt_s(r.mpc_s),
+            match r.target_seconds {
+                Some(t) => format!("{} (<= {})", fmt_s(r.mpc_s), fmt_s(t)),
+                None => fmt_s(r.mpc_s),
+            },
             fmt_s(r.plaintext_s),
             r.ratio,
             fmt_s(r.preprocessing_wait_s),

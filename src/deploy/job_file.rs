@@ -12,15 +12,19 @@ pub struct JobSection {
     /// rows or columns.
     pub split: Split,
     /// Passes over the training data.
+    #[serde(default = "defaults::epochs")]
     pub epochs: usize,
     /// SGD learning rate.
+    #[serde(default = "defaults::learning_rate")]
     pub learning_rate: f64,
     /// Minibatch size.
+    #[serde(default = "defaults::batch_size")]
     pub batch_size: usize,
     /// Public seed for the split and batch order.
+    #[serde(default = "defaults::seed")]
     pub seed: u64,
     /// Fraction of rows held out for testing.
-    #[serde(default = "default_test_fraction")]
+    #[serde(default = "defaults::test_fraction")]
     pub test_fraction: f64,
     /// Party holding the labels in a split by columns.
     #[serde(default)]
@@ -44,18 +48,38 @@ pub struct JobSection {
     #[serde(default)]
     pub momentum: f64,
     /// Evaluate on the held-out rows after every epoch (one more opening per epoch).
-    #[serde(default)]
+    #[serde(default = "defaults::epoch_eval")]
     pub epoch_eval: bool,
     /// Fixes every share and mask from this seed: reproducible, NOT secure.
     #[serde(default)]
     pub insecure_mpc_seed: Option<u64>,
 }
 
-pub(crate) fn default_test_fraction() -> f64 {
-    0.2
+/// Defaults of the job section: those of [`TrainConfig::default`], the
+/// same the command line and the `Job` builder start from.
+mod defaults {
+    use crate::models::TrainConfig;
+    pub(super) fn epochs() -> usize {
+        TrainConfig::default().epochs
+    }
+    pub(super) fn learning_rate() -> f64 {
+        TrainConfig::default().learning_rate
+    }
+    pub(super) fn batch_size() -> usize {
+        TrainConfig::default().batch_size
+    }
+    pub(super) fn seed() -> u64 {
+        TrainConfig::default().seed
+    }
+    pub(super) fn test_fraction() -> f64 {
+        TrainConfig::default().test_fraction
+    }
+    pub(super) fn epoch_eval() -> bool {
+        TrainConfig::default().epoch_eval
+    }
 }
 pub(crate) fn default_frac_bits() -> u32 {
-    16
+    crate::tensor::DEFAULT_FRAC_BITS
 }
 
 /// A private-inference job: the owner's model scores the querier's rows.

@@ -148,6 +148,11 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
         rows: rows_n,
         ..arch
     };
+    // The architecture and the row count came from peers: sized before use.
+    spec.check(n).map_err(|e| DeployError::Mismatch {
+        peer: format!("{} or {}", party_name(inf.owner), party_name(inf.querier)),
+        detail: e.to_string(),
+    })?;
     // Party 0 lists the dealer's material with a dry run, so the dealer
     // makes it while the parties compute rather than one round trip at a time.
     let fixed = crate::tensor::FixedPoint::new(spec.frac_bits)

@@ -33,7 +33,7 @@ pub enum TensorError {
         len: usize,
     },
     /// A real number cannot be encoded in fixed point.
-    #[error("cannot encode {value} in fixed point with {frac_bits} fractional bits: {reason}")]
+    #[error("cannot encode {} in fixed point with {frac_bits} fractional bits: {reason}", crate::readable(*.value))]
     Encode {
         /// The value that was rejected.
         value: f64,

@@ -1,6 +1,16 @@
 use crate::{RingTensor, TensorError};
 use ndarray::ArrayD;
 
+/// A number for a message: plain where that is short, otherwise in
+/// scientific notation (never 300 digits).
+pub fn readable(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() || (1e-4..1e16).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
 /// Fractional bits used unless a job configures otherwise.
 pub const DEFAULT_FRAC_BITS: u32 = 16;
 
@@ -99,9 +109,10 @@ impl FixedPoint {
             return Err(self.encode_error(x, "infinity cannot be encoded".into()));
         }
         if x.abs() >= bound {
-            return Err(
-                self.encode_error(x, format!("its magnitude is not below the limit {bound}"))
-            );
+            return Err(self.encode_error(
+                x,
+                format!("its magnitude is not below the limit {}", readable(bound)),
+            ));
         }
         let scaled = (x * self.one() as f64).round();
         Ok(scaled as i64 as u64)

@@ -37,6 +37,6 @@ mod ring;
 pub mod wire;
 
 pub use error::TensorError;
-pub use fixed_point::{FixedPoint, DEFAULT_FRAC_BITS};
+pub use fixed_point::{readable, FixedPoint, DEFAULT_FRAC_BITS};
 pub use prg::{Prg, Seed};
 pub use ring::RingTensor;

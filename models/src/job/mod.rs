@@ -69,7 +69,28 @@ pub enum Split {
     Columns,
 }
 
+/// Most computing parties a job may have.
+pub const MAX_PARTIES: usize = 64;
+/// Most epochs a job may ask for.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Largest minibatch.
+pub const MAX_BATCH: usize = 1 << 16;
+/// Most classes of a softmax model or MLP.
+pub const MAX_CLASSES: usize = 10_000;
+/// Widest hidden layer of an MLP.
+pub const MAX_WIDTH: usize = 1 << 14;
+/// Most dense layers of a model.
+pub const MAX_LAYERS: usize = 64;
+/// Most rows one party may hold (or query).
+pub const MAX_ROWS: usize = 1 << 26;
+/// Most feature columns.
+pub const MAX_FEATURES: usize = 1 << 20;
+/// Most values in one party's data (rows times columns).
+pub const MAX_ELEMS: usize = 1 << 31;
+
 /// Hyperparameters, shared by all parties and by the plaintext twin.
+/// [`TrainConfig::default`] holds the one set of defaults that the command
+/// line, the job file and the `Job` builder all start from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Model to train.
@@ -115,7 +136,7 @@ impl Default for TrainConfig {
             hidden: vec![],
             relu_degree: None,
             momentum: 0.0,
-            epoch_eval: false,
+            epoch_eval: true,
         }
     }
 }
@@ -156,63 +177,93 @@ impl JobSpec {
         }
     }
 
-    /// Checks the settings, with a message naming the bad one.
+    /// Checks the settings, with a message naming the bad one (by its
+    /// job-file name; see [`ModelError::setting_named`]) and, for sizes,
+    /// the limit: nothing is allocated from an unchecked size.
     pub fn validate(&self) -> Result<()> {
         let t = &self.train;
-        let bad = |m: String| Err(ModelError::Config(m));
-        if self.parties < 2 {
-            return bad(format!(
-                "--parties must be at least 2, got {}",
-                self.parties
-            ));
+        let bad = |field: &'static str, detail: String| Err(ModelError::Setting { field, detail });
+        if !(2..=MAX_PARTIES).contains(&self.parties) {
+            return bad(
+                "parties",
+                format!("must be 2 to {MAX_PARTIES}, got {}", self.parties),
+            );
         }
-        if t.epochs == 0 {
-            return bad("--epochs must be at least 1".into());
+        if !(1..=MAX_EPOCHS).contains(&t.epochs) {
+            return bad(
+                "epochs",
+                format!("must be 1 to {MAX_EPOCHS}, got {}", t.epochs),
+            );
         }
-        if t.batch_size == 0 {
-            return bad("--batch-size must be at least 1".into());
+        if !(1..=MAX_BATCH).contains(&t.batch_size) {
+            return bad(
+                "batch_size",
+                format!("must be 1 to {MAX_BATCH}, got {}", t.batch_size),
+            );
         }
         if !(t.learning_rate.is_finite() && t.learning_rate > 0.0 && t.learning_rate < 100.0) {
-            return bad(format!("--lr must be in (0, 100), got {}", t.learning_rate));
+            return bad(
+                "learning_rate",
+                format!("must be in (0, 100), got {}", t.learning_rate),
+            );
         }
         if !(0.0..1.0).contains(&t.momentum) {
-            return bad(format!("--momentum must be in [0, 1), got {}", t.momentum));
+            return bad("momentum", format!("must be in [0, 1), got {}", t.momentum));
         }
         if !(0.0..0.9).contains(&t.test_fraction) {
-            return bad(format!(
-                "--test-fraction must be in [0, 0.9), got {}",
-                t.test_fraction
-            ));
+            return bad(
+                "test_fraction",
+                format!("must be in [0, 0.9), got {}", t.test_fraction),
+            );
         }
         if self.label_party >= self.parties {
-            return bad(format!(
-                "label party {} does not exist among {} parties",
-                self.label_party, self.parties
-            ));
+            return bad(
+                "label_party",
+                format!(
+                    "{} does not exist among {} parties",
+                    self.label_party, self.parties
+                ),
+            );
         }
         if let Some(p) = (0..self.model_receivers.len())
             .find(|&i| self.model_receivers[..i].contains(&self.model_receivers[i]))
         {
-            return bad(format!(
-                "model receivers list party {} twice",
-                self.model_receivers[p]
-            ));
+            return bad(
+                "model_receivers",
+                format!("list party {} twice", self.model_receivers[p]),
+            );
         }
         if self.model_receivers.iter().any(|&p| p >= self.parties) {
-            return bad(format!(
-                "model receivers {:?} must be party ids below {}",
-                self.model_receivers, self.parties
-            ));
+            return bad(
+                "model_receivers",
+                format!(
+                    "{:?} must be party ids below {}",
+                    self.model_receivers, self.parties
+                ),
+            );
         }
-        FixedPoint::new(self.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
-        if t.model.is_multiclass() && t.classes < 2 {
-            return bad(format!(
-                "a {:?} model needs --classes of at least 2, got {}",
-                t.model, t.classes
-            ));
+        if let Err(e) = FixedPoint::new(self.frac_bits) {
+            return bad("frac_bits", e.to_string());
         }
-        if t.model == ModelKind::Mlp && (t.hidden.is_empty() || t.hidden.contains(&0)) {
-            return bad("an MLP needs --hidden widths, each at least 1 (e.g. --hidden 128)".into());
+        if t.model.is_multiclass() && !(2..=MAX_CLASSES).contains(&t.classes) {
+            return bad(
+                "classes",
+                format!(
+                    "of a {} model must be 2 to {MAX_CLASSES}, got {} (labels must be 0 to classes - 1)",
+                    t.model, t.classes
+                ),
+            );
+        }
+        if t.model == ModelKind::Mlp
+            && (t.hidden.is_empty() || t.hidden.iter().any(|&w| !(1..=MAX_WIDTH).contains(&w)))
+        {
+            return bad(
+                "hidden",
+                format!(
+                    "widths of an MLP must each be 1 to {MAX_WIDTH} (e.g. 128), got {:?}",
+                    t.hidden
+                ),
+            );
         }
         crate::train::hidden_activation(t)?;
         Ok(())

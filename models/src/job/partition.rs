@@ -75,7 +75,22 @@ pub fn partition(
 /// where each party sees only the others' shapes).
 pub fn check_parties_shapes(spec: &JobSpec, shapes: &[PartyShape]) -> Result<()> {
     spec.validate()?;
+    if shapes.len() != spec.parties {
+        return Err(ModelError::Mismatch(format!(
+            "{} data shapes for {} parties",
+            shapes.len(),
+            spec.parties
+        )));
+    }
     for (p, s) in shapes.iter().enumerate() {
+        let cols = s.features.len();
+        if s.rows > MAX_ROWS || cols > MAX_FEATURES || s.rows.saturating_mul(cols) > MAX_ELEMS {
+            return Err(ModelError::Mismatch(format!(
+                "party {p} declares {} rows of {cols} columns: more than the limits \
+                 ({MAX_ROWS} rows, {MAX_FEATURES} columns, {MAX_ELEMS} values per party)",
+                s.rows
+            )));
+        }
         match spec.split {
             Split::Rows if s.features != shapes[0].features => {
                 return Err(ModelError::Mismatch(format!(

@@ -260,18 +260,9 @@ impl Material {
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
             .collect();
-        let max = crate::channel::MAX_MESSAGE_ELEMS;
-        let fits = |ds: &[usize]| {
-            ds.iter()
-                .try_fold(1usize, |a, &d| a.checked_mul(d))
-                .is_some_and(|c| c <= max)
-        };
-        Ok(Some(match (*tag, dims.as_slice()) {
-            (3, &[m, k, n]) if fits(&[m, k]) && fits(&[k, n]) && fits(&[m, n]) => {
-                Material::MatTriple(m, k, n)
-            }
+        let item = match (*tag, dims.as_slice()) {
+            (3, &[m, k, n]) => Material::MatTriple(m, k, n),
             (3, _) => return Err("bad matrix triple request".into()),
-            _ if !fits(&dims) => return Err("request too large".into()),
             (1, _) => Material::Triple(dims),
             (2, _) => Material::Square(dims),
             (4, _) if (1..64).contains(f) => Material::Trunc(dims, *f as u32),
@@ -279,16 +270,43 @@ impl Material {
                 Material::BitTriple(dims, *f as u32)
             }
             (8, &[len]) => Material::EdaSelect(len),
-            (9, &[id, start, rows, cols]) if fits(&[rows, cols]) => Material::Mask {
+            (9, &[id, start, rows, cols]) if start.checked_add(rows).is_some() => Material::Mask {
                 id: id as u64,
                 start,
                 rows,
                 cols,
             },
+            (9, &[_, start, rows, _]) => {
+                return Err(format!("mask rows from {start}, {rows} of them, overflow"))
+            }
             (6, _) => Material::EdaBits(dims),
             (7, _) if (1..=64).contains(f) => Material::WordBits(dims, *f as u32),
             _ => return Err(format!("unknown request tag {tag}")),
-        }))
+        };
+        item.check_size()?;
+        Ok(Some(item))
+    }
+
+    /// Refuses an item whose components hold more than
+    /// [`crate::channel::MAX_MESSAGE_ELEMS`] elements in all (a peer's
+    /// request is sized before anything is allocated for it).
+    pub(crate) fn check_size(&self) -> std::result::Result<(), String> {
+        let max = crate::channel::MAX_MESSAGE_ELEMS;
+        let (random, determined) = self.layout();
+        let total = random
+            .iter()
+            .chain(&determined)
+            .try_fold(0usize, |acc, (s, _)| {
+                let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+                acc.checked_add(n)
+            });
+        match total {
+            Some(t) if t <= max => Ok(()),
+            Some(t) => Err(format!(
+                "request for {t} elements, more than the limit of {max}"
+            )),
+            None => Err("request whose size overflows".into()),
+        }
     }
 }
 
@@ -308,23 +326,18 @@ impl Material {
         let [mask, cols, out, m, rows @ ..] = words.as_slice() else {
             return Err("row triple request shorter than its header".into());
         };
-        let max = crate::channel::MAX_MESSAGE_ELEMS as u64;
-        let too_big = |a: u64, b: u64| !matches!(a.checked_mul(b), Some(v) if v <= max);
-        if transposed > 1
-            || rows.len() as u64 != *m
-            || too_big(*m, *cols)
-            || too_big(*cols, *out)
-            || too_big(*m, *out)
-        {
+        if transposed > 1 || rows.len() as u64 != *m {
             return Err("bad row triple request".into());
         }
-        Ok(Material::RowTriple {
+        let item = Material::RowTriple {
             mask: *mask,
             rows: rows.iter().map(|&r| r as usize).collect(),
             cols: *cols as usize,
             out: *out as usize,
             transposed: transposed == 1,
-        })
+        };
+        item.check_size()?;
+        Ok(item)
     }
 
     /// This party's draws of the random components of item `k` under
@@ -442,5 +455,30 @@ mod tests {
         huge.extend_from_slice(&u64::MAX.to_le_bytes());
         huge.extend_from_slice(&u64::MAX.to_le_bytes());
         assert!(Material::decode(&huge).is_err());
+        // Sizes a peer declares are checked before anything is allocated:
+        // a mask range that overflows, and a request whose derived parts
+        // (64 bits per word) exceed the limit though its shape does not.
+        let mask = Material::Mask {
+            id: 1,
+            start: usize::MAX - 2,
+            rows: 8,
+            cols: 1,
+        };
+        let err = Material::decode(&mask.encode()).unwrap_err();
+        assert!(err.contains("overflow"), "{err}");
+        let limit = crate::channel::MAX_MESSAGE_ELEMS;
+        let wide = Material::WordBits(vec![limit / 8], 64);
+        let err = Material::decode(&wide.encode()).unwrap_err();
+        assert!(err.contains("more than the limit"), "{err}");
+        let ok = Material::WordBits(vec![limit / 128], 64);
+        assert_eq!(Material::decode(&ok.encode()).unwrap(), Some(ok));
+        let rows = Material::RowTriple {
+            mask: 1,
+            rows: vec![0; 4],
+            cols: limit,
+            out: 2,
+            transposed: false,
+        };
+        assert!(Material::decode(&rows.encode()).is_err());
     }
 }

@@ -147,19 +147,19 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_enum, default_value = "rows")]
     pub(crate) split: SplitArg,
     /// Passes over the training data.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = TrainConfig::default().epochs)]
     pub(crate) epochs: usize,
     /// SGD learning rate.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = TrainConfig::default().learning_rate)]
     pub(crate) lr: f64,
     /// Minibatch size.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = TrainConfig::default().batch_size)]
     pub(crate) batch_size: usize,
     /// Public seed for the data split and batch order.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub(crate) seed: u64,
     /// Fraction of rows held out for testing.
-    #[arg(long, default_value_t = 0.2)]
+    #[arg(long, default_value_t = TrainConfig::default().test_fraction)]
     pub(crate) test_fraction: f64,
     /// In a split by columns, the party that holds the labels.
     #[arg(long, default_value_t = 0)]
@@ -168,7 +168,7 @@ pub(crate) struct TrainArgs {
     #[arg(long, value_delimiter = ',')]
     pub(crate) model_to: Vec<usize>,
     /// Fractional bits of the fixed-point encoding.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = tessera::tensor::DEFAULT_FRAC_BITS)]
     pub(crate) frac_bits: u32,
     /// Number of classes of a softmax model (default: largest label + 1).
     #[arg(long)]
@@ -180,7 +180,7 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     pub(crate) relu_degree: Option<u8>,
     /// SGD momentum in [0, 1) (0: plain SGD).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = TrainConfig::default().momentum)]
     pub(crate) momentum: f64,
     /// Where to write the model (JSON).
     #[arg(long, default_value = "model.json")]
@@ -234,7 +234,7 @@ pub(crate) struct SplitArgs {
     #[arg(long, default_value_t = 0)]
     pub(crate) label_party: usize,
     /// Public seed of the row shuffle (the same default as `train`).
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = TrainConfig::default().seed)]
     pub(crate) seed: u64,
     /// Output directory for party-I.csv.
     #[arg(long)]

@@ -2,6 +2,16 @@
 
 use super::*;
 
+/// A job setting's error in the command line's terms: its flag, not its
+/// job-file name.
+fn in_flags(e: tessera::models::ModelError) -> tessera::models::ModelError {
+    e.setting_named(|field| match field {
+        "learning_rate" => "--lr".into(),
+        "model_receivers" => "--model-to".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    })
+}
+
 pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
     let split = match a.split {
         SplitArg::Rows => Split::Rows,
@@ -50,16 +60,18 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
         spec.train.classes = match a.classes {
             Some(c) => c,
             None => {
-                loaded
+                let largest = loaded
                     .iter()
                     .filter_map(|d| d.labels.as_ref())
                     .flat_map(|l| l.iter().copied())
-                    .fold(0.0f64, f64::max) as usize
-                    + 1
+                    .fold(0.0f64, f64::max);
+                // Saturates: a stray huge label is then refused by the
+                // class limit in `validate`, never allocated for.
+                (largest.min(1e15) as usize).saturating_add(1)
             }
         };
     }
-    spec.validate()?;
+    spec.validate().map_err(in_flags)?;
     let parts = if a.data.len() == 1 {
         let all = loaded.into_iter().next().expect("one file");
         partition_shuffled(&all, a.parties, split, a.label_party, a.seed)?
