@@ -261,6 +261,10 @@ pub struct SharedModel {
     /// statistics were opened to all); `None` in a split by columns, where
     /// each party's column statistics stay with that party.
     pub scaling: Option<Scaling>,
+    /// A linear regression's target `(mean, std)`: the shared weights
+    /// predict the standardised target, and the querier's predictions are
+    /// put back in the target's units (public, like the scaling).
+    pub target: Option<(f64, f64)>,
     /// This party's shares of each layer as an `[inputs + 1, outputs]` block:
     /// weights, then the bias row.
     pub blocks: Vec<AShare>,
@@ -328,7 +332,13 @@ pub fn party_infer_shared(
     let xs = b.input(querier, x.as_ref(), &[n_rows, spec.dims[0]])?;
     let out = forward(&mut b, &spec, &model.blocks, &xs)?;
     let opened = b.reveal_to(&out, querier, "predictions for the querier")?;
-    Ok(opened.map(|o| decode(&spec, &o)))
+    Ok(opened.map(|o| {
+        let mut p = decode(&spec, &o);
+        if let Some((mean, std)) = model.target {
+            p.iter_mut().flatten().for_each(|v| *v = *v * std + mean);
+        }
+        p
+    }))
 }
 
 /// The querier's rows must have the job's declared shape.

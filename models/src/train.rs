@@ -222,8 +222,11 @@ pub fn fit_observed<B: Backend>(
     })
 }
 
-/// Stops training whose loss blew up: not finite, or ten times the first
-/// epoch's (every party sees the same opened loss, so all stop together).
+/// Stops training whose loss blew up: not finite, negative (a sum of
+/// squares or of `-log p` wrapped around the fixed-point range, beyond the
+/// rounding of a near-perfect fit), or ten
+/// times the first epoch's. Every party sees the same opened loss, so all
+/// stop together.
 fn check_not_diverging(
     cfg: &TrainConfig,
     epoch: usize,
@@ -231,7 +234,7 @@ fn check_not_diverging(
     first: Option<f64>,
 ) -> Result<()> {
     let blew_up = match first {
-        _ if !loss.is_finite() => true,
+        _ if !loss.is_finite() || loss < -0.01 => true,
         Some(first) => loss > 10.0 * first.max(0.1),
         None => false,
     };

@@ -407,3 +407,111 @@ fn momentum_matches_plaintext_and_speeds_up_training() {
         plain_sgd_losses[9]
     );
 }
+
+/// A regression CSV whose target is around 3e5 (house prices, say): `y =
+/// 3e5 + 2e4 (x0 - 0.5 x1 + 0.3 x2) + noise`, with `x3` a near copy of `x0`.
+fn large_target_csv(name: &str, rows: usize) -> PathBuf {
+    let mut prg = tessera_tensor::Prg::from_seed([9; 32]);
+    let mut normal = || (0..12).map(|_| prg.next_f64()).sum::<f64>() - 6.0;
+    let mut text = String::from("x0,x1,x2,x3,label\n");
+    for _ in 0..rows {
+        let x: Vec<f64> = (0..3).map(|_| normal()).collect();
+        let x3 = x[0] + 0.05 * normal();
+        let y = 3e5 + 2e4 * (x[0] - 0.5 * x[1] + 0.3 * x[2]) + 1e3 * normal();
+        text += &format!("{:.4},{:.4},{:.4},{:.4},{:.2}\n", x[0], x[1], x[2], x3, y);
+    }
+    let path = std::env::temp_dir().join(format!("tessera-{}-{name}.csv", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn r2_of(m: &SavedModel, d: &Dataset) -> f64 {
+    let y = d.labels.as_ref().unwrap();
+    let p = m.predict(d).unwrap();
+    let mean = y.mean().unwrap();
+    let ss_res: f64 = y.iter().zip(&p).map(|(y, p)| (y - p[0]).powi(2)).sum();
+    let ss_tot: f64 = y.iter().map(|y| (y - mean).powi(2)).sum();
+    1.0 - ss_res / ss_tot
+}
+
+#[test]
+fn regression_targets_far_outside_the_product_range_train_as_in_plaintext() {
+    let path = large_target_csv("large_target", 400);
+    let data = Dataset::from_csv(&path).unwrap();
+    for (parties, split) in [(2, Split::Rows), (3, Split::Columns)] {
+        let cfg = TrainConfig {
+            model: ModelKind::Linear,
+            epochs: 5,
+            learning_rate: 0.1,
+            epoch_eval: true,
+            ..TrainConfig::default()
+        };
+        let spec = JobSpec::new(parties, split, cfg);
+        let parts = partition(&data, parties, split, 0).unwrap();
+        let mpc = run_job_embedded(&spec, &parts, Some([3; 32])).unwrap();
+        let plain = run_job_plaintext(&spec, &parts, false).unwrap();
+        let (m, p) = (mpc.model().unwrap(), &plain.model);
+        let test_r2 = |m: &SavedModel| m.metrics.test.as_ref().unwrap().r2.unwrap();
+        eprintln!(
+            "{parties} by {split:?}: test R^2 mpc {:.4} f32 {:.4}; bias {} vs {}; losses {:?} vs {:?}",
+            test_r2(m),
+            test_r2(p),
+            m.bias,
+            p.bias,
+            mpc.parties[0].epoch_losses,
+            plain.epoch_losses
+        );
+        assert!(test_r2(m) > 0.95 && (test_r2(m) - test_r2(p)).abs() < 0.01);
+        // Held-out R^2 after every epoch does not jump about.
+        let per_epoch: Vec<f64> = mpc.parties[0]
+            .epoch_test
+            .iter()
+            .map(|e| e.r2.unwrap())
+            .collect();
+        assert!(
+            per_epoch.windows(2).all(|w| w[1] > w[0] - 0.01),
+            "{per_epoch:?}"
+        );
+        // The saved model predicts in the target's own units.
+        assert!(r2_of(m, &data) > 0.95, "{}", r2_of(m, &data));
+        assert!((m.bias - 3e5).abs() < 2e4, "bias {}", m.bias);
+        // Losses and MSE are in the target's units too, as in plaintext.
+        let mse = |m: &SavedModel| m.metrics.train.mse.unwrap();
+        assert!(
+            (mse(m) / mse(p) - 1.0).abs() < 0.05,
+            "{} vs {}",
+            mse(m),
+            mse(p)
+        );
+        assert!(mse(m) > 1e5 && mse(m) < 1e8);
+    }
+    std::fs::remove_file(path).unwrap();
+}
+
+#[test]
+fn a_diverging_loss_stops_training_with_advice() {
+    let path = large_target_csv("diverging", 200);
+    let data = Dataset::from_csv(&path).unwrap();
+    let cfg = TrainConfig {
+        model: ModelKind::Linear,
+        epochs: 10,
+        learning_rate: 60.0,
+        ..TrainConfig::default()
+    };
+    let spec = JobSpec::new(2, Split::Rows, cfg);
+    let parts = partition(&data, 2, Split::Rows, 0).unwrap();
+    let plain = run_job_plaintext(&spec, &parts, false)
+        .unwrap_err()
+        .to_string();
+    let mpc = run_job_embedded(&spec, &parts, Some([3; 32]))
+        .unwrap_err()
+        .to_string();
+    for e in [plain, mpc] {
+        assert!(
+            e.contains("training diverged")
+                && e.contains("lower the learning rate (it was 60; try 6)"),
+            "{e}"
+        );
+    }
+    std::fs::remove_file(path).unwrap();
+}

@@ -191,36 +191,47 @@ pub fn check_parties(spec: &JobSpec, data: &[Dataset]) -> Result<Vec<PartyShape>
         .collect())
 }
 
-/// In a split by rows the per-column sums of squares are shared; they must
-/// stay encodable even after adding up every party's.
-pub(crate) fn check_sums_fit(
+/// In a split by rows each party's per-column moments (`moments`: sums and
+/// sums of squares over the pooled row count) are shared; they must stay
+/// encodable after adding up every party's. `cols` are the columns behind
+/// them (`rows` of `d`, the features, then the target if it is included).
+pub(crate) fn check_moments_fit(
     d: &Dataset,
-    sums: &Array2<f64>,
+    rows: &[usize],
+    cols: &Array2<f64>,
+    moments: &Array2<f64>,
     fixed: FixedPoint,
     parties: usize,
 ) -> Result<()> {
     let limit = fixed.limit() / parties as f64;
-    for (j, &sq) in sums.row(1).iter().enumerate() {
+    for (j, &sq) in moments.row(1).iter().enumerate() {
         if sq >= limit {
-            let (i, v) =
-                d.features
-                    .column(j)
-                    .iter()
-                    .enumerate()
-                    .fold((0, 0.0f64), |best, (i, &v)| {
-                        if v.abs() > best.1.abs() {
-                            (i, v)
-                        } else {
-                            best
-                        }
-                    });
+            let (i, v) = cols
+                .column(j)
+                .iter()
+                .enumerate()
+                .fold((0, 0.0f64), |best, (i, &v)| {
+                    if v.abs() > best.1.abs() {
+                        (i, v)
+                    } else {
+                        best
+                    }
+                });
+            let name = d
+                .feature_names
+                .get(j)
+                .cloned()
+                .unwrap_or_else(|| "label".into());
             return Err(ModelError::Value {
                 path: d.path.clone(),
-                line: d.lines[i],
+                line: d.lines[rows[i]],
                 column: j + 1,
-                name: d.feature_names[j].clone(),
+                name,
                 reason: format!(
-                    "values as large as {v:e} are too large for the encoding: the column's sum of squares {sq:.3e} must stay below {limit:.3e} ({} fractional bits, {parties} parties); rescale the column (for example to thousands) or use fewer fractional bits",
+                    "values as large as {} are too large for the encoding: the column's mean square {} must stay below {} ({} fractional bits, {parties} parties); rescale the column (for example to thousands) or use fewer fractional bits",
+                    tessera_tensor::readable(v),
+                    tessera_tensor::readable(sq),
+                    tessera_tensor::readable(limit),
                     fixed.frac_bits()
                 ),
             });

@@ -73,40 +73,59 @@ pub fn party_train(
     let trust = sess.trust_statement();
     let mut b = MpcBackend::new(sess);
     let (my_train, my_test) = split_sizes(&shapes[me], &spec.train);
-    // 1. Scaling: local in a split by columns; pooled sums opened in a split by rows.
-    let scalings: Vec<Option<Scaling>> = match spec.split {
-        Split::Columns => (0..spec.parties)
-            .map(|p| (p == me).then(|| local_stats(&mine.features.select(Axis(0), &my_train))))
-            .collect(),
+    // 1. Scaling: local in a split by columns; pooled moments opened in a
+    // split by rows. A linear regression's target is standardised too.
+    let linear = spec.train.model == ModelKind::Linear;
+    let n_train: usize = shapes
+        .iter()
+        .map(|s| split_sizes(s, &spec.train).0.len())
+        .sum();
+    let (scalings, target): (Vec<Option<Scaling>>, Option<TargetScale>) = match spec.split {
+        Split::Columns => {
+            let scalings = (0..spec.parties)
+                .map(|p| (p == me).then(|| local_stats(&mine.features.select(Axis(0), &my_train))))
+                .collect();
+            // The label party's target moments, opened to all (the MSE in
+            // the target's units, opened to all anyway, reveals its spread).
+            let target = if linear {
+                let local = match (me == spec.label_party, &mine.labels) {
+                    (true, Some(y)) => {
+                        let y = y.select(Axis(0), &my_train);
+                        Some(moments(&y.insert_axis(Axis(1)), my_train.len()).into_dyn())
+                    }
+                    _ => None,
+                };
+                let t = b.input(spec.label_party, local.as_ref(), &[2, 1])?;
+                let m = b.reveal(&t, "the target's mean and mean square (to standardise it)")?;
+                Some(TargetScale::from_moments(m[[0, 0]], m[[1, 0]]))
+            } else {
+                None
+            };
+            (scalings, target)
+        }
         Split::Rows => {
             let d = shapes[0].features.len();
-            let x = mine.features.select(Axis(0), &my_train);
-            let mut mine_sums = Array2::<f64>::zeros((2, d));
-            mine_sums.row_mut(0).assign(&x.sum_axis(Axis(0)));
-            mine_sums
-                .row_mut(1)
-                .assign(&x.mapv(|v| v * v).sum_axis(Axis(0)));
-            check_sums_fit(mine, &mine_sums, fixed, spec.parties)?;
-            let mine_sums = mine_sums.into_dyn();
+            let cols = stats_columns(mine, &my_train, linear)?;
+            let mine_moments = moments(&cols, n_train);
+            check_moments_fit(mine, &my_train, &cols, &mine_moments, fixed, spec.parties)?;
+            let k = cols.ncols();
+            let mine_moments = mine_moments.into_dyn();
             let mut total = None;
             for p in 0..spec.parties {
-                let s = b.input(p, (p == me).then_some(&mine_sums), &[2, d])?;
+                let s = b.input(p, (p == me).then_some(&mine_moments), &[2, k])?;
                 total = Some(match total {
                     None => s,
                     Some(t) => b.add(&t, &s)?,
                 });
             }
-            let sums = b.reveal(
+            let m = b.reveal(
                 &total.expect("n >= 2"),
-                "pooled feature sums and sums of squares (for standardisation)",
+                "pooled means and means of squares of every column (for standardisation)",
             )?;
-            let n_train: usize = shapes
-                .iter()
-                .map(|s| split_sizes(s, &spec.train).0.len())
-                .sum();
-            let sums = sums.into_dimensionality::<ndarray::Ix2>().expect("2-D");
-            let s = column_stats(&sums.row(0).to_vec(), &sums.row(1).to_vec(), n_train as f64);
-            vec![Some(s); 1]
+            let m = m.into_dimensionality::<ndarray::Ix2>().expect("2-D");
+            let s = column_stats(&m.row(0).to_vec()[..d], &m.row(1).to_vec()[..d], 1.0);
+            let target = linear.then(|| TargetScale::from_moments(m[[0, d]], m[[1, d]]));
+            (vec![Some(s); 1], target)
         }
     };
     let my_scaling = match spec.split {
@@ -116,16 +135,8 @@ pub fn party_train(
     let local = LocalData {
         train_x: standardise(mine, &my_train, &my_scaling, fixed)?,
         test_x: standardise(mine, &my_test, &my_scaling, fixed)?,
-        train_y: mine
-            .labels
-            .as_ref()
-            .map(|_| labels_of(mine, &my_train, &spec.train))
-            .transpose()?,
-        test_y: mine
-            .labels
-            .as_ref()
-            .map(|_| labels_of(mine, &my_test, &spec.train))
-            .transpose()?,
+        train_y: target_of(mine, &my_train, &spec.train, target, fixed)?,
+        test_y: target_of(mine, &my_test, &spec.train, target, fixed)?,
     };
     tracing::info!(party = me, parties = spec.parties, split = ?spec.split, "inputs standardised; sharing them");
     let prepared = share_all(&mut b, spec, shapes, me, &local, scalings)?;
@@ -140,7 +151,18 @@ pub fn party_train(
         monitor,
         observe,
     )?;
-    let metrics = evaluate_all(&mut b, &fitted, &prepared, spec.train.model)?;
+    let mut metrics = evaluate_all(&mut b, &fitted, &prepared, spec.train.model)?;
+    let (mut epoch_losses, mut epoch_test) =
+        (fitted.epoch_losses.clone(), fitted.epoch_test.clone());
+    if let Some(t) = target {
+        t.report(
+            &mut epoch_losses,
+            epoch_test
+                .iter_mut()
+                .chain([&mut metrics.train])
+                .chain(metrics.test.as_mut()),
+        );
+    }
     tracing::info!(party = me, receivers = ?spec.model_receivers, "trained; opening the model to its receivers");
     let mut blocks = Vec::new();
     for (w, bias) in fitted.net.parameters() {
@@ -157,6 +179,7 @@ pub fn party_train(
             Split::Rows => Some(my_scaling.clone()),
             Split::Columns => None,
         },
+        target: target.map(|t| (t.mean, t.std)),
         features,
         blocks,
     };
@@ -168,14 +191,15 @@ pub fn party_train(
         &shared.blocks,
         &prepared.scaling,
         &my_scaling,
+        target,
         &metrics,
         &trust,
     )?;
     let openings = b.session().openings().to_vec();
     let result = PartyResult {
         model,
-        epoch_losses: fitted.epoch_losses.clone(),
-        epoch_test: fitted.epoch_test.clone(),
+        epoch_losses,
+        epoch_test,
         metrics,
         openings,
         trust,
@@ -314,6 +338,7 @@ pub(crate) fn open_model<B: Backend>(
     blocks: &[B::Tensor],
     scalings: &[Option<Scaling>],
     my_scaling: &Scaling,
+    target: Option<TargetScale>,
     metrics: &Metrics,
     trust: &str,
 ) -> Result<Option<SavedModel>> {
@@ -387,9 +412,12 @@ pub(crate) fn open_model<B: Backend>(
             complete.then_some(Scaling { mean, std })
         }
     };
-    let (Some(params), Some(scaling)) = (mine, scaling) else {
+    let (Some(mut params), Some(scaling)) = (mine, scaling) else {
         return Ok(None);
     };
+    if let Some(t) = target {
+        t.unstandardise(&mut params);
+    }
     Ok(Some(SavedModel::new(
         spec,
         joint_features(spec, shapes),

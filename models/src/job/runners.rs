@@ -98,6 +98,16 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         }
         Split::Columns => None,
     };
+    // A linear regression's target: pooled over every party's training
+    // rows (in a split by columns only the label party has any).
+    let target = (spec.train.model == ModelKind::Linear).then(|| {
+        let ys: Vec<f64> = parts
+            .iter()
+            .filter_map(|(d, tr, _)| d.labels.as_ref().map(|l| (l, tr)))
+            .flat_map(|(l, tr)| tr.iter().map(|&i| l[i]))
+            .collect();
+        TargetScale::of(&ys)
+    });
     let mut locals = Vec::new();
     for (d, tr, te) in &parts {
         let s = scaling_rows
@@ -106,16 +116,8 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         locals.push(LocalData {
             train_x: standardise(d, tr, &s, fp)?,
             test_x: standardise(d, te, &s, fp)?,
-            train_y: d
-                .labels
-                .as_ref()
-                .map(|_| labels_of(d, tr, &spec.train))
-                .transpose()?,
-            test_y: d
-                .labels
-                .as_ref()
-                .map(|_| labels_of(d, te, &spec.train))
-                .transpose()?,
+            train_y: target_of(d, tr, &spec.train, target, fp)?,
+            test_y: target_of(d, te, &spec.train, target, fp)?,
         });
         scalings.push(s);
     }
@@ -132,6 +134,7 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
         shapes: &[PartyShape],
         locals: &[LocalData],
         scaling: Scaling,
+        target: Option<TargetScale>,
     ) -> Result<(SavedModel, Vec<f64>, Vec<Evaluation>)> {
         let prepared = combine_plain(b, spec, locals)?;
         let monitor = prepared.monitor(&spec.train);
@@ -144,11 +147,22 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
             monitor,
             &ignore_events,
         )?;
-        let metrics = evaluate_all(b, &fitted, &prepared, spec.train.model)?;
+        let mut metrics = evaluate_all(b, &fitted, &prepared, spec.train.model)?;
         let mut params = Vec::new();
         for (w, bias) in fitted.net.parameters() {
             let p = b.concat(&[w, bias], 0)?;
             params.push(b.reveal(&p, "model")?);
+        }
+        let (mut losses, mut epoch_test) = (fitted.epoch_losses, fitted.epoch_test);
+        if let Some(t) = target {
+            t.report(
+                &mut losses,
+                epoch_test
+                    .iter_mut()
+                    .chain([&mut metrics.train])
+                    .chain(metrics.test.as_mut()),
+            );
+            t.unstandardise(&mut params);
         }
         let model = SavedModel::new(
             spec,
@@ -158,13 +172,21 @@ pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Resul
             metrics,
             "none (plaintext)",
         );
-        Ok((model, fitted.epoch_losses, fitted.epoch_test))
+        Ok((model, losses, epoch_test))
     }
     let ((model, losses, epoch_test), backend) = if fixed {
-        let r = go(&mut FixedBackend::new(fp), spec, &shapes, &locals, scaling)?;
+        let r = go(
+            &mut FixedBackend::new(fp),
+            spec,
+            &shapes,
+            &locals,
+            scaling,
+            target,
+        )?;
         (r, "fixed")
     } else {
-        (go(&mut F32Backend, spec, &shapes, &locals, scaling)?, "f32")
+        let r = go(&mut F32Backend, spec, &shapes, &locals, scaling, target)?;
+        (r, "f32")
     };
     Ok(PlainReport {
         backend: backend.into(),

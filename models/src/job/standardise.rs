@@ -65,6 +65,50 @@ pub(crate) fn standardise(
     Ok(out)
 }
 
+/// Per-column sums and sums of squares of `cols`, divided by the pooled
+/// row count `n` (so they stay within the encoding for large values).
+pub(crate) fn moments(cols: &Array2<f64>, n: usize) -> Array2<f64> {
+    let n = n.max(1) as f64;
+    let mut m = Array2::<f64>::zeros((2, cols.ncols()));
+    m.row_mut(0).assign(&(cols.sum_axis(Axis(0)) / n));
+    m.row_mut(1)
+        .assign(&(cols.mapv(|v| v * v).sum_axis(Axis(0)) / n));
+    m
+}
+
+/// The columns whose pooled statistics standardise a split by rows: the
+/// features of `rows`, and the target when it is standardised too.
+pub(crate) fn stats_columns(d: &Dataset, rows: &[usize], with_target: bool) -> Result<Array2<f64>> {
+    let x = d.features.select(Axis(0), rows);
+    if !with_target {
+        return Ok(x);
+    }
+    let y = d
+        .require_labels()?
+        .select(Axis(0), rows)
+        .insert_axis(Axis(1));
+    Ok(ndarray::concatenate(Axis(1), &[x.view(), y.view()]).expect("same rows"))
+}
+
+/// This party's labels of `rows` as the model trains on them (see
+/// [`labels_of`]), standardised when the job has a target scale.
+pub(crate) fn target_of(
+    d: &Dataset,
+    rows: &[usize],
+    t: &TrainConfig,
+    target: Option<TargetScale>,
+    fixed: FixedPoint,
+) -> Result<Option<ArrayD<f64>>> {
+    if d.labels.is_none() {
+        return Ok(None);
+    }
+    let y = labels_of(d, rows, t)?;
+    Ok(Some(match target {
+        Some(s) => s.standardise(d, rows, y, fixed)?,
+        None => y,
+    }))
+}
+
 /// Labels of `rows` as a column, or one-hot `[rows, classes]` for softmax models.
 pub(crate) fn labels_of(d: &Dataset, rows: &[usize], t: &TrainConfig) -> Result<ArrayD<f64>> {
     let l = d.require_labels()?.select(Axis(0), rows);
@@ -84,5 +128,87 @@ pub(crate) fn label_width(t: &TrainConfig) -> usize {
         t.classes
     } else {
         1
+    }
+}
+
+/// Mean and standard deviation of a linear regression's target. The target
+/// is trained standardised, as the features are, so that its size never
+/// meets the fixed-point range or makes the default learning rate diverge;
+/// the model, the losses and the MSE are reported in the target's own units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TargetScale {
+    pub(crate) mean: f64,
+    pub(crate) std: f64,
+}
+
+impl TargetScale {
+    /// From a mean and a mean of squares (a constant target gets std 1).
+    pub(crate) fn from_moments(mean: f64, mean_sq: f64) -> Self {
+        let s = column_stats(&[mean], &[mean_sq], 1.0);
+        Self {
+            mean: s.mean[0],
+            std: s.std[0],
+        }
+    }
+
+    /// From the target values themselves.
+    pub(crate) fn of(y: &[f64]) -> Self {
+        let n = y.len().max(1) as f64;
+        Self::from_moments(
+            y.iter().sum::<f64>() / n,
+            y.iter().map(|v| v * v).sum::<f64>() / n,
+        )
+    }
+
+    /// Standardises a `[rows, 1]` target, checking that every value can take
+    /// part in fixed-point products; errors name the file and line.
+    pub(crate) fn standardise(
+        &self,
+        d: &Dataset,
+        rows: &[usize],
+        y: ArrayD<f64>,
+        fixed: FixedPoint,
+    ) -> Result<ArrayD<f64>> {
+        let limit = fixed.product_limit();
+        let out = y.mapv(|v| (v - self.mean) / self.std);
+        if let Some((i, v)) = out.iter().enumerate().find(|(_, v)| v.abs() >= limit) {
+            return Err(ModelError::Row {
+                path: d.path.clone(),
+                line: d.lines[rows[i]],
+                reason: format!(
+                    "the label is {} standard deviations from the mean, beyond the fixed-point \
+                     product limit {limit} for {} fractional bits; remove the outlier",
+                    tessera_tensor::readable(*v),
+                    fixed.frac_bits()
+                ),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Turns the last `[in + 1, 1]` block (weights, then bias) from
+    /// predicting the standardised target to predicting the target.
+    pub(crate) fn unstandardise(&self, params: &mut [ArrayD<f64>]) {
+        if let Some(last) = params.last_mut() {
+            last.mapv_inplace(|v| v * self.std);
+            if let Some(bias) = last.iter_mut().last() {
+                *bias += self.mean;
+            }
+        }
+    }
+
+    /// Losses and mean squared errors in the target's units.
+    pub(crate) fn report<'a>(
+        &self,
+        losses: &mut [f64],
+        evaluations: impl IntoIterator<Item = &'a mut Evaluation>,
+    ) {
+        let var = self.std * self.std;
+        losses.iter_mut().for_each(|l| *l *= var);
+        for e in evaluations {
+            if let Some(m) = e.mse.as_mut() {
+                *m *= var;
+            }
+        }
     }
 }
