@@ -164,6 +164,19 @@ pub fn sidecar_paths(model: &Path) -> (PathBuf, PathBuf) {
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
+/// A y-axis label that fits its margin: plain for ordinary numbers,
+/// scientific beyond (a loss of 1.7e8 is not cut to its last digits).
+fn axis_label(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || (1e-3..1e5).contains(&a) {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
 /// Draws the loss and held-out metric per epoch, MPC against plaintext, as
 /// a 1200 x 480 PNG.
 pub fn plot_training(m: &TrainingMetrics, path: &Path) -> Result<(), String> {
@@ -212,18 +225,22 @@ pub fn plot_training(m: &TrainingMetrics, path: &Path) -> Result<(), String> {
             .caption(title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(36)
-            .y_label_area_size(64)
+            .y_label_area_size(72)
             .build_cartesian_2d(0.5..n + 0.5, lo..hi)
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
             .x_desc("epoch")
             .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| axis_label(*y))
             .label_style(("sans-serif", 14))
             .draw()
             .map_err(|e| e.to_string())?;
-        // The plaintext twin first, so the MPC curve stays visible where they agree.
-        for (series, colour, name) in [(&plain, &RED, "plaintext f32"), (&mpc, &BLUE, "MPC")] {
+        // The plaintext twin first and wider, so where the two agree it shows
+        // as a band around the MPC curve instead of vanishing under it.
+        for (series, colour, width, name) in
+            [(&plain, &RED, 6, "plaintext f32"), (&mpc, &BLUE, 2, "MPC")]
+        {
             let pts: Vec<(f64, f64)> = series
                 .iter()
                 .enumerate()
@@ -233,14 +250,22 @@ pub fn plot_training(m: &TrainingMetrics, path: &Path) -> Result<(), String> {
                 continue;
             }
             chart
-                .draw_series(LineSeries::new(pts.clone(), colour.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    pts.clone(),
+                    colour
+                        .mix(if width > 2 { 0.45 } else { 1.0 })
+                        .stroke_width(width),
+                ))
                 .map_err(|e| e.to_string())?
                 .label(name)
                 .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(width))
                 });
             chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour.filled())))
+                .draw_series(
+                    pts.iter()
+                        .map(|&p| Circle::new(p, width + 1, colour.filled())),
+                )
                 .map_err(|e| e.to_string())?;
         }
         chart
@@ -318,4 +343,21 @@ pub fn predictions_csv(
         out.push_str(&(line + "\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::axis_label;
+
+    #[test]
+    fn axis_labels_stay_short_for_any_loss() {
+        assert_eq!(axis_label(0.0), "0");
+        assert_eq!(axis_label(0.25), "0.25");
+        assert_eq!(axis_label(-1.5), "-1.5");
+        assert_eq!(axis_label(171029428.2), "1.71e8");
+        assert_eq!(axis_label(0.00001234), "1.23e-5");
+        for v in [1e300, -3.3e17, 12345.678, 0.0012] {
+            assert!(axis_label(v).len() <= 9, "{v}: {}", axis_label(v));
+        }
+    }
 }

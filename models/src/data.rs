@@ -31,39 +31,56 @@ impl Dataset {
     }
 
     /// Parses CSV text (see [`Dataset::from_csv`]); `path` is used in errors.
+    /// Standard CSV as spreadsheets and databases export it: quoted fields
+    /// (with commas inside), surrounding spaces, a byte-order mark and blank
+    /// lines are all fine.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let (_, header) = lines.next().ok_or_else(|| ModelError::Row {
+        let row_error = |line: usize, reason: String| ModelError::Row {
             path: path.to_path_buf(),
-            line: 1,
-            reason: "the file is empty; expected a header row".into(),
-        })?;
-        let names: Vec<String> = header.split(',').map(|s| s.trim().to_string()).collect();
+            line,
+            reason,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut records = reader.records();
+        let mut next = || -> Result<Option<(usize, csv::StringRecord)>> {
+            match records.next() {
+                None => Ok(None),
+                Some(Ok(r)) => Ok(Some((line_at(text, r.position()), r))),
+                Some(Err(e)) => Err(row_error(
+                    line_at(text, e.position()),
+                    format!("not valid CSV: {e}"),
+                )),
+            }
+        };
+        let (_, header) = next()?
+            .ok_or_else(|| row_error(1, "the file is empty; expected a header row".into()))?;
+        let names: Vec<String> = header.iter().map(str::to_string).collect();
         if let Some(col) = names.iter().position(|n| n.is_empty()) {
-            return Err(ModelError::Row {
-                path: path.to_path_buf(),
-                line: 1,
-                reason: format!("header column {} has no name", col + 1),
-            });
+            return Err(row_error(
+                1,
+                format!("header column {} has no name", col + 1),
+            ));
         }
         let width = names.len();
         let mut values = Vec::new();
         let mut row_lines = Vec::new();
-        for (idx, line) in lines {
-            let lineno = idx + 1;
-            let fields: Vec<&str> = line.split(',').collect();
+        while let Some((lineno, fields)) = next()? {
+            if fields.len() == 1 && fields[0].is_empty() {
+                // A line of spaces.
+                continue;
+            }
             if fields.len() != width {
-                return Err(ModelError::Row {
-                    path: path.to_path_buf(),
-                    line: lineno,
-                    reason: format!(
+                return Err(row_error(
+                    lineno,
+                    format!(
                         "expected {width} comma-separated values as in the header, found {}",
                         fields.len()
                     ),
-                });
+                ));
             }
             for (c, field) in fields.iter().enumerate() {
                 let v = parse_value(field).map_err(|reason| ModelError::Value {
@@ -204,6 +221,21 @@ impl Dataset {
     }
 }
 
+/// The file's line number of a record the CSV reader places at `pos`. The
+/// reader's own line count skips blank lines and CRLF endings, and its byte
+/// offset is where it resumed reading: the record starts at the first
+/// character after the whitespace there.
+fn line_at(text: &str, pos: Option<&csv::Position>) -> usize {
+    let at = pos.map_or(0, |p| p.byte() as usize).min(text.len());
+    let rest = text.get(at..).unwrap_or("");
+    let start = at + rest.len() - rest.trim_start().len();
+    text.as_bytes()[..start]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 fn parse_value(field: &str) -> std::result::Result<f64, String> {
     let s = field.trim();
     if s.is_empty() {
@@ -275,6 +307,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("labels 0 or 1"), "{e}");
+    }
+
+    #[test]
+    fn spreadsheet_exports_parse_with_precise_errors() {
+        // A byte-order mark, quoted names (one with a comma), quoted numbers,
+        // Windows line ends, spaces and blank lines.
+        let text =
+            "\u{feff}\"income, net\",\"age\",label\r\n\"1,5\" , 2,0\r\n\r\n  \n 3 ,\"4\",1\r\n";
+        let e = parse(text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "bank.csv, line 2, column 1 ('income, net'): '1,5' is not a number"
+        );
+        let d = parse(&text.replace("\"1,5\"", "\"1.5\"")).unwrap();
+        assert_eq!(d.feature_names, vec!["income, net", "age"]);
+        assert_eq!(d.features, ndarray::array![[1.5, 2.0], [3.0, 4.0]]);
+        assert_eq!(d.labels.unwrap().to_vec(), vec![0.0, 1.0]);
+        assert_eq!(d.lines, vec![2, 5]);
+        // Line numbers stay those of the file after blank lines.
+        let e = parse("a,label\n\n1,0\n\n2,x\n").unwrap_err().to_string();
+        assert!(e.starts_with("bank.csv, line 5, column 2 ('label')"), "{e}");
     }
 
     #[test]

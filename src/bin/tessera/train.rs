@@ -101,7 +101,13 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
         * parts_train_rows(&spec, &parts).div_ceil(spec.train.batch_size) as u64;
     let bar = progress_bar(out, batches);
     let observe = |e: TrainEvent| match e {
-        TrainEvent::Batch { .. } => bar.inc(1),
+        TrainEvent::Batch { epoch, done, .. } => {
+            if epoch == 0 && done == 1 {
+                // The data is shared and the first batch done: training proper.
+                bar.set_message("epoch 1");
+            }
+            bar.inc(1)
+        }
         TrainEvent::Epoch { epoch, loss, test } => {
             let test = test
                 .map(|t| format!(", held-out {t:.4}"))
