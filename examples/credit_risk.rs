@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use tessera::models::{Dataset, TrainConfig};
 use tessera::scenarios::MpcOptions;
-use tessera::scenarios::{credit, print_cost, print_views};
+use tessera::scenarios::{credit, describe_views};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data");
@@ -52,7 +52,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (i, s) in out.scores.iter().enumerate() {
         println!("  applicant {}: {:.3}", i + 1, s);
     }
-    print_views(&out.views);
-    print_cost(&out.cost);
+    print!("{}{}", describe_views(&out.views), out.cost);
     Ok(())
 }

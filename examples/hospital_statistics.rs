@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use tessera::models::Dataset;
 use tessera::scenarios::MpcOptions;
-use tessera::scenarios::{print_cost, print_views, statistics};
+use tessera::scenarios::{describe_views, statistics};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data");
@@ -57,7 +57,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "#".repeat(c / 4)
         );
     }
-    print_views(&out.views);
-    print_cost(&out.cost);
+    print!("{}{}", describe_views(&out.views), out.cost);
     Ok(())
 }

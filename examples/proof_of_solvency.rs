@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use tessera::scenarios::MpcOptions;
-use tessera::scenarios::{print_cost, print_views, solvency};
+use tessera::scenarios::{describe_views, solvency};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data");
@@ -60,7 +60,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         ),
     }
-    print_views(&out.views);
-    print_cost(&out.cost);
+    print!("{}{}", describe_views(&out.views), out.cost);
     Ok(())
 }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use tessera::scenarios::MpcOptions;
-use tessera::scenarios::{flagging, print_cost, print_views};
+use tessera::scenarios::{describe_views, flagging};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data");
@@ -63,7 +63,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  accounts whose combined balance is above the threshold: {}",
         accounts.join(", ")
     );
-    print_views(&out.views);
-    print_cost(&out.cost);
+    print!("{}{}", describe_views(&out.views), out.cost);
     Ok(())
 }

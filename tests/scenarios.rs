@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use tessera::models::{run_job_plaintext, Dataset, JobSpec, ModelKind, Split, TrainConfig};
 use tessera::scenarios::MpcOptions;
-use tessera::scenarios::{credit, flagging, solvency, statistics, PartyView};
+use tessera::scenarios::{credit, dark_pool, flagging, solvency, statistics, PartyView};
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -372,4 +372,140 @@ fn every_scenario_runs_without_a_dealer_with_the_same_answers() {
     for (got, want) in out.scores.iter().zip(&want) {
         assert!((got - want[0]).abs() < 0.01, "score {got} vs {}", want[0]);
     }
+}
+
+/// A random order book for trader `t`: prices around 100 on a 0.5 grid, so
+/// some limits sit exactly on grid prices.
+fn random_orders(t: usize, n: usize, seed: u8) -> dark_pool::Orders {
+    let mut prg = tessera::tensor::Prg::from_seed([seed.wrapping_add(t as u8); 32]);
+    let mut o = dark_pool::Orders {
+        path: format!("trader_{t}.csv").into(),
+        buy: vec![],
+        quantity: vec![],
+        limit: vec![],
+    };
+    for _ in 0..n {
+        o.buy.push(prg.below(2) == 1);
+        o.quantity.push(1.0 + prg.below(500) as f64);
+        o.limit.push(95.0 + 0.5 * prg.below(21) as f64);
+    }
+    o
+}
+
+fn check_auction(job: &dark_pool::DarkPoolJob, books: &[dark_pool::Orders], mpc: MpcOptions) {
+    let out = dark_pool::run(job, books, mpc).unwrap();
+    let (price, volume, fills) = dark_pool::clear_in_the_clear(job, books);
+    assert_eq!(out.price, price);
+    assert_eq!(out.volume, volume);
+    for (t, (got, want)) in out.fills.iter().zip(&fills).enumerate() {
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            let q = books[t].quantity[i];
+            assert!(
+                (g - w).abs() <= 1e-3 * q + 1e-3,
+                "trader {t} order {i}: {g} vs {w}"
+            );
+        }
+        // The short side fills exactly, and no side overfills the volume.
+        let filled: f64 = got.iter().sum();
+        assert!(filled.is_finite());
+    }
+    for side in [true, false] {
+        let total: f64 = books
+            .iter()
+            .zip(&out.fills)
+            .flat_map(|(o, f)| {
+                (0..o.len())
+                    .filter(move |&i| o.buy[i] == side)
+                    .map(move |i| f[i])
+            })
+            .sum();
+        assert!(
+            (total - volume).abs() <= 1e-3 * volume + 1e-2,
+            "{side}: {total} vs {volume}"
+        );
+    }
+    // Everyone learned the price and volume; each trader its own fills only.
+    for (t, v) in out.views.iter().enumerate() {
+        assert_eq!(
+            v.labels(),
+            ["clearing price (grid index) and volume", "your fills"]
+                [..if volume > 0.0 { 2 } else { 1 }]
+        );
+        if let Some(own) = v.learned.get(1) {
+            assert_eq!(
+                (own.to, own.shape.as_slice()),
+                (Some(t), &[books[t].len(), 1][..])
+            );
+        }
+    }
+}
+
+#[test]
+fn the_dark_pool_clears_as_in_plaintext_and_each_trader_learns_only_its_fills() {
+    let job = dark_pool::DarkPoolJob::grid(95.0, 105.0, 0.5).unwrap();
+    for (traders, seed) in [(2, 1u8), (3, 7), (2, 11)] {
+        let books: Vec<_> = (0..traders).map(|t| random_orders(t, 12, seed)).collect();
+        check_auction(&job, &books, MpcOptions::seeded([seed; 32]));
+    }
+    // Edge cases: a tie in volume over several prices (the lowest wins), a
+    // book that never crosses, and limits exactly on the clearing price.
+    let book = |buy: &[bool], q: &[f64], p: &[f64]| dark_pool::Orders {
+        path: "t.csv".into(),
+        buy: buy.to_vec(),
+        quantity: q.to_vec(),
+        limit: p.to_vec(),
+    };
+    let tie = [
+        book(&[true], &[10.0], &[103.0]),
+        book(&[false], &[10.0], &[97.0]),
+    ];
+    check_auction(&job, &tie, MpcOptions::seeded([2; 32]));
+    assert_eq!(dark_pool::clear_in_the_clear(&job, &tie).0, Some(97.0));
+    let apart = [
+        book(&[true, true], &[5.0, 7.0], &[96.0, 95.5]),
+        book(&[false], &[10.0], &[104.0]),
+    ];
+    check_auction(&job, &apart, MpcOptions::seeded([4; 32]));
+    assert_eq!(dark_pool::clear_in_the_clear(&job, &apart).1, 0.0);
+    let exact = [
+        book(&[true, false], &[300.0, 100.0], &[100.0, 100.0]),
+        book(&[false, true], &[100.0, 1.0], &[99.5, 100.5]),
+    ];
+    check_auction(&job, &exact, MpcOptions::seeded([6; 32]));
+    // Without a dealer, the same answer.
+    let books: Vec<_> = (0..2).map(|t| random_orders(t, 6, 3)).collect();
+    check_auction(
+        &job,
+        &books,
+        MpcOptions {
+            seed: Some([8; 32]),
+            preprocessing: tessera::Provider::Ot,
+        },
+    );
+}
+
+#[test]
+fn dark_pool_orders_are_checked_with_file_and_line() {
+    let t = tessera::models::CsvTable::parse(
+        std::path::Path::new("orders.csv"),
+        "side,quantity,limit\nbuy,10,101\nhold,5,99\n",
+    )
+    .unwrap();
+    let e = dark_pool::Orders::from_table(&t).unwrap_err().to_string();
+    assert!(
+        e.contains("orders.csv, line 3, column 1 ('side')") && e.contains("buy or sell"),
+        "{e}"
+    );
+    let t = tessera::models::CsvTable::parse(
+        std::path::Path::new("orders.csv"),
+        "side,quantity,limit\nsell,2.5,101\n",
+    )
+    .unwrap();
+    let e = dark_pool::Orders::from_table(&t).unwrap_err().to_string();
+    assert!(
+        e.contains("line 2, column 2") && e.contains("whole number of lots"),
+        "{e}"
+    );
+    assert!(dark_pool::DarkPoolJob::grid(1.0, 1e6, 0.01).is_err());
 }

@@ -88,8 +88,22 @@ def credit():
     write("credit_applicants.csv", header, [applicant() for _ in range(8)])
 
 
+def dark_pool():
+    rng = random.Random(17)
+    # Three trading desks; limits around 100 on a 0.5 grid, lots of 100s.
+    for desk, count in (("desk_a", 9), ("desk_b", 7), ("desk_c", 8)):
+        rows = []
+        for _ in range(count):
+            side = rng.choice(["buy", "sell"])
+            centre = 100.5 if side == "buy" else 99.5
+            limit = round(rng.gauss(centre, 1.5) * 2) / 2
+            rows.append([side, rng.randint(1, 40) * 100, max(95.0, min(105.0, limit))])
+        write(f"dark_pool_{desk}.csv", ["side", "quantity", "limit"], rows)
+
+
 if __name__ == "__main__":
     transactions()
     solvency()
     hospitals()
     credit()
+    dark_pool()

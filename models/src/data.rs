@@ -31,76 +31,18 @@ impl Dataset {
     }
 
     /// Parses CSV text (see [`Dataset::from_csv`]); `path` is used in errors.
-    /// Standard CSV as spreadsheets and databases export it: quoted fields
-    /// (with commas inside), surrounding spaces, a byte-order mark and blank
-    /// lines are all fine.
+    /// Standard CSV as spreadsheets and databases export it (see
+    /// [`CsvTable::parse`]).
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let row_error = |line: usize, reason: String| ModelError::Row {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let mut records = reader.records();
-        let mut next = || -> Result<Option<(usize, csv::StringRecord)>> {
-            match records.next() {
-                None => Ok(None),
-                Some(Ok(r)) => Ok(Some((line_at(text, r.position()), r))),
-                Some(Err(e)) => Err(row_error(
-                    line_at(text, e.position()),
-                    format!("not valid CSV: {e}"),
-                )),
+        let t = CsvTable::parse(path, text)?;
+        let width = t.names.len();
+        let mut values = Vec::with_capacity(t.rows.len() * width);
+        for (r, fields) in t.rows.iter().enumerate() {
+            for c in 0..width {
+                values.push(t.number(r, c, &fields[c])?);
             }
-        };
-        let (_, header) = next()?
-            .ok_or_else(|| row_error(1, "the file is empty; expected a header row".into()))?;
-        let names: Vec<String> = header.iter().map(str::to_string).collect();
-        if let Some(col) = names.iter().position(|n| n.is_empty()) {
-            return Err(row_error(
-                1,
-                format!("header column {} has no name", col + 1),
-            ));
         }
-        let width = names.len();
-        let mut values = Vec::new();
-        let mut row_lines = Vec::new();
-        while let Some((lineno, fields)) = next()? {
-            if fields.len() == 1 && fields[0].is_empty() {
-                // A line of spaces.
-                continue;
-            }
-            if fields.len() != width {
-                return Err(row_error(
-                    lineno,
-                    format!(
-                        "expected {width} comma-separated values as in the header, found {}",
-                        fields.len()
-                    ),
-                ));
-            }
-            for (c, field) in fields.iter().enumerate() {
-                let v = parse_value(field).map_err(|reason| ModelError::Value {
-                    path: path.to_path_buf(),
-                    line: lineno,
-                    column: c + 1,
-                    name: names[c].clone(),
-                    reason,
-                })?;
-                values.push(v);
-            }
-            row_lines.push(lineno);
-        }
-        if row_lines.is_empty() {
-            return Err(ModelError::Row {
-                path: path.to_path_buf(),
-                line: 2,
-                reason: "the file has a header but no data rows".into(),
-            });
-        }
+        let (names, row_lines) = (t.names, t.lines);
         let table = Array2::from_shape_vec((row_lines.len(), width), values)
             .expect("rows were checked to have the header's width");
         let has_label = names
@@ -218,6 +160,126 @@ impl Dataset {
             line: 1,
             reason: "no label column: the last header column must be named 'label'".into(),
         })
+    }
+}
+
+/// A CSV file as text: a header row of names and rows of as many fields,
+/// each with its line in the file. The one CSV reader of the project (the
+/// `csv` crate underneath): quoted fields (with commas inside), surrounding
+/// spaces, a byte-order mark, CRLF line ends and blank lines are all fine,
+/// and every error names the file and line.
+#[derive(Debug, Clone)]
+pub struct CsvTable {
+    /// The file, for errors.
+    pub path: PathBuf,
+    /// Column names from the header.
+    pub names: Vec<String>,
+    /// The data rows' fields, trimmed.
+    pub rows: Vec<Vec<String>>,
+    /// 1-based line of each data row.
+    pub lines: Vec<usize>,
+}
+
+impl CsvTable {
+    /// Reads a CSV file (see [`CsvTable::parse`]).
+    pub fn from_csv(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ModelError::io(path, &e))?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses CSV text; `path` is used in errors. A header and at least one
+    /// data row are required, every row as wide as the header.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let row_error = |line: usize, reason: String| ModelError::Row {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let mut records = reader.records();
+        let mut next = || -> Result<Option<(usize, csv::StringRecord)>> {
+            match records.next() {
+                None => Ok(None),
+                Some(Ok(r)) => Ok(Some((line_at(text, r.position()), r))),
+                Some(Err(e)) => Err(row_error(
+                    line_at(text, e.position()),
+                    format!("not valid CSV: {e}"),
+                )),
+            }
+        };
+        let (_, header) = next()?
+            .ok_or_else(|| row_error(1, "the file is empty; expected a header row".into()))?;
+        let names: Vec<String> = header.iter().map(str::to_string).collect();
+        if let Some(col) = names.iter().position(|n| n.is_empty()) {
+            return Err(row_error(
+                1,
+                format!("header column {} has no name", col + 1),
+            ));
+        }
+        let width = names.len();
+        let (mut rows, mut lines) = (Vec::new(), Vec::new());
+        while let Some((lineno, fields)) = next()? {
+            if fields.len() == 1 && fields[0].is_empty() {
+                // A line of spaces.
+                continue;
+            }
+            if fields.len() != width {
+                return Err(row_error(
+                    lineno,
+                    format!(
+                        "expected {width} comma-separated values as in the header, found {}",
+                        fields.len()
+                    ),
+                ));
+            }
+            rows.push(fields.iter().map(str::to_string).collect());
+            lines.push(lineno);
+        }
+        if rows.is_empty() {
+            return Err(row_error(
+                2,
+                "the file has a header but no data rows".into(),
+            ));
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            names,
+            rows,
+            lines,
+        })
+    }
+
+    /// The index of the column named `name`, or an error naming the file and
+    /// the columns it has.
+    pub fn column(&self, name: &str) -> Result<usize> {
+        self.names.iter().position(|n| n == name).ok_or_else(|| {
+            ModelError::Mismatch(format!(
+                "{} has no column '{name}' (it has: {})",
+                self.path.display(),
+                self.names.join(", ")
+            ))
+        })
+    }
+
+    /// An error about row `r`'s field in column `c`, naming file, line and column.
+    pub fn error(&self, r: usize, c: usize, reason: String) -> ModelError {
+        ModelError::Value {
+            path: self.path.clone(),
+            line: self.lines[r],
+            column: c + 1,
+            name: self.names[c].clone(),
+            reason,
+        }
+    }
+
+    /// Row `r`'s `field` in column `c` as a finite number.
+    pub fn number(&self, r: usize, c: usize, field: &str) -> Result<f64> {
+        parse_value(field).map_err(|reason| self.error(r, c, reason))
     }
 }
 

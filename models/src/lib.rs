@@ -41,7 +41,7 @@ mod job;
 mod model;
 mod train;
 
-pub use data::{train_test_indices, Dataset};
+pub use data::{train_test_indices, CsvTable, Dataset};
 pub use error::{ModelError, Result};
 pub use infer::{
     folded_blocks, infer_fixed, infer_plain, party_infer, party_infer_shared, plan_infer,

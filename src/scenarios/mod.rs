@@ -9,12 +9,15 @@
 //!   one column; only those aggregates are opened.
 //! * [`credit`]: banks train a credit model on their customers without
 //!   opening it, then score applicants for one bank only.
+//! * [`dark_pool`]: traders clear secret buy and sell orders at one price;
+//!   everyone learns the price and volume, each trader only its own fills.
 //!
 //! Every scenario returns, for every party, the record of what was opened
 //! to it ([`PartyView`]): a reader (and the tests) can check that nothing
 //! beyond the declared outputs was revealed.
 
 pub mod credit;
+pub mod dark_pool;
 pub mod flagging;
 pub mod solvency;
 pub mod statistics;
@@ -43,17 +46,18 @@ impl PartyView {
     }
 }
 
-/// Prints, for every party, each value it learned (label and shape), and a
-/// line for parties that learned nothing.
-pub fn print_views(views: &[PartyView]) {
-    println!("what each party learned (every opening, as recorded by the protocol):");
+/// What every party learned, one line per opening (repeated openings,
+/// such as one loss per epoch, once with a count), and a line for parties
+/// that learned nothing: for the examples and the CLI to print.
+pub fn describe_views(views: &[PartyView]) -> String {
+    let mut out =
+        String::from("what each party learned (every opening, as recorded by the protocol):\n");
     for v in views {
         if v.learned.is_empty() {
-            println!("  party {} ({}): nothing", v.party, v.role);
+            out += &format!("  party {} ({}): nothing\n", v.party, v.role);
             continue;
         }
-        println!("  party {} ({}):", v.party, v.role);
-        // Repeated openings (one loss per epoch) are shown once, with a count.
+        out += &format!("  party {} ({}):\n", v.party, v.role);
         let mut i = 0;
         while i < v.learned.len() {
             let o = &v.learned[i];
@@ -68,23 +72,40 @@ pub fn print_views(views: &[PartyView]) {
             } else {
                 String::new()
             };
-            println!("    - {} {:?} ({whom}){times}", o.label, o.shape);
+            out += &format!("    - {} {:?} ({whom}){times}\n", o.label, o.shape);
             i += same;
         }
     }
+    out
 }
 
-/// Prints bytes and rounds per party and the wall time.
-pub fn print_cost(cost: &Cost) {
-    println!("cost: {:.3} s", cost.seconds);
-    for s in &cost.stats {
-        println!(
-            "  party {}: sent {}, {} rounds, {} from the dealer",
-            s.party,
-            crate::human_bytes(s.total_sent()),
-            s.rounds,
-            crate::human_bytes(s.preprocessing_bytes)
-        );
+impl std::fmt::Display for Cost {
+    /// Wall time, then bytes, rounds and preprocessing traffic per party
+    /// (from the dealer, or the parties' own OT traffic).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "cost: {:.3} s", self.seconds)?;
+        for s in &self.stats {
+            let prep = if s.preprocessing_bytes_sent > 0 {
+                format!(
+                    "preprocessing by OT: sent {}, received {}",
+                    crate::human_bytes(s.preprocessing_bytes_sent),
+                    crate::human_bytes(s.preprocessing_bytes)
+                )
+            } else {
+                format!(
+                    "{} from the dealer",
+                    crate::human_bytes(s.preprocessing_bytes)
+                )
+            };
+            writeln!(
+                f,
+                "  party {}: sent {}, {} rounds, {prep}",
+                s.party,
+                crate::human_bytes(s.total_sent()),
+                s.rounds
+            )?;
+        }
+        Ok(())
     }
 }
 
