@@ -70,34 +70,49 @@ const PLAN_BATCH: usize = 1;
 /// A party's end of the trusted dealer.
 ///
 /// Item `k` of the run is drawn from its own PRG stream (seeded by the
-/// dealer's seed, `k` and the item's fingerprint). Party 0 asks the dealer
-/// for its determined components; from the second training step on it asks
-/// for the next two steps' worth at once, predicted from the step before, so
-/// the dealer's work and the round trip overlap with computation. A
-/// misprediction is detected item by item and falls back to asking.
+/// dealer's seed, `k` and the item's fingerprint). What differs between the
+/// parties is their [`Role`]: party 0 receives the determined components
+/// from the dealer, the others expand everything from the seed.
 pub struct DealerClient {
-    party: usize,
     seed: Seed,
     next: u64,
-    channel: Box<dyn Channel>,
-    received: u64,
-    finished: bool,
-    waited: std::time::Duration,
-    /// Party 0: batches sent and not yet answered, oldest first.
-    pending: std::collections::VecDeque<Vec<(u64, Material)>>,
-    /// Party 0: answered items not yet taken.
-    ready: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
-    /// Party 0: items taken since the last step boundary.
-    history: Vec<Material>,
-    /// Party 0: items of the last complete step.
-    pattern: Vec<Material>,
-    /// Party 0: every index below this has been requested.
-    requested_until: u64,
     /// Items announced by `plan`, from index `planned_from` on.
     planned: Vec<Material>,
     planned_from: u64,
     /// Items made ahead by `make_ahead`, by index.
     made: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
+    role: Role,
+}
+
+/// What a party does besides drawing from its seed.
+enum Role {
+    /// Party 0: asks the dealer for the determined components.
+    Receiver(Box<DealerLink>),
+    /// Parties 1..n: draw every component themselves; the link only carried
+    /// the seed, and stays open so the dealer sees the job end with party 0.
+    Expander { _link: Box<dyn Channel> },
+}
+
+/// Party 0's conversation with the dealer. From the second training step
+/// on it asks for the next two steps' worth at once, predicted from the
+/// step before, so the dealer's work and the round trip overlap with
+/// computation; a misprediction is detected item by item and falls back to
+/// asking.
+struct DealerLink {
+    channel: Box<dyn Channel>,
+    received: u64,
+    finished: bool,
+    waited: std::time::Duration,
+    /// Batches sent and not yet answered, oldest first.
+    pending: std::collections::VecDeque<Vec<(u64, Material)>>,
+    /// Answered items not yet taken.
+    ready: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
+    /// Items taken since the last step boundary.
+    history: Vec<Material>,
+    /// Items of the last complete step.
+    pattern: Vec<Material>,
+    /// Every index below this has been requested.
+    requested_until: u64,
 }
 
 impl DealerClient {
@@ -109,25 +124,46 @@ impl DealerClient {
             peer: "the dealer".into(),
             detail: "seed must be 32 bytes".into(),
         })?;
+        let role = if party == 0 {
+            Role::Receiver(Box::new(DealerLink {
+                channel,
+                received: 0,
+                finished: false,
+                waited: std::time::Duration::ZERO,
+                pending: Default::default(),
+                ready: Default::default(),
+                history: Vec::new(),
+                pattern: Vec::new(),
+                requested_until: 0,
+            }))
+        } else {
+            Role::Expander { _link: channel }
+        };
         Ok(Self {
-            party,
             seed,
             next: 0,
-            channel,
-            received: 32,
-            finished: false,
-            waited: std::time::Duration::ZERO,
-            pending: Default::default(),
-            ready: Default::default(),
-            history: Vec::new(),
-            pattern: Vec::new(),
-            requested_until: 0,
             planned: Vec::new(),
             planned_from: 0,
             made: Default::default(),
+            role,
         })
     }
 
+    /// This party's shares of item `k`: its own draws, and for party 0 the
+    /// dealer's part of the determined components.
+    fn make(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
+        let (_, determined) = item.layout();
+        let (mut out, mut prg) = item.draw_random(&self.seed, k);
+        match &mut self.role {
+            Role::Expander { .. } => out.extend(draw(&mut prg, &determined)),
+            Role::Receiver(link) if item.is_dealt() => out.extend(link.fetch(k, item)?),
+            Role::Receiver(_) => {}
+        }
+        Ok(out)
+    }
+}
+
+impl DealerLink {
     fn request(&mut self, items: Vec<(u64, Material)>) -> Result<()> {
         if items.is_empty() {
             return Ok(());
@@ -176,20 +212,7 @@ impl DealerClient {
         Ok(())
     }
 
-    /// This party's shares of item `k`: its own draws, and for party 0 the
-    /// dealer's part of the determined components.
-    fn make(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
-        let (_, determined) = item.layout();
-        let (mut out, mut prg) = item.draw_random(&self.seed, k);
-        if self.party != 0 {
-            out.extend(draw(&mut prg, &determined));
-        } else if item.is_dealt() {
-            out.extend(self.fetch(k, item)?);
-        }
-        Ok(out)
-    }
-
-    /// Party 0's determined components of item `k`.
+    /// The determined components of item `k`.
     fn fetch(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
         loop {
             if let Some((predicted, shares)) = self.ready.remove(&k) {
@@ -203,6 +226,70 @@ impl DealerClient {
             }
             self.receive_batch()?;
         }
+    }
+
+    /// At a step boundary (`next` the index of the next item): keeps two
+    /// steps' worth requested ahead, predicted from the last step, on the
+    /// data rows `next_rows`.
+    fn prefetch(&mut self, next: u64, next_rows: &[&[usize]]) -> Result<()> {
+        if !self.history.is_empty() {
+            self.pattern = std::mem::take(&mut self.history);
+        }
+        // Drop answers that were never used (mispredictions of past steps).
+        self.ready.retain(|&k, _| k >= next);
+        let m = self.pattern.len() as u64;
+        if m == 0 {
+            return Ok(());
+        }
+        let from = self.requested_until.max(next);
+        let until = next + 2 * m;
+        let batch: Vec<(u64, Material)> = (from..until)
+            .map(|k| {
+                let step = ((k - next) / m) as usize;
+                let mut item = self.pattern[((k - next) % m) as usize].clone();
+                if let (Material::RowTriple { rows, .. }, Some(rows_then)) =
+                    (&mut item, next_rows.get(step))
+                {
+                    *rows = rows_then.to_vec();
+                }
+                (k, item)
+            })
+            .filter(|(_, item)| item.is_dealt())
+            .collect();
+        self.request(batch)
+    }
+
+    /// Asks for a whole plan starting at index `next`, one item per
+    /// request, so the first come back while the dealer makes the rest.
+    fn request_plan(&mut self, next: u64, items: &[Material]) -> Result<()> {
+        let from = next.max(self.requested_until);
+        let skip = (from - next) as usize;
+        let numbered: Vec<(u64, Material)> = items
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .filter(|(_, m)| m.is_dealt())
+            .map(|(i, m)| (next + i as u64, m.clone()))
+            .collect();
+        for chunk in numbered.chunks(PLAN_BATCH) {
+            self.request(chunk.to_vec())?;
+        }
+        Ok(())
+    }
+
+    /// Collects outstanding answers, so the dealer is never left writing,
+    /// then tells it the job is done.
+    fn finish(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        while !self.pending.is_empty() {
+            self.receive_batch()?;
+        }
+        self.channel
+            .send(encode_batch(&[]))
+            .map_err(|e| dealer_net(0, e))
     }
 }
 
@@ -222,8 +309,8 @@ impl Preprocessing for DealerClient {
     fn take(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
         let k = self.next;
         self.next += 1;
-        if self.party == 0 {
-            self.history.push(item.clone());
+        if let Role::Receiver(link) = &mut self.role {
+            link.history.push(item.clone());
         }
         match self.made.remove(&k) {
             Some((made, shares)) if &made == item => Ok(shares),
@@ -235,59 +322,20 @@ impl Preprocessing for DealerClient {
         // Items made ahead and passed over (a plan that did not match).
         let next = self.next;
         self.made.retain(|&k, _| k >= next);
-        if self.party != 0 {
-            return Ok(());
+        match &mut self.role {
+            Role::Receiver(link) => link.prefetch(next, next_rows),
+            Role::Expander { .. } => Ok(()),
         }
-        if !self.history.is_empty() {
-            self.pattern = std::mem::take(&mut self.history);
-        }
-        // Drop answers that were never used (mispredictions of past steps).
-        let next = self.next;
-        self.ready.retain(|&k, _| k >= next);
-        let m = self.pattern.len() as u64;
-        if m == 0 {
-            return Ok(());
-        }
-        // Keep two steps' worth requested ahead, predicted from the last step.
-        let from = self.requested_until.max(self.next);
-        let until = self.next + 2 * m;
-        let batch: Vec<(u64, Material)> = (from..until)
-            .map(|k| {
-                let step = ((k - self.next) / m) as usize;
-                let mut item = self.pattern[((k - self.next) % m) as usize].clone();
-                if let (Material::RowTriple { rows, .. }, Some(next)) =
-                    (&mut item, next_rows.get(step))
-                {
-                    *rows = next.to_vec();
-                }
-                (k, item)
-            })
-            .filter(|(_, item)| item.is_dealt())
-            .collect();
-        self.request(batch)
     }
 
-    /// Party 0 asks for the whole plan at once, one item per request, so
-    /// the first items come back while the dealer makes the rest.
+    /// Party 0 asks for the whole plan at once.
     fn plan(&mut self, items: &[Material]) -> Result<()> {
         self.planned = items.to_vec();
         self.planned_from = self.next;
-        if self.party != 0 {
-            return Ok(());
+        match &mut self.role {
+            Role::Receiver(link) => link.request_plan(self.next, items),
+            Role::Expander { .. } => Ok(()),
         }
-        let from = self.next.max(self.requested_until);
-        let skip = (from - self.next) as usize;
-        let numbered: Vec<(u64, Material)> = items
-            .iter()
-            .enumerate()
-            .skip(skip)
-            .filter(|(_, m)| m.is_dealt())
-            .map(|(i, m)| (self.next + i as u64, m.clone()))
-            .collect();
-        for chunk in numbered.chunks(PLAN_BATCH) {
-            self.request(chunk.to_vec())?;
-        }
-        Ok(())
     }
 
     fn make_ahead(&mut self) -> Result<()> {
@@ -304,25 +352,25 @@ impl Preprocessing for DealerClient {
     }
 
     fn bytes_received(&self) -> u64 {
-        self.received
+        // The seed, and party 0's answers.
+        32 + match &self.role {
+            Role::Receiver(link) => link.received,
+            Role::Expander { .. } => 0,
+        }
     }
 
     fn wait_seconds(&self) -> f64 {
-        self.waited.as_secs_f64()
+        match &self.role {
+            Role::Receiver(link) => link.waited.as_secs_f64(),
+            Role::Expander { .. } => 0.0,
+        }
     }
 
     fn finish(&mut self) -> Result<()> {
-        if self.party == 0 && !self.finished {
-            self.finished = true;
-            // Collect outstanding answers so the dealer is never left writing.
-            while !self.pending.is_empty() {
-                self.receive_batch()?;
-            }
-            self.channel
-                .send(encode_batch(&[]))
-                .map_err(|e| dealer_net(0, e))?;
+        match &mut self.role {
+            Role::Receiver(link) => link.finish(),
+            Role::Expander { .. } => Ok(()),
         }
-        Ok(())
     }
 }
 
