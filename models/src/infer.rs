@@ -3,11 +3,11 @@
 
 use crate::data::Dataset;
 use crate::error::{ModelError, Result};
-use crate::job::{
+use crate::model::{SavedModel, Scaling};
+use crate::spec::hidden_activation;
+use crate::spec::{
     ModelKind, TrainConfig, MAX_CLASSES, MAX_ELEMS, MAX_FEATURES, MAX_LAYERS, MAX_ROWS, MAX_WIDTH,
 };
-use crate::model::{SavedModel, Scaling};
-use crate::train::hidden_activation;
 use ndarray::{Array2, ArrayD};
 use serde::{Deserialize, Serialize};
 use tessera_layers::softmax::{argmax_index_cols, softmax};

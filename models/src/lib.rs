@@ -38,7 +38,9 @@ mod data;
 mod error;
 mod infer;
 mod job;
+mod mnist;
 mod model;
+mod spec;
 mod train;
 
 pub use data::{train_test_indices, CsvTable, Dataset};
@@ -50,11 +52,15 @@ pub use infer::{
 pub use job::{
     check_own_data, check_parties, check_parties_shapes, partition, partition_shuffled, party_main,
     party_train, run_job_embedded, run_job_embedded_observed, run_job_plaintext, JobReport,
-    JobSpec, ModelKind, PartyResult, PartyShape, PlainReport, Split, TrainConfig, MAX_BATCH,
-    MAX_CLASSES, MAX_ELEMS, MAX_EPOCHS, MAX_FEATURES, MAX_LAYERS, MAX_PARTIES, MAX_ROWS, MAX_WIDTH,
+    PartyResult, PartyShape, PlainReport,
 };
+pub use mnist::{load_mnist, MnistSet, Pixels};
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
+pub use spec::{
+    hidden_activation, JobSpec, ModelKind, Split, TrainConfig, MAX_BATCH, MAX_CLASSES, MAX_ELEMS,
+    MAX_EPOCHS, MAX_FEATURES, MAX_LAYERS, MAX_PARTIES, MAX_ROWS, MAX_WIDTH,
+};
 pub use train::{
-    batch_order, build, evaluate, evaluate_data, fit, fit_observed, hidden_activation,
-    ignore_events, Evaluation, Fitted, Observer, TrainEvent,
+    batch_order, build, evaluate, evaluate_data, fit, fit_observed, ignore_events, Evaluation,
+    Fitted, Observer, TrainEvent,
 };

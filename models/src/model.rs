@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::error::{ModelError, Result};
-use crate::job::{JobSpec, ModelKind, Split, TrainConfig};
+use crate::spec::{JobSpec, ModelKind, Split, TrainConfig};
 use crate::train::Evaluation;
 use serde::{Deserialize, Serialize};
 use std::path::Path;

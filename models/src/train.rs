@@ -2,12 +2,10 @@
 //! trains under MPC and in plaintext.
 
 use crate::error::{ModelError, Result};
-use crate::job::{ModelKind, TrainConfig};
+use crate::spec::{hidden_activation, ModelKind, TrainConfig};
 use serde::{Deserialize, Serialize};
 use tessera_layers::softmax::{argmax_cols, softmax_cross_entropy};
-use tessera_layers::{
-    loss, Activation, Backend, Function, Init, Layer, Linear, Sequential, Sgd, Sigmoid,
-};
+use tessera_layers::{loss, Backend, Function, Init, Layer, Linear, Sequential, Sgd, Sigmoid};
 use tessera_tensor::Prg;
 
 /// A trained network and its loss curve.
@@ -34,18 +32,6 @@ pub fn batch_order(rows: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..rows).collect();
     Prg::from_seed(key).shuffle(&mut order);
     order
-}
-
-/// The hidden-layer activation of an MLP.
-pub fn hidden_activation(cfg: &TrainConfig) -> Result<Activation> {
-    match cfg.relu_degree {
-        None => Ok(Activation::Relu),
-        Some(d @ (2 | 4)) => Ok(Activation::ReluPoly { degree: d }),
-        Some(d) => Err(ModelError::Setting {
-            field: "relu_degree",
-            detail: format!("must be 2 or 4 (or absent for exact ReLU), got {d}"),
-        }),
-    }
 }
 
 /// The untrained network for `features` inputs.

@@ -1,0 +1,269 @@
+//! What a training job is: the model, its hyperparameters, how the data is
+//! split among the parties, who learns the model, and the limits every size
+//! is checked against. One description with one set of defaults
+//! ([`TrainConfig::default`], [`JobSpec::new`]) that the command line, the
+//! job file and the `Job` builder all map onto. Depends on no other module
+//! of this crate, so the training loop, model files, inference and the job
+//! runner can all use it without importing one another.
+
+use crate::error::{ModelError, Result};
+use serde::{Deserialize, Serialize};
+use tessera_layers::Activation;
+use tessera_protocols::prep::Provider;
+use tessera_tensor::FixedPoint;
+
+/// Which model to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Least-squares linear regression.
+    Linear,
+    /// Binary logistic regression (labels 0/1).
+    Logistic,
+    /// Multinomial logistic (softmax) regression (labels 0..classes).
+    Softmax,
+    /// Multilayer perceptron with softmax output (labels 0..classes).
+    Mlp,
+}
+
+impl std::fmt::Display for ModelKind {
+    /// The model's name in sentences: "logistic regression", "MLP".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Linear => "linear regression",
+            ModelKind::Logistic => "logistic regression",
+            ModelKind::Softmax => "softmax regression",
+            ModelKind::Mlp => "MLP",
+        })
+    }
+}
+
+impl ModelKind {
+    /// True for models with a softmax over `classes` outputs.
+    pub fn is_multiclass(self) -> bool {
+        matches!(self, ModelKind::Softmax | ModelKind::Mlp)
+    }
+}
+
+/// How the data is divided among the parties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Horizontal: each party holds some samples, all features and labels.
+    Rows,
+    /// Vertical: each party holds some features of every sample; one party holds the labels.
+    Columns,
+}
+
+/// Most computing parties a job may have.
+pub const MAX_PARTIES: usize = 64;
+/// Most epochs a job may ask for.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Largest minibatch.
+pub const MAX_BATCH: usize = 1 << 16;
+/// Most classes of a softmax model or MLP.
+pub const MAX_CLASSES: usize = 10_000;
+/// Widest hidden layer of an MLP.
+pub const MAX_WIDTH: usize = 1 << 14;
+/// Most dense layers of a model.
+pub const MAX_LAYERS: usize = 64;
+/// Most rows one party may hold (or query).
+pub const MAX_ROWS: usize = 1 << 26;
+/// Most feature columns.
+pub const MAX_FEATURES: usize = 1 << 20;
+/// Most values in one party's data (rows times columns).
+pub const MAX_ELEMS: usize = 1 << 31;
+
+/// Hyperparameters, shared by all parties and by the plaintext twin.
+/// [`TrainConfig::default`] holds the one set of defaults that the command
+/// line, the job file and the `Job` builder all start from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Model to train.
+    pub model: ModelKind,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// SGD learning rate.
+    pub learning_rate: f64,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Public seed for the train/test split and batch order.
+    pub seed: u64,
+    /// Fraction of each party's rows held out for testing.
+    pub test_fraction: f64,
+    /// Number of classes of a softmax model (labels 0..classes).
+    #[serde(default)]
+    pub classes: usize,
+    /// Widths of an MLP's hidden layers.
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    /// Polynomial ReLU of this degree (2 or 4) instead of the exact ReLU.
+    #[serde(default)]
+    pub relu_degree: Option<u8>,
+    /// SGD momentum in `[0, 1)`; 0 for plain SGD.
+    #[serde(default)]
+    pub momentum: f64,
+    /// Evaluate on the held-out rows after every epoch (opens one more
+    /// aggregate per epoch: the misclassified count, or the squared-error sums).
+    #[serde(default)]
+    pub epoch_eval: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelKind::Logistic,
+            epochs: 10,
+            learning_rate: 0.5,
+            batch_size: 32,
+            seed: 42,
+            test_fraction: 0.2,
+            classes: 0,
+            hidden: vec![],
+            relu_degree: None,
+            momentum: 0.0,
+            epoch_eval: true,
+        }
+    }
+}
+
+/// A whole job: training settings plus who holds what and who learns the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// Hyperparameters.
+    pub train: TrainConfig,
+    /// Data split among parties.
+    pub split: Split,
+    /// Number of computing parties.
+    pub parties: usize,
+    /// In a split by columns, the party holding the labels.
+    pub label_party: usize,
+    /// Parties that receive the trained model (weights and scaling). Empty:
+    /// the model stays secret-shared and nobody learns the weights.
+    pub model_receivers: Vec<usize>,
+    /// Fixed-point fractional bits.
+    pub frac_bits: u32,
+    /// Where the correlated randomness comes from (a trusted dealer, or the
+    /// parties themselves by oblivious transfer).
+    #[serde(default)]
+    pub preprocessing: Provider,
+}
+
+impl JobSpec {
+    /// A job with default settings for `parties` parties.
+    pub fn new(parties: usize, split: Split, train: TrainConfig) -> Self {
+        Self {
+            train,
+            split,
+            parties,
+            label_party: 0,
+            model_receivers: (0..parties).collect(),
+            frac_bits: tessera_tensor::DEFAULT_FRAC_BITS,
+            preprocessing: Provider::Dealer,
+        }
+    }
+
+    /// Checks the settings, with a message naming the bad one (by its
+    /// job-file name; see [`ModelError::setting_named`]) and, for sizes,
+    /// the limit: nothing is allocated from an unchecked size.
+    pub fn validate(&self) -> Result<()> {
+        let t = &self.train;
+        let bad = |field: &'static str, detail: String| Err(ModelError::Setting { field, detail });
+        if !(2..=MAX_PARTIES).contains(&self.parties) {
+            return bad(
+                "parties",
+                format!("must be 2 to {MAX_PARTIES}, got {}", self.parties),
+            );
+        }
+        if !(1..=MAX_EPOCHS).contains(&t.epochs) {
+            return bad(
+                "epochs",
+                format!("must be 1 to {MAX_EPOCHS}, got {}", t.epochs),
+            );
+        }
+        if !(1..=MAX_BATCH).contains(&t.batch_size) {
+            return bad(
+                "batch_size",
+                format!("must be 1 to {MAX_BATCH}, got {}", t.batch_size),
+            );
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0 && t.learning_rate < 100.0) {
+            return bad(
+                "learning_rate",
+                format!("must be in (0, 100), got {}", t.learning_rate),
+            );
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return bad("momentum", format!("must be in [0, 1), got {}", t.momentum));
+        }
+        if !(0.0..0.9).contains(&t.test_fraction) {
+            return bad(
+                "test_fraction",
+                format!("must be in [0, 0.9), got {}", t.test_fraction),
+            );
+        }
+        if self.label_party >= self.parties {
+            return bad(
+                "label_party",
+                format!(
+                    "{} does not exist among {} parties",
+                    self.label_party, self.parties
+                ),
+            );
+        }
+        if let Some(p) = (0..self.model_receivers.len())
+            .find(|&i| self.model_receivers[..i].contains(&self.model_receivers[i]))
+        {
+            return bad(
+                "model_receivers",
+                format!("list party {} twice", self.model_receivers[p]),
+            );
+        }
+        if self.model_receivers.iter().any(|&p| p >= self.parties) {
+            return bad(
+                "model_receivers",
+                format!(
+                    "{:?} must be party ids below {}",
+                    self.model_receivers, self.parties
+                ),
+            );
+        }
+        if let Err(e) = FixedPoint::new(self.frac_bits) {
+            return bad("frac_bits", e.to_string());
+        }
+        if t.model.is_multiclass() && !(2..=MAX_CLASSES).contains(&t.classes) {
+            return bad(
+                "classes",
+                format!(
+                    "of a {} model must be 2 to {MAX_CLASSES}, got {} (labels must be 0 to classes - 1)",
+                    t.model, t.classes
+                ),
+            );
+        }
+        if t.model == ModelKind::Mlp
+            && (t.hidden.is_empty() || t.hidden.iter().any(|&w| !(1..=MAX_WIDTH).contains(&w)))
+        {
+            return bad(
+                "hidden",
+                format!(
+                    "widths of an MLP must each be 1 to {MAX_WIDTH} (e.g. 128), got {:?}",
+                    t.hidden
+                ),
+            );
+        }
+        hidden_activation(t)?;
+        Ok(())
+    }
+}
+
+/// The hidden-layer activation of an MLP.
+pub fn hidden_activation(cfg: &TrainConfig) -> Result<Activation> {
+    match cfg.relu_degree {
+        None => Ok(Activation::Relu),
+        Some(d @ (2 | 4)) => Ok(Activation::ReluPoly { degree: d }),
+        Some(d) => Err(ModelError::Setting {
+            field: "relu_degree",
+            detail: format!("must be 2 or 4 (or absent for exact ReLU), got {d}"),
+        }),
+    }
+}
