@@ -159,6 +159,28 @@ impl InferSpec {
     }
 }
 
+impl SavedModel {
+    /// Predictions for every row of `data`: `[probability of class 1]` for
+    /// logistic regression, `[value]` for linear regression, class
+    /// probabilities for softmax models. The file's columns
+    /// must be the model's features, by name and order (a `label` column is ignored).
+    ///
+    /// Runs the same forward pass as private inference ([`infer_plain`]) on
+    /// the plaintext `f32` backend.
+    pub fn predict(&self, data: &Dataset) -> Result<Vec<Vec<f64>>> {
+        if data.feature_names != self.features {
+            return Err(ModelError::Mismatch(format!(
+                "{} has columns {:?}, but the model expects {:?}",
+                data.path.display(),
+                data.feature_names,
+                self.features
+            )));
+        }
+        let spec = InferSpec::new(self, 2, 0, 1, InferOutput::Scores, data.rows())?;
+        infer_plain(&mut tessera_layers::F32Backend, &spec, self, data)
+    }
+}
+
 /// The owner's layers as `[in + 1, out]` blocks (weights, then bias), with the
 /// feature scaling folded into the first layer so the querier sends raw rows.
 pub fn folded_blocks(model: &SavedModel) -> Vec<ArrayD<f64>> {

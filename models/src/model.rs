@@ -1,7 +1,6 @@
 //! Saved models: a readable JSON file with the weights and everything needed
 //! to use and audit them.
 
-use crate::data::Dataset;
 use crate::error::{ModelError, Result};
 use crate::spec::{JobSpec, ModelKind, Split, TrainConfig};
 use crate::train::Evaluation;
@@ -47,18 +46,6 @@ impl Dense {
             weights: weights.to_vec(),
             bias: bias.clone(),
         }
-    }
-
-    fn apply(&self, x: &[f64]) -> Vec<f64> {
-        (0..self.bias.len())
-            .map(|j| {
-                self.bias[j]
-                    + x.iter()
-                        .zip(&self.weights)
-                        .map(|(v, w)| v * w[j])
-                        .sum::<f64>()
-            })
-            .collect()
     }
 }
 
@@ -266,61 +253,5 @@ impl SavedModel {
             weight(self.bias, &|| "the bias".into())?;
         }
         Ok(())
-    }
-
-    /// Predictions for every row of `data`: `[probability of class 1]` for
-    /// logistic regression, `[value]` for linear regression, class
-    /// probabilities for softmax models. The file's columns
-    /// must be the model's features, by name and order (a `label` column is ignored).
-    pub fn predict(&self, data: &Dataset) -> Result<Vec<Vec<f64>>> {
-        if data.feature_names != self.features {
-            return Err(ModelError::Mismatch(format!(
-                "{} has columns {:?}, but the model expects {:?}",
-                data.path.display(),
-                data.feature_names,
-                self.features
-            )));
-        }
-        let relu = |v: f64| match self.training.relu_degree {
-            None => v.max(0.0),
-            Some(2) => 0.37501874 + 0.5 * v + 0.11718164 * v * v,
-            Some(_) => 0.23438671 + 0.5 * v + 0.20506788 * v * v - 0.0064077305 * v.powi(4),
-        };
-        Ok(data
-            .features
-            .rows()
-            .into_iter()
-            .map(|row| {
-                let x: Vec<f64> = row
-                    .iter()
-                    .enumerate()
-                    .map(|(j, v)| (v - self.scaling.mean[j]) / self.scaling.std[j])
-                    .collect();
-                match self.kind {
-                    ModelKind::Logistic | ModelKind::Linear => {
-                        let z: f64 = x.iter().zip(&self.weights).map(|(v, w)| v * w).sum::<f64>()
-                            + self.bias;
-                        vec![if self.kind == ModelKind::Logistic {
-                            1.0 / (1.0 + (-z).exp())
-                        } else {
-                            z
-                        }]
-                    }
-                    ModelKind::Softmax | ModelKind::Mlp => {
-                        let mut h = x;
-                        for (i, l) in self.layers.iter().enumerate() {
-                            h = l.apply(&h);
-                            if i + 1 < self.layers.len() {
-                                h = h.into_iter().map(relu).collect();
-                            }
-                        }
-                        let m = h.iter().cloned().fold(f64::MIN, f64::max);
-                        let e: Vec<f64> = h.iter().map(|v| (v - m).exp()).collect();
-                        let s: f64 = e.iter().sum();
-                        e.into_iter().map(|v| v / s).collect()
-                    }
-                }
-            })
-            .collect())
     }
 }
