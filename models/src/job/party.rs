@@ -27,7 +27,6 @@ pub(crate) struct Prepared<B: Backend> {
     pub(crate) data: B::Data,
     pub(crate) y_train: B::Tensor,
     pub(crate) x_test: Option<(B::Tensor, B::Tensor)>,
-    pub(crate) scaling: Vec<Option<Scaling>>,
     pub(crate) n_train: usize,
 }
 
@@ -72,78 +71,64 @@ pub fn party_train(
     let fixed = sess.fixed();
     let trust = sess.trust_statement();
     let mut b = MpcBackend::new(sess);
-    let (my_train, my_test) = split_sizes(&shapes[me], &spec.train);
-    // 1. Scaling: local in a split by columns; pooled moments opened in a
-    // split by rows. A linear regression's target is standardised too.
-    let linear = spec.train.model == ModelKind::Linear;
-    let n_train: usize = shapes
-        .iter()
-        .map(|s| split_sizes(s, &spec.train).0.len())
-        .sum();
-    let (scalings, target): (Vec<Option<Scaling>>, Option<TargetScale>) = match spec.split {
-        Split::Columns => {
-            let scalings = (0..spec.parties)
-                .map(|p| (p == me).then(|| local_stats(&mine.features.select(Axis(0), &my_train))))
-                .collect();
-            // The label party's target moments, opened to all (the MSE in
-            // the target's units, opened to all anyway, reveals its spread).
-            let target = if linear {
-                let local = match (me == spec.label_party, &mine.labels) {
-                    (true, Some(y)) => {
-                        let y = y.select(Axis(0), &my_train);
-                        Some(moments(&y.insert_axis(Axis(1)), my_train.len()).into_dyn())
-                    }
-                    _ => None,
-                };
-                let t = b.input(spec.label_party, local.as_ref(), &[2, 1])?;
-                let m = b.reveal(&t, "the target's mean and mean square (to standardise it)")?;
-                Some(TargetScale::from_moments(m[[0, 0]], m[[1, 0]]))
-            } else {
-                None
-            };
-            (scalings, target)
-        }
-        Split::Rows => {
-            let d = shapes[0].features.len();
-            let cols = stats_columns(mine, &my_train, linear)?;
-            let mine_moments = moments(&cols, n_train);
-            check_moments_fit(mine, &my_train, &cols, &mine_moments, fixed, spec.parties)?;
-            let k = cols.ncols();
-            let mine_moments = mine_moments.into_dyn();
-            let mut total = None;
-            for p in 0..spec.parties {
-                let s = b.input(p, (p == me).then_some(&mine_moments), &[2, k])?;
-                total = Some(match total {
-                    None => s,
-                    Some(t) => b.add(&t, &s)?,
-                });
-            }
-            let m = b.reveal(
-                &total.expect("n >= 2"),
-                "pooled means and means of squares of every column (for standardisation)",
-            )?;
-            let m = m.into_dimensionality::<ndarray::Ix2>().expect("2-D");
-            let s = column_stats(&m.row(0).to_vec()[..d], &m.row(1).to_vec()[..d], 1.0);
-            let target = linear.then(|| TargetScale::from_moments(m[[0, d]], m[[1, d]]));
-            (vec![Some(s); 1], target)
-        }
-    };
-    let my_scaling = match spec.split {
-        Split::Columns => scalings[me].clone().expect("own scaling"),
-        Split::Rows => scalings[0].clone().expect("pooled scaling"),
-    };
-    let local = LocalData {
-        train_x: standardise(mine, &my_train, &my_scaling, fixed)?,
-        test_x: standardise(mine, &my_test, &my_scaling, fixed)?,
-        train_y: target_of(mine, &my_train, &spec.train, target, fixed)?,
-        test_y: target_of(mine, &my_test, &spec.train, target, fixed)?,
-    };
+    let mut data = vec![None; spec.parties];
+    data[me] = Some(mine);
+    let st = standardise_all(&mut b, fixed, spec, shapes, &data)?;
     tracing::info!(party = me, parties = spec.parties, split = ?spec.split, "inputs standardised; sharing them");
-    let prepared = share_all(&mut b, spec, shapes, me, &local, scalings)?;
-    tracing::info!(party = me, rows = prepared.n_train, "training");
+    let t = train_jointly(&mut b, spec, shapes, &st, observe, &trust)?;
+    let features = joint_features(spec, shapes);
+    let mut dims = vec![features.len()];
+    dims.extend(t.blocks.iter().map(|bl| bl.shape()[1]));
+    let shared = SharedModel {
+        kind: spec.train.model,
+        relu_degree: spec.train.relu_degree,
+        dims,
+        scaling: match spec.split {
+            Split::Rows => st.scalings[0].clone(),
+            Split::Columns => None,
+        },
+        target: st.target.map(|t| (t.mean, t.std)),
+        features,
+        blocks: t.blocks,
+    };
+    let result = PartyResult {
+        model: t.model,
+        epoch_losses: t.epoch_losses,
+        epoch_test: t.epoch_test,
+        metrics: t.metrics,
+        openings: b.session().openings().to_vec(),
+        trust,
+    };
+    Ok((result, shared))
+}
+
+/// What joint training ends with, on any backend.
+pub(crate) struct Trained<B: Backend> {
+    /// The model, where the job opened it to whoever runs this.
+    pub(crate) model: Option<SavedModel>,
+    pub(crate) epoch_losses: Vec<f64>,
+    pub(crate) epoch_test: Vec<Evaluation>,
+    pub(crate) metrics: Metrics,
+    /// Each layer's `[in + 1, out]` block as the backend holds it.
+    pub(crate) blocks: Vec<B::Tensor>,
+}
+
+/// The job after standardisation: share, train, evaluate, open the model.
+/// The same code for one party under MPC (its own data in `st`) and for the
+/// plaintext twin (everyone's).
+pub(crate) fn train_jointly<B: Backend>(
+    b: &mut B,
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    st: &Standardised,
+    observe: Observer<'_>,
+    trust: &str,
+) -> Result<Trained<B>> {
+    let prepared = share_all(b, spec, shapes, &st.locals)?;
+    tracing::info!(rows = prepared.n_train, "training");
     let monitor = prepared.monitor(&spec.train);
     let fitted = fit_observed(
-        &mut b,
+        b,
         &prepared.x_train,
         prepared.data.clone(),
         &prepared.y_train,
@@ -151,10 +136,10 @@ pub fn party_train(
         monitor,
         observe,
     )?;
-    let mut metrics = evaluate_all(&mut b, &fitted, &prepared, spec.train.model)?;
+    let mut metrics = evaluate_all(b, &fitted, &prepared, spec.train.model)?;
     let (mut epoch_losses, mut epoch_test) =
         (fitted.epoch_losses.clone(), fitted.epoch_test.clone());
-    if let Some(t) = target {
+    if let Some(t) = st.target {
         t.report(
             &mut epoch_losses,
             epoch_test
@@ -163,48 +148,20 @@ pub fn party_train(
                 .chain(metrics.test.as_mut()),
         );
     }
-    tracing::info!(party = me, receivers = ?spec.model_receivers, "trained; opening the model to its receivers");
+    tracing::info!(receivers = ?spec.model_receivers, "trained; opening the model to its receivers");
     let mut blocks = Vec::new();
     for (w, bias) in fitted.net.parameters() {
         blocks.push(b.concat(&[w, bias], 0)?);
     }
-    let features = joint_features(spec, shapes);
-    let mut dims = vec![features.len()];
-    dims.extend(blocks.iter().map(|bl| bl.shape()[1]));
-    let shared = SharedModel {
-        kind: spec.train.model,
-        relu_degree: spec.train.relu_degree,
-        dims,
-        scaling: match spec.split {
-            Split::Rows => Some(my_scaling.clone()),
-            Split::Columns => None,
-        },
-        target: target.map(|t| (t.mean, t.std)),
-        features,
-        blocks,
-    };
     // Open the model (and each party's scaling, in a split by columns) to the receivers only.
-    let model = open_model(
-        &mut b,
-        spec,
-        shapes,
-        &shared.blocks,
-        &prepared.scaling,
-        &my_scaling,
-        target,
-        &metrics,
-        &trust,
-    )?;
-    let openings = b.session().openings().to_vec();
-    let result = PartyResult {
+    let model = open_model(b, spec, shapes, &blocks, st, &metrics, trust)?;
+    Ok(Trained {
         model,
         epoch_losses,
         epoch_test,
         metrics,
-        openings,
-        trust,
-    };
-    Ok((result, shared))
+        blocks,
+    })
 }
 
 /// One party's standardised local data.
@@ -215,15 +172,14 @@ pub(crate) struct LocalData {
     pub(crate) test_y: Option<ArrayD<f64>>,
 }
 
-/// Turns every party's data into joint tensors under MPC: party `me` inputs
-/// its own blocks, the others' arrive as shares of their declared shapes.
+/// Turns every party's data into joint tensors: each party inputs its own
+/// blocks (`locals[p]`, present where that party's data is), the others'
+/// arrive as shares of their declared shapes.
 pub(crate) fn share_all<B: Backend>(
     b: &mut B,
     spec: &JobSpec,
     shapes: &[PartyShape],
-    me: usize,
-    local: &LocalData,
-    scaling: Vec<Option<Scaling>>,
+    locals: &[Option<LocalData>],
 ) -> Result<Prepared<B>> {
     let sizes: Vec<(usize, usize)> = shapes
         .iter()
@@ -237,14 +193,14 @@ pub(crate) fn share_all<B: Backend>(
     let mut ys_train = Vec::new();
     let mut ys_test = Vec::new();
     for p in 0..spec.parties {
-        let mine = p == me;
+        let local = locals[p].as_ref();
         let d = shapes[p].features.len();
         let (rtr, rte) = sizes[p];
-        let tx = local.train_x.clone().into_dyn();
-        let ex = local.test_x.clone().into_dyn();
-        xs_train.push(b.input(p, mine.then_some(&tx), &[rtr, d])?);
+        let tx = local.map(|l| l.train_x.clone().into_dyn());
+        let ex = local.map(|l| l.test_x.clone().into_dyn());
+        xs_train.push(b.input(p, tx.as_ref(), &[rtr, d])?);
         if rte > 0 {
-            xs_test.push(b.input(p, mine.then_some(&ex), &[rte, d])?);
+            xs_test.push(b.input(p, ex.as_ref(), &[rte, d])?);
         }
         let holds_labels = match spec.split {
             Split::Rows => true,
@@ -253,13 +209,13 @@ pub(crate) fn share_all<B: Backend>(
         if holds_labels {
             ys_train.push(b.input(
                 p,
-                if mine { local.train_y.as_ref() } else { None },
+                local.and_then(|l| l.train_y.as_ref()),
                 &[rtr, label_width(&spec.train)],
             )?);
             if rte > 0 {
                 ys_test.push(b.input(
                     p,
-                    if mine { local.test_y.as_ref() } else { None },
+                    local.and_then(|l| l.test_y.as_ref()),
                     &[rte, label_width(&spec.train)],
                 )?);
             }
@@ -275,18 +231,23 @@ pub(crate) fn share_all<B: Backend>(
     };
     let x_train = cat(b, &xs_train, axis)?;
     let y_train = cat(b, &ys_train, 0)?;
-    // Each party holds its own block of the training matrix in the clear.
+    // Each party holds its own block of the training matrix in the clear
+    // (under MPC this party's block is the one local block it has).
     let extents: Vec<usize> = (0..spec.parties)
         .map(|p| match spec.split {
             Split::Rows => sizes[p].0,
             Split::Columns => shapes[p].features.len(),
         })
         .collect();
-    let mine = local.train_x.clone().into_dyn();
+    let present: Vec<&LocalData> = locals.iter().flatten().collect();
+    let mine = match present.as_slice() {
+        [one] => Some(one.train_x.clone().into_dyn()),
+        _ => None,
+    };
     let owned = OwnedBlocks {
         axis,
         extents: &extents,
-        mine: Some(&mine),
+        mine: mine.as_ref(),
     };
     let data = b.owned_data(&x_train, &owned)?;
     let x_test = if xs_test.is_empty() || ys_test.is_empty() {
@@ -300,7 +261,6 @@ pub(crate) fn share_all<B: Backend>(
         data,
         y_train,
         x_test,
-        scaling,
         n_train,
     })
 }
@@ -330,18 +290,16 @@ pub(crate) fn evaluate_all<B: Backend>(
     Ok(Metrics { train, test })
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn open_model<B: Backend>(
     b: &mut B,
     spec: &JobSpec,
     shapes: &[PartyShape],
     blocks: &[B::Tensor],
-    scalings: &[Option<Scaling>],
-    my_scaling: &Scaling,
-    target: Option<TargetScale>,
+    st: &Standardised,
     metrics: &Metrics,
     trust: &str,
 ) -> Result<Option<SavedModel>> {
+    let (scalings, target) = (&st.scalings, st.target);
     if spec.model_receivers.is_empty() {
         return Ok(None);
     }
@@ -371,7 +329,7 @@ pub(crate) fn open_model<B: Backend>(
     // Scaling of every feature: already public in a split by rows; in a split
     // by columns each party opens its own columns' statistics to the receivers.
     let scaling = match spec.split {
-        Split::Rows => Some(my_scaling.clone()),
+        Split::Rows => scalings[0].clone(),
         Split::Columns => {
             let mut mean = Vec::new();
             let mut std = Vec::new();

@@ -74,168 +74,35 @@ pub struct PlainReport {
 
 /// Trains the same recipe on the same split in plaintext (`f32`, or fixed
 /// point when `fixed` is set): the reference MPC results are compared with.
+/// It runs the parties' own pipeline with every party's data in this
+/// process: the same standardisation (in fixed point, as the parties open
+/// it), the same sharing, training, evaluation and model assembly.
 pub fn run_job_plaintext(spec: &JobSpec, data: &[Dataset], fixed: bool) -> Result<PlainReport> {
     let shapes = check_parties(spec, data)?;
     let start = std::time::Instant::now();
+    // The reference is plaintext: its model is always assembled.
+    let spec = &JobSpec {
+        model_receivers: (0..spec.parties).collect(),
+        ..spec.clone()
+    };
     let fp = FixedPoint::new(spec.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
-    // Same standardisation as under MPC: statistics over all training rows of each column.
-    let mut parts = Vec::new();
-    let mut scalings = Vec::new();
-    for (p, d) in data.iter().enumerate() {
-        let (tr, te) = split_sizes(&shapes[p], &spec.train);
-        parts.push((d, tr, te));
-    }
-    let scaling_rows = match spec.split {
-        Split::Rows => {
-            let all: Vec<Array2<f64>> = parts
-                .iter()
-                .map(|(d, tr, _)| d.features.select(Axis(0), tr))
-                .collect();
-            let views: Vec<_> = all.iter().map(|a| a.view()).collect();
-            Some(local_stats(
-                &ndarray::concatenate(Axis(0), &views).expect("same columns"),
-            ))
-        }
-        Split::Columns => None,
-    };
-    // A linear regression's target: pooled over every party's training
-    // rows (in a split by columns only the label party has any).
-    let target = (spec.train.model == ModelKind::Linear).then(|| {
-        let ys: Vec<f64> = parts
-            .iter()
-            .filter_map(|(d, tr, _)| d.labels.as_ref().map(|l| (l, tr)))
-            .flat_map(|(l, tr)| tr.iter().map(|&i| l[i]))
-            .collect();
-        TargetScale::of(&ys)
-    });
-    let mut locals = Vec::new();
-    for (d, tr, te) in &parts {
-        let s = scaling_rows
-            .clone()
-            .unwrap_or_else(|| local_stats(&d.features.select(Axis(0), tr)));
-        locals.push(LocalData {
-            train_x: standardise(d, tr, &s, fp)?,
-            test_x: standardise(d, te, &s, fp)?,
-            train_y: target_of(d, tr, &spec.train, target, fp)?,
-            test_y: target_of(d, te, &spec.train, target, fp)?,
-        });
-        scalings.push(s);
-    }
-    let scaling = match spec.split {
-        Split::Rows => scalings[0].clone(),
-        Split::Columns => Scaling {
-            mean: scalings.iter().flat_map(|s| s.mean.clone()).collect(),
-            std: scalings.iter().flat_map(|s| s.std.clone()).collect(),
-        },
-    };
-    fn go<B: Backend>(
-        b: &mut B,
-        spec: &JobSpec,
-        shapes: &[PartyShape],
-        locals: &[LocalData],
-        scaling: Scaling,
-        target: Option<TargetScale>,
-    ) -> Result<(SavedModel, Vec<f64>, Vec<Evaluation>)> {
-        let prepared = combine_plain(b, spec, locals)?;
-        let monitor = prepared.monitor(&spec.train);
-        let fitted = fit_observed(
-            b,
-            &prepared.x_train,
-            prepared.data.clone(),
-            &prepared.y_train,
-            &spec.train,
-            monitor,
-            &ignore_events,
-        )?;
-        let mut metrics = evaluate_all(b, &fitted, &prepared, spec.train.model)?;
-        let mut params = Vec::new();
-        for (w, bias) in fitted.net.parameters() {
-            let p = b.concat(&[w, bias], 0)?;
-            params.push(b.reveal(&p, "model")?);
-        }
-        let (mut losses, mut epoch_test) = (fitted.epoch_losses, fitted.epoch_test);
-        if let Some(t) = target {
-            t.report(
-                &mut losses,
-                epoch_test
-                    .iter_mut()
-                    .chain([&mut metrics.train])
-                    .chain(metrics.test.as_mut()),
-            );
-            t.unstandardise(&mut params);
-        }
-        let model = SavedModel::new(
-            spec,
-            joint_features(spec, shapes),
-            &params,
-            scaling,
-            metrics,
-            "none (plaintext)",
-        );
-        Ok((model, losses, epoch_test))
-    }
-    let ((model, losses, epoch_test), backend) = if fixed {
-        let r = go(
-            &mut FixedBackend::new(fp),
-            spec,
-            &shapes,
-            &locals,
-            scaling,
-            target,
-        )?;
-        (r, "fixed")
+    let all: Vec<Option<&Dataset>> = data.iter().map(Some).collect();
+    let st = standardise_all(&mut FixedBackend::new(fp), fp, spec, &shapes, &all)?;
+    let trust = "none (plaintext)";
+    let (t, backend) = if fixed {
+        let mut b = FixedBackend::new(fp);
+        let t = train_jointly(&mut b, spec, &shapes, &st, &ignore_events, trust)?;
+        ((t.model, t.epoch_losses, t.epoch_test), "fixed")
     } else {
-        let r = go(&mut F32Backend, spec, &shapes, &locals, scaling, target)?;
-        (r, "f32")
+        let t = train_jointly(&mut F32Backend, spec, &shapes, &st, &ignore_events, trust)?;
+        ((t.model, t.epoch_losses, t.epoch_test), "f32")
     };
+    let (model, epoch_losses, epoch_test) = t;
     Ok(PlainReport {
         backend: backend.into(),
-        model,
-        epoch_losses: losses,
+        model: model.expect("every party receives the plaintext model"),
+        epoch_losses,
         epoch_test,
         seconds: start.elapsed().as_secs_f64(),
-    })
-}
-
-/// Assembles the joint tensors on a plaintext backend from every party's data.
-pub(crate) fn combine_plain<B: Backend>(
-    b: &mut B,
-    spec: &JobSpec,
-    locals: &[LocalData],
-) -> Result<Prepared<B>> {
-    let axis = match spec.split {
-        Split::Rows => 0,
-        Split::Columns => 1,
-    };
-    let tx: Vec<ArrayD<f64>> = locals
-        .iter()
-        .map(|l| l.train_x.clone().into_dyn())
-        .collect();
-    let ex: Vec<ArrayD<f64>> = locals.iter().map(|l| l.test_x.clone().into_dyn()).collect();
-    let cat = |parts: Vec<&ArrayD<f64>>, axis: usize| -> ArrayD<f64> {
-        let views: Vec<_> = parts.iter().map(|a| a.view()).collect();
-        ndarray::concatenate(Axis(axis), &views).expect("checked shapes")
-    };
-    let ys = |f: &dyn Fn(&LocalData) -> Option<&ArrayD<f64>>| -> Vec<&ArrayD<f64>> {
-        locals.iter().filter_map(f).collect()
-    };
-    let x_train = b.public(&cat(tx.iter().collect(), axis))?;
-    let y_train = b.public(&cat(ys(&|l| l.train_y.as_ref()), 0))?;
-    let x_test = if ex.iter().any(|e| e.shape()[0] > 0) {
-        let nonempty: Vec<&ArrayD<f64>> = ex.iter().filter(|e| e.shape()[0] > 0).collect();
-        let ty = ys(&|l| l.test_y.as_ref().filter(|y| y.shape()[0] > 0));
-        Some((b.public(&cat(nonempty, axis))?, b.public(&cat(ty, 0))?))
-    } else {
-        None
-    };
-    let n_train = b.shape(&x_train)[0];
-    let data = b.data(&x_train)?;
-    Ok(Prepared {
-        x_train,
-        data,
-        y_train,
-        x_test,
-        scaling: vec![],
-        n_train,
     })
 }

@@ -151,15 +151,6 @@ impl TargetScale {
         }
     }
 
-    /// From the target values themselves.
-    pub(crate) fn of(y: &[f64]) -> Self {
-        let n = y.len().max(1) as f64;
-        Self::from_moments(
-            y.iter().sum::<f64>() / n,
-            y.iter().map(|v| v * v).sum::<f64>() / n,
-        )
-    }
-
     /// Standardises a `[rows, 1]` target, checking that every value can take
     /// part in fixed-point products; errors name the file and line.
     pub(crate) fn standardise(
@@ -211,4 +202,116 @@ impl TargetScale {
             }
         }
     }
+}
+
+/// The statistics that standardise a job and every present party's data
+/// standardised with them.
+pub(crate) struct Standardised {
+    /// Per party (a split by columns: its own columns' statistics, where its
+    /// data is present), or one pooled entry (a split by rows).
+    pub(crate) scalings: Vec<Option<Scaling>>,
+    /// A linear regression's target scale.
+    pub(crate) target: Option<TargetScale>,
+    /// Each party's standardised data, where present.
+    pub(crate) locals: Vec<Option<LocalData>>,
+}
+
+/// Standardises the job's data on `b`: in a split by columns each party
+/// uses its own columns' statistics; in a split by rows every party inputs
+/// its per-column moments and the pooled ones are opened to all. A linear
+/// regression's target is standardised too (its moments opened to all).
+/// `data[p]` is party `p`'s data where this process holds it: only its own
+/// under MPC, everyone's for the plaintext twin, which so standardises
+/// exactly as the parties do.
+pub(crate) fn standardise_all<B: Backend>(
+    b: &mut B,
+    fixed: FixedPoint,
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    data: &[Option<&Dataset>],
+) -> Result<Standardised> {
+    let linear = spec.train.model == ModelKind::Linear;
+    let splits: Vec<(Vec<usize>, Vec<usize>)> =
+        shapes.iter().map(|s| split_sizes(s, &spec.train)).collect();
+    let n_train: usize = splits.iter().map(|(tr, _)| tr.len()).sum();
+    let (scalings, target): (Vec<Option<Scaling>>, Option<TargetScale>) = match spec.split {
+        Split::Columns => {
+            let scalings = data
+                .iter()
+                .zip(&splits)
+                .map(|(d, (tr, _))| d.map(|d| local_stats(&d.features.select(Axis(0), tr))))
+                .collect();
+            // The label party's target moments, opened to all (the MSE in
+            // the target's units, opened to all anyway, reveals its spread).
+            let target = if linear {
+                let lp = spec.label_party;
+                let local = match data[lp].and_then(|d| d.labels.as_ref()) {
+                    Some(y) => {
+                        let y = y.select(Axis(0), &splits[lp].0);
+                        Some(moments(&y.insert_axis(Axis(1)), splits[lp].0.len()).into_dyn())
+                    }
+                    None => None,
+                };
+                let t = b.input(lp, local.as_ref(), &[2, 1])?;
+                let m = b.reveal(&t, "the target's mean and mean square (to standardise it)")?;
+                Some(TargetScale::from_moments(m[[0, 0]], m[[1, 0]]))
+            } else {
+                None
+            };
+            (scalings, target)
+        }
+        Split::Rows => {
+            let d = shapes[0].features.len();
+            let k = d + usize::from(linear);
+            let mut total = None;
+            for p in 0..spec.parties {
+                let local = match data[p] {
+                    Some(own) => {
+                        let cols = stats_columns(own, &splits[p].0, linear)?;
+                        let m = moments(&cols, n_train);
+                        check_moments_fit(own, &splits[p].0, &cols, &m, fixed, spec.parties)?;
+                        Some(m.into_dyn())
+                    }
+                    None => None,
+                };
+                let s = b.input(p, local.as_ref(), &[2, k])?;
+                total = Some(match total {
+                    None => s,
+                    Some(t) => b.add(&t, &s)?,
+                });
+            }
+            let m = b.reveal(
+                &total.expect("n >= 2"),
+                "pooled means and means of squares of every column (for standardisation)",
+            )?;
+            let m = m.into_dimensionality::<ndarray::Ix2>().expect("2-D");
+            let s = column_stats(&m.row(0).to_vec()[..d], &m.row(1).to_vec()[..d], 1.0);
+            let target = linear.then(|| TargetScale::from_moments(m[[0, d]], m[[1, d]]));
+            (vec![Some(s); 1], target)
+        }
+    };
+    let mut locals = Vec::with_capacity(spec.parties);
+    for (p, d) in data.iter().enumerate() {
+        let Some(d) = d else {
+            locals.push(None);
+            continue;
+        };
+        let scaling = match spec.split {
+            Split::Columns => scalings[p].as_ref(),
+            Split::Rows => scalings[0].as_ref(),
+        }
+        .expect("statistics where the data is");
+        let (tr, te) = &splits[p];
+        locals.push(Some(LocalData {
+            train_x: standardise(d, tr, scaling, fixed)?,
+            test_x: standardise(d, te, scaling, fixed)?,
+            train_y: target_of(d, tr, &spec.train, target, fixed)?,
+            test_y: target_of(d, te, &spec.train, target, fixed)?,
+        }));
+    }
+    Ok(Standardised {
+        scalings,
+        target,
+        locals,
+    })
 }
