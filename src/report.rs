@@ -9,15 +9,7 @@ use std::path::{Path, PathBuf};
 /// Version tag of the metrics file.
 pub const METRICS_FORMAT: &str = "tessera-metrics/1";
 
-/// A byte count for people: `1.50 MiB`, `12.0 KiB`, `300 B`.
-pub fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
-}
+pub use crate::protocols::runtime::human_bytes;
 
 /// One epoch of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,8 +37,11 @@ pub struct PartyCost {
     pub bytes_received: u64,
     /// Communication rounds.
     pub rounds: u64,
-    /// Bytes received from the dealer.
-    pub dealer_bytes: u64,
+    /// Preprocessing bytes received: from the dealer, or from the other
+    /// parties by OT.
+    pub preprocessing_bytes_received: u64,
+    /// Preprocessing bytes sent to the other parties (OT; 0 with a dealer).
+    pub preprocessing_bytes_sent: u64,
     /// Seconds of computation.
     pub seconds: f64,
 }
@@ -131,15 +126,17 @@ impl TrainingMetrics {
             test: p0.metrics.test.clone(),
             plaintext_test: plain.and_then(|p| p.model.metrics.test.clone()),
             parties: report
+                .cost
                 .stats
                 .iter()
-                .zip(&report.seconds)
+                .zip(&report.cost.seconds)
                 .map(|(s, &seconds)| PartyCost {
                     party: s.party,
                     bytes_sent: s.total_sent(),
                     bytes_received: s.total_received(),
                     rounds: s.rounds,
-                    dealer_bytes: s.preprocessing_bytes,
+                    preprocessing_bytes_received: s.preprocessing_bytes,
+                    preprocessing_bytes_sent: s.preprocessing_bytes_sent,
                     seconds,
                 })
                 .collect(),

@@ -161,11 +161,11 @@ fn separate_processes_train_the_same_model_as_embedded() {
         .unwrap();
         assert_eq!(
             metrics["stats"]["rounds"],
-            serde_json::json!(embedded.stats[i].rounds)
+            serde_json::json!(embedded.cost.stats[i].rounds)
         );
         assert_eq!(
             metrics["stats"]["bytes_sent"],
-            serde_json::json!(embedded.stats[i].bytes_sent)
+            serde_json::json!(embedded.cost.stats[i].bytes_sent)
         );
         assert!(metrics["compute_s"].as_f64().unwrap() > 0.0);
     }

@@ -16,7 +16,7 @@ use tessera_layers::{
     Sequential,
 };
 use tessera_protocols::prep::Provider;
-use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig, RunCost};
 use tessera_protocols::{AShare, Opening, PartyId, Session, Stats};
 use tessera_tensor::FixedPoint;
 
@@ -468,14 +468,12 @@ pub struct InferReport {
     pub predictions: Vec<Vec<f64>>,
     /// Each party's openings.
     pub openings: Vec<Vec<Opening>>,
-    /// Each party's counters: bytes and rounds of the whole run, waits of
-    /// the online phase only.
-    pub stats: Vec<Stats>,
-    /// Online wall time per party, seconds: from the moment every party has
-    /// the material until the predictions are out.
-    pub seconds: Vec<f64>,
-    /// Offline seconds before that: party 0's dry run listing the
-    /// preprocessing items ([`plan_infer`]), then the dealer making them.
+    /// Each party's counters (bytes and rounds of the whole run, waits of
+    /// the online phase only) and online wall time: from the moment every
+    /// party has the material until the predictions are out.
+    pub cost: RunCost,
+    /// Offline seconds before the online phase: party 0's dry run listing the
+    /// preprocessing items ([`plan_infer`]), then the provider making them.
     pub planning_seconds: f64,
 }
 
@@ -549,18 +547,20 @@ pub fn run_inference_embedded(
     Ok(InferReport {
         predictions,
         openings: outs.iter().map(|o| o.value.1.clone()).collect(),
-        stats: outs
-            .iter()
-            .map(|o| {
-                let (dealer, peers) = o.value.4;
-                Stats {
-                    preprocessing_wait_s: o.stats.preprocessing_wait_s - dealer,
-                    peer_wait_s: o.stats.peer_wait_s - peers,
-                    ..o.stats.clone()
-                }
-            })
-            .collect(),
-        seconds: outs.iter().map(|o| o.value.3).collect(),
+        cost: RunCost {
+            stats: outs
+                .iter()
+                .map(|o| {
+                    let (dealer, peers) = o.value.4;
+                    Stats {
+                        preprocessing_wait_s: o.stats.preprocessing_wait_s - dealer,
+                        peer_wait_s: o.stats.peer_wait_s - peers,
+                        ..o.stats.clone()
+                    }
+                })
+                .collect(),
+            seconds: outs.iter().map(|o| o.value.3).collect(),
+        },
         planning_seconds: planning_seconds + outs.iter().map(|o| o.value.2).fold(0.0, f64::max),
     })
 }

@@ -80,7 +80,7 @@ fn private_inference_agrees_with_fixed_point_and_opens_only_predictions() {
         );
     }
     // The inference really ran as a multi-round protocol (not a local shortcut).
-    assert!(report.stats[0].rounds > 10);
+    assert!(report.cost.stats[0].rounds > 10);
 }
 
 #[test]

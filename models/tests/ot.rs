@@ -26,7 +26,7 @@ fn three_ways(mut spec: JobSpec, parts: &[Dataset]) -> (f64, f64, f64) {
     for p in &ot.parties {
         assert!(p.trust.contains("no dealer"), "{}", p.trust);
     }
-    for s in &ot.stats {
+    for s in &ot.cost.stats {
         assert!(s.preprocessing_bytes_sent > 0, "OT traffic is counted");
     }
     spec.preprocessing = Provider::Dealer;

@@ -101,6 +101,53 @@ pub struct PartyOutcome<T> {
     pub elapsed: Duration,
 }
 
+/// What a run cost: each party's counters and wall time. The one cost
+/// record of jobs, private inference and scenarios; reports, run output and
+/// benchmarks summarise it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RunCost {
+    /// Each party's counters, in party order.
+    pub stats: Vec<Stats>,
+    /// Each party's wall time, seconds.
+    pub seconds: Vec<f64>,
+}
+
+impl RunCost {
+    /// The cost of a run's outcomes.
+    pub fn of<T>(outs: &[PartyOutcome<T>]) -> Self {
+        Self {
+            stats: outs.iter().map(|o| o.stats.clone()).collect(),
+            seconds: outs.iter().map(|o| o.elapsed.as_secs_f64()).collect(),
+        }
+    }
+
+    /// Wall time of the slowest party.
+    pub fn wall_seconds(&self) -> f64 {
+        self.seconds.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+impl std::fmt::Display for RunCost {
+    /// Wall time, then each party's [`Stats::summary`].
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "cost: wall time {:.2} s", self.wall_seconds())?;
+        for s in &self.stats {
+            writeln!(f, "  party {}: {}", s.party, s.summary())?;
+        }
+        Ok(())
+    }
+}
+
+/// A byte count for people: `1.50 MiB`, `12.0 KiB`, `300 B`.
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
 /// Runs `party_fn` on every party of an embedded job and returns the
 /// outcomes in party order. If any party fails, returns the error of the
 /// party that failed first in time (later failures are usually just peers

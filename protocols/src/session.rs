@@ -46,6 +46,28 @@ impl Stats {
     pub fn total_received(&self) -> u64 {
         self.bytes_received.iter().sum()
     }
+
+    /// One line for people: online traffic and rounds, then the
+    /// preprocessing traffic, from the dealer or by the parties' own OT.
+    pub fn summary(&self) -> String {
+        use crate::runtime::human_bytes;
+        let prep = if self.preprocessing_bytes_sent > 0 {
+            format!(
+                "preprocessing by OT: sent {}, received {}, {:.2} s",
+                human_bytes(self.preprocessing_bytes_sent),
+                human_bytes(self.preprocessing_bytes),
+                self.preprocessing_wait_s
+            )
+        } else {
+            format!("{} from the dealer", human_bytes(self.preprocessing_bytes))
+        };
+        format!(
+            "sent {}, received {}, {} rounds; {prep}",
+            human_bytes(self.total_sent()),
+            human_bytes(self.total_received()),
+            self.rounds
+        )
+    }
 }
 
 /// What a party opened: recorded for every reveal so that tests and users

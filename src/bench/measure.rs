@@ -130,7 +130,7 @@ pub(crate) fn training_task(
     reset_peak_memory();
     let (cost, trained) = fastest_run(reps, || {
         let trained = job.train(parts)?;
-        let cost = Cost::from_stats(&trained.report.stats, trained.metrics.wall_seconds);
+        let cost = Cost::from_stats(&trained.report.cost.stats, trained.metrics.wall_seconds);
         Ok((cost, trained))
     })?;
     let peak = peak_memory();

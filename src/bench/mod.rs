@@ -153,10 +153,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
                 InferOutput::Class,
                 opts.preprocessing,
             )?;
-            let cost = Cost::from_stats(
-                &report.stats,
-                report.seconds.iter().copied().fold(0.0, f64::max),
-            );
+            let cost = Cost::from_stats(&report.cost.stats, report.cost.wall_seconds());
             Ok((cost, report))
         })?;
         let peak = peak_memory();

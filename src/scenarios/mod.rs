@@ -25,7 +25,7 @@ pub mod statistics;
 use crate::models::{ModelError, Result};
 use crate::protocols::prep::Provider;
 use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
-use crate::protocols::{Opening, PartyId, Session, Stats};
+use crate::protocols::{Opening, PartyId, Session};
 use serde::Serialize;
 
 /// What one party learned during a scenario: every value opened to it.
@@ -79,44 +79,8 @@ pub fn describe_views(views: &[PartyView]) -> String {
     out
 }
 
-impl std::fmt::Display for Cost {
-    /// Wall time, then bytes, rounds and preprocessing traffic per party
-    /// (from the dealer, or the parties' own OT traffic).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "cost: {:.3} s", self.seconds)?;
-        for s in &self.stats {
-            let prep = if s.preprocessing_bytes_sent > 0 {
-                format!(
-                    "preprocessing by OT: sent {}, received {}",
-                    crate::human_bytes(s.preprocessing_bytes_sent),
-                    crate::human_bytes(s.preprocessing_bytes)
-                )
-            } else {
-                format!(
-                    "{} from the dealer",
-                    crate::human_bytes(s.preprocessing_bytes)
-                )
-            };
-            writeln!(
-                f,
-                "  party {}: sent {}, {} rounds, {prep}",
-                s.party,
-                crate::human_bytes(s.total_sent()),
-                s.rounds
-            )?;
-        }
-        Ok(())
-    }
-}
-
 /// Counters of a scenario run: bytes and rounds per party, wall time.
-#[derive(Debug, Clone, Serialize)]
-pub struct Cost {
-    /// Each party's counters.
-    pub stats: Vec<Stats>,
-    /// Wall time of the slowest party, seconds.
-    pub seconds: f64,
-}
+pub type Cost = crate::protocols::runtime::RunCost;
 
 /// How a scenario's parties run their MPC.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -170,13 +134,7 @@ where
             .collect();
         Ok::<_, ModelError>((v, learned))
     })?;
-    let cost = Cost {
-        stats: outs.iter().map(|o| o.stats.clone()).collect(),
-        seconds: outs
-            .iter()
-            .map(|o| o.elapsed.as_secs_f64())
-            .fold(0.0, f64::max),
-    };
+    let cost = Cost::of(&outs);
     let mut values = Vec::new();
     let mut views = Vec::new();
     for (party, o) in outs.into_iter().enumerate() {

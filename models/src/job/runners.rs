@@ -8,10 +8,8 @@ use super::*;
 pub struct JobReport {
     /// Each party's result, in party order.
     pub parties: Vec<PartyResult>,
-    /// Each party's communication counters.
-    pub stats: Vec<Stats>,
-    /// Wall time of each party's computation, in seconds.
-    pub seconds: Vec<f64>,
+    /// Each party's counters and wall time.
+    pub cost: RunCost,
 }
 
 impl JobReport {
@@ -51,8 +49,7 @@ pub fn run_job_embedded_observed(
         Ok::<_, ModelError>(party_train(sess, spec, &shapes, &data[me], observer)?.0)
     })?;
     Ok(JobReport {
-        stats: outs.iter().map(|o| o.stats.clone()).collect(),
-        seconds: outs.iter().map(|o| o.elapsed.as_secs_f64()).collect(),
+        cost: RunCost::of(&outs),
         parties: outs.into_iter().map(|o| o.value).collect(),
     })
 }

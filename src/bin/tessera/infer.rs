@@ -47,7 +47,7 @@ pub(crate) fn infer(a: InferArgs, out: Output) -> Result<()> {
         let v = serde_json::json!({
             "predictions": report.predictions,
             "openings": report.openings,
-            "parties": report.stats,
+            "parties": report.cost.stats,
             "wall_seconds": wall,
             "out": a.out,
         });
@@ -56,16 +56,7 @@ pub(crate) fn infer(a: InferArgs, out: Output) -> Result<()> {
     }
     if out.text() {
         eprintln!("opened: the predictions, to party {} only", a.querier);
-        eprintln!("cost: wall time {wall:.2} s");
-        for s in &report.stats {
-            eprintln!(
-                "  party {}: sent {}, received {}, {} rounds",
-                s.party,
-                bytes(s.total_sent()),
-                bytes(s.total_received()),
-                s.rounds
-            );
-        }
+        eprint!("{}", report.cost);
     }
     match &a.out {
         Some(path) if out.text() => {

@@ -51,21 +51,6 @@ pub(crate) fn at_least_two_parties(parties: usize) -> Result<()> {
     Ok(())
 }
 
-/// The preprocessing line of a party's cost: the dealer's bytes, or the
-/// parties' own OT traffic (sent and received, apart from the online bytes).
-pub(crate) fn preprocessing_cost(s: &tessera::protocols::Stats) -> String {
-    if s.preprocessing_bytes_sent > 0 {
-        format!(
-            "preprocessing by OT: sent {}, received {}, {:.2} s",
-            bytes(s.preprocessing_bytes_sent),
-            bytes(s.preprocessing_bytes),
-            s.preprocessing_wait_s
-        )
-    } else {
-        format!("{} from the dealer", bytes(s.preprocessing_bytes))
-    }
-}
-
 /// Threads available to the kernels (for the record).
 pub(crate) fn rayon_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
