@@ -113,30 +113,8 @@ pub fn mask_once(sess: &mut Session, x: &AShare) -> Result<MaskedMatrix> {
 /// Ring product of rows `rows` of a masked matrix with a secret `y`:
 /// `x[rows] y`, or `x[rows]^T y` if `transposed` (one round, opening only
 /// `y - B`). With `x = E + A` (`E` public): `E_I y + A_I (y - B) + A_I B`,
-/// the last from the dealer. No truncation: see [`matmul_masked_rows_fixed`].
+/// the last from the dealer. No truncation: see [`DataMatrix::matmul_rows_fixed`].
 pub fn matmul_masked_rows(
-    sess: &mut Session,
-    x: &MaskedMatrix,
-    rows: &[usize],
-    y: &AShare,
-    transposed: bool,
-) -> Result<AShare> {
-    masked_product(sess, x, rows, y, transposed)
-}
-
-/// [`matmul_masked_rows`] then truncation: fixed-point values (two rounds).
-pub fn matmul_masked_rows_fixed(
-    sess: &mut Session,
-    x: &MaskedMatrix,
-    rows: &[usize],
-    y: &AShare,
-    transposed: bool,
-) -> Result<AShare> {
-    let p = masked_product(sess, x, rows, y, transposed)?;
-    truncate(sess, &p)
-}
-
-fn masked_product(
     sess: &mut Session,
     x: &MaskedMatrix,
     rows: &[usize],
@@ -373,7 +351,7 @@ impl OwnedMatrix {
 /// (uniform, as `B_j` is `j`'s alone), and the owner adds
 /// `L (Y_owner + sum_j (Y_j - B_j))` to its share of `sum_j L B_j`.
 /// Nothing is opened to anyone else. No truncation: see
-/// [`matmul_owned_rows_fixed`].
+/// [`DataMatrix::matmul_rows_fixed`].
 pub fn matmul_owned_rows(
     sess: &mut Session,
     x: &OwnedMatrix,
@@ -418,18 +396,6 @@ pub fn matmul_owned_rows(
     }
     sess.count_round();
     Ok(AShare::from_share(out))
-}
-
-/// [`matmul_owned_rows`] then truncation: fixed-point values (two rounds).
-pub fn matmul_owned_rows_fixed(
-    sess: &mut Session,
-    x: &OwnedMatrix,
-    rows: &[usize],
-    y: &AShare,
-    transposed: bool,
-) -> Result<AShare> {
-    let p = matmul_owned_rows(sess, x, rows, y, transposed)?;
-    truncate(sess, &p)
 }
 
 /// Adds row `q` of `z` to row `at[q]` of `out`.
@@ -489,8 +455,8 @@ impl DataMatrix {
         }
     }
 
-    /// `x[rows] y` (or `x[rows]^T y`) in fixed point, truncated.
-    pub fn matmul_rows_fixed(
+    /// `x[rows] y` (or `x[rows]^T y`) in the ring (one round).
+    pub fn matmul_rows(
         &self,
         sess: &mut Session,
         rows: &[usize],
@@ -498,8 +464,20 @@ impl DataMatrix {
         transposed: bool,
     ) -> Result<AShare> {
         match self {
-            DataMatrix::Masked(m) => matmul_masked_rows_fixed(sess, m, rows, y, transposed),
-            DataMatrix::Owned(o) => matmul_owned_rows_fixed(sess, o, rows, y, transposed),
+            DataMatrix::Masked(m) => matmul_masked_rows(sess, m, rows, y, transposed),
+            DataMatrix::Owned(o) => matmul_owned_rows(sess, o, rows, y, transposed),
         }
+    }
+
+    /// [`DataMatrix::matmul_rows`] then truncation: fixed-point values (two rounds).
+    pub fn matmul_rows_fixed(
+        &self,
+        sess: &mut Session,
+        rows: &[usize],
+        y: &AShare,
+        transposed: bool,
+    ) -> Result<AShare> {
+        let p = self.matmul_rows(sess, rows, y, transposed)?;
+        truncate(sess, &p)
     }
 }

@@ -177,7 +177,8 @@ fn sigmoid_and_masked_rows_products_hold_on_ot_material() {
             let srows = input(s, 1, &rows);
             let sw = input(s, 0, &w);
             let masked = data::mask_once(s, &srows)?;
-            let p = data::matmul_masked_rows_fixed(s, &masked, &[5, 0, 7], &sw, false)?;
+            let p =
+                data::DataMatrix::Masked(masked).matmul_rows_fixed(s, &[5, 0, 7], &sw, false)?;
             Ok((arith::reveal(s, &y, "y")?, arith::reveal(s, &p, "p")?))
         });
         for (g, x) in sig.as_slice().iter().zip(&xs) {
