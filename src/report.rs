@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Version tag of the metrics file.
 pub const METRICS_FORMAT: &str = "tessera-metrics/1";
 
-pub use crate::protocols::runtime::human_bytes;
+pub use crate::protocols::session::human_bytes;
 
 /// One epoch of the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -138,16 +138,6 @@ impl std::fmt::Display for RunCost {
     }
 }
 
-/// A byte count for people: `1.50 MiB`, `12.0 KiB`, `300 B`.
-pub fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
-}
-
 /// Runs `party_fn` on every party of an embedded job and returns the
 /// outcomes in party order. If any party fails, returns the error of the
 /// party that failed first in time (later failures are usually just peers

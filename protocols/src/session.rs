@@ -50,7 +50,6 @@ impl Stats {
     /// One line for people: online traffic and rounds, then the
     /// preprocessing traffic, from the dealer or by the parties' own OT.
     pub fn summary(&self) -> String {
-        use crate::runtime::human_bytes;
         let prep = if self.preprocessing_bytes_sent > 0 {
             format!(
                 "preprocessing by OT: sent {}, received {}, {:.2} s",
@@ -67,6 +66,16 @@ impl Stats {
             human_bytes(self.total_received()),
             self.rounds
         )
+    }
+}
+
+/// A byte count for people: `1.50 MiB`, `12.0 KiB`, `300 B`.
+pub fn human_bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 30 => format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
     }
 }
 
