@@ -10,7 +10,7 @@
 
 use super::{role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::layers::{Backend, MpcBackend};
-use crate::models::{ModelError, Result};
+use crate::models::{CsvTable, ModelError, Result};
 use ndarray::ArrayD;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -44,63 +44,31 @@ impl Books {
 
     /// Parses CSV text (see [`Books::from_csv`]); `path` is used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty());
-        let header: Vec<&str> = match lines.next() {
-            Some((_, h)) => h.split(',').map(str::trim).collect(),
-            None => vec![],
-        };
-        if header != ["item", "kind", "amount"] {
+        let t = CsvTable::parse(path, text)?;
+        if t.names != ["item", "kind", "amount"] {
             return Err(ModelError::Row {
                 path: path.to_path_buf(),
                 line: 1,
                 reason: format!(
                     "the header must be 'item,kind,amount', found '{}'",
-                    header.join(",")
+                    t.names.join(",")
                 ),
             });
         }
         let mut items = Vec::new();
-        for (i, line) in lines {
-            let bad = |column: usize, name: &str, reason: String| ModelError::Value {
-                path: path.to_path_buf(),
-                line: i + 1,
-                column,
-                name: name.into(),
-                reason,
-            };
-            let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            if f.len() != 3 {
-                return Err(ModelError::Row {
-                    path: path.to_path_buf(),
-                    line: i + 1,
-                    reason: format!("expected 3 fields (item,kind,amount), found {}", f.len()),
-                });
-            }
-            let kind = match f[1] {
+        for (r, f) in t.rows.iter().enumerate() {
+            let kind = match f[1].as_str() {
                 "asset" => Kind::Asset,
                 "liability" => Kind::Liability,
                 k => {
-                    return Err(bad(
-                        2,
-                        "kind",
-                        format!("'{k}' is neither 'asset' nor 'liability'"),
-                    ))
+                    return Err(t.error(r, 1, format!("'{k}' is neither 'asset' nor 'liability'")))
                 }
             };
-            let amount: f64 = f[2]
-                .parse()
-                .map_err(|_| bad(3, "amount", format!("'{}' is not a number", f[2])))?;
-            if !(amount.is_finite() && amount >= 0.0) {
-                return Err(bad(
-                    3,
-                    "amount",
-                    format!("{amount} must be a non-negative number"),
-                ));
+            let amount = t.number(r, 2, &f[2])?;
+            if amount < 0.0 {
+                return Err(t.error(r, 2, format!("{amount} must be a non-negative number")));
             }
-            items.push((f[0].to_string(), kind, amount));
+            items.push((f[0].clone(), kind, amount));
         }
         Ok(Books {
             path: path.to_path_buf(),
