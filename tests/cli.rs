@@ -471,3 +471,91 @@ fn banners_name_models_and_parties_properly() {
         "{err}"
     );
 }
+
+/// Writes an MNIST-format pair (`prefix` train or t10k) of `n` 2x2 images
+/// whose label is the brightest pixel's index.
+fn write_idx(dir: &std::path::Path, prefix: &str, n: u32, seed: u32) {
+    let mut images = vec![0, 0, 8, 3];
+    let mut labels = vec![0, 0, 8, 1];
+    for v in [n, 2, 2] {
+        images.extend_from_slice(&v.to_be_bytes());
+    }
+    labels.extend_from_slice(&n.to_be_bytes());
+    for i in 0..n {
+        let hot = (i * 7 + seed) % 4;
+        for p in 0..4 {
+            images.push(if p == hot {
+                200 + (i % 50) as u8
+            } else {
+                (i * 13 + p * 29) as u8 % 60
+            });
+        }
+        labels.push(hot as u8);
+    }
+    std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+    std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+}
+
+#[test]
+fn mnist_idx_files_train_on_the_training_images_and_test_on_the_test_images() {
+    let tmp = scratch("mnist_idx");
+    let dir = tmp.join("mnist");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_idx(&dir, "train", 120, 1);
+    write_idx(&dir, "t10k", 30, 2);
+    let model = tmp.join("m.json");
+    let out = tessera()
+        .args([
+            "train",
+            "--model",
+            "softmax",
+            "--parties",
+            "3",
+            "--epochs",
+            "8",
+            "--lr",
+            "1",
+        ])
+        .args([
+            "--batch-size",
+            "16",
+            "--insecure-mpc-seed",
+            "3",
+            "--json",
+            "--no-plot",
+            "--data",
+        ])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // All 120 training images trained on, all 30 test images held out.
+    assert_eq!(m["train"]["rows"], 120, "{m}");
+    assert_eq!(m["test"]["rows"], 30, "{m}");
+    let (mpc, plain) = (&m["test"]["accuracy"], &m["plaintext_test"]["accuracy"]);
+    assert!(mpc.as_f64().unwrap() >= 0.9, "{mpc}");
+    assert_eq!(mpc, plain);
+    // The classes were read from the labels (four), pixels scaled to [0, 1].
+    let saved = tessera::models::SavedModel::load(&model).unwrap();
+    assert_eq!(saved.training.classes, 4);
+    assert!(saved.scaling.mean.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    // Only rows: a split by columns of the pixels is refused with a reason.
+    let out = tessera()
+        .args([
+            "train", "--model", "softmax", "--split", "columns", "--data",
+        ])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&model)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--split rows"),
+        "{stderr}"
+    );
+}

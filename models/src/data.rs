@@ -83,6 +83,32 @@ impl Dataset {
         std::fs::write(path, out).map_err(|e| ModelError::io(path, &e))
     }
 
+    /// This table's rows followed by `below`'s (the same columns).
+    pub fn stack(&self, below: &Dataset) -> Result<Dataset> {
+        if below.feature_names != self.feature_names
+            || below.labels.is_some() != self.labels.is_some()
+        {
+            return Err(ModelError::Mismatch(format!(
+                "{} and {} do not have the same columns",
+                self.path.display(),
+                below.path.display()
+            )));
+        }
+        Ok(Dataset {
+            path: self.path.clone(),
+            feature_names: self.feature_names.clone(),
+            features: ndarray::concatenate(Axis(0), &[self.features.view(), below.features.view()])
+                .expect("same columns"),
+            labels: match (&self.labels, &below.labels) {
+                (Some(a), Some(b)) => {
+                    Some(ndarray::concatenate(Axis(0), &[a.view(), b.view()]).expect("1-D"))
+                }
+                _ => None,
+            },
+            lines: self.lines.iter().chain(&below.lines).copied().collect(),
+        })
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.features.nrows()

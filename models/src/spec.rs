@@ -147,6 +147,12 @@ pub struct JobSpec {
     /// parties themselves by oblivious transfer).
     #[serde(default)]
     pub preprocessing: Provider,
+    /// Held-out rows given explicitly: the last `held_out[p]` rows of party
+    /// `p`'s data are its test rows (a data set with its own test set, such
+    /// as MNIST's). `None`: each party holds out `test_fraction` of its rows,
+    /// chosen by the seed.
+    #[serde(default)]
+    pub held_out: Option<Vec<usize>>,
 }
 
 impl JobSpec {
@@ -160,6 +166,7 @@ impl JobSpec {
             model_receivers: (0..parties).collect(),
             frac_bits: tessera_tensor::DEFAULT_FRAC_BITS,
             preprocessing: Provider::Dealer,
+            held_out: None,
         }
     }
 
@@ -225,6 +232,16 @@ impl JobSpec {
                 format!(
                     "{:?} must be party ids below {}",
                     self.model_receivers, self.parties
+                ),
+            );
+        }
+        if let Some(h) = self.held_out.as_ref().filter(|h| h.len() != self.parties) {
+            return bad(
+                "held_out",
+                format!(
+                    "lists {} parties' test rows for {} parties",
+                    h.len(),
+                    self.parties
                 ),
             );
         }

@@ -83,6 +83,17 @@ pub fn check_parties_shapes(spec: &JobSpec, shapes: &[PartyShape]) -> Result<()>
         )));
     }
     for (p, s) in shapes.iter().enumerate() {
+        if let Some(h) = spec
+            .held_out
+            .as_ref()
+            .map(|h| h[p])
+            .filter(|&h| h >= s.rows)
+        {
+            return Err(ModelError::Mismatch(format!(
+                "party {p} has {} rows, so it cannot hold out {h} for testing and train on the rest",
+                s.rows
+            )));
+        }
         let cols = s.features.len();
         if s.rows > MAX_ROWS || cols > MAX_FEATURES || s.rows.saturating_mul(cols) > MAX_ELEMS {
             return Err(ModelError::Mismatch(format!(
@@ -182,13 +193,15 @@ pub fn check_parties(spec: &JobSpec, data: &[Dataset]) -> Result<Vec<PartyShape>
             d.check_class_labels(spec.train.classes)?;
         }
     }
-    Ok(data
+    let shapes: Vec<PartyShape> = data
         .iter()
         .map(|d| PartyShape {
             rows: d.rows(),
             features: d.feature_names.clone(),
         })
-        .collect())
+        .collect();
+    check_parties_shapes(spec, &shapes)?;
+    Ok(shapes)
 }
 
 /// In a split by rows each party's per-column moments (`moments`: sums and

@@ -40,8 +40,20 @@ impl<B: Backend> Prepared<B> {
     }
 }
 
-pub(crate) fn split_sizes(shape: &PartyShape, t: &TrainConfig) -> (Vec<usize>, Vec<usize>) {
-    train_test_indices(shape.rows, t.test_fraction, t.seed)
+/// Party `p`'s training and held-out rows: its last `held_out[p]` rows when
+/// the job gives them, else a seeded `test_fraction` of them.
+pub(crate) fn split_sizes(
+    p: usize,
+    shape: &PartyShape,
+    spec: &JobSpec,
+) -> (Vec<usize>, Vec<usize>) {
+    match &spec.held_out {
+        Some(h) => {
+            let cut = shape.rows.saturating_sub(h[p]);
+            ((0..cut).collect(), (cut..shape.rows).collect())
+        }
+        None => train_test_indices(shape.rows, spec.train.test_fraction, spec.train.seed),
+    }
 }
 
 /// One party's program: standardise, share, train, evaluate, and open the
@@ -183,8 +195,9 @@ pub(crate) fn share_all<B: Backend>(
 ) -> Result<Prepared<B>> {
     let sizes: Vec<(usize, usize)> = shapes
         .iter()
-        .map(|s| {
-            let (tr, te) = split_sizes(s, &spec.train);
+        .enumerate()
+        .map(|(p, s)| {
+            let (tr, te) = split_sizes(p, s, spec);
             (tr.len(), te.len())
         })
         .collect();

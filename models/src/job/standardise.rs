@@ -231,8 +231,11 @@ pub(crate) fn standardise_all<B: Backend>(
     data: &[Option<&Dataset>],
 ) -> Result<Standardised> {
     let linear = spec.train.model == ModelKind::Linear;
-    let splits: Vec<(Vec<usize>, Vec<usize>)> =
-        shapes.iter().map(|s| split_sizes(s, &spec.train)).collect();
+    let splits: Vec<(Vec<usize>, Vec<usize>)> = shapes
+        .iter()
+        .enumerate()
+        .map(|(p, s)| split_sizes(p, s, spec))
+        .collect();
     let n_train: usize = splits.iter().map(|(tr, _)| tr.len()).sum();
     let (scalings, target): (Vec<Option<Scaling>>, Option<TargetScale>) = match spec.split {
         Split::Columns => {

@@ -134,9 +134,18 @@ pub(crate) enum SplitArg {
 
 #[derive(clap::Args)]
 pub(crate) struct TrainArgs {
-    /// CSV data: once to split one file among the parties (a demo), or once per party.
+    /// CSV data: once to split one file among the parties (a demo), or once
+    /// per party. Or a directory holding the four MNIST idx files (gzipped or
+    /// not): the training images are split among the parties and the 10000
+    /// test images held out.
     #[arg(long, required = true)]
     pub(crate) data: Vec<PathBuf>,
+    /// With MNIST: use only the first N training images (and N/6 test images).
+    #[arg(long)]
+    pub(crate) max_rows: Option<usize>,
+    /// With MNIST: raw pixel values 0-255 instead of value / 255.
+    #[arg(long)]
+    pub(crate) raw_pixels: bool,
     /// Model to train.
     #[arg(long, value_enum, default_value = "logistic")]
     pub(crate) model: ModelArg,

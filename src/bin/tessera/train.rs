@@ -43,13 +43,35 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
     let mut spec = JobSpec::new(a.parties, split, config);
     // Before any work: a job that trains for an hour must not then fail to save.
     check_writable(&a.out)?;
-    let read_all = || -> Result<Vec<Dataset>> {
-        Ok(a.data
+    // A directory is MNIST: the training and the test images.
+    let mnist = match a.data.as_slice() {
+        [dir] if dir.is_dir() => Some(dir.clone()),
+        _ => None,
+    };
+    let loaded: Vec<Dataset> = match &mnist {
+        Some(dir) => {
+            use tessera::models::{load_mnist, MnistSet, Pixels};
+            let pixels = if a.raw_pixels {
+                Pixels::Raw
+            } else {
+                Pixels::Unit
+            };
+            vec![
+                load_mnist(dir, MnistSet::Train, pixels, a.max_rows)?,
+                load_mnist(
+                    dir,
+                    MnistSet::Test,
+                    pixels,
+                    a.max_rows.map(|n| n.div_ceil(6)),
+                )?,
+            ]
+        }
+        None => a
+            .data
             .iter()
             .map(Dataset::from_csv)
-            .collect::<Result<Vec<_>, _>>()?)
+            .collect::<Result<Vec<_>, _>>()?,
     };
-    let loaded = read_all()?;
     spec.label_party = a.label_party;
     spec.frac_bits = a.frac_bits;
     spec.preprocessing = a.preprocessing;
@@ -72,14 +94,25 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
         };
     }
     spec.validate().map_err(in_flags)?;
-    let parts = if a.data.len() == 1 {
+    let parts = if mnist.is_some() {
+        if split != Split::Rows {
+            bail!("MNIST images are split among the parties by rows: use --split rows");
+        }
+        // Each party holds a share of the training images, then its share of
+        // the test images as its held-out rows.
+        let train = partition_shuffled(&loaded[0], a.parties, split, 0, a.seed)?;
+        let test = tessera::models::partition(&loaded[1], a.parties, split, 0)?;
+        spec.held_out = Some(test.iter().map(Dataset::rows).collect());
+        train
+            .iter()
+            .zip(&test)
+            .map(|(tr, te)| tr.stack(te))
+            .collect::<Result<Vec<_>, _>>()?
+    } else if a.data.len() == 1 {
         let all = loaded.into_iter().next().expect("one file");
         partition_shuffled(&all, a.parties, split, a.label_party, a.seed)?
     } else if a.data.len() == a.parties {
-        a.data
-            .iter()
-            .map(Dataset::from_csv)
-            .collect::<Result<Vec<_>, _>>()?
+        loaded
     } else {
         bail!(
             "{} --data files for {} parties: give one file (split among the parties) or one per party",
