@@ -55,6 +55,16 @@ pub enum Split {
     Columns,
 }
 
+impl std::fmt::Display for Split {
+    /// As the command line and job files spell it: "rows", "columns".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Split::Rows => "rows",
+            Split::Columns => "columns",
+        })
+    }
+}
+
 /// Most computing parties a job may have.
 pub const MAX_PARTIES: usize = 64;
 /// Most epochs a job may ask for.

@@ -48,7 +48,7 @@ pub(crate) fn inspect(a: InspectArgs, out: Output) -> Result<()> {
         }
     );
     println!(
-        "  trained by {} parties, data split by {:?}, fixed point with {} fractional bits",
+        "  trained by {} parties, data split by {}, fixed point with {} fractional bits",
         m.parties, m.split, m.frac_bits
     );
     println!(

@@ -216,7 +216,7 @@ pub(crate) fn parts_train_rows(spec: &JobSpec, parts: &[Dataset]) -> usize {
 
 pub(crate) fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
     println!(
-        "tessera: joint {}, {} parties, data split by {:?}, embedded (threads of one process)",
+        "tessera: joint {}, {} parties, data split by {}, embedded (threads of one process)",
         spec.train.model, spec.parties, spec.split
     );
     println!(
@@ -229,9 +229,12 @@ pub(crate) fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
         );
     }
     for (p, d) in parts.iter().enumerate() {
+        let rows = match spec.held_out.as_ref().map(|h| h[p]) {
+            Some(h) => format!("{} training + {h} held-out", d.rows() - h),
+            None => d.rows().to_string(),
+        };
         println!(
-            "  party {p}: {} rows x {} feature{} from {}{}",
-            d.rows(),
+            "  party {p}: {rows} rows x {} feature{} from {}{}",
             d.feature_names.len(),
             if d.feature_names.len() == 1 { "" } else { "s" },
             d.path.display(),
