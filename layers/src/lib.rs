@@ -26,7 +26,9 @@
 
 mod activation;
 mod backend;
+mod conv;
 mod error;
+mod gather;
 mod linear;
 pub mod loss;
 mod optim;
@@ -36,7 +38,9 @@ pub mod softmax;
 
 pub use activation::{Activation, ActivationLayer, SigmoidKind};
 pub use backend::{Backend, F32Backend, FixedBackend, Function, MpcBackend, OwnedBlocks};
+pub use conv::{Conv2d, Pool, Pool2d, Window};
 pub use error::LayerError;
+pub use gather::Gather;
 pub use linear::{Init, Linear};
 pub use optim::Sgd;
 pub use sequential::{Layer, Sequential};

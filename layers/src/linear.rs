@@ -16,7 +16,7 @@ pub enum Init {
 }
 
 impl Init {
-    fn weights(&self, rows: usize, cols: usize) -> ArrayD<f64> {
+    pub(crate) fn weights(&self, rows: usize, cols: usize) -> ArrayD<f64> {
         match *self {
             Init::Zeros => Array2::zeros((rows, cols)).into_dyn(),
             Init::Uniform { seed } => {

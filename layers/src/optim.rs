@@ -19,7 +19,18 @@ impl Sgd {
 
     /// Applies one update to a layer from its last backward pass.
     pub fn step<B: Backend>(&self, b: &mut B, layer: &mut Linear<B>) -> Result<()> {
-        for (param, grad, velocity) in layer.params_and_grads()? {
+        self.update(b, layer.params_and_grads()?)
+    }
+
+    /// Applies one update to parameters, each with its gradient and its
+    /// momentum buffer (any layer's).
+    #[allow(clippy::type_complexity)]
+    pub fn update<B: Backend>(
+        &self,
+        b: &mut B,
+        params: Vec<(&mut B::Tensor, B::Tensor, &mut Option<B::Tensor>)>,
+    ) -> Result<()> {
+        for (param, grad, velocity) in params {
             let direction = if self.momentum > 0.0 {
                 let v = match velocity.take() {
                     None => grad,

@@ -1,4 +1,4 @@
-use crate::{Activation, ActivationLayer, Backend, Init, Linear, Result, Sgd};
+use crate::{Activation, ActivationLayer, Backend, Conv2d, Init, Linear, Pool2d, Result, Sgd};
 
 /// One layer of a [`Sequential`] network.
 pub enum Layer<B: Backend> {
@@ -6,6 +6,10 @@ pub enum Layer<B: Backend> {
     Linear(Linear<B>),
     /// Elementwise activation.
     Activation(ActivationLayer<B>),
+    /// 2-D convolution over flattened NCHW images.
+    Conv2d(Conv2d<B>),
+    /// Max or average pooling over flattened NCHW images.
+    Pool2d(Pool2d<B>),
 }
 
 /// Layers applied in order; backward runs them in reverse.
@@ -74,9 +78,9 @@ impl<B: Backend> Sequential<B> {
     pub fn forward_rows(&mut self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
         let h = match self.layers.first_mut() {
             Some(Layer::Linear(lin)) => lin.forward_rows(b, data, rows)?,
-            Some(Layer::Activation(a)) => {
+            Some(_) => {
                 let x = b.data_rows(data, rows)?;
-                a.forward(b, &x)?
+                return self.forward_from(b, x, 0);
             }
             None => return b.data_rows(data, rows),
         };
@@ -89,6 +93,8 @@ impl<B: Backend> Sequential<B> {
             h = match l {
                 Layer::Linear(lin) => lin.forward(b, &h)?,
                 Layer::Activation(a) => a.forward(b, &h)?,
+                Layer::Conv2d(c) => c.forward(b, &h)?,
+                Layer::Pool2d(p) => p.forward(b, &h)?,
             };
         }
         Ok(h)
@@ -106,9 +112,9 @@ impl<B: Backend> Sequential<B> {
                 let y = b.matmul_rows(data, rows, &lin.weight, false)?;
                 b.add(&y, &lin.bias)?
             }
-            Some(Layer::Activation(a)) => {
+            Some(_) => {
                 let x = b.data_rows(data, rows)?;
-                ActivationLayer::apply(b, a.kind, &x)?
+                return self.predict_from(b, x, 0);
             }
             None => return b.data_rows(data, rows),
         };
@@ -124,6 +130,8 @@ impl<B: Backend> Sequential<B> {
                     b.add(&y, &lin.bias)?
                 }
                 Layer::Activation(a) => ActivationLayer::apply(b, a.kind, &h)?,
+                Layer::Conv2d(c) => c.predict(b, &h)?,
+                Layer::Pool2d(p) => p.predict(b, &h)?,
             };
         }
         Ok(h)
@@ -140,28 +148,37 @@ impl<B: Backend> Sequential<B> {
                     }
                 }
                 Layer::Activation(a) => g = a.backward(b, &g)?,
+                Layer::Conv2d(c) => {
+                    if let Some(next) = c.backward(b, &g, i > 0)? {
+                        g = next;
+                    }
+                }
+                Layer::Pool2d(p) => g = p.backward(b, &g)?,
             }
         }
         Ok(())
     }
 
-    /// One SGD update of every linear layer.
+    /// One SGD update of every layer with parameters.
     pub fn step(&mut self, b: &mut B, sgd: &Sgd) -> Result<()> {
         for l in &mut self.layers {
-            if let Layer::Linear(lin) = l {
-                sgd.step(b, lin)?;
+            match l {
+                Layer::Linear(lin) => sgd.step(b, lin)?,
+                Layer::Conv2d(c) => sgd.update(b, c.params_and_grads()?)?,
+                Layer::Activation(_) | Layer::Pool2d(_) => {}
             }
         }
         Ok(())
     }
 
-    /// The linear layers' weights and biases, in order.
+    /// The weights and biases of the layers that have them, in order.
     pub fn parameters(&self) -> Vec<(&B::Tensor, &B::Tensor)> {
         self.layers
             .iter()
             .filter_map(|l| match l {
                 Layer::Linear(lin) => Some((&lin.weight, &lin.bias)),
-                Layer::Activation(_) => None,
+                Layer::Conv2d(c) => Some((&c.weight, &c.bias)),
+                Layer::Activation(_) | Layer::Pool2d(_) => None,
             })
             .collect()
     }

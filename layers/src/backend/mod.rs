@@ -19,6 +19,7 @@ pub struct OwnedBlocks<'a> {
     pub mine: Option<&'a ArrayD<f64>>,
 }
 
+use crate::gather::Gather;
 use crate::{LayerError, Result};
 use ndarray::ArrayD;
 use tessera_protocols::PartyId;
@@ -94,6 +95,11 @@ pub trait Backend {
     fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// Columns at the given indices (repeats allowed).
     fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor>;
+    /// Rearranges `a`'s entries as `g` says (local: it only moves values).
+    fn gather(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor>;
+    /// The adjoint of [`Backend::gather`]: adds every entry of `a` (shaped
+    /// as `g`'s output) into the source entry it came from.
+    fn scatter_add(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor>;
     /// A nonlinear function, elementwise (see [`Function`] for domains).
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// Opens `a` to every party; `label` names it in the record of openings.

@@ -1,6 +1,7 @@
 //! The MPC backend: one party's view, its additive shares and its session.
 
 use super::{same, Backend, Function, OwnedBlocks};
+use crate::gather::Gather;
 use crate::Result;
 use ndarray::ArrayD;
 use tessera_protocols::data::{self, DataMatrix};
@@ -148,6 +149,15 @@ impl Backend for MpcBackend<'_> {
     }
     fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor> {
         Ok(a.select_cols(cols)?)
+    }
+    fn gather(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor> {
+        // Zero where nothing maps is a valid share of zero on every party.
+        let out = g.apply(a.share().as_slice(), "gather")?;
+        Ok(AShare::from_share(RingTensor::from_vec(&g.shape, out)?))
+    }
+    fn scatter_add(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor> {
+        let src = g.scatter(a.share().as_slice(), u64::wrapping_add, "scatter_add")?;
+        Ok(AShare::from_share(RingTensor::from_vec(&g.source, src)?))
     }
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
         let s = &mut *self.sess;

@@ -2,6 +2,7 @@
 //! tensors (the reference the MPC backend is tested against).
 
 use super::{broadcastable, check_input, same, Backend, Function};
+use crate::gather::Gather;
 use crate::{LayerError, Result};
 use ndarray::{ArrayD, Axis, Ix2};
 use tessera_protocols::PartyId;
@@ -164,6 +165,16 @@ impl Backend for F32Backend {
         }
         Ok(a.select(Axis(1), cols))
     }
+    fn gather(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor> {
+        let src: Vec<f32> = a.iter().copied().collect();
+        let out = g.apply(&src, "gather")?;
+        Ok(ArrayD::from_shape_vec(vec![g.shape[0], g.shape[1]], out).expect("checked length"))
+    }
+    fn scatter_add(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor> {
+        let out: Vec<f32> = a.iter().copied().collect();
+        let src = g.scatter(&out, |x, y| x + y, "scatter_add")?;
+        Ok(ArrayD::from_shape_vec(vec![g.source[0], g.source[1]], src).expect("checked length"))
+    }
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
         Ok(a.mapv(|v| f.exact(v as f64, 16) as f32))
     }
@@ -268,6 +279,14 @@ impl Backend for FixedBackend {
     }
     fn select_cols(&mut self, a: &Self::Tensor, cols: &[usize]) -> Result<Self::Tensor> {
         Ok(a.select_cols(cols)?)
+    }
+    fn gather(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor> {
+        let out = g.apply(a.as_slice(), "gather")?;
+        Ok(RingTensor::from_vec(&g.shape, out)?)
+    }
+    fn scatter_add(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor> {
+        let src = g.scatter(a.as_slice(), u64::wrapping_add, "scatter_add")?;
+        Ok(RingTensor::from_vec(&g.source, src)?)
     }
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
         let fixed = self.fixed;

@@ -1,0 +1,311 @@
+//! Convolution and pooling: the f32 backend against direct loops in f64,
+//! and MPC (2 and 3 parties) against the fixed-point backend.
+
+use ndarray::{Array2, ArrayD};
+use tessera_layers::{
+    Backend, Conv2d, F32Backend, FixedBackend, Init, LayerError, MpcBackend, Pool, Pool2d, Window,
+};
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+use tessera_tensor::Prg;
+
+fn random(rows: usize, cols: usize, seed: u8, scale: f64) -> ArrayD<f64> {
+    let mut prg = Prg::from_seed([seed; 32]);
+    Array2::from_shape_simple_fn((rows, cols), || (prg.next_f64() * 2.0 - 1.0) * scale).into_dyn()
+}
+
+const WIN: Window = Window {
+    channels: 2,
+    height: 5,
+    width: 4,
+    kernel: 3,
+    stride: 2,
+    padding: 1,
+};
+const OUT_CHANNELS: usize = 3;
+
+/// Input pixel `(n, c, y, x)` of a flattened NCHW batch, zero off the image.
+fn pixel(x: &ArrayD<f64>, n: usize, c: usize, y: isize, xx: isize) -> f64 {
+    let (h, w) = (WIN.height as isize, WIN.width as isize);
+    if y < 0 || xx < 0 || y >= h || xx >= w {
+        return 0.0;
+    }
+    x[[n, c * WIN.height * WIN.width + (y * w + xx) as usize]]
+}
+
+/// Direct convolution, and the gradients of `sum(g * y)` with respect to
+/// the filters, the bias and the input.
+#[allow(clippy::type_complexity)]
+fn reference(
+    x: &ArrayD<f64>,
+    w: &ArrayD<f64>,
+    g: &ArrayD<f64>,
+) -> (ArrayD<f64>, ArrayD<f64>, ArrayD<f64>, ArrayD<f64>) {
+    let (oh, ow) = WIN.output().unwrap();
+    let (n, k, c) = (x.shape()[0], WIN.kernel, WIN.channels);
+    let mut y = ArrayD::zeros(vec![n, OUT_CHANNELS * oh * ow]);
+    let mut dw = ArrayD::zeros(w.shape().to_vec());
+    let mut db = ArrayD::zeros(vec![1, OUT_CHANNELS]);
+    let mut dx = ArrayD::zeros(x.shape().to_vec());
+    for b in 0..n {
+        for o in 0..OUT_CHANNELS {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let at = [b, o * oh * ow + oy * ow + ox];
+                    db[[0, o]] += g[at];
+                    for ci in 0..c {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                let iy = (oy * WIN.stride + ky) as isize - WIN.padding as isize;
+                                let ix = (ox * WIN.stride + kx) as isize - WIN.padding as isize;
+                                let row = ci * k * k + ky * k + kx;
+                                let v = pixel(x, b, ci, iy, ix);
+                                y[at] += v * w[[row, o]];
+                                dw[[row, o]] += v * g[at];
+                                if iy >= 0
+                                    && ix >= 0
+                                    && iy < WIN.height as isize
+                                    && ix < WIN.width as isize
+                                {
+                                    let i = ci * WIN.height * WIN.width
+                                        + iy as usize * WIN.width
+                                        + ix as usize;
+                                    dx[[b, i]] += w[[row, o]] * g[at];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (y, dw, db, dx)
+}
+
+fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
+    assert_eq!(a.shape(), b.shape());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+/// A convolution's forward and backward, then 2x2 max and average pooling
+/// (stride 2) of a 4-channel 4x4 batch, forward and backward.
+fn run<B: Backend>(
+    b: &mut B,
+    x: &ArrayD<f64>,
+    g: &ArrayD<f64>,
+    p: &ArrayD<f64>,
+    gp: &ArrayD<f64>,
+) -> Result<Vec<ArrayD<f64>>, LayerError> {
+    let xs = b.input(0, Some(x), x.shape())?;
+    let gs = b.input(1, Some(g), g.shape())?;
+    let mut conv = Conv2d::new(b, WIN, OUT_CHANNELS, Init::Uniform { seed: 5 })?;
+    let y = conv.forward(b, &xs)?;
+    let dx = conv.backward(b, &gs, true)?.expect("asked for");
+    let (dw, db) = conv.grad.clone().expect("stored");
+    let mut out = vec![
+        b.reveal(&conv.weight, "w")?,
+        b.reveal(&y, "y")?,
+        b.reveal(&dw, "dw")?,
+        b.reveal(&db, "db")?,
+        b.reveal(&dx, "dx")?,
+    ];
+    let pool_win = Window {
+        channels: 4,
+        height: 4,
+        width: 4,
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+    };
+    let ps = b.input(0, Some(p), p.shape())?;
+    let gps = b.input(0, Some(gp), gp.shape())?;
+    for kind in [Pool::Max, Pool::Average] {
+        let mut pool = Pool2d::new(kind, pool_win)?;
+        let y = pool.forward(b, &ps)?;
+        let inferred = pool.predict(b, &ps)?;
+        let dx = pool.backward(b, &gps)?;
+        out.extend([
+            b.reveal(&y, "pool")?,
+            b.reveal(&inferred, "pool")?,
+            b.reveal(&dx, "dpool")?,
+        ]);
+    }
+    Ok(out)
+}
+
+fn inputs() -> [ArrayD<f64>; 4] {
+    let (oh, ow) = WIN.output().unwrap();
+    [
+        random(3, WIN.inputs(), 1, 2.0),
+        random(3, OUT_CHANNELS * oh * ow, 2, 1.0),
+        random(2, 4 * 16, 3, 3.0),
+        random(2, 4 * 4, 4, 1.0),
+    ]
+}
+
+#[test]
+fn convolution_and_pooling_match_direct_loops() {
+    let [x, g, p, gp] = inputs();
+    let got = run(&mut F32Backend, &x, &g, &p, &gp).unwrap();
+    let (y, dw, db, dx) = reference(&x, &got[0], &g);
+    for (name, a, b) in [
+        ("y", &got[1], &y),
+        ("dw", &got[2], &dw),
+        ("db", &got[3], &db),
+        ("dx", &got[4], &dx),
+    ] {
+        assert!(max_diff(a, b) < 1e-4, "{name}: {}", max_diff(a, b));
+    }
+    // Pooling: each output is its window's max (mean); the gradient goes to
+    // the window's largest entry (spreads evenly).
+    for (k, kind) in [Pool::Max, Pool::Average].into_iter().enumerate() {
+        let (y, inferred, dx) = (&got[5 + 3 * k], &got[6 + 3 * k], &got[7 + 3 * k]);
+        assert!(max_diff(y, inferred) < 1e-5);
+        for n in 0..2 {
+            for c in 0..4 {
+                for oy in 0..2 {
+                    for ox in 0..2 {
+                        let idx: Vec<usize> = (0..4)
+                            .map(|j| c * 16 + (2 * oy + j / 2) * 4 + 2 * ox + j % 2)
+                            .collect();
+                        let vals: Vec<f64> = idx.iter().map(|&i| p[[n, i]]).collect();
+                        let o = c * 4 + oy * 2 + ox;
+                        let want = match kind {
+                            Pool::Max => vals.iter().copied().fold(f64::MIN, f64::max),
+                            Pool::Average => vals.iter().sum::<f64>() / 4.0,
+                        };
+                        assert!((y[[n, o]] - want).abs() < 1e-5, "{kind:?}");
+                        let best = (0..4).fold(0, |b, j| if vals[j] > vals[b] { j } else { b });
+                        for (j, &i) in idx.iter().enumerate() {
+                            let want = match kind {
+                                Pool::Max if j == best => gp[[n, o]],
+                                Pool::Max => 0.0,
+                                Pool::Average => gp[[n, o]] / 4.0,
+                            };
+                            assert!((dx[[n, i]] - want).abs() < 1e-5, "{kind:?} gradient");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn convolution_and_pooling_under_mpc_match_fixed_point() {
+    let [x, g, p, gp] = inputs();
+    let want = run(&mut FixedBackend::default(), &x, &g, &p, &gp).unwrap();
+    for parties in [2, 3] {
+        let outs = run_embedded(
+            &EmbeddedConfig::new(parties).with_seed([parties as u8; 32]),
+            |sess| run(&mut MpcBackend::new(sess), &x, &g, &p, &gp),
+        )
+        .unwrap();
+        for (i, (got, want)) in outs[0].value.iter().zip(&want).enumerate() {
+            // One truncation per product: a few units in the last place.
+            assert!(
+                max_diff(got, want) <= 8.0 / 65536.0,
+                "output {i}, {parties} parties: {}",
+                max_diff(got, want)
+            );
+        }
+    }
+    // A window that does not fit, and max pooling over padding, are refused.
+    let bad = Window { kernel: 9, ..WIN };
+    assert!(Conv2d::new(&mut F32Backend, bad, 2, Init::Zeros).is_err());
+    assert!(Pool2d::<F32Backend>::new(Pool::Max, WIN).is_err());
+}
+
+/// Three SGD steps of a small CNN (convolution, ReLU, max pooling, a
+/// linear layer, softmax cross-entropy): returns the final parameters.
+fn train_cnn<B: Backend>(
+    b: &mut B,
+    x: &ArrayD<f64>,
+    y: &ArrayD<f64>,
+) -> Result<Vec<ArrayD<f64>>, LayerError> {
+    use tessera_layers::{
+        softmax::softmax_cross_entropy, Activation, ActivationLayer, Layer, Linear, Sequential, Sgd,
+    };
+    let img = Window {
+        channels: 1,
+        height: 6,
+        width: 6,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let pool = Window {
+        channels: 2,
+        height: 6,
+        width: 6,
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+    };
+    let mut net = Sequential {
+        layers: vec![
+            Layer::Conv2d(Conv2d::new(b, img, 2, Init::Uniform { seed: 1 })?),
+            Layer::Activation(ActivationLayer::new(Activation::Relu)),
+            Layer::Pool2d(Pool2d::new(Pool::Max, pool)?),
+            Layer::Linear(Linear::new(b, 18, 3, Init::Uniform { seed: 2 })?),
+        ],
+    };
+    let xs = b.input(0, Some(x), x.shape())?;
+    let ys = b.input(1, Some(y), y.shape())?;
+    for _ in 0..3 {
+        let z = net.forward(b, &xs)?;
+        let (_, grad) = softmax_cross_entropy(b, &z, &ys)?;
+        net.backward(b, &grad)?;
+        net.step(b, &Sgd::new(0.5))?;
+    }
+    let mut out = Vec::new();
+    for (w, bias) in net.parameters() {
+        out.push(b.reveal(w, "w")?);
+        out.push(b.reveal(bias, "b")?);
+    }
+    Ok(out)
+}
+
+#[test]
+fn a_small_cnn_trains_under_mpc_as_in_fixed_point() {
+    let x = random(4, 36, 7, 1.0);
+    let mut y = ArrayD::zeros(vec![4, 3]);
+    for i in 0..4 {
+        y[[i, i % 3]] = 1.0;
+    }
+    let want = train_cnn(&mut FixedBackend::default(), &x, &y).unwrap();
+    let f32 = train_cnn(&mut F32Backend, &x, &y).unwrap();
+    for parties in [2, 3] {
+        let outs = run_embedded(&EmbeddedConfig::new(parties).with_seed([9; 32]), |sess| {
+            train_cnn(&mut MpcBackend::new(sess), &x, &y)
+        })
+        .unwrap();
+        for ((got, want), f) in outs[0].value.iter().zip(&want).zip(&f32) {
+            assert!(
+                max_diff(got, want) < 2e-3,
+                "{parties} parties: {}",
+                max_diff(got, want)
+            );
+            assert!(max_diff(got, f) < 1e-2, "against f32: {}", max_diff(got, f));
+        }
+    }
+    // Training moved the parameters.
+    let start = train_cnn_untrained();
+    assert!(max_diff(&want[0], &start) > 1e-3);
+}
+
+fn train_cnn_untrained() -> ArrayD<f64> {
+    let img = Window {
+        channels: 1,
+        height: 6,
+        width: 6,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let mut b = FixedBackend::default();
+    let c = Conv2d::new(&mut b, img, 2, Init::Uniform { seed: 1 }).unwrap();
+    b.reveal(&c.weight, "w").unwrap()
+}
