@@ -4,7 +4,7 @@
 use crate::data::Dataset;
 use crate::error::{ModelError, Result};
 use crate::model::{SavedModel, Scaling};
-use crate::spec::hidden_activation;
+use crate::spec::{conv_stages, hidden_activation, layer_shapes, ConvSpec};
 use crate::spec::{
     ModelKind, TrainConfig, MAX_CLASSES, MAX_ELEMS, MAX_FEATURES, MAX_LAYERS, MAX_ROWS, MAX_WIDTH,
 };
@@ -12,8 +12,8 @@ use ndarray::{Array2, ArrayD};
 use serde::{Deserialize, Serialize};
 use tessera_layers::softmax::{argmax_index_cols, softmax};
 use tessera_layers::{
-    Activation, ActivationLayer, Backend, FixedBackend, Function, Layer, Linear, MpcBackend,
-    Sequential,
+    Activation, ActivationLayer, Backend, Conv2d, FixedBackend, Function, Layer, Linear,
+    MpcBackend, Pool, Pool2d, Sequential,
 };
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig, RunCost};
@@ -56,6 +56,12 @@ pub struct InferSpec {
     /// Where the correlated randomness comes from.
     #[serde(default)]
     pub preprocessing: Provider,
+    /// A CNN's convolutional stages (the first blocks are their filters).
+    #[serde(default)]
+    pub convolutions: Vec<ConvSpec>,
+    /// A CNN's input images, `[channels, height, width]`.
+    #[serde(default)]
+    pub image: Option<[usize; 3]>,
 }
 
 fn default_frac_bits() -> u32 {
@@ -94,7 +100,44 @@ impl InferSpec {
             rows,
             frac_bits: model.frac_bits,
             preprocessing: Provider::Dealer,
+            convolutions: model.training.convolutions.clone(),
+            image: model.training.image,
         })
+    }
+
+    /// Each parameter block's shape `[inputs + 1, outputs]` (weights, then
+    /// the bias row): a CNN's filters first, then the dense layers.
+    pub fn block_shapes(&self) -> Result<Vec<[usize; 2]>> {
+        let shapes: Vec<[usize; 2]> = if self.convolutions.is_empty() {
+            self.dims.windows(2).map(|w| [w[0], w[1]]).collect()
+        } else {
+            let n = self.convolutions.len();
+            let cfg = TrainConfig {
+                model: ModelKind::Mlp,
+                hidden: self
+                    .dims
+                    .get(n + 1..self.dims.len().saturating_sub(1))
+                    .unwrap_or(&[])
+                    .to_vec(),
+                classes: *self.dims.last().unwrap_or(&0),
+                convolutions: self.convolutions.clone(),
+                image: self.image,
+                ..TrainConfig::default()
+            };
+            let shapes = layer_shapes(&cfg, self.dims[0])?;
+            if shapes
+                .iter()
+                .map(|s| s[1])
+                .ne(self.dims[1..].iter().copied())
+            {
+                return Err(ModelError::Config(format!(
+                    "inference spec: widths {:?} do not match the convolutions {:?}",
+                    self.dims, self.convolutions
+                )));
+            }
+            shapes
+        };
+        Ok(shapes.into_iter().map(|[i, o]| [i + 1, o]).collect())
     }
 }
 
@@ -230,14 +273,24 @@ fn forward<B: Backend>(
         None => Activation::Relu,
         Some(d) => Activation::ReluPoly { degree: d },
     };
+    let stages = match spec.image.filter(|_| !spec.convolutions.is_empty()) {
+        Some(image) => conv_stages(&spec.convolutions, image)?.0,
+        None => Vec::new(),
+    };
     let mut layers = Vec::new();
     for (i, block) in blocks.iter().enumerate() {
-        let inputs = spec.dims[i];
+        let inputs = b.shape(block)[0] - 1;
         let w = b.select_rows(block, &(0..inputs).collect::<Vec<_>>())?;
         let bias = b.select_rows(block, &[inputs])?;
-        layers.push(Layer::Linear(Linear::from_parts(w, bias)));
+        match stages.get(i) {
+            Some(st) => layers.push(Layer::Conv2d(Conv2d::from_parts(st.conv, w, bias))),
+            None => layers.push(Layer::Linear(Linear::from_parts(w, bias))),
+        }
         if i + 1 < blocks.len() {
             layers.push(Layer::Activation(ActivationLayer::new(activation)));
+        }
+        if let Some(p) = stages.get(i).and_then(|st| st.pool) {
+            layers.push(Layer::Pool2d(Pool2d::new(Pool::Max, p)?));
         }
     }
     let z = Sequential { layers }.predict(b, x)?;
@@ -287,6 +340,10 @@ pub struct SharedModel {
     /// predict the standardised target, and the querier's predictions are
     /// put back in the target's units (public, like the scaling).
     pub target: Option<(f64, f64)>,
+    /// A CNN's convolutional stages and input images (see [`InferSpec`]).
+    pub convolutions: Vec<ConvSpec>,
+    /// A CNN's input images, `[channels, height, width]`.
+    pub image: Option<[usize; 3]>,
     /// This party's shares of each layer as an `[inputs + 1, outputs]` block:
     /// weights, then the bias row.
     pub blocks: Vec<AShare>,
@@ -325,6 +382,8 @@ pub fn party_infer_shared(
         rows: n_rows,
         frac_bits: fixed.frac_bits(),
         preprocessing: Provider::Dealer,
+        convolutions: model.convolutions.clone(),
+        image: model.image,
     };
     let x = match rows.filter(|_| me == querier) {
         Some(d) => {
@@ -403,8 +462,7 @@ pub fn party_infer(
     };
     let mut b = MpcBackend::new(sess);
     let mut shared = Vec::new();
-    for i in 0..spec.dims.len() - 1 {
-        let shape = [spec.dims[i] + 1, spec.dims[i + 1]];
+    for (i, shape) in spec.block_shapes()?.into_iter().enumerate() {
         shared.push(b.input(spec.owner, blocks.as_ref().map(|bl| &bl[i]), &shape)?);
     }
     let xs = b.input(spec.querier, x.as_ref(), &[spec.rows, spec.dims[0]])?;

@@ -57,8 +57,9 @@ pub use job::{
 pub use mnist::{load_mnist, MnistSet, Pixels};
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
 pub use spec::{
-    hidden_activation, JobSpec, ModelKind, Split, TrainConfig, MAX_BATCH, MAX_CLASSES, MAX_ELEMS,
-    MAX_EPOCHS, MAX_FEATURES, MAX_LAYERS, MAX_PARTIES, MAX_ROWS, MAX_WIDTH,
+    conv_stages, hidden_activation, layer_shapes, ConvSpec, ConvStage, JobSpec, ModelKind, Split,
+    TrainConfig, MAX_BATCH, MAX_CLASSES, MAX_ELEMS, MAX_EPOCHS, MAX_FEATURES, MAX_LAYERS,
+    MAX_PARTIES, MAX_ROWS, MAX_WIDTH,
 };
 pub use train::{
     batch_order, build, evaluate, evaluate_data, fit, fit_observed, ignore_events, Evaluation,

@@ -209,12 +209,21 @@ impl SavedModel {
             }
         };
         if self.kind.is_multiclass() {
-            let mut width = d;
-            for (i, l) in self.layers.iter().enumerate() {
-                if l.weights.len() != width || l.weights.iter().any(|r| r.len() != l.bias.len()) {
+            let shapes = crate::spec::layer_shapes(&self.training, d).map_err(|e| e.to_string())?;
+            if shapes.len() != self.layers.len() {
+                return Err(format!(
+                    "{} layers, but the training settings describe {}",
+                    self.layers.len(),
+                    shapes.len()
+                ));
+            }
+            for (i, (l, [inputs, outputs])) in self.layers.iter().zip(shapes).enumerate() {
+                if l.weights.len() != inputs
+                    || l.bias.len() != outputs
+                    || l.weights.iter().any(|r| r.len() != outputs)
+                {
                     return Err(format!(
-                        "layer {i} does not take {width} inputs to {} outputs",
-                        l.bias.len()
+                        "layer {i} does not take {inputs} inputs to {outputs} outputs"
                     ));
                 }
                 for (r, row) in l.weights.iter().enumerate() {
@@ -227,13 +236,6 @@ impl SavedModel {
                 for (c, &v) in l.bias.iter().enumerate() {
                     weight(v, &|| format!("layer {i}'s bias of output {c}"))?;
                 }
-                width = l.bias.len();
-            }
-            if self.layers.is_empty() || width != self.training.classes {
-                return Err(format!(
-                    "the layers must end in {} classes",
-                    self.training.classes
-                ));
             }
         } else {
             if self.weights.len() != d {

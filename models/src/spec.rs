@@ -8,7 +8,7 @@
 
 use crate::error::{ModelError, Result};
 use serde::{Deserialize, Serialize};
-use tessera_layers::Activation;
+use tessera_layers::{Activation, Window};
 use tessera_protocols::prep::Provider;
 use tessera_tensor::FixedPoint;
 
@@ -117,6 +117,101 @@ pub struct TrainConfig {
     /// aggregate per epoch: the misclassified count, or the squared-error sums).
     #[serde(default)]
     pub epoch_eval: bool,
+    /// An MLP's convolutional stages before its dense layers (a CNN); each
+    /// row of the data is then an image of shape `image`.
+    #[serde(default)]
+    pub convolutions: Vec<ConvSpec>,
+    /// The images' `[channels, height, width]` (rows are flattened NCHW).
+    #[serde(default)]
+    pub image: Option<[usize; 3]>,
+}
+
+/// One convolutional stage: a `kernel x kernel` convolution (stride 1,
+/// `padding` zeros around) to `channels` planes, the hidden activation, then
+/// max pooling over `pool x pool` windows (1: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvSpec {
+    /// Output planes.
+    pub channels: usize,
+    /// Filter side.
+    pub kernel: usize,
+    /// Zeros around each input plane.
+    #[serde(default)]
+    pub padding: usize,
+    /// Max-pooling window side (and stride); 1 for none.
+    #[serde(default = "no_pool")]
+    pub pool: usize,
+}
+
+fn no_pool() -> usize {
+    1
+}
+
+/// The geometry of one convolutional stage (see [`conv_stages`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvStage {
+    /// The convolution's input and filters.
+    pub conv: Window,
+    /// Its output planes.
+    pub channels: usize,
+    /// The pooling after it, if any.
+    pub pool: Option<Window>,
+}
+
+/// The stages of `convolutions` on images of shape `image`, and the width of
+/// what the last one outputs (the first dense layer's inputs).
+pub fn conv_stages(
+    convolutions: &[ConvSpec],
+    image: [usize; 3],
+) -> Result<(Vec<ConvStage>, usize)> {
+    let [mut c, mut h, mut w] = image;
+    let mut stages = Vec::new();
+    for s in convolutions {
+        if s.channels == 0
+            || s.channels > MAX_WIDTH
+            || s.kernel == 0
+            || s.kernel > 32
+            || s.pool == 0
+        {
+            return Err(ModelError::Setting {
+                field: "convolutions",
+                detail: format!("stage {s:?}: 1 to {MAX_WIDTH} channels, kernels of 1 to 32, pools of 1 or more"),
+            });
+        }
+        let conv = Window {
+            channels: c,
+            height: h,
+            width: w,
+            kernel: s.kernel,
+            stride: 1,
+            padding: s.padding,
+        };
+        let (oh, ow) = conv.output().map_err(|e| ModelError::Setting {
+            field: "convolutions",
+            detail: e.to_string(),
+        })?;
+        let pool = (s.pool > 1).then_some(Window {
+            channels: s.channels,
+            height: oh,
+            width: ow,
+            kernel: s.pool,
+            stride: s.pool,
+            padding: 0,
+        });
+        (c, h, w) = (s.channels, oh, ow);
+        if let Some(p) = pool {
+            (h, w) = p.output().map_err(|e| ModelError::Setting {
+                field: "convolutions",
+                detail: e.to_string(),
+            })?;
+        }
+        stages.push(ConvStage {
+            conv,
+            channels: s.channels,
+            pool,
+        });
+    }
+    Ok((stages, c * h * w))
 }
 
 impl Default for TrainConfig {
@@ -133,6 +228,8 @@ impl Default for TrainConfig {
             relu_degree: None,
             momentum: 0.0,
             epoch_eval: true,
+            convolutions: vec![],
+            image: None,
         }
     }
 }
@@ -268,7 +365,8 @@ impl JobSpec {
             );
         }
         if t.model == ModelKind::Mlp
-            && (t.hidden.is_empty() || t.hidden.iter().any(|&w| !(1..=MAX_WIDTH).contains(&w)))
+            && ((t.hidden.is_empty() && t.convolutions.is_empty())
+                || t.hidden.iter().any(|&w| !(1..=MAX_WIDTH).contains(&w)))
         {
             return bad(
                 "hidden",
@@ -278,9 +376,46 @@ impl JobSpec {
                 ),
             );
         }
+        if !t.convolutions.is_empty() {
+            let image = match (t.model, t.image, self.split) {
+                (ModelKind::Mlp, Some(image), Split::Rows) => image,
+                _ => {
+                    return bad(
+                        "convolutions",
+                        "need an MLP on images (their shape given) split by rows".into(),
+                    )
+                }
+            };
+            conv_stages(&t.convolutions, image)?;
+        }
         hidden_activation(t)?;
         Ok(())
     }
+}
+
+/// The `[inputs, outputs]` of each parameter block of a softmax model or
+/// MLP with these settings on `features` inputs: each convolution's filters
+/// `[C*k*k, OC]`, then the dense layers.
+pub fn layer_shapes(cfg: &TrainConfig, features: usize) -> Result<Vec<[usize; 2]>> {
+    let mut shapes = Vec::new();
+    let mut width = features;
+    if let (false, Some(image)) = (cfg.convolutions.is_empty(), cfg.image) {
+        let (stages, out) = conv_stages(&cfg.convolutions, image)?;
+        for st in &stages {
+            let k = st.conv.kernel;
+            shapes.push([st.conv.channels * k * k, st.channels]);
+        }
+        width = out;
+    }
+    let hidden: &[usize] = match cfg.model {
+        ModelKind::Mlp => &cfg.hidden,
+        _ => &[],
+    };
+    for &h in hidden.iter().chain([&cfg.classes]) {
+        shapes.push([width, h]);
+        width = h;
+    }
+    Ok(shapes)
 }
 
 /// The hidden-layer activation of an MLP.

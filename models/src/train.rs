@@ -2,10 +2,13 @@
 //! trains under MPC and in plaintext.
 
 use crate::error::{ModelError, Result};
-use crate::spec::{hidden_activation, ModelKind, TrainConfig};
+use crate::spec::{conv_stages, hidden_activation, ModelKind, TrainConfig};
 use serde::{Deserialize, Serialize};
 use tessera_layers::softmax::{argmax_cols, softmax_cross_entropy};
-use tessera_layers::{loss, Backend, Function, Init, Layer, Linear, Sequential, Sgd, Sigmoid};
+use tessera_layers::{
+    loss, ActivationLayer, Backend, Conv2d, Function, Init, Layer, Linear, Pool, Pool2d,
+    Sequential, Sgd, Sigmoid,
+};
 use tessera_tensor::Prg;
 
 /// A trained network and its loss curve.
@@ -49,10 +52,34 @@ pub fn build<B: Backend>(b: &mut B, features: usize, cfg: &TrainConfig) -> Resul
             )?)],
         },
         ModelKind::Mlp => {
-            let mut dims = vec![features];
+            let activation = hidden_activation(cfg)?;
+            let mut layers = Vec::new();
+            let mut width = features;
+            if let Some(image) = cfg.image.filter(|_| !cfg.convolutions.is_empty()) {
+                if image.iter().product::<usize>() != features {
+                    return Err(ModelError::Mismatch(format!(
+                        "images of {image:?} have {} values, the data {features} columns",
+                        image.iter().product::<usize>()
+                    )));
+                }
+                let (stages, out) = conv_stages(&cfg.convolutions, image)?;
+                for (i, st) in stages.into_iter().enumerate() {
+                    let init = Init::Uniform {
+                        seed: cfg.seed.wrapping_add(1000 + i as u64),
+                    };
+                    layers.push(Layer::Conv2d(Conv2d::new(b, st.conv, st.channels, init)?));
+                    layers.push(Layer::Activation(ActivationLayer::new(activation)));
+                    if let Some(p) = st.pool {
+                        layers.push(Layer::Pool2d(Pool2d::new(Pool::Max, p)?));
+                    }
+                }
+                width = out;
+            }
+            let mut dims = vec![width];
             dims.extend(&cfg.hidden);
             dims.push(cfg.classes);
-            Sequential::mlp(b, &dims, hidden_activation(cfg)?, cfg.seed)?
+            layers.extend(Sequential::mlp(b, &dims, activation, cfg.seed)?.layers);
+            Sequential { layers }
         }
     })
 }

@@ -50,6 +50,13 @@ pub struct JobSection {
     /// Evaluate on the held-out rows after every epoch (one more opening per epoch).
     #[serde(default = "defaults::epoch_eval")]
     pub epoch_eval: bool,
+    /// An MLP's convolutional stages (a CNN), e.g.
+    /// `[{ channels = 8, kernel = 5, pool = 2 }]`.
+    #[serde(default)]
+    pub convolutions: Vec<crate::models::ConvSpec>,
+    /// The images' `[channels, height, width]`, for a CNN.
+    #[serde(default)]
+    pub image: Option<[usize; 3]>,
     /// Fixes every share and mask from this seed: reproducible, NOT secure.
     #[serde(default)]
     pub insecure_mpc_seed: Option<u64>,
@@ -275,6 +282,8 @@ impl JobFile {
             relu_degree: j.relu_degree,
             momentum: j.momentum,
             epoch_eval: j.epoch_eval,
+            convolutions: j.convolutions.clone(),
+            image: j.image,
         };
         let mut spec = JobSpec::new(self.party.len(), j.split, train);
         spec.label_party = j.label_party;

@@ -100,6 +100,8 @@ pub fn party_train(
             Split::Columns => None,
         },
         target: st.target.map(|t| (t.mean, t.std)),
+        convolutions: spec.train.convolutions.clone(),
+        image: spec.train.image,
         features,
         blocks: t.blocks,
     };

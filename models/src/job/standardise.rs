@@ -238,6 +238,16 @@ pub(crate) fn standardise_all<B: Backend>(
         .collect();
     let n_train: usize = splits.iter().map(|(tr, _)| tr.len()).sum();
     let (scalings, target): (Vec<Option<Scaling>>, Option<TargetScale>) = match spec.split {
+        // Images are left as they are: per-pixel statistics would not fit
+        // filters that slide over every position (and nothing is opened).
+        Split::Rows if !spec.train.convolutions.is_empty() => {
+            let d = shapes[0].features.len();
+            let identity = Scaling {
+                mean: vec![0.0; d],
+                std: vec![1.0; d],
+            };
+            (vec![Some(identity)], None)
+        }
         Split::Columns => {
             let scalings = data
                 .iter()

@@ -124,6 +124,8 @@ pub(crate) enum ModelArg {
     Softmax,
     /// Multilayer perceptron with ReLU and softmax (labels 0..classes).
     Mlp,
+    /// Convolutional network: the --conv stages, then an MLP (images only).
+    Cnn,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -140,6 +142,14 @@ pub(crate) struct TrainArgs {
     /// test images held out.
     #[arg(long, required = true)]
     pub(crate) data: Vec<PathBuf>,
+    /// A CNN's convolutional stages, each `channels:kernel[:pool[:padding]]`
+    /// (stride 1; max pooling of `pool x pool`), e.g. "8:5:2,16:5:2".
+    #[arg(long, value_delimiter = ',', default_value = "8:5:2,16:5:2")]
+    pub(crate) conv: Vec<String>,
+    /// The images' shape `channels,height,width` for a CNN on CSV rows
+    /// (MNIST's is known: 1,28,28).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) image: Vec<usize>,
     /// With MNIST: use only the first N training images (and N/6 test images).
     #[arg(long)]
     pub(crate) max_rows: Option<usize>,

@@ -2,6 +2,33 @@
 
 use super::*;
 
+/// `channels:kernel[:pool[:padding]]` stages.
+fn parse_conv(stages: &[String]) -> Result<Vec<tessera::models::ConvSpec>> {
+    stages
+        .iter()
+        .map(|s| {
+            let n: Vec<usize> = s
+                .split(':')
+                .map(|v| v.trim().parse::<usize>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    anyhow::anyhow!("--conv stage '{s}' is not channels:kernel[:pool[:padding]]")
+                })?;
+            match n.as_slice() {
+                &[channels, kernel] | &[channels, kernel, _] | &[channels, kernel, _, _] => {
+                    Ok(tessera::models::ConvSpec {
+                        channels,
+                        kernel,
+                        pool: n.get(2).copied().unwrap_or(1),
+                        padding: n.get(3).copied().unwrap_or(0),
+                    })
+                }
+                _ => bail!("--conv stage '{s}' is not channels:kernel[:pool[:padding]]"),
+            }
+        })
+        .collect()
+}
+
 /// A job setting's error in the command line's terms: its flag, not its
 /// job-file name.
 fn in_flags(e: tessera::models::ModelError) -> tessera::models::ModelError {
@@ -21,8 +48,10 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
         ModelArg::Linear => ModelKind::Linear,
         ModelArg::Logistic => ModelKind::Logistic,
         ModelArg::Softmax => ModelKind::Softmax,
-        ModelArg::Mlp => ModelKind::Mlp,
+        ModelArg::Mlp | ModelArg::Cnn => ModelKind::Mlp,
     };
+    let cnn = matches!(a.model, ModelArg::Cnn);
+    let convolutions = if cnn { parse_conv(&a.conv)? } else { vec![] };
     let config = TrainConfig {
         model,
         classes: 0,
@@ -30,6 +59,12 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
             a.hidden.clone()
         } else {
             vec![]
+        },
+        convolutions,
+        image: match a.image.as_slice() {
+            [] => None,
+            &[c, h, w] => Some([c, h, w]),
+            other => bail!("--image takes channels,height,width, got {other:?}"),
         },
         relu_degree: a.relu_degree,
         momentum: a.momentum,
@@ -48,6 +83,9 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
         [dir] if dir.is_dir() => Some(dir.clone()),
         _ => None,
     };
+    if mnist.is_some() && spec.train.image.is_none() {
+        spec.train.image = Some([1, 28, 28]);
+    }
     let loaded: Vec<Dataset> = match &mnist {
         Some(dir) => {
             use tessera::models::{load_mnist, MnistSet, Pixels};
@@ -217,7 +255,16 @@ pub(crate) fn parts_train_rows(spec: &JobSpec, parts: &[Dataset]) -> usize {
 pub(crate) fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
     println!(
         "tessera: joint {}, {} parties, data split by {}, embedded (threads of one process)",
-        spec.train.model, spec.parties, spec.split
+        if spec.train.convolutions.is_empty() {
+            spec.train.model.to_string()
+        } else {
+            format!(
+                "CNN ({} convolutional stages)",
+                spec.train.convolutions.len()
+            )
+        },
+        spec.parties,
+        spec.split
     );
     println!(
         "security: semi-honest parties; {}",
