@@ -37,6 +37,7 @@
 mod data;
 mod error;
 mod infer;
+mod infer_spec;
 mod job;
 mod mnist;
 mod model;
