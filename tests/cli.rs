@@ -201,7 +201,7 @@ fn training_writes_a_plot_and_metrics_beside_the_model() {
     let out = tessera().arg("inspect").arg(&model).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && text.contains("Softmax") && text.contains("4 -> 3"),
+        out.status.success() && text.contains("softmax regression") && text.contains("4 -> 3"),
         "{text}"
     );
     let out = tessera()
@@ -543,6 +543,36 @@ fn mnist_idx_files_train_on_the_training_images_and_test_on_the_test_images() {
     let saved = tessera::models::SavedModel::load(&model).unwrap();
     assert_eq!(saved.training.classes, 4);
     assert!(saved.scaling.mean.iter().all(|&v| (0.0..=1.0).contains(&v)));
+    // A CNN on the same images, and what inspect says of it.
+    let cnn = tmp.join("cnn.json");
+    let out = tessera()
+        .args([
+            "train", "--model", "cnn", "--conv", "3:2", "--hidden", "4", "--epochs", "2",
+        ])
+        .args([
+            "--parties",
+            "2",
+            "--no-compare",
+            "--no-plot",
+            "--quiet",
+            "--data",
+        ])
+        .arg(&dir)
+        .arg("--out")
+        .arg(&cnn)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tessera().arg("inspect").arg(&cnn).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CNN") && text.contains("1x2x2 images -> conv 2x2 to 3 -> dense 3 -> 4 -> 4"),
+        "{text}"
+    );
     // Only rows: a split by columns of the pixels is refused with a reason.
     let out = tessera()
         .args([

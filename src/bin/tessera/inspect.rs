@@ -26,15 +26,49 @@ pub(crate) fn inspect(a: InspectArgs, out: Output) -> Result<()> {
         return Ok(());
     }
     let t = &m.training;
-    println!("{}: {:?} model ({})", a.model.display(), m.kind, m.format);
-    println!(
-        "  layers: {}",
-        inspect_dims(&m)
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
-            .join(" -> ")
-    );
+    let cnn = !t.convolutions.is_empty();
+    let kind = if cnn {
+        "CNN".to_string()
+    } else {
+        m.kind.to_string()
+    };
+    println!("{}: {kind} ({})", a.model.display(), m.format);
+    let dims = inspect_dims(&m);
+    match (cnn, t.image) {
+        (true, Some(image)) => {
+            let (stages, flat) = tessera::models::conv_stages(&t.convolutions, image)?;
+            let convs: Vec<String> = stages
+                .iter()
+                .map(|s| {
+                    let k = s.conv.kernel;
+                    let pool = s
+                        .pool
+                        .map(|p| format!(", max pool {0}x{0}", p.kernel))
+                        .unwrap_or_default();
+                    format!("conv {k}x{k} to {}{pool}", s.channels)
+                })
+                .collect();
+            let dense: Vec<String> = std::iter::once(flat)
+                .chain(dims[1 + stages.len()..].iter().copied())
+                .map(|d| d.to_string())
+                .collect();
+            println!(
+                "  layers: {}x{}x{} images -> {} -> dense {}",
+                image[0],
+                image[1],
+                image[2],
+                convs.join(" -> "),
+                dense.join(" -> ")
+            );
+        }
+        _ => println!(
+            "  layers: {}",
+            dims.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(" -> ")
+        ),
+    }
     let shown: Vec<&str> = m.features.iter().take(8).map(String::as_str).collect();
     let more = m.features.len().saturating_sub(8);
     println!(

@@ -83,9 +83,6 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
         [dir] if dir.is_dir() => Some(dir.clone()),
         _ => None,
     };
-    if mnist.is_some() && spec.train.image.is_none() {
-        spec.train.image = Some([1, 28, 28]);
-    }
     let loaded: Vec<Dataset> = match &mnist {
         Some(dir) => {
             use tessera::models::{load_mnist, MnistSet, Pixels};
@@ -110,6 +107,15 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
             .map(Dataset::from_csv)
             .collect::<Result<Vec<_>, _>>()?,
     };
+    if let (Some(_), None) = (&mnist, spec.train.image) {
+        // Idx images are square planes of one channel (28x28 for MNIST).
+        let pixels = loaded[0].feature_names.len();
+        let side = (pixels as f64).sqrt().round() as usize;
+        if side * side != pixels {
+            bail!("images of {pixels} pixels are not square: give their shape with --image 1,H,W");
+        }
+        spec.train.image = Some([1, side, side]);
+    }
     spec.label_party = a.label_party;
     spec.frac_bits = a.frac_bits;
     spec.preprocessing = a.preprocessing;
