@@ -118,6 +118,48 @@ pub(crate) fn fastest_run<T>(
     Ok(best)
 }
 
+/// Private inference of `model` on `rows` (party 0 the owner, party 1 the
+/// querier, classes to the querier) against the same forward pass on the
+/// f32 backend; accuracy against the rows' labels.
+pub(crate) fn inference_task(
+    name: &str,
+    description: String,
+    model: &SavedModel,
+    rows: &Dataset,
+    target: Option<f64>,
+    reps: usize,
+    provider: Provider,
+) -> Result<TaskResult> {
+    reset_peak_memory();
+    let (cost, report) = fastest_run(reps, || {
+        let report = infer_privately(model, rows, 2, 0, 1, InferOutput::Class, provider)?;
+        let cost = Cost::from_stats(&report.cost.stats, report.cost.wall_seconds());
+        Ok((cost, report))
+    })?;
+    let peak = peak_memory();
+    let spec = InferSpec::new(model, 2, 0, 1, InferOutput::Class, rows.rows())?;
+    let (plain_s, plain) = best_of(20, || {
+        infer_plain(&mut crate::layers::F32Backend, &spec, model, rows)
+    });
+    let plain = plain?;
+    let labels = rows.labels.as_ref();
+    let acc = |p: &[Vec<f64>]| {
+        labels.map(|l| p.iter().zip(l).filter(|(p, y)| p[0] == **y).count() as f64 / p.len() as f64)
+    };
+    let mut r = result(
+        name,
+        description,
+        2,
+        cost,
+        plain_s,
+        target,
+        (acc(&report.predictions), acc(&plain)),
+        peak,
+    );
+    r.offline_s = report.planning_seconds;
+    Ok(r)
+}
+
 /// Trains `job` under MPC and in plaintext on the same split.
 pub(crate) fn training_task(
     name: &str,

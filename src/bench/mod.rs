@@ -142,40 +142,15 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
             .train_plaintext(&mlp.split_dataset(&digits)?)?;
         let (_, test) = crate::models::train_test_indices(digits.rows(), 0.2, 42);
         let rows = digits.select(&test);
-        reset_peak_memory();
-        let (cost, report) = fastest_run(reps, || {
-            let report = infer_privately(
-                &trained.model,
-                &rows,
-                2,
-                0,
-                1,
-                InferOutput::Class,
-                opts.preprocessing,
-            )?;
-            let cost = Cost::from_stats(&report.cost.stats, report.cost.wall_seconds());
-            Ok((cost, report))
-        })?;
-        let peak = peak_memory();
-        let spec = InferSpec::new(&trained.model, 2, 0, 1, InferOutput::Class, rows.rows())?;
-        let (plain_s, plain) = best_of(20, || {
-            infer_plain(&mut crate::layers::F32Backend, &spec, &trained.model, &rows)
-        });
-        let plain = plain?;
-        let labels = rows.labels.as_ref().expect("digits has labels");
-        let acc = |p: &[Vec<f64>]| {
-            Some(p.iter().zip(labels).filter(|(p, y)| p[0] == **y).count() as f64 / p.len() as f64)
-        };
-        let mut r = result(
+        out.push(inference_task(
             "inference_digits",
             format!("private inference, MLP 64-128-10, {} digits rows in one batch, classes to the querier", rows.rows()),
-            2,
-            cost,
-            plain_s,
+            &trained.model,
+            &rows,
             Some(40.0),
-            (acc(&report.predictions), acc(&plain)), peak);
-        r.offline_s = report.planning_seconds;
-        out.push(r);
+            reps,
+            opts.preprocessing,
+        )?);
     }
 
     if wanted("mnist_logreg_epoch") {
@@ -212,6 +187,10 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
                 format!("skipped: {e} (pass --mnist DIR with the MNIST idx .gz files)"),
             )),
         }
+    }
+
+    if wanted("mnist_mlp") {
+        mnist_mlp_tasks(opts, reps, &mut out, &mut progress)?;
     }
 
     // With OT a matrix triple costs about 2 kbit per scalar product, so the
@@ -334,6 +313,79 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         }
     }
     Ok(out)
+}
+
+/// The fully connected network of the SecureML paper (784-128-128-10) on
+/// MNIST: one training epoch (with the dealer; with OT it would take about
+/// three quarters of an hour) and private inference on 100 test images.
+fn mnist_mlp_tasks(
+    opts: &BenchOptions,
+    reps: usize,
+    out: &mut Vec<TaskResult>,
+    progress: &mut impl FnMut(&str),
+) -> Result<()> {
+    use crate::models::{load_mnist, MnistSet, Pixels};
+    let rows = opts.quick.then_some(6000);
+    let n = rows.unwrap_or(60000);
+    let epoch = format!("MLP 784-128-128-10 (SecureML), MNIST {n} x 784, 1 epoch, batch 64");
+    let infer = "private inference, MLP 784-128-128-10, 100 MNIST test images in one batch, classes to the querier".to_string();
+    let train = match load_mnist(&opts.mnist, MnistSet::Train, Pixels::Unit, rows) {
+        Ok(d) => d,
+        Err(e) => {
+            let why = format!("skipped: {e} (pass --mnist DIR with the MNIST idx files)");
+            out.push(skipped("mnist_mlp_epoch", epoch, why.clone()));
+            out.push(skipped("mnist_mlp_inference", infer, why));
+            return Ok(());
+        }
+    };
+    let job = Job::mlp(2, &[128, 128], 10)
+        .preprocessing(opts.preprocessing)
+        .epoch_eval(false)
+        .epochs(1)
+        .batch_size(64)
+        .learning_rate(0.1)
+        .test_fraction(0.1);
+    let parts = job.split_dataset(&train)?;
+    drop(train);
+    progress("mnist_mlp_epoch");
+    let ot = opts.preprocessing == Provider::Ot;
+    if ot {
+        out.push(skipped(
+            "mnist_mlp_epoch",
+            epoch,
+            "skipped with OT: about 45 minutes (its matrix triples by Gilboa's OT)".into(),
+        ));
+    } else {
+        out.push(training_task(
+            "mnist_mlp_epoch",
+            epoch,
+            &job,
+            &parts,
+            Some(30.0),
+            1,
+        )?);
+    }
+    progress("mnist_mlp_inference");
+    if ot && opts.quick {
+        out.push(skipped(
+            "mnist_mlp_inference",
+            infer,
+            "skipped with OT in a quick run: its offline phase alone takes tens of seconds".into(),
+        ));
+        return Ok(());
+    }
+    let trained = job.clone().epochs(3).train_plaintext(&parts)?;
+    let test = load_mnist(&opts.mnist, MnistSet::Test, Pixels::Unit, Some(100))?;
+    out.push(inference_task(
+        "mnist_mlp_inference",
+        infer,
+        &trained.model,
+        &test,
+        None,
+        reps,
+        opts.preprocessing,
+    )?);
+    Ok(())
 }
 
 /// The dealer-free provider's targets (2 parties, everything counted), in
