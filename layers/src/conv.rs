@@ -181,6 +181,13 @@ impl<B: Backend> Conv2d<B> {
         b.shape(&self.weight)[1]
     }
 
+    /// Entries of the im2col matrix (and of the output) per input image.
+    pub fn entries_per_row(&self, b: &B) -> usize {
+        let (oh, ow) = self.window.output().unwrap_or((1, 1));
+        let k = self.window.kernel;
+        oh * ow * (self.window.channels * k * k).max(self.out_channels(b))
+    }
+
     fn apply(&self, b: &mut B, x: &B::Tensor) -> Result<(B::Tensor, B::Tensor, usize)> {
         let n = batch_of(b, x, self.window.inputs(), "conv2d")?;
         let cols = b.gather(x, &self.window.windows(n, false)?)?;
@@ -265,6 +272,12 @@ impl<B: Backend> Pool2d<B> {
             window,
             memory: None,
         })
+    }
+
+    /// Entries of the windows matrix per input image.
+    pub fn entries_per_row(&self) -> usize {
+        let (oh, ow) = self.window.output().unwrap_or((1, 1));
+        self.window.channels * oh * ow * self.window.kernel * self.window.kernel
     }
 
     fn output_shape(&self, n: usize) -> Result<Gather> {

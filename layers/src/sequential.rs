@@ -171,6 +171,22 @@ impl<B: Backend> Sequential<B> {
         Ok(())
     }
 
+    /// The most entries any layer produces (or rearranges its input into)
+    /// per input row: what sizes memory and triples when rows are processed
+    /// together.
+    pub fn widest_per_row(&self, b: &B) -> usize {
+        self.layers
+            .iter()
+            .map(|l| match l {
+                Layer::Linear(lin) => b.shape(&lin.weight).get(1).copied().unwrap_or(1),
+                Layer::Activation(_) => 1,
+                Layer::Conv2d(c) => c.entries_per_row(b),
+                Layer::Pool2d(p) => p.entries_per_row(),
+            })
+            .max()
+            .unwrap_or(1)
+    }
+
     /// The weights and biases of the layers that have them, in order.
     pub fn parameters(&self) -> Vec<(&B::Tensor, &B::Tensor)> {
         self.layers

@@ -282,12 +282,20 @@ pub struct Evaluation {
     pub mse: Option<f64>,
 }
 
-/// Rows evaluated at once: bounds the size of the matrix triples (and so
-/// the memory) when a large training set is evaluated.
+/// Most rows evaluated at once.
 const EVAL_CHUNK: usize = 4096;
+/// Most entries of any intermediate tensor of one evaluation chunk: bounds
+/// the matrix triples (and so the memory) when a large set is evaluated,
+/// also for networks whose rows grow inside (a convolution's im2col).
+const EVAL_ENTRIES: usize = 1 << 22;
 
-/// Quality of `net` on rows `x` with targets `y`, in chunks of
-/// `EVAL_CHUNK` rows so that memory stays bounded on large sets. Opens one
+/// Rows per evaluation chunk for `net`.
+fn eval_chunk<B: Backend>(b: &B, net: &Sequential<B>) -> usize {
+    (EVAL_ENTRIES / net.widest_per_row(b).max(1)).clamp(1, EVAL_CHUNK)
+}
+
+/// Quality of `net` on rows `x` with targets `y`, in chunks of rows sized
+/// so that memory stays bounded on large sets. Opens one
 /// aggregate: the misclassified count, or the squared-error sums.
 pub fn evaluate<B: Backend>(
     b: &mut B,
@@ -298,7 +306,8 @@ pub fn evaluate<B: Backend>(
     set: &str,
 ) -> Result<Evaluation> {
     let rows = b.shape(x)[0];
-    evaluate_with(b, rows, y, kind, set, |b, idx| {
+    let chunk = eval_chunk(b, net);
+    evaluate_with(b, rows, chunk, y, kind, set, |b, idx| {
         if idx.len() == rows {
             Ok(net.predict(b, x)?)
         } else {
@@ -320,7 +329,8 @@ pub fn evaluate_data<B: Backend>(
     set: &str,
 ) -> Result<Evaluation> {
     let rows = b.shape(y)[0];
-    evaluate_with(b, rows, y, kind, set, |b, idx| {
+    let chunk = eval_chunk(b, net);
+    evaluate_with(b, rows, chunk, y, kind, set, |b, idx| {
         Ok(net.predict_rows(b, data, idx)?)
     })
 }
@@ -328,6 +338,7 @@ pub fn evaluate_data<B: Backend>(
 fn evaluate_with<B: Backend>(
     b: &mut B,
     rows: usize,
+    chunk: usize,
     y: &B::Tensor,
     kind: ModelKind,
     set: &str,
@@ -341,8 +352,8 @@ fn evaluate_with<B: Backend>(
         None
     };
     let mut total: Option<B::Tensor> = None;
-    for start in (0..rows).step_by(EVAL_CHUNK) {
-        let idx: Vec<usize> = (start..(start + EVAL_CHUNK).min(rows)).collect();
+    for start in (0..rows).step_by(chunk) {
+        let idx: Vec<usize> = (start..(start + chunk).min(rows)).collect();
         let z = logits(b, &idx)?;
         let part = if idx.len() == rows {
             chunk_aggregate(b, &z, y, kind, rows, mean_y.as_ref())?
