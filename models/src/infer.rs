@@ -79,13 +79,8 @@ pub fn folded_blocks(model: &SavedModel) -> Vec<ArrayD<f64>> {
         .collect()
 }
 
-/// The joint forward pass and the tensor to open, written once for every backend.
-fn forward<B: Backend>(
-    b: &mut B,
-    spec: &InferSpec,
-    blocks: &[B::Tensor],
-    x: &B::Tensor,
-) -> Result<B::Tensor> {
+/// The network of the model's blocks, written once for every backend.
+fn network<B: Backend>(b: &mut B, spec: &InferSpec, blocks: &[B::Tensor]) -> Result<Sequential<B>> {
     let activation = match spec.relu_degree {
         None => Activation::Relu,
         Some(d) => Activation::ReluPoly { degree: d },
@@ -110,14 +105,49 @@ fn forward<B: Backend>(
             layers.push(Layer::Pool2d(Pool2d::new(Pool::Max, p)?));
         }
     }
-    let z = Sequential { layers }.predict(b, x)?;
+    Ok(Sequential { layers })
+}
+
+/// The tensor to open from the network's output `z`.
+fn head<B: Backend>(b: &mut B, spec: &InferSpec, z: &B::Tensor) -> Result<B::Tensor> {
     Ok(match (spec.kind, spec.output) {
-        (ModelKind::Linear, _) => z,
-        (ModelKind::Logistic, InferOutput::Class) => b.positive(&z)?,
-        (ModelKind::Logistic, InferOutput::Scores) => b.apply(Function::Sigmoid, &z)?,
-        (_, InferOutput::Class) => argmax_index_cols(b, &z)?,
-        (_, InferOutput::Scores) => softmax(b, &z)?,
+        (ModelKind::Linear, _) => z.clone(),
+        (ModelKind::Logistic, InferOutput::Class) => b.positive(z)?,
+        (ModelKind::Logistic, InferOutput::Scores) => b.apply(Function::Sigmoid, z)?,
+        (_, InferOutput::Class) => argmax_index_cols(b, z)?,
+        (_, InferOutput::Scores) => softmax(b, z)?,
     })
+}
+
+/// The joint forward pass over `x`'s rows, in chunks that keep every
+/// intermediate tensor bounded (as evaluation does), each chunk's result
+/// opened by `open`. Returns the decoded predictions where `open` gives
+/// them (on the querier), `None` elsewhere.
+fn predict_chunks<B: Backend>(
+    b: &mut B,
+    spec: &InferSpec,
+    blocks: &[B::Tensor],
+    x: &B::Tensor,
+    mut open: impl FnMut(&mut B, &B::Tensor) -> Result<Option<ArrayD<f64>>>,
+) -> Result<Option<Vec<Vec<f64>>>> {
+    let net = network(b, spec, blocks)?;
+    let rows = b.shape(x)[0];
+    let chunk = crate::train::eval_chunk(b, &net);
+    let mut all = Some(Vec::with_capacity(rows));
+    for start in (0..rows).step_by(chunk) {
+        let xc = if chunk >= rows {
+            x.clone()
+        } else {
+            b.select_rows(x, &(start..(start + chunk).min(rows)).collect::<Vec<_>>())?
+        };
+        let z = net.predict(b, &xc)?;
+        let out = head(b, spec, &z)?;
+        match (open(b, &out)?, all.as_mut()) {
+            (Some(o), Some(v)) => v.extend(decode(spec, &o)),
+            _ => all = None,
+        }
+    }
+    Ok(all)
 }
 
 /// Decodes the opened tensor into one prediction per row: the class index
@@ -228,10 +258,10 @@ pub fn party_infer_shared(
     };
     let mut b = MpcBackend::new(sess);
     let xs = b.input(querier, x.as_ref(), &[n_rows, spec.dims[0]])?;
-    let out = forward(&mut b, &spec, &model.blocks, &xs)?;
-    let opened = b.reveal_to(&out, querier, "predictions for the querier")?;
-    Ok(opened.map(|o| {
-        let mut p = decode(&spec, &o);
+    let opened = predict_chunks(&mut b, &spec, &model.blocks, &xs, |b, out| {
+        Ok(b.reveal_to(out, querier, "predictions for the querier")?)
+    })?;
+    Ok(opened.map(|mut p| {
         if let Some((mean, std)) = model.target {
             p.iter_mut().flatten().for_each(|v| *v = *v * std + mean);
         }
@@ -283,9 +313,9 @@ pub fn party_infer(
         shared.push(b.input(spec.owner, blocks.as_ref().map(|bl| &bl[i]), &shape)?);
     }
     let xs = b.input(spec.querier, x.as_ref(), &[spec.rows, spec.dims[0]])?;
-    let out = forward(&mut b, spec, &shared, &xs)?;
-    let opened = b.reveal_to(&out, spec.querier, "predictions for the querier")?;
-    Ok(opened.map(|o| decode(spec, &o)))
+    predict_chunks(&mut b, spec, &shared, &xs, |b, out| {
+        Ok(b.reveal_to(out, spec.querier, "predictions for the querier")?)
+    })
 }
 
 /// Raw query values enter products with the folded weights: they must stay
@@ -332,8 +362,10 @@ pub fn infer_plain<B: Backend>(
         .map(|bl| b.public(bl))
         .collect::<std::result::Result<_, _>>()?;
     let x = b.public(&rows.features.clone().into_dyn())?;
-    let out = forward(b, spec, &blocks, &x)?;
-    Ok(decode(spec, &b.reveal(&out, "predictions")?))
+    let all = predict_chunks(b, spec, &blocks, &x, |b, out| {
+        Ok(Some(b.reveal(out, "predictions")?))
+    })?;
+    Ok(all.expect("a plaintext backend opens every chunk"))
 }
 
 /// What an embedded inference run reports.

@@ -290,7 +290,7 @@ const EVAL_CHUNK: usize = 4096;
 const EVAL_ENTRIES: usize = 1 << 22;
 
 /// Rows per evaluation chunk for `net`.
-fn eval_chunk<B: Backend>(b: &B, net: &Sequential<B>) -> usize {
+pub(crate) fn eval_chunk<B: Backend>(b: &B, net: &Sequential<B>) -> usize {
     (EVAL_ENTRIES / net.widest_per_row(b).max(1)).clamp(1, EVAL_CHUNK)
 }
 
