@@ -218,6 +218,16 @@ fn convolution_and_pooling_under_mpc_match_fixed_point() {
     assert!(Pool2d::<F32Backend>::new(Pool::Max, WIN).is_err());
 }
 
+/// The small CNN's input: one 6x6 plane, 3x3 filters, padded by 1.
+const CNN_INPUT: Window = Window {
+    channels: 1,
+    height: 6,
+    width: 6,
+    kernel: 3,
+    stride: 1,
+    padding: 1,
+};
+
 /// Three SGD steps of a small CNN (convolution, ReLU, max pooling, a
 /// linear layer, softmax cross-entropy): returns the final parameters.
 fn train_cnn<B: Backend>(
@@ -227,14 +237,6 @@ fn train_cnn<B: Backend>(
 ) -> Result<Vec<ArrayD<f64>>, LayerError> {
     use tessera_layers::{
         softmax::softmax_cross_entropy, Activation, ActivationLayer, Layer, Linear, Sequential, Sgd,
-    };
-    let img = Window {
-        channels: 1,
-        height: 6,
-        width: 6,
-        kernel: 3,
-        stride: 1,
-        padding: 1,
     };
     let pool = Window {
         channels: 2,
@@ -246,7 +248,7 @@ fn train_cnn<B: Backend>(
     };
     let mut net = Sequential {
         layers: vec![
-            Layer::Conv2d(Conv2d::new(b, img, 2, Init::Uniform { seed: 1 })?),
+            Layer::Conv2d(Conv2d::new(b, CNN_INPUT, 2, Init::Uniform { seed: 1 })?),
             Layer::Activation(ActivationLayer::new(Activation::Relu)),
             Layer::Pool2d(Pool2d::new(Pool::Max, pool)?),
             Layer::Linear(Linear::new(b, 18, 3, Init::Uniform { seed: 2 })?),
@@ -297,15 +299,7 @@ fn a_small_cnn_trains_under_mpc_as_in_fixed_point() {
 }
 
 fn train_cnn_untrained() -> ArrayD<f64> {
-    let img = Window {
-        channels: 1,
-        height: 6,
-        width: 6,
-        kernel: 3,
-        stride: 1,
-        padding: 1,
-    };
     let mut b = FixedBackend::default();
-    let c = Conv2d::new(&mut b, img, 2, Init::Uniform { seed: 1 }).unwrap();
+    let c = Conv2d::new(&mut b, CNN_INPUT, 2, Init::Uniform { seed: 1 }).unwrap();
     b.reveal(&c.weight, "w").unwrap()
 }
