@@ -406,10 +406,26 @@ fn check_auction(job: &dark_pool::DarkPoolJob, books: &[dark_pool::Orders], mpc:
                 "trader {t} order {i}: {g} vs {w}"
             );
         }
-        // The short side fills exactly, and no side overfills the volume.
-        let filled: f64 = got.iter().sum();
-        assert!(filled.is_finite());
+        // Orders filled completely in plaintext (the short side's) are
+        // filled exactly, not merely within the reciprocal's bound.
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            if *w == books[t].quantity[i] {
+                assert!(
+                    (g - w).abs() <= 1e-4,
+                    "trader {t} order {i}: {g} vs full {w}"
+                );
+            }
+        }
     }
+    // The short side exists whenever anything trades.
+    let full = books
+        .iter()
+        .zip(&fills)
+        .flat_map(|(o, f)| o.quantity.iter().zip(f))
+        .filter(|(q, f)| q == f)
+        .count();
+    assert_eq!(full > 0, volume > 0.0, "orders filled completely: {full}");
+    // No side overfills the volume.
     for side in [true, false] {
         let total: f64 = books
             .iter()
