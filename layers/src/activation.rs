@@ -151,3 +151,30 @@ impl<B: Backend> ActivationLayer<B> {
         b.mul(grad, &deriv)
     }
 }
+
+impl<B: Backend> crate::Module<B> for ActivationLayer<B> {
+    fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        ActivationLayer::forward(self, b, x)
+    }
+
+    fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        Self::apply(b, self.kind, x)
+    }
+
+    fn backward(
+        &mut self,
+        b: &mut B,
+        grad: &B::Tensor,
+        want_input: bool,
+    ) -> Result<Option<B::Tensor>> {
+        if !want_input {
+            self.cache = None;
+            return Ok(None);
+        }
+        ActivationLayer::backward(self, b, grad).map(Some)
+    }
+
+    fn entries_per_row(&self, _b: &B) -> usize {
+        1
+    }
+}

@@ -344,3 +344,61 @@ impl<B: Backend> Pool2d<B> {
         b.scatter_add(&per_entry, &self.window.windows(n, true)?)
     }
 }
+
+impl<B: Backend> crate::Module<B> for Conv2d<B> {
+    fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        Conv2d::forward(self, b, x)
+    }
+
+    fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        Conv2d::predict(self, b, x)
+    }
+
+    fn backward(
+        &mut self,
+        b: &mut B,
+        grad: &B::Tensor,
+        want_input: bool,
+    ) -> Result<Option<B::Tensor>> {
+        Conv2d::backward(self, b, grad, want_input)
+    }
+
+    fn update(&mut self, b: &mut B, sgd: &crate::Sgd) -> Result<()> {
+        sgd.update(b, self.params_and_grads()?)
+    }
+
+    fn entries_per_row(&self, b: &B) -> usize {
+        Conv2d::entries_per_row(self, b)
+    }
+
+    fn parameters(&self) -> Option<(&B::Tensor, &B::Tensor)> {
+        Some((&self.weight, &self.bias))
+    }
+}
+
+impl<B: Backend> crate::Module<B> for Pool2d<B> {
+    fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        Pool2d::forward(self, b, x)
+    }
+
+    fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        Pool2d::predict(self, b, x)
+    }
+
+    fn backward(
+        &mut self,
+        b: &mut B,
+        grad: &B::Tensor,
+        want_input: bool,
+    ) -> Result<Option<B::Tensor>> {
+        if !want_input {
+            self.memory = None;
+            return Ok(None);
+        }
+        Pool2d::backward(self, b, grad).map(Some)
+    }
+
+    fn entries_per_row(&self, _b: &B) -> usize {
+        Pool2d::entries_per_row(self)
+    }
+}

@@ -31,7 +31,9 @@ mod error;
 mod gather;
 mod linear;
 pub mod loss;
+mod module;
 mod optim;
+mod pad;
 mod sequential;
 mod sigmoid;
 pub mod softmax;
@@ -42,8 +44,10 @@ pub use conv::{Conv2d, Pool, Pool2d, Window};
 pub use error::LayerError;
 pub use gather::Gather;
 pub use linear::{Init, Linear};
+pub use module::Module;
 pub use optim::Sgd;
-pub use sequential::{Layer, Sequential};
+pub use pad::Pad2d;
+pub use sequential::Sequential;
 pub use sigmoid::{Sigmoid, SIGMOID_CLIP, SIGMOID_MAX_ERROR};
 
 /// Result of a layer operation.

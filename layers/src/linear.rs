@@ -140,3 +140,44 @@ impl<B: Backend> Linear<B> {
         ])
     }
 }
+
+impl<B: Backend> crate::Module<B> for Linear<B> {
+    fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        Linear::forward(self, b, x)
+    }
+
+    fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        let y = b.matmul(x, &self.weight)?;
+        b.add(&y, &self.bias)
+    }
+
+    fn forward_rows(&mut self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        Linear::forward_rows(self, b, data, rows)
+    }
+
+    fn predict_rows(&self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        let y = b.matmul_rows(data, rows, &self.weight, false)?;
+        b.add(&y, &self.bias)
+    }
+
+    fn backward(
+        &mut self,
+        b: &mut B,
+        grad: &B::Tensor,
+        want_input: bool,
+    ) -> Result<Option<B::Tensor>> {
+        Linear::backward(self, b, grad, want_input)
+    }
+
+    fn update(&mut self, b: &mut B, sgd: &crate::Sgd) -> Result<()> {
+        sgd.update(b, self.params_and_grads()?)
+    }
+
+    fn entries_per_row(&self, b: &B) -> usize {
+        b.shape(&self.weight).get(1).copied().unwrap_or(1)
+    }
+
+    fn parameters(&self) -> Option<(&B::Tensor, &B::Tensor)> {
+        Some((&self.weight, &self.bias))
+    }
+}

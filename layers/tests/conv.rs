@@ -236,7 +236,7 @@ fn train_cnn<B: Backend>(
     y: &ArrayD<f64>,
 ) -> Result<Vec<ArrayD<f64>>, LayerError> {
     use tessera_layers::{
-        softmax::softmax_cross_entropy, Activation, ActivationLayer, Layer, Linear, Sequential, Sgd,
+        softmax::softmax_cross_entropy, Activation, ActivationLayer, Linear, Sequential, Sgd,
     };
     let pool = Window {
         channels: 2,
@@ -246,14 +246,11 @@ fn train_cnn<B: Backend>(
         stride: 2,
         padding: 0,
     };
-    let mut net = Sequential {
-        layers: vec![
-            Layer::Conv2d(Conv2d::new(b, CNN_INPUT, 2, Init::Uniform { seed: 1 })?),
-            Layer::Activation(ActivationLayer::new(Activation::Relu)),
-            Layer::Pool2d(Pool2d::new(Pool::Max, pool)?),
-            Layer::Linear(Linear::new(b, 18, 3, Init::Uniform { seed: 2 })?),
-        ],
-    };
+    let mut net = Sequential::new()
+        .with(Conv2d::new(b, CNN_INPUT, 2, Init::Uniform { seed: 1 })?)
+        .with(ActivationLayer::new(Activation::Relu))
+        .with(Pool2d::new(Pool::Max, pool)?)
+        .with(Linear::new(b, 18, 3, Init::Uniform { seed: 2 })?);
     let xs = b.input(0, Some(x), x.shape())?;
     let ys = b.input(1, Some(y), y.shape())?;
     for _ in 0..3 {

@@ -1,17 +1,15 @@
 //! Private inference: the model owner's weights and the querier's rows both
 //! stay secret; only the querier learns the predictions.
 
+use crate::arch::Head;
 use crate::data::Dataset;
 use crate::error::{ModelError, Result};
 use crate::model::{SavedModel, Scaling};
-use crate::spec::{conv_stages, hidden_activation, ConvSpec, ModelKind};
+use crate::spec::{hidden_activation, ConvSpec, ModelKind};
 use ndarray::{Array2, ArrayD};
 use serde::Serialize;
 use tessera_layers::softmax::{argmax_index_cols, softmax};
-use tessera_layers::{
-    Activation, ActivationLayer, Backend, Conv2d, FixedBackend, Function, Layer, Linear,
-    MpcBackend, Pool, Pool2d, Sequential,
-};
+use tessera_layers::{Backend, FixedBackend, Function, MpcBackend};
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig, RunCost};
 use tessera_protocols::{AShare, Opening, PartyId, Session, Stats};
@@ -38,6 +36,42 @@ impl SavedModel {
         }
         let spec = InferSpec::new(self, 2, 0, 1, InferOutput::Scores, data.rows())?;
         infer_plain(&mut tessera_layers::F32Backend, &spec, self, data)
+    }
+}
+
+/// A model its owner can run private inference with: tessera's own
+/// ([`SavedModel`]) or an imported ONNX network.
+pub trait InferModel: Sync {
+    /// The public description of inferring with it on `rows` rows.
+    fn infer_spec(
+        &self,
+        parties: usize,
+        owner: PartyId,
+        querier: PartyId,
+        output: InferOutput,
+        rows: usize,
+    ) -> Result<InferSpec>;
+
+    /// The secret parameter blocks `[inputs + 1, outputs]` (weights, then
+    /// the bias row), in the order of [`InferSpec::block_shapes`].
+    fn blocks(&self) -> Result<Vec<ArrayD<f64>>>;
+}
+
+impl InferModel for SavedModel {
+    fn infer_spec(
+        &self,
+        parties: usize,
+        owner: PartyId,
+        querier: PartyId,
+        output: InferOutput,
+        rows: usize,
+    ) -> Result<InferSpec> {
+        InferSpec::new(self, parties, owner, querier, output, rows)
+    }
+
+    fn blocks(&self) -> Result<Vec<ArrayD<f64>>> {
+        hidden_activation(&self.training)?;
+        Ok(folded_blocks(self))
     }
 }
 
@@ -79,43 +113,20 @@ pub fn folded_blocks(model: &SavedModel) -> Vec<ArrayD<f64>> {
         .collect()
 }
 
-/// The network of the model's blocks, written once for every backend.
-fn network<B: Backend>(b: &mut B, spec: &InferSpec, blocks: &[B::Tensor]) -> Result<Sequential<B>> {
-    let activation = match spec.relu_degree {
-        None => Activation::Relu,
-        Some(d) => Activation::ReluPoly { degree: d },
-    };
-    let stages = match spec.image.filter(|_| !spec.convolutions.is_empty()) {
-        Some(image) => conv_stages(&spec.convolutions, image)?.0,
-        None => Vec::new(),
-    };
-    let mut layers = Vec::new();
-    for (i, block) in blocks.iter().enumerate() {
-        let inputs = b.shape(block)[0] - 1;
-        let w = b.select_rows(block, &(0..inputs).collect::<Vec<_>>())?;
-        let bias = b.select_rows(block, &[inputs])?;
-        match stages.get(i) {
-            Some(st) => layers.push(Layer::Conv2d(Conv2d::from_parts(st.conv, w, bias))),
-            None => layers.push(Layer::Linear(Linear::from_parts(w, bias))),
-        }
-        if i + 1 < blocks.len() {
-            layers.push(Layer::Activation(ActivationLayer::new(activation)));
-        }
-        if let Some(p) = stages.get(i).and_then(|st| st.pool) {
-            layers.push(Layer::Pool2d(Pool2d::new(Pool::Max, p)?));
-        }
-    }
-    Ok(Sequential { layers })
-}
-
 /// The tensor to open from the network's output `z`.
 fn head<B: Backend>(b: &mut B, spec: &InferSpec, z: &B::Tensor) -> Result<B::Tensor> {
-    Ok(match (spec.kind, spec.output) {
-        (ModelKind::Linear, _) => z.clone(),
-        (ModelKind::Logistic, InferOutput::Class) => b.positive(z)?,
-        (ModelKind::Logistic, InferOutput::Scores) => b.apply(Function::Sigmoid, z)?,
+    let outputs = b.shape(z).get(1).copied().unwrap_or(1);
+    Ok(match (spec.architecture()?.head, spec.output) {
+        (Head::Identity, InferOutput::Scores) => z.clone(),
+        (Head::Identity, InferOutput::Class) if outputs == 1 => z.clone(),
+        (Head::Sigmoid, InferOutput::Class) if outputs == 1 => b.positive(z)?,
+        (Head::Sigmoid, InferOutput::Scores) => b.apply(Function::Sigmoid, z)?,
+        (Head::Softmax, InferOutput::Scores) => softmax(b, z)?,
+        (Head::LogSoftmax, InferOutput::Scores) => {
+            let p = softmax(b, z)?;
+            b.apply(Function::Log, &p)?
+        }
         (_, InferOutput::Class) => argmax_index_cols(b, z)?,
-        (_, InferOutput::Scores) => softmax(b, z)?,
     })
 }
 
@@ -130,7 +141,7 @@ fn predict_chunks<B: Backend>(
     x: &B::Tensor,
     mut open: impl FnMut(&mut B, &B::Tensor) -> Result<Option<ArrayD<f64>>>,
 ) -> Result<Option<Vec<Vec<f64>>>> {
-    let net = network(b, spec, blocks)?;
+    let net = spec.architecture()?.build(b, blocks)?;
     let rows = b.shape(x)[0];
     let chunk = crate::train::eval_chunk(b, &net);
     let mut all = Some(Vec::with_capacity(rows));
@@ -158,9 +169,8 @@ fn decode(spec: &InferSpec, opened: &ArrayD<f64>) -> Vec<Vec<f64>> {
         .map(|row| {
             let v: Vec<f64> = row.iter().copied().collect();
             match (spec.kind, spec.output) {
-                (ModelKind::Softmax | ModelKind::Mlp, InferOutput::Class) => vec![v[0].round()],
-                (ModelKind::Logistic, InferOutput::Class) => vec![v[0].round()],
-                _ => v,
+                (ModelKind::Linear, _) | (_, InferOutput::Scores) => v,
+                (_, InferOutput::Class) => vec![v[0].round()],
             }
         })
         .collect()
@@ -231,6 +241,7 @@ pub fn party_infer_shared(
         preprocessing: Provider::Dealer,
         convolutions: model.convolutions.clone(),
         image: model.image,
+        graph: None,
     };
     let x = match rows.filter(|_| me == querier) {
         Some(d) => {
@@ -289,16 +300,16 @@ fn check_query(d: &Dataset, spec: &InferSpec) -> Result<()> {
 pub fn party_infer(
     sess: &mut Session,
     spec: &InferSpec,
-    model: Option<&SavedModel>,
+    model: Option<&dyn InferModel>,
     rows: Option<&Dataset>,
 ) -> Result<Option<Vec<Vec<f64>>>> {
     let me = sess.id();
     let fixed = sess.fixed();
     spec.check(sess.n())?;
-    if let Some(m) = model.filter(|_| me == spec.owner) {
-        hidden_activation(&m.training)?;
-    }
-    let blocks = model.filter(|_| me == spec.owner).map(folded_blocks);
+    let blocks = match model.filter(|_| me == spec.owner) {
+        Some(m) => Some(m.blocks()?),
+        None => None,
+    };
     let x = match rows.filter(|_| me == spec.querier) {
         Some(d) => {
             check_query(d, spec)?;
@@ -342,7 +353,7 @@ fn check_products(d: &Dataset, fixed: FixedPoint) -> Result<()> {
 /// inference is compared with.
 pub fn infer_fixed(
     spec: &InferSpec,
-    model: &SavedModel,
+    model: &dyn InferModel,
     rows: &Dataset,
     fixed: FixedPoint,
 ) -> Result<Vec<Vec<f64>>> {
@@ -354,10 +365,11 @@ pub fn infer_fixed(
 pub fn infer_plain<B: Backend>(
     b: &mut B,
     spec: &InferSpec,
-    model: &SavedModel,
+    model: &dyn InferModel,
     rows: &Dataset,
 ) -> Result<Vec<Vec<f64>>> {
-    let blocks: Vec<_> = folded_blocks(model)
+    let blocks: Vec<_> = model
+        .blocks()?
         .iter()
         .map(|bl| b.public(bl))
         .collect::<std::result::Result<_, _>>()?;
@@ -391,7 +403,7 @@ pub struct InferReport {
 /// material while the parties compute, instead of on demand.
 pub fn plan_infer(
     spec: &InferSpec,
-    model: Option<&SavedModel>,
+    model: Option<&dyn InferModel>,
     fixed: FixedPoint,
 ) -> Result<Vec<tessera_protocols::prep::Material>> {
     tessera_protocols::session::plan(0, spec.parties, fixed, |sess| {
@@ -410,12 +422,12 @@ pub fn plan_infer(
 /// Runs private inference with every party as a thread of this process.
 pub fn run_inference_embedded(
     spec: &InferSpec,
-    model: &SavedModel,
+    model: &dyn InferModel,
     rows: &Dataset,
     mpc_seed: Option<[u8; 32]>,
 ) -> Result<InferReport> {
     let mut cfg = EmbeddedConfig::new(spec.parties);
-    cfg.fixed = FixedPoint::new(model.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
+    cfg.fixed = FixedPoint::new(spec.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
     cfg.seed = mpc_seed;
     cfg.preprocessing = spec.preprocessing;
     let planning = std::time::Instant::now();

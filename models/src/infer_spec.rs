@@ -3,11 +3,12 @@
 //! distributed mode it comes from a peer, so every size in it is checked
 //! before use.
 
+use crate::arch::Architecture;
 use crate::error::{ModelError, Result};
 use crate::model::SavedModel;
 use crate::spec::{
-    hidden_activation, layer_shapes, ConvSpec, ModelKind, TrainConfig, MAX_CLASSES, MAX_ELEMS,
-    MAX_FEATURES, MAX_LAYERS, MAX_ROWS, MAX_WIDTH,
+    hidden_activation, ConvSpec, ModelKind, TrainConfig, MAX_CLASSES, MAX_ELEMS, MAX_FEATURES,
+    MAX_LAYERS, MAX_ROWS, MAX_WIDTH,
 };
 use serde::{Deserialize, Serialize};
 use tessera_protocols::prep::Provider;
@@ -56,6 +57,11 @@ pub struct InferSpec {
     /// A CNN's input images, `[channels, height, width]`.
     #[serde(default)]
     pub image: Option<[usize; 3]>,
+    /// An imported model's architecture (ONNX); `dims` then holds only its
+    /// inputs and outputs. `None` for tessera's own models, whose
+    /// architecture the fields above describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<Architecture>,
 }
 
 fn default_frac_bits() -> u32 {
@@ -96,42 +102,86 @@ impl InferSpec {
             preprocessing: Provider::Dealer,
             convolutions: model.training.convolutions.clone(),
             image: model.training.image,
+            graph: None,
         })
     }
 
+    /// The public description of inferring with an imported network.
+    pub fn for_graph(
+        graph: Architecture,
+        parties: usize,
+        owner: PartyId,
+        querier: PartyId,
+        output: InferOutput,
+        rows: usize,
+    ) -> Result<Self> {
+        if parties < 2 || owner >= parties || querier >= parties || owner == querier {
+            return Err(ModelError::Config(format!(
+                "owner {owner} and querier {querier} must be two different parties among {parties}"
+            )));
+        }
+        let outputs = graph.outputs()?;
+        let kind = match (outputs, graph.head) {
+            (1, crate::arch::Head::Sigmoid) => ModelKind::Logistic,
+            (1, _) => ModelKind::Linear,
+            _ => ModelKind::Mlp,
+        };
+        Ok(Self {
+            parties,
+            owner,
+            querier,
+            output,
+            kind,
+            dims: vec![graph.inputs, outputs],
+            relu_degree: None,
+            rows,
+            frac_bits: tessera_tensor::DEFAULT_FRAC_BITS,
+            preprocessing: Provider::Dealer,
+            convolutions: Vec::new(),
+            image: None,
+            graph: Some(graph),
+        })
+    }
+
+    /// The network's architecture: the imported graph, or the one the
+    /// fields of a tessera model describe.
+    pub fn architecture(&self) -> Result<Architecture> {
+        match &self.graph {
+            Some(g) => Ok(g.clone()),
+            None => Architecture::native(
+                self.kind,
+                &self.dims,
+                self.relu_degree,
+                &self.convolutions,
+                self.image,
+            ),
+        }
+    }
+
     /// Each parameter block's shape `[inputs + 1, outputs]` (weights, then
-    /// the bias row): a CNN's filters first, then the dense layers.
+    /// the bias row), in layer order.
     pub fn block_shapes(&self) -> Result<Vec<[usize; 2]>> {
-        let shapes: Vec<[usize; 2]> = if self.convolutions.is_empty() {
-            self.dims.windows(2).map(|w| [w[0], w[1]]).collect()
-        } else {
-            let n = self.convolutions.len();
-            let cfg = TrainConfig {
-                model: ModelKind::Mlp,
-                hidden: self
-                    .dims
-                    .get(n + 1..self.dims.len().saturating_sub(1))
-                    .unwrap_or(&[])
-                    .to_vec(),
-                classes: *self.dims.last().unwrap_or(&0),
-                convolutions: self.convolutions.clone(),
-                image: self.image,
-                ..TrainConfig::default()
-            };
-            let shapes = layer_shapes(&cfg, self.dims[0])?;
-            if shapes
+        let arch = self.architecture()?;
+        let widths = arch.widths()?;
+        if self.graph.is_none()
+            && arch
+                .block_shapes()
                 .iter()
                 .map(|s| s[1])
                 .ne(self.dims[1..].iter().copied())
-            {
-                return Err(ModelError::Config(format!(
-                    "inference spec: widths {:?} do not match the convolutions {:?}",
-                    self.dims, self.convolutions
-                )));
-            }
-            shapes
-        };
-        Ok(shapes.into_iter().map(|[i, o]| [i + 1, o]).collect())
+        {
+            return Err(ModelError::Config(format!(
+                "inference spec: widths {:?} do not match the convolutions {:?}",
+                self.dims, self.convolutions
+            )));
+        }
+        if self.dims != [arch.inputs, *widths.last().expect("checked")] && self.graph.is_some() {
+            return Err(ModelError::Config(format!(
+                "inference spec: widths {:?} are not the graph's inputs and outputs",
+                self.dims
+            )));
+        }
+        Ok(arch.block_shapes())
     }
 }
 
@@ -192,6 +242,7 @@ impl InferSpec {
             relu_degree: self.relu_degree,
             ..TrainConfig::default()
         })?;
+        self.block_shapes()?;
         Ok(())
     }
 }

@@ -34,6 +34,7 @@
 //! # Ok::<(), tessera_models::ModelError>(())
 //! ```
 
+mod arch;
 mod data;
 mod error;
 mod infer;
@@ -41,14 +42,16 @@ mod infer_spec;
 mod job;
 mod mnist;
 mod model;
+pub mod onnx;
 mod spec;
 mod train;
 
+pub use arch::{ActivationSpec, Architecture, Head, LayerSpec, MAX_ARCH_LAYERS, MAX_ROW_ENTRIES};
 pub use data::{train_test_indices, CsvTable, Dataset};
 pub use error::{ModelError, Result};
 pub use infer::{
     folded_blocks, infer_fixed, infer_plain, party_infer, party_infer_shared, plan_infer,
-    run_inference_embedded, InferOutput, InferReport, InferSpec, SharedModel,
+    run_inference_embedded, InferModel, InferOutput, InferReport, InferSpec, SharedModel,
 };
 pub use job::{
     check_own_data, check_parties, check_parties_shapes, partition, partition_shuffled, party_main,
@@ -57,6 +60,7 @@ pub use job::{
 };
 pub use mnist::{load_mnist, MnistSet, Pixels};
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
+pub use onnx::{is_onnx, OnnxModel};
 pub use spec::{
     conv_stages, hidden_activation, layer_shapes, ConvSpec, ConvStage, JobSpec, ModelKind, Split,
     TrainConfig, MAX_BATCH, MAX_CLASSES, MAX_ELEMS, MAX_EPOCHS, MAX_FEATURES, MAX_LAYERS,

@@ -6,15 +6,15 @@ use crate::spec::{conv_stages, hidden_activation, ModelKind, TrainConfig};
 use serde::{Deserialize, Serialize};
 use tessera_layers::softmax::{argmax_cols, softmax_cross_entropy};
 use tessera_layers::{
-    loss, ActivationLayer, Backend, Conv2d, Function, Init, Layer, Linear, Pool, Pool2d,
-    Sequential, Sgd, Sigmoid,
+    loss, ActivationLayer, Backend, Conv2d, Function, Init, Linear, Pool, Pool2d, Sequential, Sgd,
+    Sigmoid,
 };
 use tessera_tensor::Prg;
 
 /// A trained network and its loss curve.
-pub struct Fitted<B: Backend> {
+pub struct Fitted<'a, B: Backend> {
     /// The layers: one `Linear` for linear, logistic and softmax regression.
-    pub net: Sequential<B>,
+    pub net: Sequential<'a, B>,
     /// Loss per epoch, accumulated over its batches: mean squared error for
     /// linear regression, mean squared error of the probabilities (Brier
     /// score) for logistic regression, mean cross-entropy for softmax models.
@@ -38,22 +38,21 @@ pub fn batch_order(rows: usize, seed: u64, epoch: usize) -> Vec<usize> {
 }
 
 /// The untrained network for `features` inputs.
-pub fn build<B: Backend>(b: &mut B, features: usize, cfg: &TrainConfig) -> Result<Sequential<B>> {
+pub fn build<'a, B: Backend + 'a>(
+    b: &mut B,
+    features: usize,
+    cfg: &TrainConfig,
+) -> Result<Sequential<'a, B>> {
     Ok(match cfg.model {
-        ModelKind::Linear | ModelKind::Logistic => Sequential {
-            layers: vec![Layer::Linear(Linear::new(b, features, 1, Init::Zeros)?)],
-        },
-        ModelKind::Softmax => Sequential {
-            layers: vec![Layer::Linear(Linear::new(
-                b,
-                features,
-                cfg.classes,
-                Init::Zeros,
-            )?)],
-        },
+        ModelKind::Linear | ModelKind::Logistic => {
+            Sequential::new().with(Linear::new(b, features, 1, Init::Zeros)?)
+        }
+        ModelKind::Softmax => {
+            Sequential::new().with(Linear::new(b, features, cfg.classes, Init::Zeros)?)
+        }
         ModelKind::Mlp => {
             let activation = hidden_activation(cfg)?;
-            let mut layers = Vec::new();
+            let mut net = Sequential::new();
             let mut width = features;
             if let Some(image) = cfg.image.filter(|_| !cfg.convolutions.is_empty()) {
                 if image.iter().product::<usize>() != features {
@@ -67,10 +66,10 @@ pub fn build<B: Backend>(b: &mut B, features: usize, cfg: &TrainConfig) -> Resul
                     let init = Init::Uniform {
                         seed: cfg.seed.wrapping_add(1000 + i as u64),
                     };
-                    layers.push(Layer::Conv2d(Conv2d::new(b, st.conv, st.channels, init)?));
-                    layers.push(Layer::Activation(ActivationLayer::new(activation)));
+                    net.push(Conv2d::new(b, st.conv, st.channels, init)?);
+                    net.push(ActivationLayer::new(activation));
                     if let Some(p) = st.pool {
-                        layers.push(Layer::Pool2d(Pool2d::new(Pool::Max, p)?));
+                        net.push(Pool2d::new(Pool::Max, p)?);
                     }
                 }
                 width = out;
@@ -78,8 +77,9 @@ pub fn build<B: Backend>(b: &mut B, features: usize, cfg: &TrainConfig) -> Resul
             let mut dims = vec![width];
             dims.extend(&cfg.hidden);
             dims.push(cfg.classes);
-            layers.extend(Sequential::mlp(b, &dims, activation, cfg.seed)?.layers);
-            Sequential { layers }
+            net.layers
+                .extend(Sequential::mlp(b, &dims, activation, cfg.seed)?.layers);
+            net
         }
     })
 }
@@ -122,12 +122,12 @@ pub fn ignore_events(_: TrainEvent) {}
 /// Trains with minibatch SGD on `x: [rows, features]` and `y` (`[rows, 1]`,
 /// or one-hot `[rows, classes]` for softmax models). Opens one number per
 /// epoch: that epoch's training loss.
-pub fn fit<B: Backend>(
+pub fn fit<'a, B: Backend + 'a>(
     b: &mut B,
     x: &B::Tensor,
     y: &B::Tensor,
     cfg: &TrainConfig,
-) -> Result<Fitted<B>> {
+) -> Result<Fitted<'a, B>> {
     let data = b.data(x)?;
     fit_observed(b, x, data, y, cfg, None, &ignore_events)
 }
@@ -136,7 +136,7 @@ pub fn fit<B: Backend>(
 /// [`Backend::owned_data`]), reporting progress to `observe`, and with
 /// `monitor = Some((x, y))` evaluating on those held-out rows after every
 /// epoch (which opens one more aggregate per epoch, see [`evaluate`]).
-pub fn fit_observed<B: Backend>(
+pub fn fit_observed<'a, B: Backend + 'a>(
     b: &mut B,
     x: &B::Tensor,
     data: B::Data,
@@ -144,7 +144,7 @@ pub fn fit_observed<B: Backend>(
     cfg: &TrainConfig,
     monitor: Option<(&B::Tensor, &B::Tensor)>,
     observe: Observer<'_>,
-) -> Result<Fitted<B>> {
+) -> Result<Fitted<'a, B>> {
     let shape = b.shape(x);
     let (rows, features) = (shape[0], shape[1]);
     let mut net = build(b, features, cfg)?;
@@ -290,7 +290,7 @@ const EVAL_CHUNK: usize = 4096;
 const EVAL_ENTRIES: usize = 1 << 22;
 
 /// Rows per evaluation chunk for `net`.
-pub(crate) fn eval_chunk<B: Backend>(b: &B, net: &Sequential<B>) -> usize {
+pub(crate) fn eval_chunk<B: Backend>(b: &B, net: &Sequential<'_, B>) -> usize {
     (EVAL_ENTRIES / net.widest_per_row(b).max(1)).clamp(1, EVAL_CHUNK)
 }
 
@@ -299,7 +299,7 @@ pub(crate) fn eval_chunk<B: Backend>(b: &B, net: &Sequential<B>) -> usize {
 /// aggregate: the misclassified count, or the squared-error sums.
 pub fn evaluate<B: Backend>(
     b: &mut B,
-    net: &Sequential<B>,
+    net: &Sequential<'_, B>,
     x: &B::Tensor,
     y: &B::Tensor,
     kind: ModelKind,
@@ -322,7 +322,7 @@ pub fn evaluate<B: Backend>(
 /// differences.
 pub fn evaluate_data<B: Backend>(
     b: &mut B,
-    net: &Sequential<B>,
+    net: &Sequential<'_, B>,
     data: &B::Data,
     y: &B::Tensor,
     kind: ModelKind,

@@ -158,7 +158,7 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
     let fixed = crate::tensor::FixedPoint::new(spec.frac_bits)
         .map_err(|e| crate::models::ModelError::Config(e.to_string()))?;
     let plan = match (id, file.preprocessing) {
-        (0, Provider::Dealer) => crate::models::plan_infer(&spec, model.as_ref(), fixed)?,
+        (0, Provider::Dealer) => crate::models::plan_infer(&spec, owned(&model), fixed)?,
         _ => Vec::new(),
     };
     let connect_s = start.elapsed().as_secs_f64();
@@ -167,7 +167,7 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
     sess.prep()
         .plan(&plan)
         .map_err(crate::models::ModelError::from)?;
-    let predictions = party_infer(&mut sess, &spec, model.as_ref(), rows.as_ref())?;
+    let predictions = party_infer(&mut sess, &spec, owned(&model), rows.as_ref())?;
     sess.finish().map_err(crate::models::ModelError::from)?;
     let predictions_path = match &predictions {
         Some(p) => {
@@ -288,4 +288,9 @@ pub fn run_dealer(file: &JobFile) -> Result<u64, DeployError> {
         .collect();
     let dealer = Dealer::start(channels, prg).map_err(crate::models::ModelError::from)?;
     Ok(dealer.serve().map_err(crate::models::ModelError::from)?)
+}
+
+/// The owner's model as inference takes it.
+fn owned(model: &Option<crate::models::SavedModel>) -> Option<&dyn crate::models::InferModel> {
+    model.as_ref().map(|m| m as &dyn crate::models::InferModel)
 }

@@ -282,7 +282,7 @@ pub(crate) fn share_all<B: Backend>(
 
 pub(crate) fn evaluate_all<B: Backend>(
     b: &mut B,
-    fitted: &Fitted<B>,
+    fitted: &Fitted<'_, B>,
     p: &Prepared<B>,
     kind: ModelKind,
 ) -> Result<Metrics> {

@@ -1,0 +1,54 @@
+//! The layer abstraction: anything that maps a batch forward, passes a
+//! gradient back and may hold parameters. [`crate::Sequential`] holds boxed
+//! modules, so a new layer is one new type with one `impl Module`, and the
+//! container never changes.
+
+use crate::{Backend, Result, Sgd};
+
+/// One layer of a network, on backend `B`. Tensors are `[batch, width]`,
+/// one example per row (images flattened channel-major, as NCHW).
+pub trait Module<B: Backend> {
+    /// Forward pass in training: remembers what [`Module::backward`] needs.
+    fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor>;
+
+    /// Forward pass for inference: remembers nothing.
+    fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor>;
+
+    /// [`Module::forward`] on rows of prepared data, for a first layer. A
+    /// layer that multiplies its input (dense) overrides this so that under
+    /// MPC the data is masked once for the whole training run.
+    fn forward_rows(&mut self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        let x = b.data_rows(data, rows)?;
+        self.forward(b, &x)
+    }
+
+    /// [`Module::predict`] on rows of prepared data.
+    fn predict_rows(&self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        let x = b.data_rows(data, rows)?;
+        self.predict(b, &x)
+    }
+
+    /// Backward pass from `dL/d(output)`: stores parameter gradients and
+    /// returns `dL/d(input)` when `want_input` (a first layer skips it).
+    fn backward(
+        &mut self,
+        b: &mut B,
+        grad: &B::Tensor,
+        want_input: bool,
+    ) -> Result<Option<B::Tensor>>;
+
+    /// Applies one optimiser step to the parameters, if any.
+    fn update(&mut self, b: &mut B, sgd: &Sgd) -> Result<()> {
+        let _ = (b, sgd);
+        Ok(())
+    }
+
+    /// The most entries the layer produces (or rearranges its input into)
+    /// per input row: what sizes memory and triples for a batch.
+    fn entries_per_row(&self, b: &B) -> usize;
+
+    /// Weights and bias, for layers that have them.
+    fn parameters(&self) -> Option<(&B::Tensor, &B::Tensor)> {
+        None
+    }
+}
