@@ -16,7 +16,7 @@
 
 use crate::models::{
     partition_shuffled, run_inference_embedded, run_job_embedded_observed, run_job_plaintext,
-    Dataset, InferOutput, InferReport, InferSpec, JobReport, JobSpec, ModelKind, Observer,
+    Dataset, InferModel, InferOutput, InferReport, JobReport, JobSpec, ModelKind, Observer,
     PlainReport, Result, SavedModel, Split, TrainConfig,
 };
 pub use crate::protocols::prep::Provider;
@@ -208,7 +208,7 @@ impl Job {
 /// # Ok::<(), tessera::models::ModelError>(())
 /// ```
 pub fn infer_privately(
-    model: &SavedModel,
+    model: &dyn InferModel,
     rows: &Dataset,
     parties: usize,
     owner: usize,
@@ -216,7 +216,7 @@ pub fn infer_privately(
     output: InferOutput,
     preprocessing: Provider,
 ) -> Result<InferReport> {
-    let mut spec = InferSpec::new(model, parties, owner, querier, output, rows.rows())?;
+    let mut spec = model.infer_spec(parties, owner, querier, output, rows.rows())?;
     spec.preprocessing = preprocessing;
     run_inference_embedded(&spec, model, rows, None)
 }

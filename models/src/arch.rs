@@ -412,3 +412,39 @@ impl Architecture {
         Ok(net)
     }
 }
+
+impl std::fmt::Display for LayerSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let planes = |p: [usize; 3]| format!("{}x{}x{}", p[0], p[1], p[2]);
+        match *self {
+            LayerSpec::Dense { inputs, outputs } => write!(f, "dense {inputs} -> {outputs}"),
+            LayerSpec::Conv {
+                input,
+                out_channels,
+                kernel,
+                stride,
+                padding,
+            } => write!(
+                f,
+                "conv {kernel}x{kernel} stride {stride} padding {padding}: {} -> {out_channels} channels",
+                planes(input)
+            ),
+            LayerSpec::Pool {
+                average,
+                input,
+                kernel,
+                stride,
+                padding,
+            } => write!(
+                f,
+                "{} pool {kernel}x{kernel} stride {stride} padding {padding} on {}",
+                if average { "average" } else { "max" },
+                planes(input)
+            ),
+            LayerSpec::Pad { input, pads } => {
+                write!(f, "zero padding {pads:?} (top, left, bottom, right) of {}", planes(input))
+            }
+            LayerSpec::Activation { function } => write!(f, "{function:?}"),
+        }
+    }
+}

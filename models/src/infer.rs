@@ -55,6 +55,24 @@ pub trait InferModel: Sync {
     /// The secret parameter blocks `[inputs + 1, outputs]` (weights, then
     /// the bias row), in the order of [`InferSpec::block_shapes`].
     fn blocks(&self) -> Result<Vec<ArrayD<f64>>>;
+
+    /// Plaintext predictions (scores) for every row of `data`, by the
+    /// forward pass of private inference on the `f32` backend: what a
+    /// party holding the model computes alone.
+    fn predict_plain(&self, data: &Dataset) -> Result<Vec<Vec<f64>>> {
+        let spec = self.infer_spec(2, 0, 1, InferOutput::Scores, data.rows())?;
+        infer_plain(&mut tessera_layers::F32Backend, &spec, self, data)
+    }
+}
+
+/// Reads a model for inference: an `.onnx` file is imported
+/// ([`crate::OnnxModel`]); any other file is read as a tessera model.
+pub fn load_model(path: &std::path::Path) -> Result<Box<dyn InferModel>> {
+    Ok(if crate::onnx::is_onnx(path) {
+        Box::new(crate::OnnxModel::load(path)?)
+    } else {
+        Box::new(SavedModel::load(path)?)
+    })
 }
 
 impl InferModel for SavedModel {
@@ -72,6 +90,10 @@ impl InferModel for SavedModel {
     fn blocks(&self) -> Result<Vec<ArrayD<f64>>> {
         hidden_activation(&self.training)?;
         Ok(folded_blocks(self))
+    }
+
+    fn predict_plain(&self, data: &Dataset) -> Result<Vec<Vec<f64>>> {
+        self.predict(data)
     }
 }
 
@@ -146,6 +168,11 @@ fn predict_chunks<B: Backend>(
     let chunk = crate::train::eval_chunk(b, &net);
     let mut all = Some(Vec::with_capacity(rows));
     for start in (0..rows).step_by(chunk) {
+        if start > 0 {
+            // Each chunk asks for what the last one did: a provider may
+            // make the next chunks' material while this one is computed.
+            b.step_boundary(&[])?;
+        }
         let xc = if chunk >= rows {
             x.clone()
         } else {
@@ -362,10 +389,10 @@ pub fn infer_fixed(
 
 /// The same computation on any plaintext backend (`f32` for the speed
 /// baseline in benchmarks, fixed point for the bit-faithful reference).
-pub fn infer_plain<B: Backend>(
+pub fn infer_plain<B: Backend, M: InferModel + ?Sized>(
     b: &mut B,
     spec: &InferSpec,
-    model: &dyn InferModel,
+    model: &M,
     rows: &Dataset,
 ) -> Result<Vec<Vec<f64>>> {
     let blocks: Vec<_> = model
@@ -419,6 +446,10 @@ pub fn plan_infer(
     })
 }
 
+/// The most preprocessing words (per party) made ahead of a private
+/// inference (1 GiB); a larger query is served chunk by chunk.
+pub const MAX_PLANNED_WORDS: usize = 1 << 27;
+
 /// Runs private inference with every party as a thread of this process.
 pub fn run_inference_embedded(
     spec: &InferSpec,
@@ -431,7 +462,15 @@ pub fn run_inference_embedded(
     cfg.seed = mpc_seed;
     cfg.preprocessing = spec.preprocessing;
     let planning = std::time::Instant::now();
-    let items = plan_infer(spec, Some(model), cfg.fixed)?;
+    let mut items = plan_infer(spec, Some(model), cfg.fixed)?;
+    let words = items
+        .iter()
+        .try_fold(0usize, |a, m| a.checked_add(m.elements()?));
+    if words.is_none_or(|w| w > MAX_PLANNED_WORDS) {
+        // Too much to hold at once: the chunks' material is made as they
+        // go, each chunk's while the one before is computed.
+        items.clear();
+    }
     let planning_seconds = planning.elapsed().as_secs_f64();
     let outs = run_embedded(&cfg, |sess| -> Result<_> {
         let me = sess.id();

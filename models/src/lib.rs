@@ -50,8 +50,9 @@ pub use arch::{ActivationSpec, Architecture, Head, LayerSpec, MAX_ARCH_LAYERS, M
 pub use data::{train_test_indices, CsvTable, Dataset};
 pub use error::{ModelError, Result};
 pub use infer::{
-    folded_blocks, infer_fixed, infer_plain, party_infer, party_infer_shared, plan_infer,
-    run_inference_embedded, InferModel, InferOutput, InferReport, InferSpec, SharedModel,
+    folded_blocks, infer_fixed, infer_plain, load_model, party_infer, party_infer_shared,
+    plan_infer, run_inference_embedded, InferModel, InferOutput, InferReport, InferSpec,
+    SharedModel,
 };
 pub use job::{
     check_own_data, check_parties, check_parties_shapes, partition, partition_shuffled, party_main,

@@ -90,6 +90,16 @@ fn a_cnn_trains_jointly_saves_and_answers_private_queries_as_in_plaintext() {
             agree >= 19,
             "{agree} of 20 private predictions match plaintext"
         );
+        // Exported to ONNX and imported again, it predicts what it did.
+        let onnx = path.with_extension("onnx");
+        tessera_models::onnx::export(&loaded, &onnx).unwrap();
+        let imported = OnnxModel::load(&onnx).unwrap();
+        std::fs::remove_file(&onnx).unwrap();
+        assert_eq!(imported.input_shape, vec![1, 6, 6]);
+        let again = imported.predict_plain(&queries).unwrap();
+        for (a, b) in again.iter().flatten().zip(plain_scores.iter().flatten()) {
+            assert!((a - b).abs() < 1e-5, "{a} against {b}");
+        }
     }
     // Settings that cannot describe a CNN are refused before any work.
     let mut bad = cnn_spec(2);

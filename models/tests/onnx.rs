@@ -139,3 +139,97 @@ fn private_scores_of_an_imported_network_are_pytorchs_outputs() {
         .fold(0.0, f64::max);
     assert!(worst < 0.02, "worst logit error {worst}");
 }
+
+/// A one-node graph `op(image, w)` on rows of 4 values.
+fn one_node(op: &str, inputs: &[&str]) -> Vec<u8> {
+    use prost::Message;
+    use tessera_models::onnx::proto::*;
+    let info = |name: &str, dims: &[i64]| ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto {
+            tensor_type: Some(TensorTypeProto {
+                elem_type: 1,
+                shape: Some(TensorShapeProto {
+                    dim: dims
+                        .iter()
+                        .map(|&d| Dimension {
+                            dim_value: (d > 0).then_some(d),
+                            dim_param: (d <= 0).then(|| "batch".into()),
+                        })
+                        .collect(),
+                }),
+            }),
+        }),
+    };
+    ModelProto {
+        ir_version: 7,
+        graph: Some(GraphProto {
+            name: "g".into(),
+            node: vec![NodeProto {
+                input: inputs.iter().map(|s| s.to_string()).collect(),
+                output: vec!["y".into()],
+                name: "the_node".into(),
+                op_type: op.into(),
+                ..Default::default()
+            }],
+            initializer: vec![TensorProto {
+                name: "w".into(),
+                dims: vec![4, 2],
+                data_type: 1,
+                float_data: vec![0.5; 8],
+                ..Default::default()
+            }],
+            input: vec![info("image", &[0, 4])],
+            output: vec![info("y", &[0, 2])],
+        }),
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn unsupported_graphs_are_refused_naming_the_node() {
+    let load = |bytes: &[u8]| OnnxModel::from_bytes(bytes, std::path::Path::new("m.onnx"));
+    // The supported one-node graph loads, and gives x W.
+    let ok = load(&one_node("MatMul", &["image", "w"])).unwrap();
+    assert_eq!(
+        ok.arch.layers,
+        vec![LayerSpec::Dense {
+            inputs: 4,
+            outputs: 2
+        }]
+    );
+    for (bytes, wanted) in [
+        (
+            one_node("LSTM", &["image", "w"]),
+            "'the_node' (LSTM): operator LSTM is not supported",
+        ),
+        (one_node("Add", &["image", "image"]), "skip connection"),
+        (
+            one_node("MatMul", &["w", "image"]),
+            "must be the rows computed so far",
+        ),
+        (
+            one_node("MatMul", &["image", "nowhere"]),
+            "'nowhere' is not defined",
+        ),
+        (b"not a protobuf at all".to_vec(), "not an ONNX model"),
+    ] {
+        let err = load(&bytes)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {wanted}"));
+        assert!(err.contains(wanted), "{err}");
+    }
+    // Weights beyond the fixed-point range are refused too.
+    let mut big = one_node("MatMul", &["image", "w"]);
+    let at = big
+        .windows(4)
+        .position(|w| w == 0.5f32.to_le_bytes())
+        .unwrap();
+    big[at..at + 4].copy_from_slice(&1e30f32.to_le_bytes());
+    assert!(load(&big).err().unwrap().contains("finite and below"));
+}

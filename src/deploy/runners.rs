@@ -84,7 +84,7 @@ pub struct InferMetrics {
 /// Runs party `id` of a private-inference job file: the owner contributes
 /// its model, the querier its rows, and only the querier learns the predictions.
 pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, DeployError> {
-    use crate::models::{party_infer, InferSpec, SavedModel};
+    use crate::models::{load_model, party_infer, InferSpec};
     let inf = file.inference.as_ref().expect("an inference job");
     let n = file.party.len();
     let me = file.party.get(id).ok_or_else(|| DeployError::JobFile {
@@ -93,7 +93,7 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
     })?;
     let start = Instant::now();
     let model = if id == inf.owner {
-        Some(SavedModel::load(file.path(&inf.model))?)
+        Some(load_model(&file.path(&inf.model))?)
     } else {
         None
     };
@@ -110,7 +110,7 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
     });
     // The owner announces the architecture (not the weights), sized for one row.
     let arch = match &model {
-        Some(m) => Some(InferSpec::new(m, n, inf.owner, inf.querier, inf.output, 1)?),
+        Some(m) => Some(m.infer_spec(n, inf.owner, inf.querier, inf.output, 1)?),
         None => None,
     };
     let name = party_name(id);
@@ -158,7 +158,7 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
     let fixed = crate::tensor::FixedPoint::new(spec.frac_bits)
         .map_err(|e| crate::models::ModelError::Config(e.to_string()))?;
     let plan = match (id, file.preprocessing) {
-        (0, Provider::Dealer) => crate::models::plan_infer(&spec, owned(&model), fixed)?,
+        (0, Provider::Dealer) => crate::models::plan_infer(&spec, model.as_deref(), fixed)?,
         _ => Vec::new(),
     };
     let connect_s = start.elapsed().as_secs_f64();
@@ -167,7 +167,7 @@ pub fn run_inference_party(file: &JobFile, id: usize) -> Result<InferMetrics, De
     sess.prep()
         .plan(&plan)
         .map_err(crate::models::ModelError::from)?;
-    let predictions = party_infer(&mut sess, &spec, owned(&model), rows.as_ref())?;
+    let predictions = party_infer(&mut sess, &spec, model.as_deref(), rows.as_ref())?;
     sess.finish().map_err(crate::models::ModelError::from)?;
     let predictions_path = match &predictions {
         Some(p) => {
@@ -288,9 +288,4 @@ pub fn run_dealer(file: &JobFile) -> Result<u64, DeployError> {
         .collect();
     let dealer = Dealer::start(channels, prg).map_err(crate::models::ModelError::from)?;
     Ok(dealer.serve().map_err(crate::models::ModelError::from)?)
-}
-
-/// The owner's model as inference takes it.
-fn owned(model: &Option<crate::models::SavedModel>) -> Option<&dyn crate::models::InferModel> {
-    model.as_ref().map(|m| m as &dyn crate::models::InferModel)
 }

@@ -74,10 +74,12 @@ impl Tensor {
                 i32::from_le_bytes(b.try_into().expect("4 bytes")) as f64
             }),
             data_type::INT32 => t.int32_data.iter().map(|&v| v as f64).collect(),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "tensor '{}' has ONNX data type {other}; float, double, int32 and int64 are read",
                 t.name
-            )),
+            ))
+            }
         };
         if data.len() != len {
             return Err(format!(

@@ -238,28 +238,35 @@ impl<'g> Walker<'g> {
         if all_constant || op == "Shape" {
             return self.shape_arithmetic(node);
         }
-        let data = self.data_input(node, 0)?;
+        if op == "Add" {
+            return self.bias(node);
+        }
+        let Some(data) = self.data_input(node, 0)? else {
+            return Err(format!(
+                "its first input must be the rows computed so far; {op} with a constant first \
+                 is not supported (does the graph multiply in the other order?)"
+            ));
+        };
         match op {
             "Identity" | "Dropout" => {
-                let shape = data.ok_or("a constant input")?;
+                let shape = data;
                 let foldable = self.foldable;
                 self.set_data(node, shape, foldable)
             }
             "Flatten" => {
-                let shape = data.ok_or("a constant input")?;
+                let shape = data;
                 if attr_int(node, "axis", 1) != 1 {
                     return Err("only Flatten with axis 1 (keeping the batch) is supported".into());
                 }
                 let flat = shape.iter().product();
                 self.set_data(node, vec![flat], self.foldable)
             }
-            "Reshape" => self.reshape(node, data.ok_or("a constant input")?),
-            "Gemm" | "MatMul" => self.dense(node, data.ok_or("a constant input")?),
-            "Conv" => self.conv(node, data.ok_or("a constant input")?),
-            "Add" => self.bias(node),
-            "BatchNormalization" => self.batch_norm(node, data.ok_or("a constant input")?),
+            "Reshape" => self.reshape(node, data),
+            "Gemm" | "MatMul" => self.dense(node, data),
+            "Conv" => self.conv(node, data),
+            "BatchNormalization" => self.batch_norm(node, data),
             "Relu" | "Sigmoid" | "Tanh" => {
-                let shape = data.ok_or("a constant input")?;
+                let shape = data;
                 let function = match op {
                     "Relu" => ActivationSpec::Relu,
                     "Sigmoid" => ActivationSpec::Sigmoid,
@@ -269,7 +276,7 @@ impl<'g> Walker<'g> {
                 self.set_data(node, shape, false)
             }
             "Softmax" | "LogSoftmax" => {
-                let shape = data.ok_or("a constant input")?;
+                let shape = data;
                 let axis = attr_int(node, "axis", if self.opset >= 13 { -1 } else { 1 });
                 if shape.len() != 1 || !(axis == -1 || axis == 1) {
                     return Err(format!(
@@ -284,10 +291,8 @@ impl<'g> Walker<'g> {
                 });
                 Ok(())
             }
-            "MaxPool" | "AveragePool" | "GlobalAveragePool" => {
-                self.pool(node, data.ok_or("a constant input")?)
-            }
-            "Pad" => self.pad(node, data.ok_or("a constant input")?),
+            "MaxPool" | "AveragePool" | "GlobalAveragePool" => self.pool(node, data),
+            "Pad" => self.pad(node, data),
             other => Err(format!(
                 "operator {other} is not supported (supported: Gemm, MatMul, Add, Relu, Sigmoid, \
                  Tanh, Conv, MaxPool, AveragePool, GlobalAveragePool, Pad, Flatten, Reshape, \

@@ -292,15 +292,7 @@ impl Material {
     /// request is sized before anything is allocated for it).
     pub(crate) fn check_size(&self) -> std::result::Result<(), String> {
         let max = crate::channel::MAX_MESSAGE_ELEMS;
-        let (random, determined) = self.layout();
-        let total = random
-            .iter()
-            .chain(&determined)
-            .try_fold(0usize, |acc, (s, _)| {
-                let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
-                acc.checked_add(n)
-            });
-        match total {
+        match self.elements() {
             Some(t) if t <= max => Ok(()),
             Some(t) => Err(format!(
                 "request for {t} elements, more than the limit of {max}"
@@ -311,6 +303,19 @@ impl Material {
 }
 
 impl Material {
+    /// Elements (64-bit words) in all of the item's components; `None` if
+    /// the count overflows.
+    pub fn elements(&self) -> Option<usize> {
+        let (random, determined) = self.layout();
+        random
+            .iter()
+            .chain(&determined)
+            .try_fold(0usize, |acc, (s, _)| {
+                let n = s.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
+                acc.checked_add(n)
+            })
+    }
+
     pub(crate) fn decode_row_triple(
         transposed: u8,
         bytes: &[u8],

@@ -79,6 +79,10 @@ pub(crate) enum Command {
         after_help = "Example:\n  tessera inspect model.json\n  tessera inspect model.json --json"
     )]
     Inspect(InspectArgs),
+    /// Write a trained model as an ONNX network (its feature scaling folded
+    /// in), for onnxruntime, PyTorch or any other tool that reads ONNX.
+    #[command(after_help = "Example:\n  tessera export model.json --out model.onnx")]
+    Export(ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -110,8 +114,18 @@ pub(crate) struct BenchArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct InspectArgs {
+    /// A model file written by `tessera train` or `tessera party`, or an
+    /// ONNX network (`.onnx`).
+    pub(crate) model: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ExportArgs {
     /// A model file written by `tessera train` or `tessera party`.
     pub(crate) model: PathBuf,
+    /// Where to write the ONNX network.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -290,10 +304,13 @@ pub(crate) enum OutputArg {
 
 #[derive(clap::Args)]
 pub(crate) struct InferArgs {
-    /// The model file (held by the owner).
+    /// The model (held by the owner): a file written by `tessera train`, or
+    /// an ONNX network (`.onnx`, e.g. exported from PyTorch).
     #[arg(long)]
     pub(crate) model: PathBuf,
-    /// CSV rows to score (held by the querier; a `label` column is ignored).
+    /// The rows to score (held by the querier): a CSV file (a `label` column
+    /// is ignored; an image's pixels in row-major order, e.g. 784 columns for
+    /// a 1x28x28 input), or a directory with the MNIST test files.
     #[arg(long)]
     pub(crate) data: PathBuf,
     /// Number of parties.
@@ -320,10 +337,11 @@ pub(crate) struct InferArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct PredictArgs {
-    /// A model file written by `tessera train`.
+    /// A model file written by `tessera train`, or an ONNX network (`.onnx`).
     #[arg(long)]
     pub(crate) model: PathBuf,
-    /// CSV with the model's feature columns (a `label` column is ignored).
+    /// CSV with the model's feature columns (a `label` column is ignored),
+    /// or a directory with the MNIST test files.
     #[arg(long)]
     pub(crate) data: PathBuf,
     /// Where to write predictions (CSV); standard output if omitted.

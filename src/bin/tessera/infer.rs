@@ -1,10 +1,28 @@
 //! `tessera infer` (private inference) and `tessera predict` (plaintext, by a model holder).
 
 use super::*;
+use tessera::models::{load_model, InferModel};
+
+/// The rows to score: a CSV file, or a directory with the MNIST test
+/// files (idx, gzipped or not; pixels scaled to [0, 1]).
+fn query_rows(path: &std::path::Path) -> Result<Dataset> {
+    if path.is_dir() {
+        use tessera::models::{load_mnist, MnistSet, Pixels};
+        return Ok(load_mnist(path, MnistSet::Test, Pixels::Unit, None)?);
+    }
+    Ok(Dataset::from_csv(path)?)
+}
+
+/// The CSV columns of `model`'s predictions.
+fn csv_of(model: &dyn InferModel, preds: &[Vec<f64>], what: Columns) -> Result<String> {
+    let spec = model.infer_spec(2, 0, 1, InferOutput::Scores, preds.len())?;
+    let outputs = spec.dims.last().copied().unwrap_or(1);
+    Ok(predictions_csv(spec.kind, outputs, preds, what))
+}
 
 pub(crate) fn infer(a: InferArgs, out: Output) -> Result<()> {
-    let model = SavedModel::load(&a.model)?;
-    let data = Dataset::from_csv(&a.data)?;
+    let model = load_model(&a.model)?;
+    let data = query_rows(&a.data)?;
     let output = match a.output {
         OutputArg::Class => InferOutput::Class,
         OutputArg::Scores => InferOutput::Scores,
@@ -19,7 +37,7 @@ pub(crate) fn infer(a: InferArgs, out: Output) -> Result<()> {
     let bar = spinner(out, "computing the predictions under MPC");
     let start = std::time::Instant::now();
     let report = tessera::infer_privately(
-        &model,
+        model.as_ref(),
         &data,
         a.parties,
         a.owner,
@@ -34,12 +52,7 @@ pub(crate) fn infer(a: InferArgs, out: Output) -> Result<()> {
         InferOutput::Class => Columns::Class,
         InferOutput::Scores => Columns::Scores,
     };
-    let csv = predictions_csv(
-        model.kind,
-        model.training.classes,
-        &report.predictions,
-        what,
-    );
+    let csv = csv_of(model.as_ref(), &report.predictions, what)?;
     if let Some(path) = &a.out {
         std::fs::write(path, &csv).with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -69,11 +82,12 @@ pub(crate) fn infer(a: InferArgs, out: Output) -> Result<()> {
 }
 
 pub(crate) fn predict(a: PredictArgs, out: Output) -> Result<()> {
-    let model = SavedModel::load(&a.model)?;
-    let data = Dataset::from_csv(&a.data)?;
-    let preds = model.predict(&data)?;
-    let csv = predictions_csv(model.kind, model.training.classes, &preds, Columns::Both);
-    let accuracy = match (&data.labels, model.kind) {
+    let model = load_model(&a.model)?;
+    let data = query_rows(&a.data)?;
+    let preds = model.predict_plain(&data)?;
+    let csv = csv_of(model.as_ref(), &preds, Columns::Both)?;
+    let kind = model.infer_spec(2, 0, 1, InferOutput::Scores, 1)?.kind;
+    let accuracy = match (&data.labels, kind) {
         (Some(labels), kind) if kind != ModelKind::Linear => {
             let correct = preds
                 .iter()

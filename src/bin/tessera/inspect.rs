@@ -3,6 +3,9 @@
 use super::*;
 
 pub(crate) fn inspect(a: InspectArgs, out: Output) -> Result<()> {
+    if tessera::models::is_onnx(&a.model) {
+        return inspect_onnx(&a, out);
+    }
     let m = SavedModel::load(&a.model)?;
     if out.json {
         let v = serde_json::json!({
@@ -116,4 +119,64 @@ pub(crate) fn inspect_dims(m: &SavedModel) -> Vec<usize> {
         dims.extend(m.layers.iter().map(|l| l.bias.len()));
     }
     dims
+}
+
+/// `tessera inspect` of an ONNX network: what tessera imported from it.
+pub(crate) fn inspect_onnx(a: &InspectArgs, out: Output) -> Result<()> {
+    let m = tessera::models::OnnxModel::load(&a.model)?;
+    let widths = m.arch.widths()?;
+    if out.json {
+        let v = serde_json::json!({
+            "path": a.model,
+            "format": "onnx",
+            "producer": m.producer,
+            "opset": m.opset,
+            "input": {"name": m.input_name, "shape": m.input_shape},
+            "architecture": m.arch,
+            "parameters": m.parameters(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if out.quiet {
+        return Ok(());
+    }
+    println!(
+        "{}: ONNX network from {} (opset {})",
+        a.model.display(),
+        if m.producer.is_empty() {
+            "an unnamed tool"
+        } else {
+            &m.producer
+        },
+        m.opset
+    );
+    println!(
+        "  input '{}': rows of shape {:?} ({} values; a CSV row is read in row-major order)",
+        m.input_name, m.input_shape, m.arch.inputs
+    );
+    for (l, w) in m.arch.layers.iter().zip(&widths) {
+        println!("  {l}  ->  {w} values");
+    }
+    println!("  then: {:?} of the outputs", m.arch.head);
+    println!(
+        "  {} parameters (batch normalisations and biases folded into the layers before them)",
+        m.parameters()
+    );
+    Ok(())
+}
+
+/// `tessera export`: a trained model as an ONNX network.
+pub(crate) fn export(a: ExportArgs, out: Output) -> Result<()> {
+    let m = SavedModel::load(&a.model)?;
+    tessera::models::onnx::export(&m, &a.out)
+        .with_context(|| format!("cannot export {}", a.model.display()))?;
+    if out.text() {
+        eprintln!(
+            "wrote {} as ONNX (opset 13) to {}: it takes the raw features, scaling included",
+            a.model.display(),
+            a.out.display()
+        );
+    }
+    Ok(())
 }

@@ -86,6 +86,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Predict(a) => predict(a, out),
         Command::Infer(a) => infer(a, out),
         Command::Inspect(a) => inspect(a, out),
+        Command::Export(a) => export(a, out),
         Command::Bench(a) => bench(a, out),
         Command::Keygen(a) => {
             at_least_two_parties(a.parties)?;
