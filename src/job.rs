@@ -115,6 +115,14 @@ impl Job {
         self.spec.train.relu_degree = Some(degree);
         self
     }
+    /// A CNN: these convolutional stages on images of shape `image`
+    /// (`[channels, height, width]`) before the MLP's dense layers.
+    pub fn convolutions(mut self, stages: &[crate::models::ConvSpec], image: [usize; 3]) -> Self {
+        self.spec.train.convolutions = stages.to_vec();
+        self.spec.train.image = Some(image);
+        self
+    }
+
     /// Evaluate on the held-out rows after every epoch (one more opening per epoch).
     pub fn epoch_eval(mut self, on: bool) -> Self {
         self.spec.train.epoch_eval = on;

@@ -305,6 +305,8 @@ fn bench_quick_runs_every_task_and_reports_json() {
         .arg(repo("data"))
         .arg("--mnist")
         .arg(repo("../shared/data/mnist"))
+        .arg("--onnx")
+        .arg(repo("models/tests/fixtures/onnx"))
         .arg("--markdown")
         .arg(&md)
         .output()
@@ -327,6 +329,11 @@ fn bench_quick_runs_every_task_and_reports_json() {
             "mnist_logreg_epoch",
             "mnist_mlp_epoch",
             "mnist_mlp_inference",
+            "onnx_fc_inference",
+            "onnx_fc_inference_1",
+            "onnx_cnn_inference",
+            "onnx_cnn_inference_1",
+            "mnist_cnn_epoch",
             "matmul",
             "beaver_triples",
             "relu",

@@ -300,3 +300,52 @@ fn train_cnn_untrained() -> ArrayD<f64> {
     let c = Conv2d::new(&mut b, CNN_INPUT, 2, Init::Uniform { seed: 1 }).unwrap();
     b.reveal(&c.weight, "w").unwrap()
 }
+
+#[test]
+fn zero_padding_matches_direct_loops_and_passes_gradients_back() {
+    use tessera_layers::{Module, Pad2d};
+    let (c, h, w) = (2, 3, 4);
+    let pad = Pad2d {
+        input: [c, h, w],
+        pads: [1, 0, 2, 3],
+    };
+    let [_, oh, ow] = pad.output();
+    assert_eq!((oh, ow), (6, 7));
+    let x = random(2, c * h * w, 8, 1.0);
+    let g = random(2, c * oh * ow, 9, 1.0);
+    let mut b = F32Backend;
+    let (xt, gt) = (b.public(&x).unwrap(), b.public(&g).unwrap());
+    let mut layer = pad;
+    let yt = layer.forward(&mut b, &xt).unwrap();
+    let y = b.reveal(&yt, "y").unwrap();
+    let dx = layer.backward(&mut b, &gt, true).unwrap().unwrap();
+    let dx = b.reveal(&dx, "dx").unwrap();
+    for n in 0..2 {
+        for ch in 0..c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    // Row oy, column ox of the output is input (oy - top, ox - left).
+                    let (iy, ix) = (oy as isize - 1, ox as isize);
+                    let inside = iy >= 0 && (iy as usize) < h && ix < w as isize;
+                    let want = if inside {
+                        x[[n, ch * h * w + iy as usize * w + ix as usize]]
+                    } else {
+                        0.0
+                    };
+                    let o = ch * oh * ow + oy * ow + ox;
+                    assert!((y[[n, o]] - want).abs() < 1e-6, "({n}, {ch}, {oy}, {ox})");
+                    if inside {
+                        let i = ch * h * w + iy as usize * w + ix as usize;
+                        assert!((dx[[n, i]] - g[[n, o]]).abs() < 1e-6);
+                    }
+                }
+            }
+        }
+    }
+    // A row of the wrong width is refused, naming the layer.
+    let wrong = b.public(&random(1, 5, 1, 1.0)).unwrap();
+    assert!(matches!(
+        layer.predict(&mut b, &wrong),
+        Err(LayerError::Shape { op: "pad2d", .. })
+    ));
+}

@@ -64,6 +64,16 @@ pub struct InferSpec {
     pub graph: Option<Architecture>,
 }
 
+/// The owner and the querier must be two different parties.
+fn check_roles(parties: usize, owner: PartyId, querier: PartyId) -> Result<()> {
+    if parties < 2 || owner >= parties || querier >= parties || owner == querier {
+        return Err(ModelError::Config(format!(
+            "owner {owner} and querier {querier} must be two different parties among {parties}"
+        )));
+    }
+    Ok(())
+}
+
 fn default_frac_bits() -> u32 {
     tessera_tensor::DEFAULT_FRAC_BITS
 }
@@ -78,11 +88,7 @@ impl InferSpec {
         output: InferOutput,
         rows: usize,
     ) -> Result<Self> {
-        if parties < 2 || owner >= parties || querier >= parties || owner == querier {
-            return Err(ModelError::Config(format!(
-                "owner {owner} and querier {querier} must be two different parties among {parties}"
-            )));
-        }
+        check_roles(parties, owner, querier)?;
         let mut dims = vec![model.features.len()];
         if model.kind.is_multiclass() {
             dims.extend(model.layers.iter().map(|l| l.bias.len()));
@@ -115,11 +121,7 @@ impl InferSpec {
         output: InferOutput,
         rows: usize,
     ) -> Result<Self> {
-        if parties < 2 || owner >= parties || querier >= parties || owner == querier {
-            return Err(ModelError::Config(format!(
-                "owner {owner} and querier {querier} must be two different parties among {parties}"
-            )));
-        }
+        check_roles(parties, owner, querier)?;
         let outputs = graph.outputs()?;
         let kind = match (outputs, graph.head) {
             (1, crate::arch::Head::Sigmoid) => ModelKind::Logistic,

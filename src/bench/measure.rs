@@ -124,7 +124,7 @@ pub(crate) fn fastest_run<T>(
 pub(crate) fn inference_task(
     name: &str,
     description: String,
-    model: &SavedModel,
+    model: &dyn InferModel,
     rows: &Dataset,
     target: Option<f64>,
     reps: usize,
@@ -137,7 +137,7 @@ pub(crate) fn inference_task(
         Ok((cost, report))
     })?;
     let peak = peak_memory();
-    let spec = InferSpec::new(model, 2, 0, 1, InferOutput::Class, rows.rows())?;
+    let spec = model.infer_spec(2, 0, 1, InferOutput::Class, rows.rows())?;
     let (plain_s, plain) = best_of(20, || {
         infer_plain(&mut crate::layers::F32Backend, &spec, model, rows)
     });

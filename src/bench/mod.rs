@@ -2,6 +2,7 @@
 //! twin in the same process, with the cost MPC adds: preprocessing wait,
 //! bytes and rounds per party, and peak memory.
 
+mod images;
 mod measure;
 mod mnist;
 mod rates;
@@ -12,7 +13,9 @@ pub use mnist::load_mnist_binary;
 pub use rates::*;
 pub use table::markdown;
 
-use crate::models::{infer_plain, Dataset, InferOutput, InferSpec, ModelError, Result, SavedModel};
+use crate::models::{
+    infer_plain, Dataset, InferModel, InferOutput, ModelError, Result, SavedModel,
+};
 use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
 use crate::protocols::{approx, arith, binary, AShare, ProtocolError, Session};
 use crate::tensor::{matmul::f32_matmul, FixedPoint, Prg, RingTensor};
@@ -28,6 +31,9 @@ pub struct BenchOptions {
     pub quick: bool,
     /// Where the MNIST idx files are (`train-images-idx3-ubyte.gz`, ...).
     pub mnist: PathBuf,
+    /// Where the ONNX fixtures are (`mnist_fc.onnx`, `mnist_cnn.onnx`,
+    /// `mnist_test100.csv`).
+    pub onnx: PathBuf,
     /// Directory of the shipped CSVs (`breast_cancer.csv`, `digits.csv`).
     pub data: PathBuf,
     /// Only tasks whose name contains this.
@@ -191,6 +197,12 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
 
     if wanted("mnist_mlp") {
         mnist_mlp_tasks(opts, reps, &mut out, &mut progress)?;
+    }
+    if wanted("onnx") {
+        images::onnx_tasks(opts, reps, &mut out, &mut progress)?;
+    }
+    if wanted("mnist_cnn") {
+        images::mnist_cnn_epoch(opts, &mut out, &mut progress)?;
     }
 
     // With OT a matrix triple costs about 2 kbit per scalar product, so the

@@ -93,6 +93,10 @@ pub(crate) struct BenchArgs {
     /// Directory with the MNIST idx files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz).
     #[arg(long, default_value = "../shared/data/mnist")]
     pub(crate) mnist: PathBuf,
+    /// Directory of the ONNX fixtures (`mnist_fc.onnx`, `mnist_cnn.onnx`,
+    /// `mnist_test100.csv`).
+    #[arg(long, default_value = "models/tests/fixtures/onnx")]
+    pub(crate) onnx: PathBuf,
     /// Directory with breast_cancer.csv and digits.csv.
     #[arg(long, default_value = "data")]
     pub(crate) data: PathBuf,

@@ -6,6 +6,7 @@ pub(crate) fn bench(a: BenchArgs, out: Output) -> Result<()> {
     let opts = tessera::bench::BenchOptions {
         quick: a.quick,
         mnist: a.mnist,
+        onnx: a.onnx,
         data: a.data,
         filter: a.only,
         preprocessing: a.preprocessing,
