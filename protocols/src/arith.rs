@@ -190,6 +190,15 @@ pub(crate) fn open_mixed(
                     .zip(&mut words)
                     .for_each(|(a, b)| *a = a.wrapping_add(b)),
                 Sharing::Binary => dst.iter_mut().zip(&mut words).for_each(|(a, b)| *a ^= b),
+                Sharing::Wide => {
+                    for pair in dst.chunks_exact_mut(2) {
+                        let (lo, hi) = (words.next().unwrap_or(0), words.next().unwrap_or(0));
+                        let v = (pair[0] as u128 | (pair[1] as u128) << 64)
+                            .wrapping_add(lo as u128 | (hi as u128) << 64);
+                        pair[0] = v as u64;
+                        pair[1] = (v >> 64) as u64;
+                    }
+                }
             }
             at += x.len();
         }

@@ -6,6 +6,18 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
+    /// The active mode's integrity check failed: some party deviated from
+    /// the protocol (sent a wrong share, opening, commitment or broadcast).
+    /// Nothing computed after the last passed check was released.
+    #[error("party {party}: integrity check failed ({check}): {detail}; some party deviated from the protocol, so this party stops and releases nothing")]
+    CheatingDetected {
+        /// The party reporting it.
+        party: usize,
+        /// Which check failed.
+        check: &'static str,
+        /// What did not match.
+        detail: String,
+    },
     /// Communication with a peer failed; the session cannot continue.
     #[error("party {party}: connection to {peer} failed: {error}")]
     Net {

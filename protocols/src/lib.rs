@@ -35,6 +35,7 @@
 //! assert_eq!(out[1].value, 42);
 //! ```
 
+pub mod active;
 pub mod approx;
 pub mod arith;
 pub mod binary;

@@ -74,6 +74,7 @@ const PLAN_BATCH: usize = 1;
 /// parties is their [`Role`]: party 0 receives the determined components
 /// from the dealer, the others expand everything from the seed.
 pub struct DealerClient {
+    party: usize,
     seed: Seed,
     next: u64,
     /// Items announced by `plan`, from index `planned_from` on.
@@ -140,6 +141,7 @@ impl DealerClient {
             Role::Expander { _link: channel }
         };
         Ok(Self {
+            party,
             seed,
             next: 0,
             planned: Vec::new(),
@@ -153,7 +155,7 @@ impl DealerClient {
     /// dealer's part of the determined components.
     fn make(&mut self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
         let (_, determined) = item.layout();
-        let (mut out, mut prg) = item.draw_random(&self.seed, k);
+        let (mut out, mut prg) = item.draw_random(&self.seed, k, self.party);
         match &mut self.role {
             Role::Expander { .. } => out.extend(draw(&mut prg, &determined)),
             Role::Receiver(link) if item.is_dealt() => out.extend(link.fetch(k, item)?),
@@ -351,6 +353,10 @@ impl Preprocessing for DealerClient {
         Ok(())
     }
 
+    fn mac_key_share(&self) -> Result<u128> {
+        Ok(super::auth::key_share(&self.seed))
+    }
+
     fn bytes_received(&self) -> u64 {
         // The seed, and party 0's answers.
         32 + match &self.role {
@@ -404,12 +410,20 @@ impl Dealer {
     /// every party's streams for that item exactly as the party does.
     pub fn deal(&self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
         let (random, determined) = item.layout();
-        let (per_party_random, mut prgs): (Vec<Vec<RingTensor>>, Vec<Prg>) =
-            self.seeds.iter().map(|s| item.draw_random(s, k)).unzip();
+        let (per_party_random, mut prgs): (Vec<Vec<RingTensor>>, Vec<Prg>) = self
+            .seeds
+            .iter()
+            .enumerate()
+            .map(|(p, s)| item.draw_random(s, k, p))
+            .unzip();
         let secrets: Vec<RingTensor> = (0..random.len())
             .map(|c| combine(per_party_random.iter().map(|v| &v[c]), random[c].1))
             .collect::<Result<_>>()?;
-        let determined_secrets = item.determine(&secrets)?;
+        let key = self
+            .seeds
+            .iter()
+            .fold(0u128, |a, s| a.wrapping_add(super::auth::key_share(s)));
+        let determined_secrets = item.determine(&secrets, key)?;
         let others: Vec<Vec<RingTensor>> =
             prgs[1..].iter_mut().map(|p| draw(p, &determined)).collect();
         determined
@@ -421,6 +435,7 @@ impl Dealer {
                     match sharing {
                         Sharing::Arithmetic => share.sub_assign(&o[c])?,
                         Sharing::Binary => share.xor_assign(&o[c])?,
+                        Sharing::Wide => share = super::auth::wide_add(&share, &o[c], true)?,
                     }
                 }
                 Ok(share)
@@ -461,6 +476,7 @@ fn combine<'a>(
         match sharing {
             Sharing::Arithmetic => acc.add_assign(p)?,
             Sharing::Binary => acc.xor_assign(p)?,
+            Sharing::Wide => acc = super::auth::wide_add(&acc, p, false)?,
         }
     }
     Ok(acc)

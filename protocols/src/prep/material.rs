@@ -2,6 +2,7 @@
 //! shapes, the order and sharing of its components, and (for the dealer's
 //! seeded dealing) how each party draws its random components.
 
+use super::auth::AuthKind;
 use super::{Sharing, MAX_FANOUT};
 use crate::error::Result;
 use tessera_tensor::{wire, Prg, RingTensor, Seed};
@@ -64,6 +65,8 @@ pub enum Material {
         /// `A_I^T B` instead of `A_I B`.
         transposed: bool,
     },
+    /// Authenticated material for the actively secure mode (see [`super::auth`]).
+    Auth(AuthKind),
 }
 
 impl Material {
@@ -79,6 +82,13 @@ impl Material {
             Material::EdaSelect(_) => 8,
             Material::Mask { .. } => 9,
             Material::RowTriple { .. } => 10,
+            Material::Auth(k) => match k {
+                AuthKind::Triple(_) => 11,
+                AuthKind::MatTriple(..) => 12,
+                AuthKind::Trunc(..) => 13,
+                AuthKind::Random(_) => 14,
+                AuthKind::Input(..) => 15,
+            },
         }
     }
 
@@ -86,6 +96,11 @@ impl Material {
     pub(crate) fn layout(&self) -> (Vec<Component>, Vec<Component>) {
         use Sharing::*;
         match self {
+            Material::Auth(k) => {
+                let (r, d) = k.layout();
+                let tag = |v: Vec<Vec<usize>>| v.into_iter().map(|s| (s, Wide)).collect();
+                (tag(r), tag(d))
+            }
             Material::Triple(s) => (
                 vec![(s.clone(), Arithmetic), (s.clone(), Arithmetic)],
                 vec![(s.clone(), Arithmetic)],
@@ -154,9 +169,11 @@ impl Material {
             .collect()
     }
 
-    /// The determined components' secret values from the random components' secrets.
-    pub(crate) fn determine(&self, random: &[RingTensor]) -> Result<Vec<RingTensor>> {
+    /// The determined components' secret values from the random components'
+    /// secrets (and, for authenticated items, the MAC key).
+    pub(crate) fn determine(&self, random: &[RingTensor], key: u128) -> Result<Vec<RingTensor>> {
         Ok(match self {
+            Material::Auth(k) => k.determine(random, key)?,
             Material::Triple(_) => vec![random[0].mul(&random[1])?],
             Material::Square(_) => vec![random[0].mul(&random[0])?],
             Material::MatTriple(..) => vec![random[0].matmul(&random[1])?],
@@ -230,6 +247,10 @@ impl Material {
                 cols,
             } => (vec![*id as usize, *start, *rows, *cols], 0),
             Material::RowTriple { .. } => unreachable!("encoded above"),
+            Material::Auth(AuthKind::MatTriple(m, k, n)) => (vec![*m, *k, *n], 0),
+            Material::Auth(AuthKind::Trunc(s, f)) => (s.clone(), *f),
+            Material::Auth(AuthKind::Input(s, owner)) => (s.clone(), *owner as u32),
+            Material::Auth(AuthKind::Triple(s) | AuthKind::Random(s)) => (s.clone(), 0),
             Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
         };
         let mut out = vec![self.tag(), f as u8, dims.len() as u8];
@@ -281,6 +302,11 @@ impl Material {
             }
             (6, _) => Material::EdaBits(dims),
             (7, _) if (1..=64).contains(f) => Material::WordBits(dims, *f as u32),
+            (11, _) => Material::Auth(AuthKind::Triple(dims)),
+            (12, &[m, k, n]) => Material::Auth(AuthKind::MatTriple(m, k, n)),
+            (13, _) if (1..=62).contains(f) => Material::Auth(AuthKind::Trunc(dims, *f as u32)),
+            (14, _) => Material::Auth(AuthKind::Random(dims)),
+            (15, _) => Material::Auth(AuthKind::Input(dims, *f as usize)),
             _ => return Err(format!("unknown request tag {tag}")),
         };
         item.check_size()?;
@@ -349,7 +375,7 @@ impl Material {
     /// `seed`, from the item's own stream, except rows of a persistent mask,
     /// which come from their rows' streams. Returns the item's stream where
     /// the determined components (parties other than 0) continue.
-    pub(crate) fn draw_random(&self, seed: &Seed, k: u64) -> (Vec<RingTensor>, Prg) {
+    pub(crate) fn draw_random(&self, seed: &Seed, k: u64, party: usize) -> (Vec<RingTensor>, Prg) {
         let (random, _) = self.layout();
         let mut prg = Prg::for_item(seed, k, self.fingerprint());
         let drawn = match self {
@@ -365,6 +391,7 @@ impl Material {
                 mask_rows(seed, *mask, *cols, rows.iter().copied()),
                 prg.uniform(&random[1].0),
             ],
+            Material::Auth(kind) => kind.draw(&mut prg, party),
             _ => draw(&mut prg, &random),
         };
         (drawn, prg)

@@ -18,6 +18,7 @@
 use crate::error::{ProtocolError, Result};
 use tessera_tensor::RingTensor;
 
+pub mod auth;
 pub mod dealer;
 mod material;
 pub mod ot;
@@ -38,6 +39,9 @@ pub enum Sharing {
     Arithmetic,
     /// XOR shares of bit-packed words.
     Binary,
+    /// Additive shares modulo 2^128, as word pairs `[.., 2]` (low word
+    /// first): the authenticated material of the active mode.
+    Wide,
 }
 
 /// The most words one [`Material::BitTriple`] ANDs with the same word.
@@ -94,6 +98,14 @@ pub trait Preprocessing: Send {
         let _ = (owner, left, dims);
         Err(ProtocolError::Preprocessing(
             "this provider cannot make products with a party's own data".into(),
+        ))
+    }
+    /// This party's share of the MAC key of the actively secure mode
+    /// ([`auth`]). A provider that cannot make authenticated material says so.
+    fn mac_key_share(&self) -> Result<u128> {
+        Err(ProtocolError::Preprocessing(
+            "this provider cannot make authenticated material (active security needs the dealer)"
+                .into(),
         ))
     }
     /// Bytes received from the provider so far.

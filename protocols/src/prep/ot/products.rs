@@ -447,6 +447,13 @@ impl OtProvider {
     pub(super) fn make(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
         let shape_of = |s: &[usize]| s.iter().product::<usize>();
         Ok(match item {
+            Material::Auth(_) => {
+                return Err(crate::ProtocolError::Preprocessing(
+                    "authenticated material (active security) is made by the dealer; \
+                     the parties cannot make it by OT yet"
+                        .into(),
+                ))
+            }
             Material::Triple(s) => {
                 let a = self.local.uniform(s);
                 let b = self.local.uniform(s);

@@ -40,6 +40,7 @@ fn combine(parts: &[&RingTensor], sharing: Sharing) -> RingTensor {
         match sharing {
             Sharing::Arithmetic => acc.add_assign(p).unwrap(),
             Sharing::Binary => acc.xor_assign(p).unwrap(),
+            Sharing::Wide => acc = crate::prep::auth::wide_add(&acc, p, false).unwrap(),
         }
     }
     acc
@@ -157,7 +158,7 @@ fn every_correlation_holds_for_2_3_and_5_parties() {
                 .enumerate()
                 .map(|(c, sh)| secret(i, c, sh))
                 .collect();
-            let expect = item.determine(&secrets).unwrap();
+            let expect = item.determine(&secrets, 0).unwrap();
             for (c, (_, sh)) in determined.iter().enumerate() {
                 let got = secret(i, random.len() + c, *sh);
                 assert_eq!(got, expect[c], "{item:?} component {c}, n = {n}");

@@ -1,0 +1,300 @@
+//! The actively secure mode (SPDZ2k with the dealer): every protocol against
+//! the plaintext ring reference for 2 and 3 parties, and a malicious-party
+//! harness: a party that changes any single word of any message it sends
+//! is caught, and no honest party ever outputs a wrong value.
+
+use tessera_protocols::active::{Active, AuthShare, Tamper};
+use tessera_protocols::prep::Provider;
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+use tessera_protocols::{ProtocolError, Session};
+use tessera_tensor::{FixedPoint, Prg, RingTensor};
+
+mod common;
+use common::*;
+
+/// The protocols under test: each inputs `x` (party 0) and `y` (the last
+/// party), computes, and opens the result to everyone or to party 1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    Open,
+    OpenToOne,
+    Mul,
+    MatMul,
+    Truncate,
+}
+
+const OPS: [Op; 5] = [Op::Open, Op::OpenToOne, Op::Mul, Op::MatMul, Op::Truncate];
+
+/// Inputs `x` and `y` (the tamper hook is armed after them: changing one's
+/// own input is allowed), computes `op` and opens the result.
+fn program(
+    s: &mut Session,
+    op: Op,
+    x: &RingTensor,
+    y: &RingTensor,
+    tamper: Option<(usize, Tamper)>,
+) -> Result<Option<RingTensor>, ProtocolError> {
+    let n = s.n();
+    let me = s.id();
+    let mut a = Active::new(s)?;
+    let sx = a.input(0, (me == 0).then_some(x), x.shape())?;
+    let sy = a.input(n - 1, (me == n - 1).then_some(y), y.shape())?;
+    if let Some((cheater, t)) = tamper.filter(|(c, _)| *c == me) {
+        let _ = cheater;
+        a.tamper(t);
+    }
+    let z: AuthShare = match op {
+        Op::Open | Op::OpenToOne => sx.add(&sy)?,
+        Op::Mul => a.mul(&sx, &sy)?,
+        Op::MatMul => {
+            let (r, c) = (x.shape()[0], x.shape()[1]);
+            a.matmul(&sx, &sy.reshape(&[c, r])?)?
+        }
+        Op::Truncate => a.truncate(&sx, 16)?,
+    };
+    match op {
+        Op::OpenToOne => a.reveal_to(&z, 1, "z"),
+        _ => a.reveal(&z, "z").map(Some),
+    }
+}
+
+/// The plaintext reference of `op` (truncation: the floor, which the
+/// protocol may exceed by one unit).
+fn reference(op: Op, x: &RingTensor, y: &RingTensor) -> RingTensor {
+    match op {
+        Op::Open | Op::OpenToOne => x.add(y).unwrap(),
+        Op::Mul => x.mul(y).unwrap(),
+        Op::MatMul => {
+            let (r, c) = (x.shape()[0], x.shape()[1]);
+            x.matmul(&y.reshape(&[c, r]).unwrap()).unwrap()
+        }
+        Op::Truncate => x.map(|v| ((v as i64) >> 16) as u64),
+    }
+}
+
+fn config(n: usize, seed: u8) -> EmbeddedConfig {
+    let mut cfg = EmbeddedConfig::new(n).with_seed([seed; 32]);
+    cfg.preprocessing = Provider::Dealer;
+    cfg
+}
+
+/// Signed values below 2^62 in magnitude (truncation's range), edges mixed in.
+fn truncatable(seed: u64, shape: &[usize]) -> RingTensor {
+    let mut t = data(seed, shape);
+    t.as_mut_slice()
+        .iter_mut()
+        .for_each(|v| *v = ((*v as i64) >> 2) as u64);
+    t
+}
+
+#[test]
+fn every_protocol_matches_the_ring_reference_for_2_and_3_parties() {
+    for n in [2, 3] {
+        for (i, op) in OPS.into_iter().enumerate() {
+            for seed in 0..4u64 {
+                let shape = [2 + seed as usize, 3];
+                let x = truncatable(seed * 7 + i as u64, &shape);
+                let y = data(seed * 11 + 3, &shape);
+                let outs =
+                    run_embedded(&config(n, seed as u8), |s| program(s, op, &x, &y, None)).unwrap();
+                let want = reference(op, &x, &y);
+                for (p, o) in outs.iter().enumerate() {
+                    match (&o.value, op) {
+                        (None, Op::OpenToOne) if p != 1 => {}
+                        (Some(got), Op::Truncate) => {
+                            for (g, w) in got.as_slice().iter().zip(want.as_slice()) {
+                                let d = g.wrapping_sub(*w);
+                                assert!(d <= 1, "{op:?}, {n} parties: {g} against {w}");
+                            }
+                        }
+                        (Some(got), _) => assert_eq!(got, &want, "{op:?}, {n} parties"),
+                        (None, _) => panic!("{op:?}: party {p} got nothing"),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn fixed_point_products_match_the_fixed_point_reference() {
+    let fp = FixedPoint::default();
+    let x = signed_fixed(3, &[4, 5], 100.0);
+    let y = signed_fixed(4, &[5, 2], 100.0);
+    for n in [2, 3] {
+        let outs = run_embedded(&config(n, 9), |s| {
+            let me = s.id();
+            let mut a = Active::new(s)?;
+            let sx = a.input(0, (me == 0).then_some(&x), &[4, 5])?;
+            let sy = a.input(1, (me == 1).then_some(&y), &[5, 2])?;
+            let z = a.matmul_fixed(&sx, &sy)?;
+            let w = a.mul_fixed(&sx, &sx)?;
+            Ok::<_, ProtocolError>((a.reveal(&z, "z")?, a.reveal(&w, "w")?))
+        })
+        .unwrap();
+        let (z, w) = &outs[0].value;
+        let xf: Vec<f64> = fp.decode_tensor(&x).iter().copied().collect();
+        let yf: Vec<f64> = fp.decode_tensor(&y).iter().copied().collect();
+        for i in 0..4 {
+            for j in 0..2 {
+                let want: f64 = (0..5).map(|k| xf[i * 5 + k] * yf[k * 2 + j]).sum();
+                assert!((fp.decode(z.as_slice()[i * 2 + j]) - want).abs() < 1e-3);
+            }
+        }
+        for (g, v) in w.as_slice().iter().zip(&xf) {
+            assert!((fp.decode(*g) - v * v).abs() < 1e-3);
+        }
+    }
+}
+
+/// Runs `op` with `cheater` changing word `word` of what it sends to `peer`;
+/// returns whether some honest party stopped, and whether any honest party
+/// output a wrong value.
+fn trial(
+    n: usize,
+    op: Op,
+    cheater: usize,
+    peer: usize,
+    word: u64,
+    xor: u64,
+    seed: u8,
+) -> (bool, bool) {
+    let shape = [2, 3];
+    let x = truncatable(seed as u64, &shape);
+    let y = data(seed as u64 + 1, &shape);
+    let t = Tamper { peer, word, xor };
+    let mut cfg = config(n, seed);
+    cfg.timeout = std::time::Duration::from_secs(20);
+    let outs = run_embedded_each(&cfg, |s| program(s, op, &x, &y, Some((cheater, t))));
+    let want = reference(op, &x, &y);
+    let mut stopped = false;
+    let mut wrong = false;
+    for (p, out) in outs.iter().enumerate().filter(|(p, _)| *p != cheater) {
+        match out {
+            Err(_) => stopped = true,
+            Ok(Some(got)) => {
+                let ok = match op {
+                    Op::Truncate => got
+                        .as_slice()
+                        .iter()
+                        .zip(want.as_slice())
+                        .all(|(g, w)| g.wrapping_sub(*w) <= 1),
+                    _ => got == &want,
+                };
+                wrong |= !ok;
+                let _ = p;
+            }
+            Ok(None) => {}
+        }
+    }
+    (stopped, wrong)
+}
+
+/// One party's result in a trial.
+type Outcome = Result<Option<RingTensor>, ProtocolError>;
+
+/// Every party's result, errors included (a cheated run fails some parties).
+fn run_embedded_each(
+    cfg: &EmbeddedConfig,
+    f: impl Fn(&mut Session) -> Result<Option<RingTensor>, ProtocolError> + Sync,
+) -> Vec<Outcome> {
+    let slots: Vec<std::sync::Mutex<Option<Outcome>>> = (0..cfg.parties)
+        .map(|_| std::sync::Mutex::new(None))
+        .collect();
+    let _ = run_embedded(cfg, |s| {
+        let me = s.id();
+        let r = f(s);
+        let failed = r.is_err();
+        *slots[me].lock().unwrap() = Some(r);
+        if failed {
+            Err(ProtocolError::InvalidArgument {
+                op: "trial",
+                detail: "stopped".into(),
+            })
+        } else {
+            Ok(())
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap()
+                .unwrap_or(Err(ProtocolError::InvalidArgument {
+                    op: "trial",
+                    detail: "never ran".into(),
+                }))
+        })
+        .collect()
+}
+
+/// How many words `cheater` sends to `peer` after the inputs, honestly.
+fn words_after_inputs(n: usize, op: Op, cheater: usize, peer: usize) -> u64 {
+    let x = truncatable(0, &[2, 3]);
+    let y = data(1, &[2, 3]);
+    // Arm a tamper that changes nothing (xor 0) to count from the same point.
+    let t = Tamper {
+        peer,
+        word: u64::MAX,
+        xor: 0,
+    };
+    let counts = std::sync::Mutex::new(0u64);
+    run_embedded(&config(n, 1), |s| {
+        let me = s.id();
+        let mut a = Active::new(s)?;
+        let sx = a.input(0, (me == 0).then_some(&x), &[2, 3])?;
+        let sy = a.input(n - 1, (me == n - 1).then_some(&y), &[2, 3])?;
+        a.tamper(t);
+        let z = match op {
+            Op::Open | Op::OpenToOne => sx.add(&sy)?,
+            Op::Mul => a.mul(&sx, &sy)?,
+            Op::MatMul => a.matmul(&sx, &sy.reshape(&[3, 2])?)?,
+            Op::Truncate => a.truncate(&sx, 16)?,
+        };
+        match op {
+            Op::OpenToOne => drop(a.reveal_to(&z, 1, "z")?),
+            _ => drop(a.reveal(&z, "z")?),
+        }
+        if me == cheater {
+            *counts.lock().unwrap() = a.words_sent(peer);
+        }
+        Ok::<_, ProtocolError>(())
+    })
+    .unwrap();
+    counts.into_inner().unwrap()
+}
+
+#[test]
+fn a_party_that_changes_any_word_it_sends_is_caught_and_nothing_wrong_is_released() {
+    // 1000 trials per protocol, alternating 2 and 3 parties, every party in
+    // turn cheating towards a random peer, at a random word, by a random
+    // nonzero change.
+    let mut prg = Prg::from_seed([42; 32]);
+    let mut words = std::collections::HashMap::new();
+    for op in OPS {
+        for t in 0..1000u64 {
+            let n = [2, 3][t as usize % 2];
+            let cheater = (t as usize / 2) % n;
+            let peer = (cheater + 1 + prg.next_u64() as usize % (n - 1)) % n;
+            let total = *words
+                .entry((n, op as u8, cheater, peer))
+                .or_insert_with(|| words_after_inputs(n, op, cheater, peer));
+            let word = prg.next_u64() % total;
+            let xor = prg.next_u64().max(1);
+            let (stopped, wrong) = trial(n, op, cheater, peer, word, xor, (t % 200) as u8);
+            assert!(
+                stopped,
+                "{op:?}, {n} parties, party {cheater} changed word {word} of {total} to party {peer}: not caught"
+            );
+            assert!(!wrong, "{op:?}, {n} parties: a wrong value was released");
+        }
+    }
+}
+
+#[test]
+fn the_dealer_free_provider_declines_active_security() {
+    let mut cfg = EmbeddedConfig::new(2);
+    cfg.preprocessing = Provider::Ot;
+    let err = run_embedded(&cfg, |s| Active::new(s).map(|_| ())).unwrap_err();
+    assert!(err.to_string().contains("dealer"), "{err}");
+}
