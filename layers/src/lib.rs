@@ -39,7 +39,9 @@ mod sigmoid;
 pub mod softmax;
 
 pub use activation::{Activation, ActivationLayer, SigmoidKind};
-pub use backend::{Backend, F32Backend, FixedBackend, Function, MpcBackend, OwnedBlocks};
+pub use backend::{
+    ActiveBackend, Backend, F32Backend, FixedBackend, Function, MpcBackend, OwnedBlocks,
+};
 pub use conv::{Conv2d, Pool, Pool2d, Window};
 pub use error::LayerError;
 pub use gather::Gather;

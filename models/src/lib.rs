@@ -56,16 +56,16 @@ pub use infer::{
 };
 pub use job::{
     check_own_data, check_parties, check_parties_shapes, partition, partition_shuffled, party_main,
-    party_train, run_job_embedded, run_job_embedded_observed, run_job_plaintext, JobReport,
-    PartyResult, PartyShape, PlainReport,
+    party_run, party_train, run_job_embedded, run_job_embedded_observed, run_job_plaintext,
+    JobReport, PartyResult, PartyShape, PlainReport,
 };
 pub use mnist::{load_mnist, MnistSet, Pixels};
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};
 pub use onnx::{is_onnx, OnnxModel};
 pub use spec::{
-    conv_stages, hidden_activation, layer_shapes, ConvSpec, ConvStage, JobSpec, ModelKind, Split,
-    TrainConfig, MAX_BATCH, MAX_CLASSES, MAX_ELEMS, MAX_EPOCHS, MAX_FEATURES, MAX_LAYERS,
-    MAX_PARTIES, MAX_ROWS, MAX_WIDTH,
+    conv_stages, hidden_activation, layer_shapes, ConvSpec, ConvStage, JobSpec, ModelKind,
+    Security, Split, TrainConfig, MAX_BATCH, MAX_CLASSES, MAX_ELEMS, MAX_EPOCHS, MAX_FEATURES,
+    MAX_LAYERS, MAX_PARTIES, MAX_ROWS, MAX_WIDTH,
 };
 pub use train::{
     batch_order, build, evaluate, evaluate_data, fit, fit_observed, ignore_events, Evaluation,

@@ -260,6 +260,62 @@ pub struct JobSpec {
     /// chosen by the seed.
     #[serde(default)]
     pub held_out: Option<Vec<usize>>,
+    /// What the computing parties are trusted to do.
+    #[serde(default)]
+    pub security: Security,
+}
+
+/// What the computing parties are trusted to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Security {
+    /// They follow the protocol (and may try to learn from what they see).
+    #[default]
+    SemiHonest,
+    /// Any of them may deviate: MACs (SPDZ2k) catch it before any result is
+    /// released. Linear regression with the dealer, so far.
+    Active,
+}
+
+impl Security {
+    /// The name on the command line and in job files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Security::SemiHonest => "semi-honest",
+            Security::Active => "active",
+        }
+    }
+
+    /// What holds, in words for run reports.
+    pub fn statement(self) -> &'static str {
+        match self {
+            Security::SemiHonest => {
+                "semi-honest: the parties are trusted to follow the protocol; a party that deviates can change the result unnoticed"
+            }
+            Security::Active => {
+                "active (SPDZ2k MACs, statistical security 2^-57 per check): a party that deviates from the protocol is caught before any result is released"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Security {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "semi-honest" => Ok(Security::SemiHonest),
+            "active" => Ok(Security::Active),
+            other => Err(format!(
+                "unknown security '{other}': use 'semi-honest' or 'active'"
+            )),
+        }
+    }
 }
 
 impl JobSpec {
@@ -274,6 +330,7 @@ impl JobSpec {
             frac_bits: tessera_tensor::DEFAULT_FRAC_BITS,
             preprocessing: Provider::Dealer,
             held_out: None,
+            security: Security::SemiHonest,
         }
     }
 
@@ -283,6 +340,17 @@ impl JobSpec {
     pub fn validate(&self) -> Result<()> {
         let t = &self.train;
         let bad = |field: &'static str, detail: String| Err(ModelError::Setting { field, detail });
+        if self.security == Security::Active
+            && (t.model != ModelKind::Linear || self.preprocessing != Provider::Dealer)
+        {
+            return bad(
+                "security",
+                format!(
+                    "active security covers linear regression with the dealer so far, not a {} model with {} preprocessing (comparisons and sigmoid need authenticated bits, a later step)",
+                    t.model, self.preprocessing
+                ),
+            );
+        }
         if !(2..=MAX_PARTIES).contains(&self.parties) {
             return bad(
                 "parties",

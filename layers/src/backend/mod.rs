@@ -1,8 +1,11 @@
 //! The [`Backend`] trait and its three implementations: plaintext `f32`
 //! and fixed point (`plain.rs`), and MPC (`mpc.rs`).
 
+mod active;
 mod mpc;
 mod plain;
+
+pub use active::ActiveBackend;
 
 pub use mpc::MpcBackend;
 pub use plain::{F32Backend, FixedBackend};

@@ -64,7 +64,43 @@ pub fn party_main(
     shapes: &[PartyShape],
     mine: &Dataset,
 ) -> Result<PartyResult> {
-    Ok(party_train(sess, spec, shapes, mine, &ignore_events)?.0)
+    party_run(sess, spec, shapes, mine, &ignore_events)
+}
+
+/// [`party_main`] reporting progress to `observe`: the semi-honest or the
+/// actively secure protocol, as the job says.
+pub fn party_run(
+    sess: &mut Session,
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    mine: &Dataset,
+    observe: Observer<'_>,
+) -> Result<PartyResult> {
+    match spec.security {
+        Security::SemiHonest => Ok(party_train(sess, spec, shapes, mine, observe)?.0),
+        Security::Active => {
+            spec.validate()?;
+            let me = sess.id();
+            let fixed = sess.fixed();
+            let trust = format!("{}; {}", sess.trust_statement(), spec.security.statement());
+            let mut b = ActiveBackend::new(sess)?;
+            let mut data = vec![None; spec.parties];
+            data[me] = Some(mine);
+            let st = standardise_all(&mut b, fixed, spec, shapes, &data)?;
+            let t = train_jointly(&mut b, spec, shapes, &st, observe, &trust)?;
+            // Everything opened was checked as it was released; nothing is
+            // left unchecked at the end.
+            b.active().check()?;
+            Ok(PartyResult {
+                model: t.model,
+                epoch_losses: t.epoch_losses,
+                epoch_test: t.epoch_test,
+                metrics: t.metrics,
+                openings: b.session().openings().to_vec(),
+                trust,
+            })
+        }
+    }
 }
 
 /// [`party_main`], reporting training progress to `observe`, and also
@@ -79,6 +115,11 @@ pub fn party_train(
     mine: &Dataset,
     observe: Observer<'_>,
 ) -> Result<(PartyResult, SharedModel)> {
+    if spec.security == Security::Active {
+        return Err(ModelError::Config(
+            "a model kept secret-shared for later use is semi-honest only so far".into(),
+        ));
+    }
     let me = sess.id();
     let fixed = sess.fixed();
     let trust = sess.trust_statement();

@@ -46,7 +46,7 @@ pub fn run_job_embedded_observed(
     let outs = run_embedded(&cfg, |sess| {
         let me = sess.id();
         let observer: Observer<'_> = if me == 0 { observe } else { &ignore_events };
-        Ok::<_, ModelError>(party_train(sess, spec, &shapes, &data[me], observer)?.0)
+        party_run(sess, spec, &shapes, &data[me], observer)
     })?;
     Ok(JobReport {
         cost: RunCost::of(&outs),

@@ -211,6 +211,16 @@ impl<'s> Active<'s> {
         x.add_public_values(c, self.sess.is_leader(), self.key)
     }
 
+    /// A public ring tensor as an authenticated share (no messages).
+    pub fn public(&self, t: &RingTensor) -> AuthShare {
+        AuthShare::public(t.shape(), t.as_slice(), self.sess.is_leader(), self.key)
+    }
+
+    /// Adds a public ring scalar to every element (local).
+    pub fn add_public_scalar(&self, x: &AuthShare, c: u64) -> Result<AuthShare> {
+        self.add_public(x, &vec![c as u128; x.len()])
+    }
+
     /// Secret-shares `value`, held by `owner`, with MACs: the owner
     /// broadcasts `value - r` for a dealer mask `r` only it knows. One round.
     pub fn input(

@@ -1,0 +1,93 @@
+//! Training under active security (SPDZ2k with the dealer): the same model
+//! as the semi-honest protocol and as plaintext, every opening checked.
+
+use ndarray::{Array1, Array2};
+use tessera_models::*;
+use tessera_tensor::Prg;
+
+/// `y = 3 x0 - 2 x1 + 0.5 x2 + 1 + noise`.
+fn synthetic(n: usize) -> Dataset {
+    let mut prg = Prg::from_seed([7; 32]);
+    let x = Array2::from_shape_simple_fn((n, 3), || prg.next_f64() * 4.0 - 2.0);
+    let y = Array1::from_iter(
+        x.outer_iter()
+            .map(|r| 3.0 * r[0] - 2.0 * r[1] + 0.5 * r[2] + 1.0 + (prg.next_f64() - 0.5) * 0.1),
+    );
+    Dataset {
+        path: "synthetic.csv".into(),
+        feature_names: vec!["x0".into(), "x1".into(), "x2".into()],
+        features: x,
+        labels: Some(y),
+        lines: (2..n + 2).collect(),
+    }
+}
+
+#[test]
+fn linear_regression_trains_under_active_security_as_semi_honest_and_in_plaintext() {
+    let data = synthetic(400);
+    let train = TrainConfig {
+        model: ModelKind::Linear,
+        epochs: 5,
+        learning_rate: 0.1,
+        batch_size: 32,
+        ..TrainConfig::default()
+    };
+    for (parties, split) in [(2, Split::Rows), (3, Split::Columns)] {
+        let mut spec = JobSpec::new(parties, split, train.clone());
+        let parts = partition(&data, parties, split, 0).unwrap();
+        let honest = run_job_embedded(&spec, &parts, Some([2; 32])).unwrap();
+        spec.security = Security::Active;
+        let active = run_job_embedded(&spec, &parts, Some([2; 32])).unwrap();
+        let plain = run_job_plaintext(&spec, &parts, false).unwrap();
+        let (a, h, p) = (
+            active.model().unwrap(),
+            honest.model().unwrap(),
+            &plain.model,
+        );
+        for (x, y) in a.weights.iter().zip(&h.weights).chain([(&a.bias, &h.bias)]) {
+            assert!(
+                (x - y).abs() < 1e-2,
+                "{parties} parties: active {x} semi-honest {y}"
+            );
+        }
+        let r2 = |m: &SavedModel| m.metrics.test.as_ref().unwrap().r2.unwrap();
+        assert!(
+            r2(a) > 0.99 && (r2(a) - r2(p)).abs() < 0.01,
+            "{} vs {}",
+            r2(a),
+            r2(p)
+        );
+        assert!(active.parties[0].trust.contains("active"));
+        // The same openings as the semi-honest run: the checks add none.
+        let labels = |r: &JobReport| -> Vec<String> {
+            r.parties[0]
+                .openings
+                .iter()
+                .map(|o| o.label.clone())
+                .collect()
+        };
+        assert_eq!(labels(&active), labels(&honest));
+    }
+}
+
+#[test]
+fn models_active_security_cannot_run_yet_are_refused_before_any_work() {
+    let mut spec = JobSpec::new(2, Split::Rows, TrainConfig::default());
+    spec.security = Security::Active;
+    let err = spec.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("security") && err.contains("logistic"),
+        "{err}"
+    );
+    let mut spec = JobSpec::new(
+        2,
+        Split::Rows,
+        TrainConfig {
+            model: ModelKind::Linear,
+            ..TrainConfig::default()
+        },
+    );
+    spec.security = Security::Active;
+    spec.preprocessing = tessera_protocols::prep::Provider::Ot;
+    assert!(spec.validate().unwrap_err().to_string().contains("dealer"));
+}
