@@ -198,6 +198,10 @@ pub struct JobFile {
     /// the `[dealer]` section) or `"ot"` (the parties make it; no dealer).
     #[serde(default)]
     pub preprocessing: Provider,
+    /// What the parties are trusted to do: `"semi-honest"` (default) or
+    /// `"active"` (SPDZ2k MACs; linear regression with the dealer so far).
+    #[serde(default)]
+    pub security: crate::models::Security,
     /// The dealer (with `preprocessing = "dealer"` only).
     #[serde(default)]
     pub dealer: Option<EndpointSection>,
@@ -289,6 +293,7 @@ impl JobFile {
         spec.label_party = j.label_party;
         spec.frac_bits = j.frac_bits;
         spec.preprocessing = self.preprocessing;
+        spec.security = self.security;
         if !j.model_receivers.is_empty() {
             spec.model_receivers = j.model_receivers.clone();
         }

@@ -230,6 +230,11 @@ pub(crate) struct TrainArgs {
     /// oblivious transfer; no dealer is trusted).
     #[arg(long, default_value = "dealer")]
     pub(crate) preprocessing: tessera::Provider,
+    /// What the parties are trusted to do: "semi-honest" (follow the
+    /// protocol) or "active" (any may cheat; SPDZ2k MACs catch it before
+    /// anything is released; linear regression with the dealer so far).
+    #[arg(long, default_value = "semi-honest")]
+    pub(crate) security: tessera::models::Security,
     /// Fix all MPC randomness from this seed: reproducible but NOT secure (tests, benchmarks).
     #[arg(long)]
     pub(crate) insecure_mpc_seed: Option<u64>,

@@ -54,11 +54,12 @@ pub(crate) fn party(a: PartyArgs) -> Result<()> {
         return infer_party(&file, a);
     };
     eprintln!(
-        "tessera party {} of {}: {}, split by {:?}; security: semi-honest parties; {}",
+        "tessera party {} of {}: {}, split by {:?}; security: {}; {}",
         a.id,
         file.party.len(),
         job.model,
         job.split,
+        file.security.statement(),
         file.preprocessing.trust()
     );
     if job.insecure_mpc_seed.is_some() {

@@ -119,6 +119,7 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
     spec.label_party = a.label_party;
     spec.frac_bits = a.frac_bits;
     spec.preprocessing = a.preprocessing;
+    spec.security = a.security;
     if !a.model_to.is_empty() {
         spec.model_receivers = a.model_to.clone();
     }
@@ -273,7 +274,8 @@ pub(crate) fn print_header(spec: &JobSpec, parts: &[Dataset], insecure: bool) {
         spec.split
     );
     println!(
-        "security: semi-honest parties; {}",
+        "security: {}; {}",
+        spec.security.statement(),
         spec.preprocessing.trust()
     );
     if insecure {
