@@ -115,6 +115,12 @@ impl Job {
         self.spec.train.relu_degree = Some(degree);
         self
     }
+    /// What the parties are trusted to do (active: SPDZ2k MACs).
+    pub fn security(mut self, security: crate::models::Security) -> Self {
+        self.spec.security = security;
+        self
+    }
+
     /// A CNN: these convolutional stages on images of shape `image`
     /// (`[channels, height, width]`) before the MLP's dense layers.
     pub fn convolutions(mut self, stages: &[crate::models::ConvSpec], image: [usize; 3]) -> Self {

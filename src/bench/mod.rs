@@ -6,6 +6,7 @@ mod images;
 mod measure;
 mod mnist;
 mod rates;
+mod security;
 mod table;
 
 use measure::*;
@@ -115,6 +116,10 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
             None,
             reps,
         )?);
+    }
+
+    if wanted("linreg") {
+        security::linreg_tasks(opts, reps, &mut out, &mut progress)?;
     }
 
     let digits = Dataset::from_csv(opts.data.join("digits.csv"))?;
