@@ -84,21 +84,11 @@ pub fn party_run(
             let fixed = sess.fixed();
             let trust = format!("{}; {}", sess.trust_statement(), spec.security.statement());
             let mut b = ActiveBackend::new(sess)?;
-            let mut data = vec![None; spec.parties];
-            data[me] = Some(mine);
-            let st = standardise_all(&mut b, fixed, spec, shapes, &data)?;
-            let t = train_jointly(&mut b, spec, shapes, &st, observe, &trust)?;
+            let (t, _) = train_own(&mut b, (me, fixed), spec, shapes, mine, observe, &trust)?;
             // Everything opened was checked as it was released; nothing is
             // left unchecked at the end.
             b.active().check()?;
-            Ok(PartyResult {
-                model: t.model,
-                epoch_losses: t.epoch_losses,
-                epoch_test: t.epoch_test,
-                metrics: t.metrics,
-                openings: b.session().openings().to_vec(),
-                trust,
-            })
+            Ok(t.result(b.session().openings(), trust))
         }
     }
 }
@@ -124,11 +114,7 @@ pub fn party_train(
     let fixed = sess.fixed();
     let trust = sess.trust_statement();
     let mut b = MpcBackend::new(sess);
-    let mut data = vec![None; spec.parties];
-    data[me] = Some(mine);
-    let st = standardise_all(&mut b, fixed, spec, shapes, &data)?;
-    tracing::info!(party = me, parties = spec.parties, split = ?spec.split, "inputs standardised; sharing them");
-    let t = train_jointly(&mut b, spec, shapes, &st, observe, &trust)?;
+    let (mut t, st) = train_own(&mut b, (me, fixed), spec, shapes, mine, observe, &trust)?;
     let features = joint_features(spec, shapes);
     let mut dims = vec![features.len()];
     dims.extend(t.blocks.iter().map(|bl| bl.shape()[1]));
@@ -144,17 +130,43 @@ pub fn party_train(
         convolutions: spec.train.convolutions.clone(),
         image: spec.train.image,
         features,
-        blocks: t.blocks,
+        blocks: std::mem::take(&mut t.blocks),
     };
-    let result = PartyResult {
-        model: t.model,
-        epoch_losses: t.epoch_losses,
-        epoch_test: t.epoch_test,
-        metrics: t.metrics,
-        openings: b.session().openings().to_vec(),
-        trust,
-    };
-    Ok((result, shared))
+    Ok((t.result(b.session().openings(), trust), shared))
+}
+
+/// One party's standardisation and joint training on its own data `mine`
+/// (`me` and the session's fixed point given as `who`), on any MPC backend.
+fn train_own<B: Backend>(
+    b: &mut B,
+    who: (usize, FixedPoint),
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    mine: &Dataset,
+    observe: Observer<'_>,
+    trust: &str,
+) -> Result<(Trained<B>, Standardised)> {
+    let (me, fixed) = who;
+    let mut data = vec![None; spec.parties];
+    data[me] = Some(mine);
+    let st = standardise_all(b, fixed, spec, shapes, &data)?;
+    tracing::info!(party = me, parties = spec.parties, split = ?spec.split, "inputs standardised; sharing them");
+    let t = train_jointly(b, spec, shapes, &st, observe, trust)?;
+    Ok((t, st))
+}
+
+impl<B: Backend> Trained<B> {
+    /// The party's report, with its session's openings.
+    fn result(self, openings: &[Opening], trust: String) -> PartyResult {
+        PartyResult {
+            model: self.model,
+            epoch_losses: self.epoch_losses,
+            epoch_test: self.epoch_test,
+            metrics: self.metrics,
+            openings: openings.to_vec(),
+            trust,
+        }
+    }
 }
 
 /// What joint training ends with, on any backend.
