@@ -266,6 +266,7 @@ pub fn party_infer_shared(
         rows: n_rows,
         frac_bits: fixed.frac_bits(),
         preprocessing: Provider::Dealer,
+        security: crate::spec::Security::SemiHonest,
         convolutions: model.convolutions.clone(),
         image: model.image,
         graph: None,
@@ -345,13 +346,36 @@ pub fn party_infer(
         }
         None => None,
     };
-    let mut b = MpcBackend::new(sess);
+    match spec.security {
+        crate::spec::Security::SemiHonest => infer_with(
+            &mut MpcBackend::new(sess),
+            spec,
+            blocks.as_deref(),
+            x.as_ref(),
+        ),
+        crate::spec::Security::Active => {
+            let mut b = tessera_layers::ActiveBackend::new(sess)?;
+            let out = infer_with(&mut b, spec, blocks.as_deref(), x.as_ref())?;
+            b.active().check()?;
+            Ok(out)
+        }
+    }
+}
+
+/// The owner inputs its blocks, the querier its rows, and only the
+/// querier learns the predictions: on any MPC backend.
+fn infer_with<B: Backend>(
+    b: &mut B,
+    spec: &InferSpec,
+    blocks: Option<&[ArrayD<f64>]>,
+    x: Option<&ArrayD<f64>>,
+) -> Result<Option<Vec<Vec<f64>>>> {
     let mut shared = Vec::new();
     for (i, shape) in spec.block_shapes()?.into_iter().enumerate() {
-        shared.push(b.input(spec.owner, blocks.as_ref().map(|bl| &bl[i]), &shape)?);
+        shared.push(b.input(spec.owner, blocks.map(|bl| &bl[i]), &shape)?);
     }
-    let xs = b.input(spec.querier, x.as_ref(), &[spec.rows, spec.dims[0]])?;
-    predict_chunks(&mut b, spec, &shared, &xs, |b, out| {
+    let xs = b.input(spec.querier, x, &[spec.rows, spec.dims[0]])?;
+    predict_chunks(b, spec, &shared, &xs, |b, out| {
         Ok(b.reveal_to(out, spec.querier, "predictions for the querier")?)
     })
 }
@@ -462,7 +486,12 @@ pub fn run_inference_embedded(
     cfg.seed = mpc_seed;
     cfg.preprocessing = spec.preprocessing;
     let planning = std::time::Instant::now();
-    let mut items = plan_infer(spec, Some(model), cfg.fixed)?;
+    // The dry run's provider makes no authenticated material: an active
+    // run takes its material as it goes.
+    let mut items = match spec.security {
+        crate::spec::Security::SemiHonest => plan_infer(spec, Some(model), cfg.fixed)?,
+        crate::spec::Security::Active => Vec::new(),
+    };
     let words = items
         .iter()
         .try_fold(0usize, |a, m| a.checked_add(m.elements()?));

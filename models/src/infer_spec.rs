@@ -7,8 +7,8 @@ use crate::arch::Architecture;
 use crate::error::{ModelError, Result};
 use crate::model::SavedModel;
 use crate::spec::{
-    hidden_activation, ConvSpec, ModelKind, TrainConfig, MAX_CLASSES, MAX_ELEMS, MAX_FEATURES,
-    MAX_LAYERS, MAX_ROWS, MAX_WIDTH,
+    hidden_activation, ConvSpec, ModelKind, Security, TrainConfig, MAX_CLASSES, MAX_ELEMS,
+    MAX_FEATURES, MAX_LAYERS, MAX_ROWS, MAX_WIDTH,
 };
 use serde::{Deserialize, Serialize};
 use tessera_protocols::prep::Provider;
@@ -51,6 +51,9 @@ pub struct InferSpec {
     /// Where the correlated randomness comes from.
     #[serde(default)]
     pub preprocessing: Provider,
+    /// What the parties are trusted to do.
+    #[serde(default)]
+    pub security: Security,
     /// A CNN's convolutional stages (the first blocks are their filters).
     #[serde(default)]
     pub convolutions: Vec<ConvSpec>,
@@ -106,6 +109,7 @@ impl InferSpec {
             rows,
             frac_bits: model.frac_bits,
             preprocessing: Provider::Dealer,
+            security: Security::SemiHonest,
             convolutions: model.training.convolutions.clone(),
             image: model.training.image,
             graph: None,
@@ -139,6 +143,7 @@ impl InferSpec {
             rows,
             frac_bits: tessera_tensor::DEFAULT_FRAC_BITS,
             preprocessing: Provider::Dealer,
+            security: Security::SemiHonest,
             convolutions: Vec::new(),
             image: None,
             graph: Some(graph),
@@ -245,6 +250,43 @@ impl InferSpec {
             ..TrainConfig::default()
         })?;
         self.block_shapes()?;
+        if self.security == Security::Active {
+            self.check_active()?;
+        }
+        Ok(())
+    }
+}
+
+impl InferSpec {
+    /// Active security covers networks without comparisons or nonlinear
+    /// functions so far (linear regression; convolutions, average pooling
+    /// and dense layers with no activation), with the dealer.
+    fn check_active(&self) -> Result<()> {
+        let arch = self.architecture()?;
+        let outputs = arch.outputs()?;
+        let nonlinear = arch.layers.iter().find(|l| {
+            matches!(
+                l,
+                crate::arch::LayerSpec::Activation { .. }
+                    | crate::arch::LayerSpec::Pool { average: false, .. }
+            )
+        });
+        let head = arch.head != crate::arch::Head::Identity
+            || (self.output == InferOutput::Class && outputs > 1);
+        if let Some(l) = nonlinear {
+            return Err(ModelError::Config(format!(
+                "active security: the model's {l} needs authenticated comparisons, a later step; \
+                 linear models run actively so far"
+            )));
+        }
+        if head || self.preprocessing != Provider::Dealer {
+            return Err(ModelError::Config(
+                "active security: a softmax, sigmoid or class output needs authenticated \
+                 comparisons, a later step, and authenticated material comes from the dealer; \
+                 linear models' values run actively so far"
+                    .into(),
+            ));
+        }
         Ok(())
     }
 }

@@ -91,3 +91,55 @@ fn models_active_security_cannot_run_yet_are_refused_before_any_work() {
     spec.preprocessing = tessera_protocols::prep::Provider::Ot;
     assert!(spec.validate().unwrap_err().to_string().contains("dealer"));
 }
+
+#[test]
+fn a_linear_model_answers_private_queries_under_active_security() {
+    let data = synthetic(200);
+    let cfg = TrainConfig {
+        model: ModelKind::Linear,
+        epochs: 3,
+        learning_rate: 0.1,
+        ..TrainConfig::default()
+    };
+    let spec = JobSpec::new(2, Split::Rows, cfg);
+    let parts = partition(&data, 2, Split::Rows, 0).unwrap();
+    let model = run_job_plaintext(&spec, &parts, false).unwrap().model;
+    let queries = synthetic(30);
+    for (parties, owner, querier) in [(2, 0, 1), (3, 2, 0)] {
+        let mut ispec =
+            InferSpec::new(&model, parties, owner, querier, InferOutput::Scores, 30).unwrap();
+        let honest = run_inference_embedded(&ispec, &model, &queries, Some([1; 32])).unwrap();
+        ispec.security = Security::Active;
+        let active = run_inference_embedded(&ispec, &model, &queries, Some([1; 32])).unwrap();
+        for (a, h) in active.predictions.iter().zip(&honest.predictions) {
+            assert!((a[0] - h[0]).abs() < 1e-3, "{a:?} against {h:?}");
+        }
+        // Only the querier learned anything, as in the semi-honest run.
+        assert!(active
+            .openings
+            .iter()
+            .flatten()
+            .all(|o| o.to == Some(querier)));
+    }
+    // A network with comparisons is refused, naming what is missing.
+    let digits = Dataset::from_csv(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/digits.csv"),
+    )
+    .unwrap();
+    let mlp = TrainConfig {
+        model: ModelKind::Mlp,
+        epochs: 1,
+        classes: 10,
+        hidden: vec![8],
+        ..TrainConfig::default()
+    };
+    let spec = JobSpec::new(2, Split::Rows, mlp);
+    let parts = partition(&digits, 2, Split::Rows, 0).unwrap();
+    let model = run_job_plaintext(&spec, &parts, false).unwrap().model;
+    let mut ispec = InferSpec::new(&model, 2, 0, 1, InferOutput::Class, 5).unwrap();
+    ispec.security = Security::Active;
+    let err = run_inference_embedded(&ispec, &model, &digits.select(&[0, 1, 2, 3, 4]), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("authenticated comparisons"), "{err}");
+}

@@ -342,6 +342,11 @@ pub(crate) struct InferArgs {
     /// oblivious transfer; no dealer is trusted).
     #[arg(long, default_value = "dealer")]
     pub(crate) preprocessing: tessera::Provider,
+    /// What the parties are trusted to do: "semi-honest" or "active" (any
+    /// may cheat; MACs catch it before the predictions are released; linear
+    /// models' values with the dealer so far).
+    #[arg(long, default_value = "semi-honest")]
+    pub(crate) security: tessera::models::Security,
 }
 
 #[derive(clap::Args)]

@@ -32,20 +32,19 @@ pub(crate) fn infer(a: InferArgs, out: Output) -> Result<()> {
             "tessera: private inference, {} parties embedded; party {} holds the model, party {} the {} rows",
             a.parties, a.owner, a.querier, data.rows()
         );
-        eprintln!("security: semi-honest parties; {}", a.preprocessing.trust());
+        eprintln!(
+            "security: {}; {}",
+            a.security.statement(),
+            a.preprocessing.trust()
+        );
     }
     let bar = spinner(out, "computing the predictions under MPC");
     let start = std::time::Instant::now();
-    let report = tessera::infer_privately(
-        model.as_ref(),
-        &data,
-        a.parties,
-        a.owner,
-        a.querier,
-        output,
-        a.preprocessing,
-    )
-    .context("private inference failed")?;
+    let mut spec = model.infer_spec(a.parties, a.owner, a.querier, output, data.rows())?;
+    spec.preprocessing = a.preprocessing;
+    spec.security = a.security;
+    let report = tessera::models::run_inference_embedded(&spec, model.as_ref(), &data, None)
+        .context("private inference failed")?;
     let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let what = match output {
