@@ -84,6 +84,11 @@ pub struct TrainingMetrics {
     pub parties: Vec<PartyCost>,
     /// Every kind of value opened, to whom, and how often.
     pub opened: Vec<OpenedValue>,
+    /// Under active security: party 0's MAC checks (count, values checked,
+    /// rounds, bytes sent for them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
+    pub mac_checks: Option<crate::protocols::active::CheckStats>,
 }
 
 impl TrainingMetrics {
@@ -141,6 +146,7 @@ impl TrainingMetrics {
                 })
                 .collect(),
             opened,
+            mac_checks: p0.mac_checks,
         }
     }
 

@@ -6,6 +6,9 @@ use super::*;
 /// What one party ends with.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartyResult {
+    /// Under active security, the MAC checks this party ran (their rounds
+    /// and bytes are also in the session's counters).
+    pub mac_checks: Option<tessera_protocols::active::CheckStats>,
     /// The trained model, if this party is a receiver.
     pub model: Option<SavedModel>,
     /// Training loss per epoch (opened to all).
@@ -88,7 +91,9 @@ pub fn party_run(
             // Everything opened was checked as it was released; nothing is
             // left unchecked at the end.
             b.active().check()?;
-            Ok(t.result(b.session().openings(), trust))
+            let mut result = t.result(b.session().openings(), trust);
+            result.mac_checks = Some(b.check_stats());
+            Ok(result)
         }
     }
 }
@@ -159,6 +164,7 @@ impl<B: Backend> Trained<B> {
     /// The party's report, with its session's openings.
     fn result(self, openings: &[Opening], trust: String) -> PartyResult {
         PartyResult {
+            mac_checks: None,
             model: self.model,
             epoch_losses: self.epoch_losses,
             epoch_test: self.epoch_test,

@@ -47,7 +47,7 @@ pub struct Tamper {
 }
 
 /// Counters of the active mode's own work.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckStats {
     /// MAC checks run.
     pub checks: u64,
@@ -55,6 +55,9 @@ pub struct CheckStats {
     pub checked_elements: u64,
     /// Rounds spent in them.
     pub rounds: u64,
+    /// Bytes this party sent for them (commitments, coins, check values,
+    /// verdicts), to all peers.
+    pub bytes_sent: u64,
 }
 
 /// Opened values held for the check before they are cleared.
@@ -478,6 +481,8 @@ impl<'s> Active<'s> {
         self.stats.checks += 1;
         self.stats.checked_elements += self.opened.len() as u64;
         self.stats.rounds += 5;
+        // 4 + 4 + 4 + 10 + 1 words to each peer.
+        self.stats.bytes_sent += 23 * 8 * (n as u64 - 1);
         self.opened.clear();
         Ok(())
     }
