@@ -143,3 +143,102 @@ fn a_linear_model_answers_private_queries_under_active_security() {
         .to_string();
     assert!(err.contains("authenticated comparisons"), "{err}");
 }
+
+/// A party's opened weights, or why it stopped.
+type Outcome = std::result::Result<Vec<f64>, String>;
+
+/// One step of linear regression training and a private prediction under
+/// active security, with party `cheater` changing word `word` of what it
+/// sends to `peer` after the inputs (`None`: honest). Returns each party's
+/// outcome: the opened weights, or the error.
+fn cheated_training(
+    n: usize,
+    tamper: Option<(usize, tessera_protocols::active::Tamper)>,
+) -> Vec<Outcome> {
+    use tessera_layers::{ActiveBackend, Backend};
+    use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+    let data = synthetic(16);
+    let x = data.features.clone().into_dyn();
+    let y = data
+        .labels
+        .clone()
+        .unwrap()
+        .insert_axis(ndarray::Axis(1))
+        .into_dyn();
+    let cfg = TrainConfig {
+        model: ModelKind::Linear,
+        epochs: 1,
+        batch_size: 8,
+        learning_rate: 0.1,
+        epoch_eval: false,
+        ..TrainConfig::default()
+    };
+    let slots: Vec<std::sync::Mutex<Option<Outcome>>> =
+        (0..n).map(|_| std::sync::Mutex::new(None)).collect();
+    let _ = run_embedded(&EmbeddedConfig::new(n).with_seed([4; 32]), |s| {
+        let me = s.id();
+        let mut run = || -> std::result::Result<Vec<f64>, ModelError> {
+            let mut b = ActiveBackend::new(s)?;
+            let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
+            let ys = b.input(n - 1, (me == n - 1).then_some(&y), y.shape())?;
+            if let Some((_, t)) = tamper.filter(|(c, _)| *c == me) {
+                b.active().tamper(t);
+            }
+            let fitted = fit(&mut b, &xs, &ys, &cfg)?;
+            let (w, _) = fitted.net.parameters()[0];
+            let w = w.clone();
+            let opened = b.reveal(&w, "weights")?;
+            Ok(opened.iter().copied().collect())
+        };
+        let r = run().map_err(|e| e.to_string());
+        let failed = r.is_err();
+        *slots[me].lock().unwrap() = Some(r);
+        if failed {
+            Err(tessera_protocols::ProtocolError::InvalidArgument {
+                op: "trial",
+                detail: "stopped".into(),
+            })
+        } else {
+            Ok(())
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap().unwrap_or(Err("never ran".into())))
+        .collect()
+}
+
+#[test]
+fn a_party_that_cheats_during_training_is_caught_before_the_weights_are_opened() {
+    use tessera_protocols::active::Tamper;
+    let mut prg = Prg::from_seed([9; 32]);
+    for n in [2, 3] {
+        let honest = cheated_training(n, None);
+        let want = honest[0].clone().unwrap();
+        assert!(honest.iter().all(|r| r.as_ref().ok() == Some(&want)));
+        for t in 0..100u64 {
+            let cheater = t as usize % n;
+            let peer = (cheater + 1) % n;
+            // Any of the first 400 words a party sends after the inputs (the
+            // run sends more: a word past the last would change nothing, and
+            // the trial would fail as not caught).
+            let word = prg.next_u64() % 400;
+            let xor = prg.next_u64().max(1);
+            let outs = cheated_training(n, Some((cheater, Tamper { peer, word, xor })));
+            let honest_outs: Vec<_> = outs
+                .iter()
+                .enumerate()
+                .filter(|(p, _)| *p != cheater)
+                .collect();
+            assert!(
+                honest_outs.iter().any(|(_, r)| r.is_err()),
+                "{n} parties, party {cheater} changed word {word}: not caught"
+            );
+            for (p, r) in honest_outs {
+                if let Ok(w) = r {
+                    assert_eq!(w, &want, "party {p} released wrong weights");
+                }
+            }
+        }
+    }
+}
