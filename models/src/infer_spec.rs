@@ -258,33 +258,37 @@ impl InferSpec {
 }
 
 impl InferSpec {
-    /// Active security covers networks without comparisons or nonlinear
-    /// functions so far (linear regression; convolutions, average pooling
-    /// and dense layers with no activation), with the dealer.
+    /// Active security covers networks of linear layers, ReLU (exact or
+    /// polynomial) and pooling so far, with values or classes as outputs,
+    /// and authenticated material from the dealer.
     fn check_active(&self) -> Result<()> {
+        use crate::arch::{ActivationSpec, Head, LayerSpec};
         let arch = self.architecture()?;
-        let outputs = arch.outputs()?;
-        let nonlinear = arch.layers.iter().find(|l| {
+        let approximated = arch.layers.iter().find(|l| {
             matches!(
                 l,
-                crate::arch::LayerSpec::Activation { .. }
-                    | crate::arch::LayerSpec::Pool { average: false, .. }
+                LayerSpec::Activation {
+                    function: ActivationSpec::Sigmoid | ActivationSpec::Tanh
+                }
             )
         });
-        let head = arch.head != crate::arch::Head::Identity
-            || (self.output == InferOutput::Class && outputs > 1);
-        if let Some(l) = nonlinear {
+        if let Some(l) = approximated {
             return Err(ModelError::Config(format!(
-                "active security: the model's {l} needs authenticated comparisons, a later step; \
-                 linear models run actively so far"
+                "active security: the model's {l} needs authenticated approximations \
+                 (exp, reciprocal), a later step; ReLU networks run actively"
             )));
         }
-        if head || self.preprocessing != Provider::Dealer {
+        let scores = self.output == InferOutput::Scores && arch.head != Head::Identity;
+        if scores {
+            return Err(ModelError::Config(format!(
+                "active security: {:?} scores need authenticated approximations (exp, \
+                 reciprocal), a later step; ask for classes (--output class)",
+                arch.head
+            )));
+        }
+        if self.preprocessing != Provider::Dealer {
             return Err(ModelError::Config(
-                "active security: a softmax, sigmoid or class output needs authenticated \
-                 comparisons, a later step, and authenticated material comes from the dealer; \
-                 linear models' values run actively so far"
-                    .into(),
+                "active security: authenticated material comes from the dealer so far".into(),
             ));
         }
         Ok(())

@@ -121,27 +121,34 @@ fn a_linear_model_answers_private_queries_under_active_security() {
             .flatten()
             .all(|o| o.to == Some(querier)));
     }
-    // A network with comparisons is refused, naming what is missing.
+    // A ReLU network answers classes actively, as semi-honest; scores that
+    // need exp are refused, naming what is missing.
     let digits = Dataset::from_csv(
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/digits.csv"),
     )
     .unwrap();
     let mlp = TrainConfig {
         model: ModelKind::Mlp,
-        epochs: 1,
+        epochs: 2,
         classes: 10,
-        hidden: vec![8],
+        hidden: vec![16],
+        learning_rate: 0.2,
         ..TrainConfig::default()
     };
     let spec = JobSpec::new(2, Split::Rows, mlp);
     let parts = partition(&digits, 2, Split::Rows, 0).unwrap();
     let model = run_job_plaintext(&spec, &parts, false).unwrap().model;
-    let mut ispec = InferSpec::new(&model, 2, 0, 1, InferOutput::Class, 5).unwrap();
+    let few = digits.select(&(0..12).collect::<Vec<_>>());
+    let mut ispec = InferSpec::new(&model, 3, 0, 2, InferOutput::Class, 12).unwrap();
+    let honest = run_inference_embedded(&ispec, &model, &few, Some([6; 32])).unwrap();
     ispec.security = Security::Active;
-    let err = run_inference_embedded(&ispec, &model, &digits.select(&[0, 1, 2, 3, 4]), None)
+    let active = run_inference_embedded(&ispec, &model, &few, Some([6; 32])).unwrap();
+    assert_eq!(active.predictions, honest.predictions);
+    ispec.output = InferOutput::Scores;
+    let err = run_inference_embedded(&ispec, &model, &few, None)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("authenticated comparisons"), "{err}");
+    assert!(err.contains("approximations"), "{err}");
 }
 
 /// A party's opened weights, or why it stopped.

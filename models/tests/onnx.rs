@@ -233,3 +233,18 @@ fn unsupported_graphs_are_refused_naming_the_node() {
     big[at..at + 4].copy_from_slice(&1e30f32.to_le_bytes());
     assert!(load(&big).err().unwrap().contains("finite and below"));
 }
+
+#[test]
+fn an_imported_network_answers_classes_under_active_security() {
+    let data = rows().select(&(0..4).collect::<Vec<_>>());
+    let model = OnnxModel::load(fixture("mnist_fc.onnx")).unwrap();
+    let want = torch_outputs("mnist_fc");
+    let mut spec = model
+        .infer_spec(2, 0, 1, InferOutput::Class, data.rows())
+        .unwrap();
+    spec.security = Security::Active;
+    let report = run_inference_embedded(&spec, &model, &data, None).unwrap();
+    for (got, w) in report.predictions.iter().zip(&want) {
+        assert!(got[0] as usize == argmax(w) || margin(w) < 0.05);
+    }
+}

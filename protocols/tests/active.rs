@@ -21,9 +21,17 @@ enum Op {
     Mul,
     MatMul,
     Truncate,
+    Relu,
 }
 
-const OPS: [Op; 5] = [Op::Open, Op::OpenToOne, Op::Mul, Op::MatMul, Op::Truncate];
+const OPS: [Op; 6] = [
+    Op::Open,
+    Op::OpenToOne,
+    Op::Mul,
+    Op::MatMul,
+    Op::Truncate,
+    Op::Relu,
+];
 
 /// Inputs `x` and `y` (the tamper hook is armed after them: changing one's
 /// own input is allowed), computes `op` and opens the result.
@@ -51,6 +59,7 @@ fn program(
             a.matmul(&sx, &sy.reshape(&[c, r])?)?
         }
         Op::Truncate => a.truncate(&sx, 16)?,
+        Op::Relu => a.relu_with_mask(&sx)?.0,
     };
     match op {
         Op::OpenToOne => a.reveal_to(&z, 1, "z"),
@@ -69,6 +78,7 @@ fn reference(op: Op, x: &RingTensor, y: &RingTensor) -> RingTensor {
             x.matmul(&y.reshape(&[c, r]).unwrap()).unwrap()
         }
         Op::Truncate => x.map(|v| ((v as i64) >> 16) as u64),
+        Op::Relu => x.map(|v| if (v as i64) > 0 { v } else { 0 }),
     }
 }
 
@@ -250,6 +260,7 @@ fn words_after_inputs(n: usize, op: Op, cheater: usize, peer: usize) -> u64 {
             Op::Mul => a.mul(&sx, &sy)?,
             Op::MatMul => a.matmul(&sx, &sy.reshape(&[3, 2])?)?,
             Op::Truncate => a.truncate(&sx, 16)?,
+            Op::Relu => a.relu_with_mask(&sx)?.0,
         };
         match op {
             Op::OpenToOne => drop(a.reveal_to(&z, 1, "z")?),
@@ -297,4 +308,40 @@ fn the_dealer_free_provider_declines_active_security() {
     cfg.preprocessing = Provider::Ot;
     let err = run_embedded(&cfg, |s| Active::new(s).map(|_| ())).unwrap_err();
     assert!(err.to_string().contains("dealer"), "{err}");
+}
+
+#[test]
+fn comparison_and_relu_match_the_reference_for_2_and_3_parties() {
+    for n in [2, 3] {
+        let x = data(5 + n as u64, &[7, 9]);
+        let outs = run_embedded(&config(n, 7), |s| {
+            let me = s.id();
+            let mut a = Active::new(s)?;
+            let sx = a.input(n - 1, (me == n - 1).then_some(&x), &[7, 9])?;
+            let msb = a.msb(&sx)?;
+            let (relu, mask) = a.relu_with_mask(&sx)?;
+            Ok::<_, ProtocolError>((
+                a.reveal(&msb, "msb")?,
+                a.reveal(&relu, "relu")?,
+                a.reveal(&mask, "mask")?,
+            ))
+        })
+        .unwrap();
+        let (msb, relu, mask) = &outs[0].value;
+        for (i, &v) in x.as_slice().iter().enumerate() {
+            let negative = (v as i64) < 0;
+            assert_eq!(msb.as_slice()[i], negative as u64, "msb of {v:#x}");
+            if v == 1 << 63 {
+                // -2^63 has no negation: as in the semi-honest comparison.
+                continue;
+            }
+            let positive = (v as i64) > 0;
+            assert_eq!(mask.as_slice()[i], positive as u64, "x > 0 for {v:#x}");
+            assert_eq!(
+                relu.as_slice()[i],
+                if positive { v } else { 0 },
+                "relu of {v:#x}"
+            );
+        }
+    }
 }

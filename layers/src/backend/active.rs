@@ -1,8 +1,9 @@
 //! The actively secure MPC backend: one party's authenticated shares
-//! (SPDZ2k, [`tessera_protocols::active`]). Linear algebra, products and
-//! truncation are available, so linear regression trains and infers with
-//! every opening checked before it is released; comparisons and the
-//! nonlinear functions are not authenticated yet and say so.
+//! (SPDZ2k, [`tessera_protocols::active`]). Linear algebra, products,
+//! truncation and comparisons (ReLU, max, argmax) are available, so linear
+//! regression trains and networks with ReLU and max pooling infer classes,
+//! with every opening checked before it is released; exp, reciprocal,
+//! sigmoid and the rest are not authenticated yet and say so.
 
 use super::{same, Backend, Function};
 use crate::gather::Gather;
@@ -44,8 +45,8 @@ impl<'s> ActiveBackend<'s> {
 
 fn not_yet(what: &str) -> LayerError {
     LayerError::Usage(format!(
-        "{what} is not available under active security yet (linear regression is; \
-         comparisons and the nonlinear functions need authenticated bits, a later step)"
+        "{what} is not available under active security yet (linear algebra, products \
+         and comparisons are; the approximated functions are a later step)"
     ))
 }
 
@@ -118,11 +119,19 @@ impl Backend for ActiveBackend<'_> {
     fn concat(&mut self, parts: &[&Self::Tensor], axis: usize) -> Result<Self::Tensor> {
         Ok(AuthShare::concat(parts, axis)?)
     }
-    fn relu(&mut self, _a: &Self::Tensor) -> Result<Self::Tensor> {
-        Err(not_yet("ReLU"))
+    fn relu(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(self.a.relu_with_mask(a)?.0)
     }
-    fn positive(&mut self, _a: &Self::Tensor) -> Result<Self::Tensor> {
-        Err(not_yet("a comparison"))
+    fn positive(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
+        let one = self.a.session().fixed().one();
+        Ok(self.a.greater_than_zero(a)?.mul_public_scalar(one))
+    }
+    /// The mask is 0/1 as integers, so applying it needs no truncation.
+    fn relu_with_mask(&mut self, a: &Self::Tensor) -> Result<(Self::Tensor, Self::Tensor)> {
+        Ok(self.a.relu_with_mask(a)?)
+    }
+    fn mul_mask(&mut self, a: &Self::Tensor, mask: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(self.a.mul(a, mask)?)
     }
     fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor> {
         Ok(a.sum_axis(1)?)

@@ -23,6 +23,7 @@
 //! choose its own inputs. Which check failed is reported; who cheated is
 //! not (the honest parties cannot always tell).
 
+mod compare;
 mod share;
 
 pub use share::AuthShare;

@@ -85,6 +85,10 @@ pub enum AuthKind {
     Random(Vec<usize>),
     /// A random value known to party `owner` (to input, and to open to it).
     Input(Vec<usize>, usize),
+    /// For comparisons: a random `r` in Z_2^64 given as its 64 bits, each
+    /// authenticated as 0 or 1 (shape `[.., 64]`, lowest bit first), and a
+    /// random `t` to mask the upper half of an opening.
+    Bits(Vec<usize>),
 }
 
 impl AuthKind {
@@ -99,6 +103,15 @@ impl AuthKind {
             }
             AuthKind::Trunc(s, _) => (vec![wide(s)], vec![wide(s); 5]),
             AuthKind::Random(s) | AuthKind::Input(s, _) => (vec![wide(s)], vec![wide(s)]),
+            AuthKind::Bits(s) => {
+                let mut bits = s.clone();
+                bits.push(64);
+                // r (its low word is used), t; then the bits, their MACs, t's MAC.
+                (
+                    vec![wide(s), wide(s)],
+                    vec![wide(&bits), wide(&bits), wide(s)],
+                )
+            }
         }
     }
 
@@ -160,6 +173,19 @@ impl AuthKind {
             }
             AuthKind::Random(_) | AuthKind::Input(..) => {
                 vec![pack(&random[0], &mac(&from_wide(&random[0])))?]
+            }
+            AuthKind::Bits(_) => {
+                let bits: Vec<u128> = from_wide(&random[0])
+                    .iter()
+                    .flat_map(|&r| (0..64).map(move |i| ((r as u64) >> i & 1) as u128))
+                    .collect();
+                let mut shape = shape_of(&random[0]);
+                shape.push(64);
+                vec![
+                    to_wide(&shape, &bits)?,
+                    to_wide(&shape, &mac(&bits))?,
+                    pack(&random[1], &mac(&from_wide(&random[1])))?,
+                ]
             }
         })
     }

@@ -88,6 +88,7 @@ impl Material {
                 AuthKind::Trunc(..) => 13,
                 AuthKind::Random(_) => 14,
                 AuthKind::Input(..) => 15,
+                AuthKind::Bits(_) => 16,
             },
         }
     }
@@ -250,7 +251,9 @@ impl Material {
             Material::Auth(AuthKind::MatTriple(m, k, n)) => (vec![*m, *k, *n], 0),
             Material::Auth(AuthKind::Trunc(s, f)) => (s.clone(), *f),
             Material::Auth(AuthKind::Input(s, owner)) => (s.clone(), *owner as u32),
-            Material::Auth(AuthKind::Triple(s) | AuthKind::Random(s)) => (s.clone(), 0),
+            Material::Auth(AuthKind::Triple(s) | AuthKind::Random(s) | AuthKind::Bits(s)) => {
+                (s.clone(), 0)
+            }
             Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
         };
         let mut out = vec![self.tag(), f as u8, dims.len() as u8];
@@ -307,6 +310,7 @@ impl Material {
             (13, _) if (1..=62).contains(f) => Material::Auth(AuthKind::Trunc(dims, *f as u32)),
             (14, _) => Material::Auth(AuthKind::Random(dims)),
             (15, _) => Material::Auth(AuthKind::Input(dims, *f as usize)),
+            (16, _) => Material::Auth(AuthKind::Bits(dims)),
             _ => return Err(format!("unknown request tag {tag}")),
         };
         item.check_size()?;
