@@ -324,8 +324,8 @@ fn bench_quick_runs_every_task_and_reports_json() {
         names,
         [
             "logreg_breast_cancer",
-            "linreg_semi_honest",
-            "linreg_active",
+            "logreg_semi_honest",
+            "logreg_active",
             "mlp_digits_epoch",
             "inference_digits",
             "mnist_logreg_epoch",

@@ -273,7 +273,7 @@ pub enum Security {
     #[default]
     SemiHonest,
     /// Any of them may deviate: MACs (SPDZ2k) catch it before any result is
-    /// released. Linear regression with the dealer, so far.
+    /// released. Linear and logistic regression with the dealer, so far.
     Active,
 }
 
@@ -341,12 +341,12 @@ impl JobSpec {
         let t = &self.train;
         let bad = |field: &'static str, detail: String| Err(ModelError::Setting { field, detail });
         if self.security == Security::Active
-            && (t.model != ModelKind::Linear || self.preprocessing != Provider::Dealer)
+            && (t.model.is_multiclass() || self.preprocessing != Provider::Dealer)
         {
             return bad(
                 "security",
                 format!(
-                    "active security covers linear regression with the dealer so far, not a {} model with {} preprocessing (comparisons and sigmoid need authenticated bits, a later step)",
+                    "active security trains linear and logistic regression with the dealer so far, not a {} model with {} preprocessing (softmax needs authenticated exp and reciprocal, a later step)",
                     t.model, self.preprocessing
                 ),
             );

@@ -72,13 +72,16 @@ fn linear_regression_trains_under_active_security_as_semi_honest_and_in_plaintex
 
 #[test]
 fn models_active_security_cannot_run_yet_are_refused_before_any_work() {
-    let mut spec = JobSpec::new(2, Split::Rows, TrainConfig::default());
+    let mlp = TrainConfig {
+        model: ModelKind::Mlp,
+        classes: 3,
+        hidden: vec![4],
+        ..TrainConfig::default()
+    };
+    let mut spec = JobSpec::new(2, Split::Rows, mlp);
     spec.security = Security::Active;
     let err = spec.validate().unwrap_err().to_string();
-    assert!(
-        err.contains("security") && err.contains("logistic"),
-        "{err}"
-    );
+    assert!(err.contains("security") && err.contains("softmax"), "{err}");
     let mut spec = JobSpec::new(
         2,
         Split::Rows,
@@ -247,5 +250,41 @@ fn a_party_that_cheats_during_training_is_caught_before_the_weights_are_opened()
                 }
             }
         }
+    }
+}
+
+#[test]
+fn logistic_regression_trains_under_active_security_as_semi_honest() {
+    let data = Dataset::from_csv(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/breast_cancer.csv"),
+    )
+    .unwrap();
+    let cfg = TrainConfig {
+        epochs: 3,
+        ..TrainConfig::default()
+    };
+    for (parties, split) in [(2, Split::Rows), (3, Split::Columns)] {
+        let mut spec = JobSpec::new(parties, split, cfg.clone());
+        let parts = partition(&data, parties, split, 0).unwrap();
+        let honest = run_job_embedded(&spec, &parts, Some([5; 32])).unwrap();
+        spec.security = Security::Active;
+        let active = run_job_embedded(&spec, &parts, Some([5; 32])).unwrap();
+        let acc = |r: &JobReport| {
+            r.model()
+                .unwrap()
+                .metrics
+                .test
+                .as_ref()
+                .unwrap()
+                .accuracy
+                .unwrap()
+        };
+        assert!(acc(&active) > 0.9, "{}", acc(&active));
+        assert!(
+            (acc(&active) - acc(&honest)).abs() <= 0.02,
+            "{} vs {}",
+            acc(&active),
+            acc(&honest)
+        );
     }
 }

@@ -118,8 +118,8 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         )?);
     }
 
-    if wanted("linreg") {
-        security::linreg_tasks(opts, reps, &mut out, &mut progress)?;
+    if wanted("semi_honest") || wanted("active") {
+        security::security_tasks(opts, reps, &mut out, &mut progress)?;
     }
 
     let digits = Dataset::from_csv(opts.data.join("digits.csv"))?;
