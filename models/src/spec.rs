@@ -293,7 +293,7 @@ impl Security {
                 "semi-honest: the parties are trusted to follow the protocol; a party that deviates can change the result unnoticed"
             }
             Security::Active => {
-                "active (SPDZ2k MACs, statistical security 2^-57 per check): a party that deviates from the protocol is caught before any result is released"
+                "active (SPDZ2k MACs, statistical security 2^-57 per check; the dealer trusted): a party that deviates from the protocol is caught before any result is released"
             }
         }
     }

@@ -199,7 +199,8 @@ pub struct JobFile {
     #[serde(default)]
     pub preprocessing: Provider,
     /// What the parties are trusted to do: `"semi-honest"` (default) or
-    /// `"active"` (SPDZ2k MACs; linear regression with the dealer so far).
+    /// `"active"` (SPDZ2k MACs; linear and logistic regression with the
+    /// dealer so far).
     #[serde(default)]
     pub security: crate::models::Security,
     /// The dealer (with `preprocessing = "dealer"` only).

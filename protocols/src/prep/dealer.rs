@@ -21,7 +21,7 @@ use tessera_tensor::{wire, Prg, RingTensor, Seed};
 /// Statement printed by every run that uses the dealer.
 pub const DEALER_TRUST: &str = "trusted dealer: a separate party generates Beaver triples, \
 truncation pairs and random bits; it must not collude with any computing party \
-(semi-honest security, dishonest majority among the computing parties otherwise)";
+(otherwise any n - 1 computing parties together learn nothing)";
 
 /// Encodes a batch of requests: count, then (index, length, item) each.
 pub(crate) fn encode_batch(items: &[(u64, Material)]) -> Vec<u8> {

@@ -232,7 +232,8 @@ pub(crate) struct TrainArgs {
     pub(crate) preprocessing: tessera::Provider,
     /// What the parties are trusted to do: "semi-honest" (follow the
     /// protocol) or "active" (any may cheat; SPDZ2k MACs catch it before
-    /// anything is released; linear regression with the dealer so far).
+    /// anything is released; linear and logistic regression with the dealer
+    /// so far).
     #[arg(long, default_value = "semi-honest")]
     pub(crate) security: tessera::models::Security,
     /// Fix all MPC randomness from this seed: reproducible but NOT secure (tests, benchmarks).
@@ -344,7 +345,7 @@ pub(crate) struct InferArgs {
     pub(crate) preprocessing: tessera::Provider,
     /// What the parties are trusted to do: "semi-honest" or "active" (any
     /// may cheat; MACs catch it before the predictions are released; linear
-    /// models' values with the dealer so far).
+    /// models, and ReLU networks' classes, with the dealer so far).
     #[arg(long, default_value = "semi-honest")]
     pub(crate) security: tessera::models::Security,
 }
