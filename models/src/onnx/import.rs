@@ -7,15 +7,15 @@
 //! `Reshape`, `Identity` and `Dropout` are free on tessera's flattened rows.
 //! Any other operator is refused, naming the node, before anything runs.
 
-use super::consts::{Tensor, BATCH};
-use super::proto::{attribute_type, AttributeProto, GraphProto, NodeProto};
+use super::proto::{AttributeProto, GraphProto, NodeProto};
+use super::tensor::{Tensor, BATCH};
 use crate::arch::{ActivationSpec, Architecture, Head, LayerSpec};
 use ndarray::{Array2, ArrayD};
 use std::collections::HashMap;
 
 /// What a name in the graph stands for.
 #[derive(Debug, Clone)]
-enum Value {
+pub(super) enum Value {
     /// A public tensor.
     Const(Tensor),
     /// The computed tensor, with its per-row shape (the batch axis left out).
@@ -30,31 +30,31 @@ pub struct Imported {
     pub input_shape: Vec<usize>,
 }
 
-struct Walker<'g> {
-    values: HashMap<&'g str, Value>,
+pub(super) struct Walker<'g> {
+    pub(super) values: HashMap<&'g str, Value>,
     /// The name of the computed tensor now, and whether the last layer
     /// produced it directly (so a bias or batch norm may fold into it).
-    data: String,
-    foldable: bool,
-    layers: Vec<LayerSpec>,
-    blocks: Vec<Array2<f64>>,
-    head: Option<Head>,
-    opset: i64,
+    pub(super) data: String,
+    pub(super) foldable: bool,
+    pub(super) layers: Vec<LayerSpec>,
+    pub(super) blocks: Vec<Array2<f64>>,
+    pub(super) head: Option<Head>,
+    pub(super) opset: i64,
 }
 
-fn attr<'n>(node: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
+pub(super) fn attr<'n>(node: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
     node.attribute.iter().find(|a| a.name == name)
 }
 
-fn attr_int(node: &NodeProto, name: &str, default: i64) -> i64 {
+pub(super) fn attr_int(node: &NodeProto, name: &str, default: i64) -> i64 {
     attr(node, name).map_or(default, |a| a.i)
 }
 
-fn attr_float(node: &NodeProto, name: &str, default: f32) -> f32 {
+pub(super) fn attr_float(node: &NodeProto, name: &str, default: f32) -> f32 {
     attr(node, name).map_or(default, |a| a.f)
 }
 
-fn attr_ints(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
+pub(super) fn attr_ints(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
     attr(node, name).map(|a| a.ints.clone())
 }
 
@@ -149,13 +149,13 @@ pub fn import(graph: &GraphProto, opset: i64) -> Result<Imported, String> {
 }
 
 impl<'g> Walker<'g> {
-    fn get(&self, name: &str) -> Result<&Value, String> {
+    pub(super) fn get(&self, name: &str) -> Result<&Value, String> {
         self.values
             .get(name)
             .ok_or_else(|| format!("input '{name}' is not defined before it"))
     }
 
-    fn constant(&self, node: &NodeProto, i: usize) -> Result<Tensor, String> {
+    pub(super) fn constant(&self, node: &NodeProto, i: usize) -> Result<Tensor, String> {
         match node.input.get(i).filter(|n| !n.is_empty()) {
             None => Err(format!("input {i} is missing")),
             Some(name) => match self.get(name)? {
@@ -167,7 +167,11 @@ impl<'g> Walker<'g> {
         }
     }
 
-    fn optional_constant(&self, node: &NodeProto, i: usize) -> Result<Option<Tensor>, String> {
+    pub(super) fn optional_constant(
+        &self,
+        node: &NodeProto,
+        i: usize,
+    ) -> Result<Option<Tensor>, String> {
         match node.input.get(i).filter(|n| !n.is_empty()) {
             None => Ok(None),
             Some(_) => self.constant(node, i).map(Some),
@@ -176,7 +180,11 @@ impl<'g> Walker<'g> {
 
     /// The per-row shape if input `i` is the computed tensor; `None` if it
     /// is a constant. Any other computed tensor means the graph branches.
-    fn data_input(&self, node: &NodeProto, i: usize) -> Result<Option<Vec<usize>>, String> {
+    pub(super) fn data_input(
+        &self,
+        node: &NodeProto,
+        i: usize,
+    ) -> Result<Option<Vec<usize>>, String> {
         let name = node.input.get(i).ok_or("an input is missing")?;
         match self.get(name)? {
             Value::Const(_) => Ok(None),
@@ -188,13 +196,13 @@ impl<'g> Walker<'g> {
         }
     }
 
-    fn set_const(&mut self, node: &'g NodeProto, t: Tensor) {
+    pub(super) fn set_const(&mut self, node: &'g NodeProto, t: Tensor) {
         if let Some(out) = node.output.first() {
             self.values.insert(out.as_str(), Value::Const(t));
         }
     }
 
-    fn set_data(
+    pub(super) fn set_data(
         &mut self,
         node: &'g NodeProto,
         shape: Vec<usize>,
@@ -210,7 +218,7 @@ impl<'g> Walker<'g> {
         Ok(())
     }
 
-    fn planes(shape: &[usize]) -> Result<[usize; 3], String> {
+    pub(super) fn planes(shape: &[usize]) -> Result<[usize; 3], String> {
         match *shape {
             [c, h, w] => Ok([c, h, w]),
             _ => Err(format!(
@@ -300,146 +308,6 @@ impl<'g> Walker<'g> {
                  computations)"
             )),
         }
-    }
-
-    fn constant_node(&mut self, node: &'g NodeProto) -> Result<(), String> {
-        let a = node.attribute.first().ok_or("a Constant with no value")?;
-        let t = match (a.name.as_str(), a.r#type) {
-            ("value", _) => Tensor::from_proto(a.t.as_ref().ok_or("no tensor")?)?,
-            ("value_float", _) | (_, attribute_type::FLOAT) => Tensor {
-                dims: vec![],
-                data: vec![a.f as f64],
-            },
-            ("value_int", _) | (_, attribute_type::INT) => Tensor {
-                dims: vec![],
-                data: vec![a.i as f64],
-            },
-            ("value_floats", _) => Tensor::vector(a.floats.iter().map(|&v| v as f64).collect()),
-            ("value_ints", _) | (_, attribute_type::INTS) => {
-                Tensor::vector(a.ints.iter().map(|&v| v as f64).collect())
-            }
-            (name, t) if t == attribute_type::STRING || t == attribute_type::TENSOR => {
-                return Err(format!("a Constant given as '{name}' is not supported"))
-            }
-            (name, _) => return Err(format!("a Constant given as '{name}' is not supported")),
-        };
-        self.set_const(node, t);
-        Ok(())
-    }
-
-    /// Operators on public tensors only, evaluated now.
-    fn shape_arithmetic(&mut self, node: &'g NodeProto) -> Result<(), String> {
-        let op = node.op_type.as_str();
-        let t = match op {
-            "Shape" => {
-                let full = match self.get(node.input.first().ok_or("no input")?)? {
-                    Value::Data(shape) => {
-                        let mut s = vec![BATCH];
-                        s.extend(shape.iter().map(|&d| d as f64));
-                        s
-                    }
-                    Value::Const(t) => t.dims.iter().map(|&d| d as f64).collect(),
-                };
-                let rank = full.len() as i64;
-                let clamp = |v: i64| (if v < 0 { v + rank } else { v }).clamp(0, rank) as usize;
-                let start = clamp(attr_int(node, "start", 0));
-                let end = clamp(attr_int(node, "end", rank));
-                Tensor::vector(full[start..end.max(start)].to_vec())
-            }
-            "Gather" => {
-                if attr_int(node, "axis", 0) != 0 {
-                    return Err("Gather of constants along an axis other than 0".into());
-                }
-                self.constant(node, 0)?.gather(&self.constant(node, 1)?)?
-            }
-            "Unsqueeze" | "Squeeze" => {
-                let t = self.constant(node, 0)?;
-                let axes = match attr_ints(node, "axes") {
-                    Some(a) => a,
-                    None => self
-                        .optional_constant(node, 1)?
-                        .map(|t| t.ints())
-                        .unwrap_or_default(),
-                };
-                if op == "Unsqueeze" {
-                    t.unsqueeze(&axes)?
-                } else {
-                    t.squeeze(&axes)
-                }
-            }
-            "Concat" => {
-                let parts = (0..node.input.len())
-                    .map(|i| self.constant(node, i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Tensor::concat(&parts.iter().collect::<Vec<_>>())?
-            }
-            "Cast" | "Identity" => self.constant(node, 0)?,
-            "Reshape" => self
-                .constant(node, 0)?
-                .reshape(&self.constant(node, 1)?.ints())?,
-            "Transpose" => self
-                .constant(node, 0)?
-                .transpose(&attr_ints(node, "perm").unwrap_or_default())?,
-            "Slice" => {
-                let opt = |i| -> Result<Vec<i64>, String> {
-                    Ok(self
-                        .optional_constant(node, i)?
-                        .map(|t| t.ints())
-                        .unwrap_or_default())
-                };
-                self.constant(node, 0)?
-                    .slice(&opt(1)?, &opt(2)?, &opt(3)?, &opt(4)?)?
-            }
-            "ConstantOfShape" => {
-                let dims: Vec<usize> = self
-                    .constant(node, 0)?
-                    .ints()
-                    .into_iter()
-                    .map(|d| usize::try_from(d).map_err(|_| format!("dimension {d}")))
-                    .collect::<Result<_, _>>()?;
-                let len: usize = dims.iter().product();
-                if len > 1 << 20 {
-                    return Err(format!("a constant of shape {dims:?} is too large"));
-                }
-                let value = match attr(node, "value").and_then(|a| a.t.as_ref()) {
-                    Some(t) => Tensor::from_proto(t)?.data.first().copied().unwrap_or(0.0),
-                    None => 0.0,
-                };
-                Tensor {
-                    dims,
-                    data: vec![value; len],
-                }
-            }
-            "Mul" | "Div" | "Sub" | "Add" => {
-                let (a, b) = (self.constant(node, 0)?, self.constant(node, 1)?);
-                if a.data.contains(&BATCH) || b.data.contains(&BATCH) {
-                    return Err(format!(
-                        "{op} on the batch size (only reshapes that keep the batch are supported)"
-                    ));
-                }
-                match op {
-                    "Mul" => a.zip(&b, |x, y| x * y)?,
-                    "Div" => a.zip(&b, |x, y| {
-                        // Integer division on shapes, as ONNX does on int64.
-                        let integral = x.fract() == 0.0 && y.fract() == 0.0;
-                        if integral {
-                            (x / y).trunc()
-                        } else {
-                            x / y
-                        }
-                    })?,
-                    "Sub" => a.zip(&b, |x, y| x - y)?,
-                    _ => a.zip(&b, |x, y| x + y)?,
-                }
-            }
-            other => {
-                return Err(format!(
-                    "operator {other} on constants only is not supported"
-                ))
-            }
-        };
-        self.set_const(node, t);
-        Ok(())
     }
 
     fn reshape(&mut self, node: &'g NodeProto, shape: Vec<usize>) -> Result<(), String> {
@@ -543,187 +411,8 @@ impl<'g> Walker<'g> {
         self.set_data(node, vec![outputs], true)
     }
 
-    fn conv(&mut self, node: &'g NodeProto, shape: Vec<usize>) -> Result<(), String> {
-        let input = Self::planes(&shape)?;
-        let w = self.constant(node, 1)?;
-        let [oc, c, kh, kw] = w.dims[..] else {
-            return Err(format!(
-                "filters of shape {:?}, not [out, in, height, width]",
-                w.dims
-            ));
-        };
-        if attr_int(node, "group", 1) != 1 || c != input[0] {
-            return Err("grouped or depthwise convolutions are not supported".into());
-        }
-        let strides = attr_ints(node, "strides").unwrap_or(vec![1, 1]);
-        if attr_ints(node, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
-            return Err("dilated convolutions are not supported".into());
-        }
-        if kh != kw || strides.len() != 2 || strides[0] != strides[1] {
-            return Err(format!(
-                "a {kh}x{kw} kernel with strides {strides:?}: square kernels with equal strides are supported"
-            ));
-        }
-        let input = self.padded(node, input, [kh, kw], strides[0] as usize)?;
-        let (input, padding) = input;
-        let k = kh;
-        let mut block = Array2::zeros((c * k * k + 1, oc));
-        for o in 0..oc {
-            for (r, v) in w.data[o * c * k * k..(o + 1) * c * k * k]
-                .iter()
-                .enumerate()
-            {
-                block[[r, o]] = *v;
-            }
-        }
-        if let Some(b) = self.optional_constant(node, 2)? {
-            let bias = broadcast(&b, oc)?;
-            for o in 0..oc {
-                block[[c * k * k, o]] = bias[o];
-            }
-        }
-        let spec = LayerSpec::Conv {
-            input,
-            out_channels: oc,
-            kernel: k,
-            stride: strides[0] as usize,
-            padding,
-        };
-        let out = spec
-            .output_planes()
-            .map_err(|e| e.to_string())?
-            .expect("an image layer");
-        self.layers.push(spec);
-        self.blocks.push(block);
-        self.set_data(node, out.to_vec(), true)
-    }
-
-    /// The padding of a window operator: symmetric padding is the
-    /// window's own; any other is a separate zero-padding layer first.
-    /// Returns the window's input planes and padding.
-    fn padded(
-        &mut self,
-        node: &NodeProto,
-        input: [usize; 3],
-        kernel: [usize; 2],
-        stride: usize,
-    ) -> Result<([usize; 3], usize), String> {
-        let pads: Vec<usize> = match attr(node, "auto_pad").map(|a| a.s.as_slice()) {
-            None | Some(b"NOTSET") => attr_ints(node, "pads")
-                .unwrap_or(vec![0; 4])
-                .iter()
-                .map(|&p| usize::try_from(p).map_err(|_| format!("padding {p}")))
-                .collect::<Result<_, _>>()?,
-            Some(b"VALID") => vec![0; 4],
-            Some(b"SAME_UPPER") | Some(b"SAME_LOWER") => {
-                let lower = attr(node, "auto_pad").is_some_and(|a| a.s == b"SAME_LOWER");
-                let mut begin = [0; 2];
-                let mut end = [0; 2];
-                for (a, n) in [input[1], input[2]].into_iter().enumerate() {
-                    let out = n.div_ceil(stride);
-                    let total = ((out - 1) * stride + kernel[a]).saturating_sub(n);
-                    let small = total / 2;
-                    (begin[a], end[a]) = if lower {
-                        (total - small, small)
-                    } else {
-                        (small, total - small)
-                    };
-                }
-                vec![begin[0], begin[1], end[0], end[1]]
-            }
-            Some(other) => return Err(format!("auto_pad {}", String::from_utf8_lossy(other))),
-        };
-        let [t, l, b, r] = pads[..] else {
-            return Err(format!("pads {pads:?} for a 2-D window"));
-        };
-        if t == l && l == b && b == r {
-            return Ok((input, t));
-        }
-        let pad = pad_layer(input, [t, l, b, r]);
-        self.layers.push(pad.0);
-        Ok((pad.1, 0))
-    }
-
-    fn pad(&mut self, node: &'g NodeProto, shape: Vec<usize>) -> Result<(), String> {
-        let input = Self::planes(&shape)?;
-        let mode = attr(node, "mode").map_or(b"constant".to_vec(), |a| a.s.clone());
-        let (pads, value) = match attr_ints(node, "pads") {
-            Some(p) => (p, attr_float(node, "value", 0.0) as f64),
-            None => (
-                self.constant(node, 1)?.ints(),
-                self.optional_constant(node, 2)?
-                    .map_or(0.0, |t| t.data.first().copied().unwrap_or(0.0)),
-            ),
-        };
-        if mode != b"constant" || value != 0.0 {
-            return Err("only padding with zeros is supported".into());
-        }
-        let [0, 0, t, l, 0, 0, b, r] = pads[..] else {
-            return Err(format!(
-                "pads {pads:?}: only the height and width of NCHW rows may be padded"
-            ));
-        };
-        let p = |v: i64| usize::try_from(v).map_err(|_| format!("negative padding {v}"));
-        let pad = pad_layer(input, [p(t)?, p(l)?, p(b)?, p(r)?]);
-        self.layers.push(pad.0);
-        self.set_data(node, pad.1.to_vec(), false)
-    }
-
-    fn pool(&mut self, node: &'g NodeProto, shape: Vec<usize>) -> Result<(), String> {
-        let planes = Self::planes(&shape)?;
-        let average = node.op_type != "MaxPool";
-        let (kernel, stride) = if node.op_type == "GlobalAveragePool" {
-            if planes[1] != planes[2] {
-                return Err("global pooling of planes that are not square".into());
-            }
-            (planes[1], 1)
-        } else {
-            let k = attr_ints(node, "kernel_shape").ok_or("no kernel_shape")?;
-            let s = attr_ints(node, "strides").unwrap_or(vec![1, 1]);
-            if k.len() != 2 || k[0] != k[1] || s.len() != 2 || s[0] != s[1] {
-                return Err(format!(
-                    "a {k:?} window with strides {s:?}: square windows with equal strides are supported"
-                ));
-            }
-            if attr_int(node, "ceil_mode", 0) != 0 {
-                return Err("pooling with ceil_mode = 1 is not supported".into());
-            }
-            if attr_ints(node, "dilations").is_some_and(|d| d.iter().any(|&v| v != 1)) {
-                return Err("dilated pooling is not supported".into());
-            }
-            (k[0] as usize, s[0] as usize)
-        };
-        let pads = attr_ints(node, "pads").unwrap_or_default();
-        if pads.iter().any(|&p| p != 0) {
-            if !average {
-                return Err("max pooling with padding is not supported".into());
-            }
-            if attr_int(node, "count_include_pad", 0) == 0 {
-                return Err(
-                    "average pooling over padding that does not count the zeros \
-                     (count_include_pad = 0) is not supported"
-                        .into(),
-                );
-            }
-        }
-        let (input, padding) = self.padded(node, planes, [kernel, kernel], stride)?;
-        let spec = LayerSpec::Pool {
-            average,
-            input,
-            kernel,
-            stride,
-            padding,
-        };
-        let out = spec
-            .output_planes()
-            .map_err(|e| e.to_string())?
-            .expect("an image layer");
-        self.layers.push(spec);
-        self.set_data(node, out.to_vec(), false)
-    }
-
     /// The last block, if the computed tensor came straight out of it.
-    fn last_block(&mut self, what: &str) -> Result<&mut Array2<f64>, String> {
+    pub(super) fn last_block(&mut self, what: &str) -> Result<&mut Array2<f64>, String> {
         if !self.foldable {
             return Err(format!(
                 "{what} is supported only straight after a convolution or dense layer, where it is folded in"
@@ -779,14 +468,14 @@ impl<'g> Walker<'g> {
 }
 
 /// A zero-padding layer and its output planes.
-fn pad_layer(input: [usize; 3], pads: [usize; 4]) -> (LayerSpec, [usize; 3]) {
+pub(super) fn pad_layer(input: [usize; 3], pads: [usize; 4]) -> (LayerSpec, [usize; 3]) {
     let out = tessera_layers::Pad2d { input, pads }.output();
     (LayerSpec::Pad { input, pads }, out)
 }
 
 /// One value per output (or channel) from a constant of `n` values, or of
 /// one value for all.
-fn broadcast(t: &Tensor, n: usize) -> Result<Vec<f64>, String> {
+pub(super) fn broadcast(t: &Tensor, n: usize) -> Result<Vec<f64>, String> {
     match t.data.len() {
         len if len == n => Ok(t.data.clone()),
         1 => Ok(vec![t.data[0]; n]),

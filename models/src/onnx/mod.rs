@@ -4,10 +4,12 @@
 //! [`OnnxModel::load`] for what is supported; [`export`] writes tessera's
 //! own models as ONNX.
 
-mod consts;
 mod export;
 mod import;
 pub mod proto;
+mod shapes;
+mod tensor;
+mod windows;
 
 use crate::arch::Architecture;
 use crate::error::{ModelError, Result};
