@@ -27,6 +27,11 @@ pub(crate) fn onnx_tasks(
             OnnxModel::load(&model_path).and_then(|m| Ok((m, Dataset::from_csv(&images)?)));
         for (rows, suffix) in [(100, ""), (1, "_1")] {
             let name = format!("onnx_{net}_inference{suffix}");
+            if opts.security == crate::models::Security::Active
+                && super::not_active(&name).is_some()
+            {
+                continue;
+            }
             let desc = format!(
                 "private inference, {about} from PyTorch (ONNX), {rows} MNIST test image{}, classes to the querier",
                 if rows > 1 { "s in one batch" } else { "" }
@@ -44,7 +49,8 @@ pub(crate) fn onnx_tasks(
             };
             progress(&name);
             let data = data.select(&(0..rows).collect::<Vec<_>>());
-            let mut r = inference_task(&name, desc, model, &data, None, reps, opts.preprocessing)?;
+            let how = (opts.preprocessing, opts.security);
+            let mut r = inference_task(&name, desc, model, &data, None, reps, how)?;
             if net == "fc" && rows == 100 && opts.preprocessing == Provider::Dealer {
                 r.target_seconds = Some(FC_BATCH_TARGET_S);
             }

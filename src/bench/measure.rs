@@ -128,11 +128,14 @@ pub(crate) fn inference_task(
     rows: &Dataset,
     target: Option<f64>,
     reps: usize,
-    provider: Provider,
+    (provider, security): (Provider, Security),
 ) -> Result<TaskResult> {
     reset_peak_memory();
     let (cost, report) = fastest_run(reps, || {
-        let report = infer_privately(model, rows, 2, 0, 1, InferOutput::Class, provider)?;
+        let mut spec = model.infer_spec(2, 0, 1, InferOutput::Class, rows.rows())?;
+        spec.preprocessing = provider;
+        spec.security = security;
+        let report = crate::models::run_inference_embedded(&spec, model, rows, None)?;
         let cost = Cost::from_stats(&report.cost.stats, report.cost.wall_seconds());
         Ok((cost, report))
     })?;

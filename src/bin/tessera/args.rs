@@ -114,6 +114,10 @@ pub(crate) struct BenchArgs {
     /// oblivious transfer; no dealer is trusted).
     #[arg(long, default_value = "dealer")]
     pub(crate) preprocessing: tessera::Provider,
+    /// "semi-honest" or "active": run every task active security can run
+    /// under it (same names), and report the others as skipped, with why.
+    #[arg(long, default_value = "semi-honest")]
+    pub(crate) security: tessera::models::Security,
 }
 
 #[derive(clap::Args)]

@@ -10,11 +10,13 @@ pub(crate) fn bench(a: BenchArgs, out: Output) -> Result<()> {
         data: a.data,
         filter: a.only,
         preprocessing: a.preprocessing,
+        security: a.security,
     };
     if out.text() {
         eprintln!(
-            "tessera bench{}: 2 parties embedded (threads), each task next to plaintext f32 in this process; {}",
+            "tessera bench{}: 2 parties embedded (threads), each task next to plaintext f32 in this process; security: {}; {}",
             if opts.quick { " --quick" } else { "" },
+            opts.security.statement(),
             opts.preprocessing.trust()
         );
     }
@@ -29,6 +31,7 @@ pub(crate) fn bench(a: BenchArgs, out: Output) -> Result<()> {
         "quick": opts.quick,
         "preprocessing": opts.preprocessing,
         "trust": opts.preprocessing.trust(),
+        "security": opts.security,
         "threads": rayon_threads(),
         "dealer_prg_bytes_per_s": prg,
         "random_ots_per_s": ots.0,
