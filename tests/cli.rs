@@ -1,18 +1,7 @@
 //! The `tessera` binary end to end: train, predict, and errors as sentences.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn tessera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-}
-
-fn repo(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
 mod common;
-use common::Scratch;
+use common::{repo, tessera, Scratch};
 
 fn scratch(test: &str) -> Scratch {
     Scratch::new("cli", test)

@@ -1,19 +1,8 @@
 //! `tessera bench` end to end: every task reported as JSON and Markdown,
 //! without a dealer, and under active security.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 mod common;
-use common::Scratch;
-
-fn tessera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-}
-
-fn repo(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
-}
+use common::{repo, tessera, Scratch};
 
 fn scratch(test: &str) -> Scratch {
     Scratch::new("cli_bench", test)

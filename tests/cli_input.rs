@@ -2,19 +2,8 @@
 //! input bounded, settings named as the caller names them, hand-edited
 //! model files refused alike by every command.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn tessera() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tessera"))
-}
-
-fn repo(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
-}
-
 mod common;
-use common::Scratch;
+use common::{repo, tessera, Scratch};
 
 fn scratch(test: &str) -> Scratch {
     Scratch::new("cli-input", test)

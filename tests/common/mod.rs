@@ -1,6 +1,19 @@
 //! Helpers shared by the integration tests.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The `tessera` binary built for these tests.
+#[allow(dead_code)]
+pub fn tessera() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+}
+
+/// A path inside the repository.
+#[allow(dead_code)]
+pub fn repo(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(p)
+}
 
 /// A directory of one test's own under the system's temp dir, removed when
 /// the test ends, pass or fail, so repeated runs leave nothing behind.
