@@ -59,7 +59,7 @@ fn not_active(name: &str) -> Option<&'static str> {
             "about 120 times the semi-honest bytes (tens of GiB) under active security so far; logreg_breast_cancer runs"
         }
         "onnx_cnn_inference" => {
-            "about 11 GiB per party under active security so far (each comparison is ~440 products of 128-bit bits); onnx_cnn_inference_1 runs"
+            "about 7 GiB per party under active security so far (each comparison is 255 products of 128-bit bits); onnx_cnn_inference_1 runs"
         }
         _ => return None,
     })
