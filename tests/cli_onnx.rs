@@ -85,7 +85,7 @@ fn a_pytorch_export_is_inspected_and_queried_privately() {
     let same = got.iter().zip(&torch).filter(|(a, b)| a == b).count();
     assert!(same >= 99, "{same} of 100 classes as PyTorch's");
 
-    let text = ok(&tessera(&[
+    ok(&tessera(&[
         "predict",
         "--model",
         &fixture("mnist_fc.onnx"),
@@ -94,7 +94,6 @@ fn a_pytorch_export_is_inspected_and_queried_privately() {
         "--out",
         &tmp.join("plain.csv").display().to_string(),
     ]));
-    let _ = text;
     assert_eq!(classes(&tmp.join("plain.csv")).len(), 100);
 
     let bad = tmp.join("bad.onnx");

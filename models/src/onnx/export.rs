@@ -206,14 +206,13 @@ pub fn to_onnx_bytes(
         Head::LogSoftmax => Some(("LogSoftmax", vec![int("axis", -1)])),
     };
     if let Some((op, attrs)) = head {
-        current = push(&mut graph, op, vec![current], attrs);
+        push(&mut graph, op, vec![current], attrs);
     }
     graph
         .node
         .last_mut()
         .ok_or_else(|| ModelError::Config("cannot export a network with no layers".into()))?
         .output = vec!["output".into()];
-    let _ = current;
     graph.output = vec![value_info("output", &[arch.outputs()?])];
     let model = ModelProto {
         ir_version: IR_VERSION,

@@ -43,10 +43,11 @@ impl Active<'_> {
         let sign: Vec<u128> = (0..len * LOW)
             .map(|k| (2 * bit_of(k / LOW, k % LOW)).wrapping_sub(1))
             .collect();
-        let offset: Vec<u128> = (0..len * LOW)
+        // [c_i = 0] per element and bit: eq's offset, and g's factor below.
+        let zero_c: Vec<u128> = (0..len * LOW)
             .map(|k| 1 - bit_of(k / LOW, k % LOW))
             .collect();
-        let eq = self.add_public(&low.mul_public(&sign)?, &offset)?;
+        let eq = self.add_public(&low.mul_public(&sign)?, &zero_c)?;
         // Inclusive suffix products p_i = prod_(j >= i) eq_j by Sklansky's
         // scan: at each level, every position in the lower half of a block
         // takes the product of the upper half (held by its first position).
@@ -80,9 +81,6 @@ impl Active<'_> {
         let after = p.select_cols(&(1..LOW).collect::<Vec<_>>())?;
         let s = AuthShare::concat(&[&after, &ones], 1)?;
         // g_i = [c_i = 0] r_i, linear; the borrow is sum_i g_i s_i.
-        let zero_c: Vec<u128> = (0..len * LOW)
-            .map(|k| 1 - bit_of(k / LOW, k % LOW))
-            .collect();
         let g = low.mul_public(&zero_c)?;
         let borrow = self.mul(&g, &s)?.sum_axis(1)?.reshape(&[len])?;
         // msb = c_63 xor r_63 xor borrow.

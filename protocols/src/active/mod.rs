@@ -72,6 +72,8 @@ pub struct Active<'s> {
     opened: Vec<(u128, u128)>,
     /// Every broadcast value this party sent or received, in order.
     broadcasts: Sha256,
+    /// Whether a broadcast arrived since the last check.
+    broadcast_unchecked: bool,
     tamper: Option<Tamper>,
     sent_words: Vec<u64>,
     stats: CheckStats,
@@ -79,6 +81,14 @@ pub struct Active<'s> {
 
 fn words_to_bytes(words: &[u64]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// Little-endian words of a byte string (its length a multiple of 8).
+fn bytes_to_words(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect()
 }
 
 fn u128_words(values: &[u128]) -> Vec<u64> {
@@ -106,6 +116,7 @@ impl<'s> Active<'s> {
             key,
             opened: Vec::new(),
             broadcasts: Sha256::new(),
+            broadcast_unchecked: false,
             tamper: None,
             sent_words: vec![0; n],
             stats: CheckStats::default(),
@@ -156,10 +167,7 @@ impl<'s> Active<'s> {
                 detail: format!("{} bytes where {} words were due", bytes.len(), len),
             });
         }
-        Ok(bytes
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-            .collect())
+        Ok(bytes_to_words(&bytes))
     }
 
     /// Every party sends `mine(peer)` to every peer; returns what each peer
@@ -273,6 +281,7 @@ impl<'s> Active<'s> {
         self.sess.count_round();
         self.broadcasts.update((owner as u64).to_le_bytes());
         self.broadcasts.update(words_to_bytes(&u128_words(&delta)));
+        self.broadcast_unchecked = true;
         self.add_public(&r, &delta)
     }
 
@@ -378,9 +387,14 @@ impl<'s> Active<'s> {
 
     /// Verifies every value opened since the last check, and that every
     /// party saw the same broadcasts (five rounds: coin commitments, coins,
-    /// check commitments, check values, verdicts). An error means some
-    /// party deviated; the caller must release nothing.
+    /// check commitments, check values, verdicts; none if nothing arrived
+    /// since the last check). An error means some party deviated; the
+    /// caller must release nothing.
     pub fn check(&mut self) -> Result<()> {
+        if self.opened.is_empty() && !self.broadcast_unchecked {
+            // Everything was verified by the last check: nothing to do.
+            return Ok(());
+        }
         let n = self.sess.n();
         let me = self.sess.id();
         let bad = |check: &'static str, detail: String| ProtocolError::CheatingDetected {
@@ -390,32 +404,20 @@ impl<'s> Active<'s> {
         };
         // 1-2. Toss coins for the coefficients, committed before opened.
         let mine_seed = self.sess.local_prg().next_seed();
-        let commit = |bytes: &[u8]| -> Vec<u64> {
-            Sha256::digest(bytes)
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
-                .collect()
-        };
-        let seed_words: Vec<u64> = mine_seed
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
-            .collect();
+        let commit = |bytes: &[u8]| bytes_to_words(&Sha256::digest(bytes));
+        let seed_words = bytes_to_words(&mine_seed);
         let commitments = self.exchange(&commit(&mine_seed), 4)?;
         let seeds = self.exchange(&seed_words, 4)?;
         let mut joint = Sha256::new();
         for p in 0..n {
-            let s = if p == me {
-                seed_words.clone()
-            } else {
-                seeds[p].clone()
-            };
-            if p != me && commit(&words_to_bytes(&s)) != commitments[p] {
+            let s = if p == me { &seed_words } else { &seeds[p] };
+            if p != me && commit(&words_to_bytes(s)) != commitments[p] {
                 return Err(bad(
                     "coin toss",
                     format!("party {p}'s seed does not match its commitment"),
                 ));
             }
-            joint.update(words_to_bytes(&s));
+            joint.update(words_to_bytes(s));
         }
         let mut chi = tessera_tensor::Prg::from_seed(joint.finalize().into());
         // 3-4. z_i = sum chi_j m_ij - alpha_i sum chi_j x_j, with the
@@ -427,21 +429,11 @@ impl<'s> Active<'s> {
             m = m.wrapping_add(c.wrapping_mul(mac));
         }
         let z = m.wrapping_sub(self.key.wrapping_mul(y));
-        let digest: Vec<u64> = self
-            .broadcasts
-            .clone()
-            .finalize()
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().expect("8")))
-            .collect();
+        let digest = bytes_to_words(&self.broadcasts.clone().finalize());
         let nonce = self.sess.local_prg().next_seed();
         let mut reveal = u128_words(&[z]);
         reveal.extend(&digest);
-        reveal.extend(
-            nonce
-                .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().expect("8"))),
-        );
+        reveal.extend(bytes_to_words(&nonce));
         let commitments = self.exchange(&commit(&words_to_bytes(&reveal)), 4)?;
         let reveals = self.exchange(&reveal, reveal.len())?;
         let mut verdict = Ok(());
@@ -485,6 +477,7 @@ impl<'s> Active<'s> {
         // 4 + 4 + 4 + 10 + 1 words to each peer.
         self.stats.bytes_sent += 23 * 8 * (n as u64 - 1);
         self.opened.clear();
+        self.broadcast_unchecked = false;
         Ok(())
     }
 

@@ -117,49 +117,42 @@ impl AuthShare {
         self.map_linear(|v| v.wrapping_mul(c as u128))
     }
 
-    /// Multiplies elementwise by a public tensor of the same shape (local).
-    pub fn mul_public(&self, c: &[u128]) -> Result<Self> {
+    /// Combines each element with a public value, by `on_value` for value
+    /// shares and `on_mac` for MAC shares.
+    fn with_public(
+        &self,
+        c: &[u128],
+        op: &'static str,
+        on_value: impl Fn(u128, u128) -> u128,
+        on_mac: impl Fn(u128, u128) -> u128,
+    ) -> Result<Self> {
         if c.len() != self.len() {
-            return Err(shape_error("mul_public", &self.shape, &[c.len()]));
+            return Err(shape_error(op, &self.shape, &[c.len()]));
         }
+        let apply = |v: &[u128], f: &dyn Fn(u128, u128) -> u128| {
+            v.iter().zip(c).map(|(&x, &k)| f(x, k)).collect()
+        };
         Ok(Self {
             shape: self.shape.clone(),
-            value: self
-                .value
-                .iter()
-                .zip(c)
-                .map(|(&v, &k)| v.wrapping_mul(k))
-                .collect(),
-            mac: self
-                .mac
-                .iter()
-                .zip(c)
-                .map(|(&v, &k)| v.wrapping_mul(k))
-                .collect(),
+            value: apply(&self.value, &on_value),
+            mac: apply(&self.mac, &on_mac),
         })
+    }
+
+    /// Multiplies elementwise by a public tensor of the same shape (local).
+    pub fn mul_public(&self, c: &[u128]) -> Result<Self> {
+        self.with_public(c, "mul_public", u128::wrapping_mul, u128::wrapping_mul)
     }
 
     /// Adds public values (one per element): party 0 adds them to its value
     /// share, every party adds its key share times them to its MAC share.
     pub(crate) fn add_public_values(&self, c: &[u128], leader: bool, key: u128) -> Result<Self> {
-        if c.len() != self.len() {
-            return Err(shape_error("add_public", &self.shape, &[c.len()]));
-        }
-        Ok(Self {
-            shape: self.shape.clone(),
-            value: self
-                .value
-                .iter()
-                .zip(c)
-                .map(|(&v, &k)| if leader { v.wrapping_add(k) } else { v })
-                .collect(),
-            mac: self
-                .mac
-                .iter()
-                .zip(c)
-                .map(|(&m, &k)| m.wrapping_add(key.wrapping_mul(k)))
-                .collect(),
-        })
+        self.with_public(
+            c,
+            "add_public",
+            |v, k| if leader { v.wrapping_add(k) } else { v },
+            |m, k| m.wrapping_add(key.wrapping_mul(k)),
+        )
     }
 
     /// The secret under a new shape with as many elements (local).
