@@ -258,34 +258,9 @@ impl InferSpec {
 }
 
 impl InferSpec {
-    /// Active security covers networks of linear layers, ReLU (exact or
-    /// polynomial) and pooling so far, with values or classes as outputs,
-    /// and authenticated material from the dealer.
+    /// Active security runs every network and output; its authenticated
+    /// material comes from the dealer so far.
     fn check_active(&self) -> Result<()> {
-        use crate::arch::{ActivationSpec, Head, LayerSpec};
-        let arch = self.architecture()?;
-        let approximated = arch.layers.iter().find(|l| {
-            matches!(
-                l,
-                LayerSpec::Activation {
-                    function: ActivationSpec::Sigmoid | ActivationSpec::Tanh
-                }
-            )
-        });
-        if let Some(l) = approximated {
-            return Err(ModelError::Config(format!(
-                "active security: the model's {l} needs authenticated approximations \
-                 (exp, reciprocal), a later step; ReLU networks run actively"
-            )));
-        }
-        let scores = self.output == InferOutput::Scores && arch.head != Head::Identity;
-        if scores {
-            return Err(ModelError::Config(format!(
-                "active security: {:?} scores need authenticated approximations (exp, \
-                 reciprocal), a later step; ask for classes (--output class)",
-                arch.head
-            )));
-        }
         if self.preprocessing != Provider::Dealer {
             return Err(ModelError::Config(
                 "active security: authenticated material comes from the dealer so far".into(),

@@ -340,14 +340,12 @@ impl JobSpec {
     pub fn validate(&self) -> Result<()> {
         let t = &self.train;
         let bad = |field: &'static str, detail: String| Err(ModelError::Setting { field, detail });
-        if self.security == Security::Active
-            && (t.model.is_multiclass() || self.preprocessing != Provider::Dealer)
-        {
+        if self.security == Security::Active && self.preprocessing != Provider::Dealer {
             return bad(
                 "security",
                 format!(
-                    "active security trains linear and logistic regression with the dealer so far, not a {} model with {} preprocessing (softmax needs authenticated exp and reciprocal, a later step)",
-                    t.model, self.preprocessing
+                    "active security takes its authenticated material from the dealer so far, not from {} preprocessing (use --preprocessing dealer)",
+                    self.preprocessing
                 ),
             );
         }

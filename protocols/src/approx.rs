@@ -28,12 +28,8 @@
 //! Rounds for a whole tensor: exp 30, reciprocal and inverse square root 25,
 //! log 26, sigmoid and tanh 48.
 
-use crate::arith::{self, mul, mul_fixed, truncate, truncate_bits};
-use crate::binary::{a2b, bits_to_arith, msb, or, relu};
+use crate::engine::{Engine, Secret};
 use crate::error::Result;
-use crate::session::Session;
-use crate::share::AShare;
-use tessera_tensor::RingTensor;
 
 /// Minimax coefficients of `1/x` on `[1, 2]` in `t = x - 1.5` (max error 6.4e-6).
 const RECIP: [f64; 7] = [
@@ -81,86 +77,84 @@ pub const EXP_MAX: f64 = 10.0;
 /// Position of the scale used to normalise: values up to `2^(NORM_TOP - f)` are handled.
 const NORM_TOP: u32 = 40;
 
-fn flat(x: &AShare) -> Result<AShare> {
+fn flat<S: Secret>(x: &S) -> Result<S> {
     x.reshape(&[x.len()])
+}
+
+/// Rows `part * len .. (part + 1) * len` of a stacked `[k * len]` secret.
+fn part<S: Secret>(stacked: &S, part: usize, len: usize) -> Result<S> {
+    stacked
+        .reshape(&[stacked.len(), 1])?
+        .select_rows(&(part * len..(part + 1) * len).collect::<Vec<_>>())?
+        .reshape(&[len])
 }
 
 /// `[t, t^2, ..., t^d]` (fixed point), computed in `ceil(log2 d)` batched
 /// multiplications of two rounds each.
-pub fn powers(sess: &mut Session, t: &AShare, d: usize) -> Result<Vec<AShare>> {
+pub fn powers<E: Engine>(e: &mut E, t: &E::Secret, d: usize) -> Result<Vec<E::Secret>> {
     let t = flat(t)?;
     let len = t.len();
     let mut pows = vec![t];
     while pows.len() < d {
         let have = pows.len();
         let next: Vec<usize> = (have + 1..=(2 * have).min(d)).collect();
-        let lhs: Vec<&AShare> = next.iter().map(|_| &pows[have - 1]).collect();
-        let rhs: Vec<&AShare> = next.iter().map(|k| &pows[k - have - 1]).collect();
-        let prod = mul_fixed(sess, &AShare::concat(&lhs, 0)?, &AShare::concat(&rhs, 0)?)?;
+        let lhs: Vec<&E::Secret> = next.iter().map(|_| &pows[have - 1]).collect();
+        let rhs: Vec<&E::Secret> = next.iter().map(|k| &pows[k - have - 1]).collect();
+        let prod = e.mul_fixed(&stack(&lhs)?, &stack(&rhs)?)?;
         for i in 0..next.len() {
-            pows.push(prod.select_rows(&(i * len..(i + 1) * len).collect::<Vec<_>>())?);
+            pows.push(part(&prod, i, len)?);
         }
     }
     Ok(pows)
 }
 
+/// Flat secrets of one length, stacked into one `[k * len]` secret.
+fn stack<S: Secret>(parts: &[&S]) -> Result<S> {
+    let cols: Vec<S> = parts
+        .iter()
+        .map(|p| p.reshape(&[p.len(), 1]))
+        .collect::<Result<_>>()?;
+    let refs: Vec<&S> = cols.iter().collect();
+    let all = S::concat(&refs, 0)?;
+    all.reshape(&[all.len()])
+}
+
 /// `sum_i c_i t^i` with public real coefficients: powers, then one truncation.
-pub fn poly(sess: &mut Session, t: &AShare, coeffs: &[f64]) -> Result<AShare> {
-    let fixed = sess.fixed();
+pub fn poly<E: Engine>(e: &mut E, t: &E::Secret, coeffs: &[f64]) -> Result<E::Secret> {
+    let fixed = e.fixed();
     let shape = t.shape().to_vec();
-    let pows = powers(sess, t, coeffs.len() - 1)?;
+    let pows = powers(e, t, coeffs.len() - 1)?;
     // Accumulate at 2f fractional bits, truncate once.
     let c0 = fixed.encode(coeffs[0])?.wrapping_shl(fixed.frac_bits());
-    let mut acc =
-        AShare::from_share(RingTensor::zeros(pows[0].shape())).add_public_scalar(sess, c0);
+    let mut acc = e.add_public_scalar(&pows[0].mul_public_scalar(0), c0)?;
     for (p, &c) in pows.iter().zip(&coeffs[1..]) {
         acc = acc.add(&p.mul_public_scalar(fixed.encode(c)?))?;
     }
-    truncate(sess, &acc)?.reshape(&shape)
+    e.truncate(&acc)?.reshape(&shape)
 }
 
-/// `max(lo, min(x, hi))` exactly: `lo + relu(x - lo) - relu(x - hi)` (eight rounds).
-pub fn clip(sess: &mut Session, x: &AShare, lo: f64, hi: f64) -> Result<AShare> {
-    let fixed = sess.fixed();
+/// `max(lo, min(x, hi))` exactly: `lo + relu(x - lo) - relu(x - hi)`.
+pub fn clip<E: Engine>(e: &mut E, x: &E::Secret, lo: f64, hi: f64) -> Result<E::Secret> {
+    let fixed = e.fixed();
     let shape = x.shape().to_vec();
     let x = flat(x)?;
     let len = x.len();
     let (elo, ehi) = (fixed.encode(lo)?, fixed.encode(hi)?);
-    let a = x.add_public_scalar(sess, elo.wrapping_neg());
-    let b = x.add_public_scalar(sess, ehi.wrapping_neg());
-    let r = relu(sess, &AShare::concat(&[&a, &b], 0)?)?;
-    let ra = r.select_rows(&(0..len).collect::<Vec<_>>())?;
-    let rb = r.select_rows(&(len..2 * len).collect::<Vec<_>>())?;
-    ra.sub(&rb)?.add_public_scalar(sess, elo).reshape(&shape)
-}
-
-/// Dot product of integer bit shares `[len, k]` with public ring constants `[k]`.
-fn weigh(bits: &AShare, consts: &[u64]) -> Result<AShare> {
-    let k = consts.len();
-    let c = RingTensor::from_vec(&[k, 1], consts.to_vec())?;
-    let len = bits.shape()[0];
-    Ok(AShare::from_share(
-        bits.share().matmul(&c)?.reshape(&[len])?,
-    ))
+    let a = e.add_public_scalar(&x, elo.wrapping_neg())?;
+    let b = e.add_public_scalar(&x, ehi.wrapping_neg())?;
+    let r = e.relu(&stack(&[&a, &b])?)?;
+    let (ra, rb) = (part(&r, 0, len)?, part(&r, 1, len)?);
+    e.add_public_scalar(&ra.sub(&rb)?, elo)?.reshape(&shape)
 }
 
 /// Leading-one decomposition of positive `x`: returns `x~` in `[1, 2)` (fixed
 /// point) and the one-hot bits `h` (`[len, 63]` integers, `h_i = 1` where bit
 /// `i` is the leading one of `x`'s encoding). For `x <= 0`, or beyond
-/// `2^(40 - f)`, `x~` is 0. Sixteen rounds.
-pub fn normalize(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
-    let f = sess.fixed().frac_bits();
+/// `2^(40 - f)`, `x~` is 0.
+pub fn normalize<E: Engine>(e: &mut E, x: &E::Secret) -> Result<(E::Secret, E::Secret)> {
+    let f = e.fixed().frac_bits();
     let x = flat(x)?;
-    let bits = a2b(sess, &x)?;
-    let mut o = bits.map_linear(|v| v & (u64::MAX >> 1));
-    let mut s = 1;
-    while s < 64 {
-        let shifted = o.map_linear(|v| v >> s);
-        o = or(sess, &o, &shifted)?;
-        s *= 2;
-    }
-    let one_hot = o.xor(&o.map_linear(|v| v >> 1))?;
-    let h = bits_to_arith(sess, &one_hot, 63)?;
+    let h = e.leading_one(&x)?;
     let scale: Vec<u64> = (0..63)
         .map(|i| {
             if i <= NORM_TOP {
@@ -170,15 +164,15 @@ pub fn normalize(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
             }
         })
         .collect();
-    let m = weigh(&h, &scale)?;
-    let xm = mul(sess, &x, &m)?;
-    let xt = truncate_bits(sess, &xm, NORM_TOP - f)?;
+    let m = h.weigh(&scale)?;
+    let xm = e.mul(&x, &m)?;
+    let xt = e.truncate_bits(&xm, NORM_TOP - f)?;
     Ok((xt, h))
 }
 
 /// Public constants `g(2^(i - f))` for each leading-one position `i`, encoded.
-fn by_exponent(sess: &Session, g: impl Fn(i32) -> f64) -> Result<Vec<u64>> {
-    let fixed = sess.fixed();
+fn by_exponent<E: Engine>(e: &E, g: impl Fn(i32) -> f64) -> Result<Vec<u64>> {
+    let fixed = e.fixed();
     let f = fixed.frac_bits() as i32;
     (0..63)
         .map(|i| {
@@ -192,41 +186,38 @@ fn by_exponent(sess: &Session, g: impl Fn(i32) -> f64) -> Result<Vec<u64>> {
 }
 
 /// `1/x` for `x > 0`: `poly(x~) * 2^-e`. Returns 0 for `x <= 0`.
-pub fn reciprocal(sess: &mut Session, x: &AShare) -> Result<AShare> {
+pub fn reciprocal<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
     let shape = x.shape().to_vec();
-    let (xt, h) = normalize(sess, x)?;
-    let centred = xt.add_public_scalar(sess, sess.fixed().encode(-1.5)?);
-    let r = poly(sess, &centred, &RECIP)?;
-    let g = weigh(&h, &by_exponent(sess, |e| 2f64.powi(-e))?)?;
-    mul_fixed(sess, &r, &g)?.reshape(&shape)
+    let (xt, h) = normalize(e, x)?;
+    let centred = e.add_public_scalar(&xt, e.fixed().encode(-1.5)?)?;
+    let r = poly(e, &centred, &RECIP)?;
+    let g = h.weigh(&by_exponent(e, |k| 2f64.powi(-k))?)?;
+    e.mul_fixed(&r, &g)?.reshape(&shape)
 }
 
 /// `1/sqrt(x)` for `x > 0`: `poly(x~) * 2^(-e/2)`. Returns 0 for `x <= 0`.
-pub fn inv_sqrt(sess: &mut Session, x: &AShare) -> Result<AShare> {
+pub fn inv_sqrt<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
     let shape = x.shape().to_vec();
-    let (xt, h) = normalize(sess, x)?;
-    let centred = xt.add_public_scalar(sess, sess.fixed().encode(-1.5)?);
-    let r = poly(sess, &centred, &INV_SQRT)?;
-    let g = weigh(&h, &by_exponent(sess, |e| 2f64.powf(-e as f64 / 2.0))?)?;
-    mul_fixed(sess, &r, &g)?.reshape(&shape)
+    let (xt, h) = normalize(e, x)?;
+    let centred = e.add_public_scalar(&xt, e.fixed().encode(-1.5)?)?;
+    let r = poly(e, &centred, &INV_SQRT)?;
+    let g = h.weigh(&by_exponent(e, |k| 2f64.powf(-k as f64 / 2.0))?)?;
+    e.mul_fixed(&r, &g)?.reshape(&shape)
 }
 
 /// `ln x` for `x > 0`: `poly(x~) + e ln 2`. Returns `ln(2^-f)` for `x <= 0`.
-pub fn log(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let fixed = sess.fixed();
+pub fn log<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
+    let fixed = e.fixed();
     let shape = x.shape().to_vec();
-    let (xt, h) = normalize(sess, x)?;
-    let centred = xt.add_public_scalar(sess, fixed.encode(-1.5)?);
-    let r = poly(sess, &centred, &LN)?;
+    let (xt, h) = normalize(e, x)?;
+    let centred = e.add_public_scalar(&xt, fixed.encode(-1.5)?)?;
+    let r = poly(e, &centred, &LN)?;
     // Keep the polynomial only where x~ is meaningful (0 < x < 2^(40 - f)).
-    let valid = weigh(
-        &h,
-        &(0..63).map(|i| (i <= NORM_TOP) as u64).collect::<Vec<_>>(),
-    )?;
-    let r = mul(sess, &r, &valid)?;
+    let valid = h.weigh(&(0..63).map(|i| (i <= NORM_TOP) as u64).collect::<Vec<_>>())?;
+    let r = e.mul(&r, &valid)?;
     let floor = -(fixed.frac_bits() as f64) * std::f64::consts::LN_2;
-    let mut e = by_exponent(sess, |e| e as f64 * std::f64::consts::LN_2)?;
-    for (i, c) in e.iter_mut().enumerate() {
+    let mut exps = by_exponent(e, |k| k as f64 * std::f64::consts::LN_2)?;
+    for (i, c) in exps.iter_mut().enumerate() {
         if i as u32 > NORM_TOP {
             // Far too large: the log of the top of the range; bit 62 means negative.
             let top = if i == 62 {
@@ -237,56 +228,54 @@ pub fn log(sess: &mut Session, x: &AShare) -> Result<AShare> {
             *c = fixed.encode(top)?;
         }
     }
-    let any = weigh(&h, &[1; 63])?;
+    let any = h.weigh(&[1; 63])?;
     // x = 0 has no leading one: (1 - any) * ln(2^-f).
-    let zero_case = any
-        .neg()
-        .add_public_scalar(sess, 1)
+    let zero_case = e
+        .add_public_scalar(&any.neg(), 1)?
         .mul_public_scalar(fixed.encode(floor)?);
-    r.add(&weigh(&h, &e)?)?.add(&zero_case)?.reshape(&shape)
+    r.add(&h.weigh(&exps)?)?.add(&zero_case)?.reshape(&shape)
 }
 
 /// `e^x`, clipped to `[EXP_MIN, EXP_MAX]` first: `2^(x log2 e)` with the
 /// integer part's bits giving an exact power of two.
-pub fn exp(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let fixed = sess.fixed();
+pub fn exp<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
+    let fixed = e.fixed();
     let f = fixed.frac_bits();
     let shape = x.shape().to_vec();
-    let c = clip(sess, &flat(x)?, EXP_MIN, EXP_MAX)?;
+    let c = clip(e, &flat(x)?, EXP_MIN, EXP_MAX)?;
     // y' = x log2 e + 24 lies in (0, 39): 6 integer bits.
     const OFFSET: u32 = 24;
-    let y = arith::scale(sess, &c, std::f64::consts::LOG2_E)?
-        .add_public_scalar(sess, (OFFSET as u64) << f);
-    let bits = a2b(sess, &y)?;
-    let k = bits_to_arith(sess, &bits.map_linear(|v| v >> f), 6)?;
-    let int_part = weigh(&k, &(0..6).map(|j| 1u64 << (f + j)).collect::<Vec<_>>())?;
+    let y = e.scale(&c, std::f64::consts::LOG2_E)?;
+    let y = e.add_public_scalar(&y, (OFFSET as u64) << f)?;
+    let k = e.bits(&y, f, 6)?;
+    let int_part = k.weigh(&(0..6).map(|j| 1u64 << (f + j)).collect::<Vec<_>>())?;
     let frac = y.sub(&int_part)?;
-    let centred = frac.add_public_scalar(sess, fixed.encode(-0.5)?);
-    let p = poly(sess, &centred, &EXP2)?;
+    let centred = e.add_public_scalar(&frac, fixed.encode(-0.5)?)?;
+    let p = poly(e, &centred, &EXP2)?;
     // 2^k = prod_j (1 + k_j (2^(2^j) - 1)), exact integer products.
     let len = k.shape()[0];
-    let mut factors: Vec<AShare> = (0..6)
+    let mut factors: Vec<E::Secret> = (0..6)
         .map(|j| {
             let kj = k.select_cols(&[j])?.reshape(&[len])?;
             let factor = (1u64 << (1u32 << j)).wrapping_sub(1);
-            Ok(kj.mul_public_scalar(factor).add_public_scalar(sess, 1))
+            e.add_public_scalar(&kj.mul_public_scalar(factor), 1)
         })
         .collect::<Result<_>>()?;
     while factors.len() > 1 {
         let pairs = factors.len() / 2;
-        let lhs: Vec<&AShare> = (0..pairs).map(|i| &factors[2 * i]).collect();
-        let rhs: Vec<&AShare> = (0..pairs).map(|i| &factors[2 * i + 1]).collect();
-        let prod = mul(sess, &AShare::concat(&lhs, 0)?, &AShare::concat(&rhs, 0)?)?;
-        let mut next: Vec<AShare> = (0..pairs)
-            .map(|i| prod.select_rows(&(i * len..(i + 1) * len).collect::<Vec<_>>()))
+        let lhs: Vec<&E::Secret> = (0..pairs).map(|i| &factors[2 * i]).collect();
+        let rhs: Vec<&E::Secret> = (0..pairs).map(|i| &factors[2 * i + 1]).collect();
+        let prod = e.mul(&stack(&lhs)?, &stack(&rhs)?)?;
+        let mut next: Vec<E::Secret> = (0..pairs)
+            .map(|i| part(&prod, i, len))
             .collect::<Result<_>>()?;
         if factors.len() % 2 == 1 {
             next.push(factors.pop().expect("odd one"));
         }
         factors = next;
     }
-    let scaled = mul(sess, &p, &factors[0])?;
-    truncate_bits(sess, &scaled, OFFSET)?.reshape(&shape)
+    let scaled = e.mul(&p, &factors[0])?;
+    e.truncate_bits(&scaled, OFFSET)?.reshape(&shape)
 }
 
 /// Logistic sigmoid `1 / (1 + e^-|x|)`, mirrored for negative `x`. Accurate
@@ -308,30 +297,27 @@ pub fn exp(sess: &mut Session, x: &AShare) -> Result<AShare> {
 ///     assert!((y - 1.0 / (1.0 + (-x).exp())).abs() < 1e-4);
 /// }
 /// ```
-pub fn sigmoid(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let fixed = sess.fixed();
+pub fn sigmoid<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
+    let fixed = e.fixed();
     let shape = x.shape().to_vec();
     let x = flat(x)?;
-    let neg = msb(sess, &x)?;
+    let neg = e.msb(&x)?;
     // |x| = x - 2 neg x (neg is an integer bit: exact)
-    let nx = mul(sess, &neg, &x)?;
+    let nx = e.mul(&neg, &x)?;
     let abs = x.sub(&nx.mul_public_scalar(2))?;
-    let t = exp(sess, &abs.neg())?;
+    let t = exp(e, &abs.neg())?;
     // 1 / (1 + t) with 1 + t in (1, 2]
-    let centred = t.add_public_scalar(sess, fixed.encode(-0.5)?);
-    let r = poly(sess, &centred, &RECIP)?;
+    let centred = e.add_public_scalar(&t, fixed.encode(-0.5)?)?;
+    let r = poly(e, &centred, &RECIP)?;
     // sigmoid = r for x >= 0, 1 - r for x < 0: r + neg (1 - 2r)
-    let flip = r
-        .mul_public_scalar(2)
-        .neg()
-        .add_public_scalar(sess, fixed.one());
-    let adj = mul(sess, &neg, &flip)?;
+    let flip = e.add_public_scalar(&r.mul_public_scalar(2).neg(), fixed.one())?;
+    let adj = e.mul(&neg, &flip)?;
     r.add(&adj)?.reshape(&shape)
 }
 
 /// Hyperbolic tangent `2 sigmoid(2x) - 1`. Accurate to 2e-4; saturates to ±1.
-pub fn tanh(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let s = sigmoid(sess, &x.mul_public_scalar(2))?;
-    Ok(s.mul_public_scalar(2)
-        .add_public_scalar(sess, sess.fixed().one().wrapping_neg()))
+pub fn tanh<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
+    let s = sigmoid(e, &x.mul_public_scalar(2))?;
+    let minus_one = e.fixed().one().wrapping_neg();
+    e.add_public_scalar(&s.mul_public_scalar(2), minus_one)
 }

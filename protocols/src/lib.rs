@@ -10,6 +10,9 @@
 //! * [`arith`]: input, reveal, Beaver products, matrix products, truncation.
 //! * [`data`]: training data read by rows: masked once, or owned in the clear.
 //! * [`binary`]: AND gates, most significant bit, comparison, ReLU.
+//! * [`engine`]: the seam ([`engine::Engine`]) that lets one protocol run
+//!   on semi-honest and on authenticated shares.
+//! * [`approx`]: exp, reciprocal, sigmoid and friends, for both modes.
 //! * [`runtime`]: the embedded runtime running all parties as threads.
 //!
 //! **Security model.** Semi-honest parties, dishonest majority: a party's
@@ -41,6 +44,7 @@ pub mod arith;
 pub mod binary;
 pub mod channel;
 pub mod data;
+pub mod engine;
 mod error;
 pub mod prep;
 pub mod runtime;

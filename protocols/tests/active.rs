@@ -4,6 +4,7 @@
 //! is caught, and no honest party ever outputs a wrong value.
 
 use tessera_protocols::active::{Active, AuthShare, Tamper};
+use tessera_protocols::approx;
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_protocols::{ProtocolError, Session};
@@ -22,16 +23,32 @@ enum Op {
     MatMul,
     Truncate,
     Relu,
+    /// All 64 bits of `x`.
+    Bits,
+    /// The sigmoid approximation (built on exp, comparison and bits).
+    Sigmoid,
 }
 
-const OPS: [Op; 6] = [
+const OPS: [Op; 8] = [
     Op::Open,
     Op::OpenToOne,
     Op::Mul,
     Op::MatMul,
     Op::Truncate,
     Op::Relu,
+    Op::Bits,
+    Op::Sigmoid,
 ];
+
+/// The inputs of a trial: fixed-point values of moderate size for the
+/// sigmoid, ring values (edges mixed in) for the rest.
+fn inputs(op: Op, seed: u64, shape: &[usize]) -> (RingTensor, RingTensor) {
+    let x = match op {
+        Op::Sigmoid => signed_fixed(seed, shape, 12.0),
+        _ => truncatable(seed, shape),
+    };
+    (x, data(seed + 1, shape))
+}
 
 /// Inputs `x` and `y` (the tamper hook is armed after them: changing one's
 /// own input is allowed), computes `op` and opens the result. Returns it,
@@ -62,6 +79,8 @@ fn program(
         }
         Op::Truncate => a.truncate(&sx, 16)?,
         Op::Relu => a.relu_with_mask(&sx)?.0,
+        Op::Bits => a.bits(&sx, 0, 64)?,
+        Op::Sigmoid => approx::sigmoid(&mut a, &sx)?,
     };
     let out = match op {
         Op::OpenToOne => a.reveal_to(&z, 1, "z")?,
@@ -78,6 +97,13 @@ fn agrees(op: Op, got: &RingTensor, want: &RingTensor) -> bool {
             .iter()
             .zip(want.as_slice())
             .all(|(g, w)| g.wrapping_sub(*w) <= 1),
+        Op::Sigmoid => {
+            let fp = FixedPoint::default();
+            got.as_slice()
+                .iter()
+                .zip(want.as_slice())
+                .all(|(g, w)| (fp.decode(*g) - fp.decode(*w)).abs() <= 1e-4)
+        }
         _ => got == want,
     }
 }
@@ -94,6 +120,17 @@ fn reference(op: Op, x: &RingTensor, y: &RingTensor) -> RingTensor {
         }
         Op::Truncate => x.map(|v| ((v as i64) >> 16) as u64),
         Op::Relu => x.map(|v| if (v as i64) > 0 { v } else { 0 }),
+        Op::Bits => {
+            let bits = x
+                .as_slice()
+                .iter()
+                .flat_map(|&v| (0..64).map(move |i| v >> i & 1));
+            RingTensor::from_vec(&[x.len(), 64], bits.collect()).unwrap()
+        }
+        Op::Sigmoid => {
+            let fp = FixedPoint::default();
+            x.map(|v| fp.encode(1.0 / (1.0 + (-fp.decode(v)).exp())).unwrap())
+        }
     }
 }
 
@@ -118,8 +155,7 @@ fn every_protocol_matches_the_ring_reference_for_2_and_3_parties() {
         for (i, op) in OPS.into_iter().enumerate() {
             for seed in 0..4u64 {
                 let shape = [2 + seed as usize, 3];
-                let x = truncatable(seed * 7 + i as u64, &shape);
-                let y = data(seed * 11 + 3, &shape);
+                let (x, y) = inputs(op, seed * 7 + i as u64, &shape);
                 let outs =
                     run_embedded(&config(n, seed as u8), |s| program(s, op, &x, &y, None)).unwrap();
                 let want = reference(op, &x, &y);
@@ -181,9 +217,7 @@ fn trial(
     xor: u64,
     seed: u8,
 ) -> (bool, bool) {
-    let shape = [2, 3];
-    let x = truncatable(seed as u64, &shape);
-    let y = data(seed as u64 + 1, &shape);
+    let (x, y) = inputs(op, seed as u64, &[2, 3]);
     let t = Tamper { peer, word, xor };
     let mut cfg = config(n, seed);
     cfg.timeout = std::time::Duration::from_secs(20);
@@ -243,8 +277,7 @@ fn run_embedded_each(
 
 /// How many words `cheater` sends to `peer` after the inputs, honestly.
 fn words_after_inputs(n: usize, op: Op, cheater: usize, peer: usize) -> u64 {
-    let x = truncatable(0, &[2, 3]);
-    let y = data(1, &[2, 3]);
+    let (x, y) = inputs(op, 0, &[2, 3]);
     // A tamper that changes nothing (xor 0) counts from the same point.
     let t = Tamper {
         peer,
@@ -326,4 +359,66 @@ fn comparison_and_relu_match_the_reference_for_2_and_3_parties() {
             );
         }
     }
+}
+
+#[test]
+fn bit_ranges_and_leading_ones_match_the_reference_for_2_and_3_parties() {
+    for n in [2, 3] {
+        let x = data(11 + n as u64, &[5, 8]);
+        let outs = run_embedded(&config(n, 8), |s| {
+            let me = s.id();
+            let mut a = Active::new(s)?;
+            let sx = a.input(0, (me == 0).then_some(&x), &[5, 8])?;
+            let low = a.bits(&sx, 0, 5)?;
+            let middle = a.bits(&sx, 16, 6)?;
+            let top = a.bits(&sx, 61, 3)?;
+            let lead = a.leading_one(&sx)?;
+            [&low, &middle, &top, &lead]
+                .into_iter()
+                .map(|t| a.reveal(t, "bits"))
+                .collect::<Result<Vec<_>, ProtocolError>>()
+        })
+        .unwrap();
+        let got = &outs[0].value;
+        for (i, &v) in x.as_slice().iter().enumerate() {
+            for (t, (from, count)) in [(0, 5), (16, 6), (61, 3)].into_iter().enumerate() {
+                for j in 0..count {
+                    assert_eq!(
+                        got[t].as_slice()[i * count + j],
+                        v >> (from + j) & 1,
+                        "bit {} of {v:#x}, {n} parties",
+                        from + j
+                    );
+                }
+            }
+            let low = v & (u64::MAX >> 1);
+            for j in 0..63 {
+                let want = (low != 0 && 63 - low.leading_zeros() as usize == j) as u64;
+                assert_eq!(
+                    got[3].as_slice()[i * 63 + j],
+                    want,
+                    "leading one of {v:#x} at {j}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_comparison_costs_seven_rounds_and_120_products_per_element() {
+    let x = data(3, &[64]);
+    let outs = run_embedded(&config(2, 4), |s| {
+        let me = s.id();
+        let mut a = Active::new(s)?;
+        let sx = a.input(0, (me == 0).then_some(&x), &[64])?;
+        let before = (a.session().stats().rounds, a.words_sent(1 - me));
+        a.msb(&sx)?;
+        let after = (a.session().stats().rounds, a.words_sent(1 - me));
+        Ok::<_, ProtocolError>((after.0 - before.0, after.1 - before.1))
+    })
+    .unwrap();
+    let (rounds, words) = outs[0].value;
+    assert_eq!(rounds, 7, "rounds of an active comparison");
+    // One opening of 128 bits, then two 128-bit openings per product.
+    assert_eq!(words, 64 * (2 + 120 * 4), "words sent per 64 comparisons");
 }

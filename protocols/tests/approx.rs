@@ -1,28 +1,59 @@
 //! Nonlinear approximations against float64 math on dense grids, 2 and 3 parties.
 
+use tessera_protocols::active::Active;
+use tessera_protocols::engine::Engine;
+use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
-use tessera_protocols::{approx, arith, AShare, ProtocolError, Session};
+use tessera_protocols::{approx, arith, ProtocolError};
 use tessera_tensor::{FixedPoint, RingTensor};
 
-type Protocol = fn(&mut Session, &AShare) -> Result<AShare, ProtocolError>;
+/// The functions under test, each run on both security modes.
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    Exp,
+    Reciprocal,
+    InvSqrt,
+    Log,
+    Sigmoid,
+    Tanh,
+}
 
-/// Evaluates `f` under MPC on `xs` (input by the last party) and returns the decoded outputs.
-fn eval(parties: usize, xs: &[f64], f: Protocol) -> Vec<f64> {
+fn apply<E: Engine>(f: Protocol, e: &mut E, x: &E::Secret) -> Result<E::Secret, ProtocolError> {
+    match f {
+        Protocol::Exp => approx::exp(e, x),
+        Protocol::Reciprocal => approx::reciprocal(e, x),
+        Protocol::InvSqrt => approx::inv_sqrt(e, x),
+        Protocol::Log => approx::log(e, x),
+        Protocol::Sigmoid => approx::sigmoid(e, x),
+        Protocol::Tanh => approx::tanh(e, x),
+    }
+}
+
+/// Evaluates `f` under MPC on `xs` (input by the last party), semi-honest
+/// or active, and returns the decoded outputs.
+fn eval_in(parties: usize, active: bool, xs: &[f64], f: Protocol) -> Vec<f64> {
     let fp = FixedPoint::default();
     let enc = RingTensor::from_vec(
         &[xs.len()],
         xs.iter().map(|&v| fp.encode(v).unwrap()).collect(),
     )
     .unwrap();
-    let outs = run_embedded(
-        &EmbeddedConfig::new(parties).with_seed([parties as u8; 32]),
-        |s| {
-            let owner = parties - 1;
-            let x = arith::share_input(s, owner, (s.id() == owner).then_some(&enc), enc.shape())?;
-            let y = f(s, &x)?;
+    let mut cfg = EmbeddedConfig::new(parties).with_seed([parties as u8; 32]);
+    cfg.preprocessing = Provider::Dealer;
+    let outs = run_embedded(&cfg, |s| {
+        let owner = parties - 1;
+        let mine = (s.id() == owner).then_some(&enc);
+        if active {
+            let mut a = Active::new(s)?;
+            let x = a.input(owner, mine, enc.shape())?;
+            let y = apply(f, &mut a, &x)?;
+            a.reveal(&y, "y")
+        } else {
+            let x = arith::share_input(s, owner, mine, enc.shape())?;
+            let y = apply(f, s, &x)?;
             arith::reveal(s, &y, "y")
-        },
-    )
+        }
+    })
     .unwrap();
     outs[0]
         .value
@@ -47,20 +78,20 @@ fn grid(lo: f64, hi: f64, n: usize, log: bool) -> Vec<f64> {
 
 /// Checks max |err| <= max(rel |ref|, abs) on the grid, for 2 and 3 parties.
 fn check(name: &str, f: Protocol, reference: fn(f64) -> f64, xs: &[f64], rel: f64, abs: f64) {
-    for parties in [2, 3] {
-        let got = eval(parties, xs, f);
+    for (parties, active) in [(2, false), (3, false), (2, true), (3, true)] {
+        let got = eval_in(parties, active, xs, f);
         let mut worst = (0.0, 0.0, 0.0);
         for (&x, &g) in xs.iter().zip(&got) {
             let r = reference(x);
             let err = (g - r).abs();
             let allowed = (rel * r.abs()).max(abs);
-            assert!(err <= allowed, "{name}({x}) = {g}, reference {r}, error {err:.3e} > {allowed:.3e} ({parties} parties)");
+            assert!(err <= allowed, "{name}({x}) = {g}, reference {r}, error {err:.3e} > {allowed:.3e} ({parties} parties, active {active})");
             if err / allowed > worst.0 {
                 worst = (err / allowed, x, err);
             }
         }
         eprintln!(
-            "{name}, {parties} parties: worst error {:.2e} at x = {} ({:.0}% of the bound)",
+            "{name}, {parties} parties, active {active}: worst error {:.2e} at x = {} ({:.0}% of the bound)",
             worst.2,
             worst.1,
             worst.0 * 100.0
@@ -74,7 +105,7 @@ const ULP4: f64 = 4.0 / 65536.0;
 fn exp_within_bound() {
     check(
         "exp",
-        approx::exp,
+        Protocol::Exp,
         f64::exp,
         &grid(-10.0, 5.0, 3001, false),
         1e-3,
@@ -86,7 +117,7 @@ fn exp_within_bound() {
 fn reciprocal_within_bound() {
     check(
         "reciprocal",
-        approx::reciprocal,
+        Protocol::Reciprocal,
         |x| 1.0 / x,
         &grid(0.01, 100.0, 3001, true),
         1e-3,
@@ -98,7 +129,7 @@ fn reciprocal_within_bound() {
 fn inv_sqrt_within_bound() {
     check(
         "inv_sqrt",
-        approx::inv_sqrt,
+        Protocol::InvSqrt,
         |x| 1.0 / x.sqrt(),
         &grid(0.01, 100.0, 3001, true),
         1e-3,
@@ -110,7 +141,7 @@ fn inv_sqrt_within_bound() {
 fn log_within_bound() {
     check(
         "log",
-        approx::log,
+        Protocol::Log,
         f64::ln,
         &grid(0.01, 100.0, 3001, true),
         1e-3,
@@ -122,7 +153,7 @@ fn log_within_bound() {
 fn sigmoid_within_bound() {
     check(
         "sigmoid",
-        approx::sigmoid,
+        Protocol::Sigmoid,
         |x| 1.0 / (1.0 + (-x).exp()),
         &grid(-10.0, 10.0, 4001, false),
         0.0,
@@ -134,7 +165,7 @@ fn sigmoid_within_bound() {
 fn tanh_within_bound() {
     check(
         "tanh",
-        approx::tanh,
+        Protocol::Tanh,
         f64::tanh,
         &grid(-5.0, 5.0, 4001, false),
         0.0,
@@ -144,40 +175,42 @@ fn tanh_within_bound() {
 
 #[test]
 fn outside_the_domain_values_saturate_not_wrap() {
-    let xs = [-1000.0, -40.0, -17.0, 11.0, 22.0, 1000.0];
-    let e = eval(2, &xs, approx::exp);
-    assert_eq!(&e[..3], &[0.0, 0.0, 0.0]);
-    for v in &e[3..] {
+    for active in [false, true] {
+        let xs = [-1000.0, -40.0, -17.0, 11.0, 22.0, 1000.0];
+        let e = eval_in(2, active, &xs, Protocol::Exp);
+        assert_eq!(&e[..3], &[0.0, 0.0, 0.0]);
+        for v in &e[3..] {
+            assert!(
+                (v / 10f64.exp() - 1.0).abs() < 1e-4,
+                "exp saturates at exp(10), got {v}"
+            );
+        }
+        let s = eval_in(2, active, &xs, Protocol::Sigmoid);
+        assert!(s[..3].iter().all(|&v| v.abs() < 1e-4), "{s:?}");
+        assert!(s[3..].iter().all(|&v| (v - 1.0).abs() < 1e-4), "{s:?}");
+        let t = eval_in(3, active, &xs, Protocol::Tanh);
         assert!(
-            (v / 10f64.exp() - 1.0).abs() < 1e-4,
-            "exp saturates at exp(10), got {v}"
+            t[..3].iter().all(|&v| (v + 1.0).abs() < 2e-4)
+                && t[3..].iter().all(|&v| (v - 1.0).abs() < 2e-4),
+            "{t:?}"
+        );
+        let inputs = [0.0, -1.0, -500.0, 1e6, 3e7];
+        let r = eval_in(2, active, &inputs, Protocol::Reciprocal);
+        assert_eq!(
+            &r[..3],
+            &[0.0, 0.0, 0.0],
+            "reciprocal of x <= 0 is 0 by definition"
+        );
+        assert!(r[3] < 2.0 / 65536.0 && r[4] == 0.0, "{r:?}");
+        let l = eval_in(2, active, &inputs, Protocol::Log);
+        let floor = -16.0 * std::f64::consts::LN_2;
+        for v in &l[..3] {
+            assert!((v - floor).abs() < 1e-3, "log(x <= 0) = ln 2^-16, got {v}");
+        }
+        assert!((l[3] - 1e6f64.ln()).abs() < 1e-3, "{l:?}");
+        assert!(
+            (l[4] - 3e7f64.ln()).abs() < 0.7,
+            "log saturates within ln 2 above 2^24: {l:?}"
         );
     }
-    let s = eval(2, &xs, approx::sigmoid);
-    assert!(s[..3].iter().all(|&v| v.abs() < 1e-4), "{s:?}");
-    assert!(s[3..].iter().all(|&v| (v - 1.0).abs() < 1e-4), "{s:?}");
-    let t = eval(3, &xs, approx::tanh);
-    assert!(
-        t[..3].iter().all(|&v| (v + 1.0).abs() < 2e-4)
-            && t[3..].iter().all(|&v| (v - 1.0).abs() < 2e-4),
-        "{t:?}"
-    );
-    let inputs = [0.0, -1.0, -500.0, 1e6, 3e7];
-    let r = eval(2, &inputs, approx::reciprocal);
-    assert_eq!(
-        &r[..3],
-        &[0.0, 0.0, 0.0],
-        "reciprocal of x <= 0 is 0 by definition"
-    );
-    assert!(r[3] < 2.0 / 65536.0 && r[4] == 0.0, "{r:?}");
-    let l = eval(2, &inputs, approx::log);
-    let floor = -16.0 * std::f64::consts::LN_2;
-    for v in &l[..3] {
-        assert!((v - floor).abs() < 1e-3, "log(x <= 0) = ln 2^-16, got {v}");
-    }
-    assert!((l[3] - 1e6f64.ln()).abs() < 1e-3, "{l:?}");
-    assert!(
-        (l[4] - 3e7f64.ln()).abs() < 0.7,
-        "log saturates within ln 2 above 2^24: {l:?}"
-    );
 }

@@ -1,16 +1,16 @@
 //! The actively secure MPC backend: one party's authenticated shares
 //! (SPDZ2k, [`tessera_protocols::active`]). Linear algebra, products,
-//! truncation and comparisons (ReLU, max, argmax) are available, so linear
-//! regression trains and networks with ReLU and max pooling infer classes,
-//! with every opening checked before it is released; exp, reciprocal,
-//! sigmoid and the rest are not authenticated yet and say so.
+//! truncation, comparisons (ReLU, max, argmax) and the approximated
+//! functions (the same [`tessera_protocols::approx`] code as semi-honest,
+//! on authenticated shares) are available, so every layer trains and
+//! infers, with every opening checked before it is released.
 
 use super::{same, Backend, Function};
 use crate::gather::Gather;
-use crate::{LayerError, Result};
+use crate::Result;
 use ndarray::ArrayD;
 use tessera_protocols::active::{Active, AuthShare, CheckStats};
-use tessera_protocols::{PartyId, Session};
+use tessera_protocols::{approx, PartyId, Session};
 
 /// Active security: one party's view, its authenticated shares and its
 /// session. Every party runs the same layer code on its own `ActiveBackend`.
@@ -41,13 +41,6 @@ impl<'s> ActiveBackend<'s> {
     fn frac_bits(&mut self) -> u32 {
         self.a.session().fixed().frac_bits()
     }
-}
-
-fn not_yet(what: &str) -> LayerError {
-    LayerError::Usage(format!(
-        "{what} is not available under active security yet (linear algebra, products \
-         and comparisons are; the approximated functions are a later step)"
-    ))
 }
 
 impl Backend for ActiveBackend<'_> {
@@ -145,8 +138,16 @@ impl Backend for ActiveBackend<'_> {
     fn scatter_add(&mut self, a: &Self::Tensor, g: &Gather) -> Result<Self::Tensor> {
         Ok(a.scatter_add(&g.source, &g.index)?)
     }
-    fn apply(&mut self, f: Function, _a: &Self::Tensor) -> Result<Self::Tensor> {
-        Err(not_yet(&format!("{f:?}")))
+    fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
+        let e = &mut self.a;
+        Ok(match f {
+            Function::Exp => approx::exp(e, a)?,
+            Function::Reciprocal => approx::reciprocal(e, a)?,
+            Function::InvSqrt => approx::inv_sqrt(e, a)?,
+            Function::Log => approx::log(e, a)?,
+            Function::Sigmoid => approx::sigmoid(e, a)?,
+            Function::Tanh => approx::tanh(e, a)?,
+        })
     }
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>> {
         let v = self.a.reveal(a, label)?;

@@ -23,6 +23,7 @@
 //! choose its own inputs. Which check failed is reported; who cheated is
 //! not (the honest parties cannot always tell).
 
+mod bits;
 mod compare;
 mod share;
 
@@ -126,6 +127,11 @@ impl<'s> Active<'s> {
     /// The underlying session.
     pub fn session(&mut self) -> &mut Session {
         self.sess
+    }
+
+    /// The fixed-point encoding in use.
+    pub fn fixed_point(&self) -> tessera_tensor::FixedPoint {
+        self.sess.fixed()
     }
 
     /// The check counters so far.
