@@ -2,9 +2,10 @@
 //! uniform-price call auction; everyone learns the clearing price and the
 //! volume, each desk only its own fills.
 //!
-//! `cargo run --release --example dark_pool [-- --no-dealer]`
+//! `cargo run --release --example dark_pool [-- --no-dealer | --active]`
 
 use std::path::PathBuf;
+use tessera::models::Security;
 use tessera::protocols::prep::Provider;
 use tessera::scenarios::{dark_pool, describe_views, MpcOptions};
 
@@ -19,12 +20,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Provider::Dealer
     };
+    // Active security: a desk that deviates is caught before anything opens.
+    let security = if std::env::args().any(|a| a == "--active") {
+        Security::Active
+    } else {
+        Security::SemiHonest
+    };
     let job = dark_pool::DarkPoolJob::grid(95.0, 105.0, 0.5)?;
     println!(
         "dark pool: {} trading desks, each a computing party; no operator sees any order",
         books.len()
     );
-    println!("security: semi-honest parties; {}", provider.trust());
+    println!("security: {}; {}", security.statement(), provider.trust());
     println!(
         "public: {} candidate prices from {} to {}, and how many orders each desk sends",
         job.prices.len(),
@@ -38,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             b.len()
         );
     }
-    let out = dark_pool::run(&job, &books, MpcOptions::with(provider))?;
+    let out = dark_pool::run(&job, &books, MpcOptions::with(provider).secured(security))?;
     match out.price {
         Some(p) => println!(
             "everyone learns: clearing price {p}, {} lots traded",

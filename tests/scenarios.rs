@@ -2,7 +2,9 @@
 //! f64, and each party's record of openings against the declared outputs.
 
 use std::path::{Path, PathBuf};
-use tessera::models::{run_job_plaintext, Dataset, JobSpec, ModelKind, Split, TrainConfig};
+use tessera::models::{
+    run_job_plaintext, Dataset, JobSpec, ModelKind, Security, Split, TrainConfig,
+};
 use tessera::scenarios::MpcOptions;
 use tessera::scenarios::{credit, dark_pool, flagging, solvency, statistics, PartyView};
 
@@ -312,11 +314,21 @@ fn credit_scores_match_plaintext_and_only_the_applicant_bank_sees_them() {
 }
 
 #[test]
-fn every_scenario_runs_without_a_dealer_with_the_same_answers() {
+fn every_scenario_runs_without_a_dealer_and_under_active_security_with_the_same_answers() {
     let ot = |seed: u8| MpcOptions {
         seed: Some([seed; 32]),
         preprocessing: tessera::Provider::Ot,
+        ..MpcOptions::default()
     };
+    let active = |seed: u8| MpcOptions::seeded([seed; 32]).secured(Security::Active);
+    for alt in [ot, active] {
+        same_answers(alt);
+    }
+}
+
+/// Every scenario run with `alt`'s options gives the dealer's semi-honest
+/// answers, and opens the same values.
+fn same_answers(ot: impl Fn(u8) -> MpcOptions) {
     // Flagging, 3 banks and the auditor.
     let registry = flagging::read_registry(data("accounts.csv")).unwrap();
     let ledgers: Vec<_> = ["bank_a", "bank_b", "bank_c"]
@@ -332,11 +344,9 @@ fn every_scenario_runs_without_a_dealer_with_the_same_answers() {
     let without = flagging::run(&job, &ledgers, ot(3)).unwrap();
     assert_eq!(without.transaction_flags, with_dealer.transaction_flags);
     assert_eq!(without.account_flags, with_dealer.account_flags);
-    assert!(without
-        .cost
-        .stats
-        .iter()
-        .all(|s| s.preprocessing_bytes_sent > 0));
+    for (a, b) in without.views.iter().zip(&with_dealer.views) {
+        assert_eq!(a.labels(), b.labels());
+    }
 
     // Solvency, 3 holders and the auditor.
     let all: Vec<_> = ["exchange_books", "custodian_1", "custodian_2"]
@@ -372,6 +382,11 @@ fn every_scenario_runs_without_a_dealer_with_the_same_answers() {
     for (got, want) in out.scores.iter().zip(&want) {
         assert!((got - want[0]).abs() < 0.01, "score {got} vs {}", want[0]);
     }
+
+    // The dark pool, 3 traders.
+    let books: Vec<_> = (0..3).map(|t| random_orders(t, 6, 21)).collect();
+    let job = dark_pool::DarkPoolJob::grid(95.0, 105.0, 0.5).unwrap();
+    check_auction(&job, &books, ot(9));
 }
 
 /// A random order book for trader `t`: prices around 100 on a 0.5 grid, so
@@ -497,6 +512,7 @@ fn the_dark_pool_clears_as_in_plaintext_and_each_trader_learns_only_its_fills() 
         MpcOptions {
             seed: Some([8; 32]),
             preprocessing: tessera::Provider::Ot,
+            ..MpcOptions::default()
         },
     );
 }

@@ -9,7 +9,7 @@ use crate::spec::{hidden_activation, ConvSpec, ModelKind};
 use ndarray::{Array2, ArrayD};
 use serde::Serialize;
 use tessera_layers::softmax::{argmax_index_cols, softmax};
-use tessera_layers::{Backend, FixedBackend, Function, MpcBackend};
+use tessera_layers::{Backend, FixedBackend, Function, MpcBackend, MpcSession};
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig, RunCost};
 use tessera_protocols::{AShare, Opening, PartyId, Session, Stats};
@@ -207,7 +207,7 @@ fn decode(spec: &InferSpec, opened: &ArrayD<f64>) -> Vec<Vec<f64>> {
 /// of its weights. Produced by [`crate::party_train`] and used in the same
 /// session by [`party_infer_shared`].
 #[derive(Debug, Clone)]
-pub struct SharedModel {
+pub struct SharedModel<T = AShare> {
     /// Model kind.
     pub kind: ModelKind,
     /// Hidden activation: exact ReLU or polynomial of this degree.
@@ -230,7 +230,7 @@ pub struct SharedModel {
     pub image: Option<[usize; 3]>,
     /// This party's shares of each layer as an `[inputs + 1, outputs]` block:
     /// weights, then the bias row.
-    pub blocks: Vec<AShare>,
+    pub blocks: Vec<T>,
 }
 
 /// Private inference with a model that stays secret-shared: the querier
@@ -246,6 +246,21 @@ pub fn party_infer_shared(
     rows: Option<&Dataset>,
     n_rows: usize,
 ) -> Result<Option<Vec<Vec<f64>>>> {
+    let mut b = MpcBackend::new(sess);
+    party_infer_shared_with(&mut b, model, querier, output, rows, n_rows)
+}
+
+/// [`party_infer_shared`] on either MPC backend, with the model's shares
+/// as [`crate::party_train_with`] left them on the same backend.
+pub fn party_infer_shared_with<B: MpcSession>(
+    b: &mut B,
+    model: &SharedModel<B::Tensor>,
+    querier: PartyId,
+    output: InferOutput,
+    rows: Option<&Dataset>,
+    n_rows: usize,
+) -> Result<Option<Vec<Vec<f64>>>> {
+    let sess = MpcSession::session(b);
     let me = sess.id();
     let fixed = sess.fixed();
     let Some(scaling) = &model.scaling else {
@@ -295,11 +310,11 @@ pub fn party_infer_shared(
         }
         None => None,
     };
-    let mut b = MpcBackend::new(sess);
     let xs = b.input(querier, x.as_ref(), &[n_rows, spec.dims[0]])?;
-    let opened = predict_chunks(&mut b, &spec, &model.blocks, &xs, |b, out| {
+    let opened = predict_chunks(b, &spec, &model.blocks, &xs, |b, out| {
         Ok(b.reveal_to(out, querier, "predictions for the querier")?)
     })?;
+    b.finish()?;
     Ok(opened.map(|mut p| {
         if let Some((mean, std)) = model.target {
             p.iter_mut().flatten().for_each(|v| *v = *v * std + mean);

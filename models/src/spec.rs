@@ -273,7 +273,7 @@ pub enum Security {
     #[default]
     SemiHonest,
     /// Any of them may deviate: MACs (SPDZ2k) catch it before any result is
-    /// released. Linear and logistic regression with the dealer, so far.
+    /// released. Every model and scenario; the dealer makes the material.
     Active,
 }
 

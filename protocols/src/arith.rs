@@ -14,6 +14,7 @@
 //! | [`truncate`] | 1 | 64 bits | 128 bits |
 //! | [`truncate_local`] (n = 2) | 0 | 0 | 0 |
 
+use crate::engine::Engine;
 use crate::error::{ProtocolError, Result};
 use crate::prep::{Correlations, Sharing, Triple};
 use crate::session::{PartyId, Session};
@@ -379,13 +380,8 @@ pub fn scale(sess: &mut Session, x: &AShare, c: f64) -> Result<AShare> {
     truncate(sess, &x.mul_public_scalar(enc))
 }
 
-/// Multiplies by the public fraction `num / den` more accurately than
-/// [`scale`]: the factor gets as many bits as the range allows, then one
-/// truncation removes them (one round). `bound` is a public bound on `|x|`
-/// (as a real number). The result is within `1 + |x| 2^f / 2^(k+1)` units of
-/// `x num / den`, where `k` is the largest shift with
-/// `bound 2^f num 2^k / den < 2^61` (at least 12 bits more precise than
-/// [`scale`] for every `bound` below the product limit).
+/// [`Engine::mul_fraction`] on semi-honest shares: `x num / den`, more
+/// accurately than [`scale`] (one round).
 pub fn mul_fraction(
     sess: &mut Session,
     x: &AShare,
@@ -393,24 +389,5 @@ pub fn mul_fraction(
     den: u64,
     bound: f64,
 ) -> Result<AShare> {
-    let f = sess.fixed().frac_bits();
-    let bad = |detail: String| ProtocolError::InvalidArgument {
-        op: "mul_fraction",
-        detail,
-    };
-    if den == 0 || num == 0 {
-        return Err(bad(format!("cannot multiply by {num}/{den}")));
-    }
-    // log2 of the largest |x * num / den| in ring units, plus one for rounding.
-    let scaled = bound.abs().max(1.0) * f64::from(f).exp2() * num as f64 / den as f64;
-    let k = (61.0 - scaled.log2()).floor();
-    if k < 1.0 {
-        return Err(bad(format!(
-            "|x| up to {bound} times {num}/{den} does not fit the ring with {f} fractional bits"
-        )));
-    }
-    let k = (k as u32).min(62);
-    let factor = ((u128::from(num) << k) + u128::from(den) / 2) / u128::from(den);
-    let factor = u64::try_from(factor).map_err(|_| bad(format!("{num}/{den} is too large")))?;
-    truncate_bits(sess, &x.mul_public_scalar(factor), k)
+    Engine::mul_fraction(sess, x, num, den, bound)
 }

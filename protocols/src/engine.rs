@@ -12,8 +12,8 @@
 use crate::active::{Active, AuthShare};
 use crate::arith;
 use crate::binary::{self, a2b, bits_to_arith, or};
-use crate::error::Result;
-use crate::session::Session;
+use crate::error::{ProtocolError, Result};
+use crate::session::{PartyId, Session};
 use crate::share::AShare;
 use tessera_tensor::{FixedPoint, RingTensor};
 
@@ -43,6 +43,8 @@ pub trait Secret: Clone + Sized {
     fn select_cols(&self, cols: &[usize]) -> Result<Self>;
     /// Concatenation along `axis`.
     fn concat(parts: &[&Self], axis: usize) -> Result<Self>;
+    /// Sum along `axis` of a matrix, kept as a dimension of length 1.
+    fn sum_axis(&self, axis: usize) -> Result<Self>;
     /// Each row of a `[len, k]` secret dotted with public ring constants
     /// `[k]`: a `[len]` secret (no truncation).
     fn weigh(&self, consts: &[u64]) -> Result<Self>;
@@ -56,6 +58,30 @@ pub trait Engine {
 
     /// The fixed-point encoding in use.
     fn fixed(&self) -> FixedPoint;
+    /// This party's id.
+    fn id(&self) -> PartyId;
+    /// A secret input by `owner`, who alone passes `value` (one round).
+    fn input(
+        &mut self,
+        owner: PartyId,
+        value: Option<&RingTensor>,
+        shape: &[usize],
+    ) -> Result<Self::Secret>;
+    /// Opens `x` to every party, recorded under `label` (in the active
+    /// mode only after every earlier opening is verified).
+    fn reveal(&mut self, x: &Self::Secret, label: &str) -> Result<RingTensor>;
+    /// Opens `x` to party `to` alone (`None` on the others).
+    fn reveal_to(
+        &mut self,
+        x: &Self::Secret,
+        to: PartyId,
+        label: &str,
+    ) -> Result<Option<RingTensor>>;
+    /// Verifies everything computed so far before the caller ends (the
+    /// active mode's final MAC check; nothing to do semi-honest).
+    fn finish(&mut self) -> Result<()>;
+    /// `x + c` for a public ring tensor `c` of the same shape (local).
+    fn add_public(&self, x: &Self::Secret, c: &RingTensor) -> Result<Self::Secret>;
     /// `x + c` for a public ring scalar `c` (local).
     fn add_public_scalar(&self, x: &Self::Secret, c: u64) -> Result<Self::Secret>;
     /// Elementwise product of ring values (one round, no truncation).
@@ -87,6 +113,46 @@ pub trait Engine {
     fn scale(&mut self, x: &Self::Secret, c: f64) -> Result<Self::Secret> {
         let enc = self.fixed().encode(c)?;
         self.truncate(&x.mul_public_scalar(enc))
+    }
+    /// `1` where `x > 0`, else 0, as ring integers.
+    fn positive(&mut self, x: &Self::Secret) -> Result<Self::Secret> {
+        self.msb(&x.neg())
+    }
+
+    /// Multiplies by the public fraction `num / den` more accurately than
+    /// [`Engine::scale`]: the factor gets as many bits as the range allows,
+    /// then one truncation removes them (one round). `bound` is a public
+    /// bound on `|x|` (as a real number). The result is within `1 + |x| 2^f
+    /// / 2^(k+1)` units of `x num / den`, where `k` is the largest shift
+    /// with `bound 2^f num 2^k / den < 2^61` (at least 12 bits more precise
+    /// than [`Engine::scale`] for every `bound` below the product limit).
+    fn mul_fraction(
+        &mut self,
+        x: &Self::Secret,
+        num: u64,
+        den: u64,
+        bound: f64,
+    ) -> Result<Self::Secret> {
+        let f = self.fixed().frac_bits();
+        let bad = |detail: String| ProtocolError::InvalidArgument {
+            op: "mul_fraction",
+            detail,
+        };
+        if den == 0 || num == 0 {
+            return Err(bad(format!("cannot multiply by {num}/{den}")));
+        }
+        // log2 of the largest |x * num / den| in ring units, plus one for rounding.
+        let scaled = bound.abs().max(1.0) * f64::from(f).exp2() * num as f64 / den as f64;
+        let k = (61.0 - scaled.log2()).floor();
+        if k < 1.0 {
+            return Err(bad(format!(
+                "|x| up to {bound} times {num}/{den} does not fit the ring with {f} fractional bits"
+            )));
+        }
+        let k = (k as u32).min(62);
+        let factor = ((u128::from(num) << k) + u128::from(den) / 2) / u128::from(den);
+        let factor = u64::try_from(factor).map_err(|_| bad(format!("{num}/{den} is too large")))?;
+        self.truncate_bits(&x.mul_public_scalar(factor), k)
     }
 }
 
@@ -127,6 +193,9 @@ macro_rules! local_ops {
 
 impl Secret for AShare {
     local_ops!(AShare);
+    fn sum_axis(&self, axis: usize) -> Result<Self> {
+        AShare::sum_axis(self, axis)
+    }
     fn weigh(&self, consts: &[u64]) -> Result<Self> {
         let c = RingTensor::from_vec(&[consts.len(), 1], consts.to_vec())?;
         let len = self.shape()[0];
@@ -136,6 +205,9 @@ impl Secret for AShare {
 
 impl Secret for AuthShare {
     local_ops!(AuthShare);
+    fn sum_axis(&self, axis: usize) -> Result<Self> {
+        AuthShare::sum_axis(self, axis)
+    }
     fn weigh(&self, consts: &[u64]) -> Result<Self> {
         let len = self.shape()[0];
         let row: Vec<u128> = consts.iter().map(|&c| c as u128).collect();
@@ -149,6 +221,29 @@ impl Engine for Session {
 
     fn fixed(&self) -> FixedPoint {
         Session::fixed(self)
+    }
+    fn id(&self) -> PartyId {
+        Session::id(self)
+    }
+    fn input(
+        &mut self,
+        owner: PartyId,
+        value: Option<&RingTensor>,
+        shape: &[usize],
+    ) -> Result<AShare> {
+        arith::share_input(self, owner, value, shape)
+    }
+    fn reveal(&mut self, x: &AShare, label: &str) -> Result<RingTensor> {
+        arith::reveal(self, x, label)
+    }
+    fn reveal_to(&mut self, x: &AShare, to: PartyId, label: &str) -> Result<Option<RingTensor>> {
+        arith::reveal_to(self, x, to, label)
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn add_public(&self, x: &AShare, c: &RingTensor) -> Result<AShare> {
+        x.add_public(self, c)
     }
     fn add_public_scalar(&self, x: &AShare, c: u64) -> Result<AShare> {
         Ok(x.add_public_scalar(self, c))
@@ -189,6 +284,36 @@ impl Engine for Active<'_> {
 
     fn fixed(&self) -> FixedPoint {
         self.fixed_point()
+    }
+    fn id(&self) -> PartyId {
+        self.party()
+    }
+    fn input(
+        &mut self,
+        owner: PartyId,
+        value: Option<&RingTensor>,
+        shape: &[usize],
+    ) -> Result<AuthShare> {
+        Active::input(self, owner, value, shape)
+    }
+    fn reveal(&mut self, x: &AuthShare, label: &str) -> Result<RingTensor> {
+        Active::reveal(self, x, label)
+    }
+    fn reveal_to(&mut self, x: &AuthShare, to: PartyId, label: &str) -> Result<Option<RingTensor>> {
+        Active::reveal_to(self, x, to, label)
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.check()
+    }
+    fn add_public(&self, x: &AuthShare, c: &RingTensor) -> Result<AuthShare> {
+        let values: Vec<u128> = c.as_slice().iter().map(|&v| v as u128).collect();
+        if c.shape() != x.shape() {
+            return Err(ProtocolError::InvalidArgument {
+                op: "add_public",
+                detail: format!("{:?} + {:?}: the same shape", x.shape(), c.shape()),
+            });
+        }
+        Active::add_public(self, x, &values)
     }
     fn add_public_scalar(&self, x: &AuthShare, c: u64) -> Result<AuthShare> {
         Active::add_public_scalar(self, x, c)

@@ -12,9 +12,11 @@
 //! misclassified rows; then the scores, to the applicant's bank only.
 
 use super::{role_of, run_parties, Cost, MpcOptions, PartyView};
+use crate::layers::{ActiveBackend, MpcBackend, MpcSession};
 use crate::models::{
-    check_parties, ignore_events, party_infer_shared, party_train, Dataset, Evaluation,
-    InferOutput, JobSpec, ModelError, ModelKind, Result, Split, TrainConfig,
+    check_parties, ignore_events, party_infer_shared_with, party_train_with, Dataset, Evaluation,
+    InferOutput, JobSpec, ModelError, ModelKind, PartyResult, PartyShape, Result, Security, Split,
+    TrainConfig,
 };
 use serde::Serialize;
 
@@ -42,6 +44,24 @@ pub struct CreditOutcome {
     pub cost: Cost,
 }
 
+/// Scores from [`party_infer_shared_with`], on the querier.
+type Scores = Option<Vec<Vec<f64>>>;
+
+/// One bank's part on either backend: train without opening the weights,
+/// then score the querier's `rows` applicants with the shared model.
+fn train_and_score<B: MpcSession>(
+    b: &mut B,
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    mine: &Dataset,
+    (querier, applicants, rows): (usize, Option<&Dataset>, usize),
+) -> Result<(PartyResult, Scores)> {
+    let (result, model) = party_train_with(b, spec, shapes, mine, &ignore_events)?;
+    let scores =
+        party_infer_shared_with(b, &model, querier, InferOutput::Scores, applicants, rows)?;
+    Ok((result, scores))
+}
+
 /// Trains on `banks[i]` (party `i`) and scores `applicants`, held by
 /// `job.applicant_bank`. `mpc` picks the preprocessing and may fix all MPC randomness (tests only).
 pub fn run(
@@ -60,6 +80,8 @@ pub fn run(
     );
     // Nobody receives the weights: the model stays shared.
     spec.model_receivers = vec![];
+    spec.preprocessing = mpc.preprocessing;
+    spec.security = mpc.security;
     spec.validate()?;
     if job.applicant_bank >= banks.len() {
         return Err(ModelError::Config(format!(
@@ -74,16 +96,18 @@ pub fn run(
     let rows = applicants.rows();
     let (values, views, cost) = run_parties(&roles, mpc, |sess| {
         let me = sess.id();
-        let (result, model) = party_train(sess, &spec, &shapes, &banks[me], &ignore_events)?;
-        let scores = party_infer_shared(
-            sess,
-            &model,
-            querier,
-            InferOutput::Scores,
-            (me == querier).then_some(applicants),
-            rows,
-        )?;
-        Ok((result, scores))
+        let mine = &banks[me];
+        let asks = (me == querier).then_some(applicants);
+        match mpc.security {
+            Security::SemiHonest => {
+                let mut b = MpcBackend::new(sess);
+                train_and_score(&mut b, &spec, &shapes, mine, (querier, asks, rows))
+            }
+            Security::Active => {
+                let mut b = ActiveBackend::new(sess)?;
+                train_and_score(&mut b, &spec, &shapes, mine, (querier, asks, rows))
+            }
+        }
     })?;
     let (result, scores) = &values[querier];
     let scores = scores

@@ -19,9 +19,10 @@
 //! the volume are exact; a pro-rata fill is accurate to about 1e-3 of the
 //! order (the reciprocal's bound).
 
-use super::{role_of, run_parties, Cost, MpcOptions, PartyView};
+use super::{on_engine, role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::models::{CsvTable, ModelError, Result};
-use crate::protocols::{approx, arith, binary, AShare, Session};
+use crate::protocols::approx;
+use crate::protocols::engine::{Engine, Secret};
 use crate::tensor::RingTensor;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -244,7 +245,9 @@ pub fn run(job: &DarkPoolJob, books: &[Orders], mpc: MpcOptions) -> Result<DarkP
     }
     let roles: Vec<String> = books.iter().map(|o| role_of(&o.path)).collect();
     let (values, views, cost) = run_parties(&roles, mpc, |sess| {
-        Ok(auction(sess, job, &books[sess.id()], &counts)?)
+        let me = sess.id();
+        let security = mpc.security;
+        on_engine!(sess, security, auction(job, &books[me], &counts))
     })?;
     let (index, volume) = values[0].0;
     let price = (volume > 0.0).then(|| job.prices[index]);
@@ -258,14 +261,14 @@ pub fn run(job: &DarkPoolJob, books: &[Orders], mpc: MpcOptions) -> Result<DarkP
 }
 
 /// One trader's part: returns the opened (price index, volume) and its own fills.
-fn auction(
-    sess: &mut Session,
+fn auction<E: Engine>(
+    e: &mut E,
     job: &DarkPoolJob,
     mine: &Orders,
     counts: &[usize],
 ) -> PResult<((usize, f64), Vec<f64>)> {
-    let fixed = sess.fixed();
-    let me = sess.id();
+    let fixed = e.fixed();
+    let me = e.id();
     let k = job.prices.len();
     // Every trader's orders as secrets: side as the integer 0/1, lots and
     // limits in fixed point.
@@ -277,19 +280,19 @@ fn auction(
         let s = own(&|i| mine.buy[i] as u64).transpose()?;
         let q = own(&|i| fixed.encode(mine.quantity[i]).expect("checked")).transpose()?;
         let p = own(&|i| fixed.encode(mine.limit[i]).expect("checked")).transpose()?;
-        side.push(arith::share_input(sess, t, s.as_ref(), &[n, 1])?);
-        lots.push(arith::share_input(sess, t, q.as_ref(), &[n, 1])?);
-        limit.push(arith::share_input(sess, t, p.as_ref(), &[n, 1])?);
+        side.push(e.input(t, s.as_ref(), &[n, 1])?);
+        lots.push(e.input(t, q.as_ref(), &[n, 1])?);
+        limit.push(e.input(t, p.as_ref(), &[n, 1])?);
     }
-    let cat = |v: &[AShare]| AShare::concat(&v.iter().collect::<Vec<_>>(), 0);
+    let cat = |v: &[E::Secret]| E::Secret::concat(&v.iter().collect::<Vec<_>>(), 0);
     let (side, lots, limit) = (cat(&side)?, cat(&lots)?, cat(&limit)?);
     let n = side.len();
     // Lots to buy and to sell per order (one product of a bit and lots).
-    let buy_lots = arith::mul(sess, &side, &lots)?;
+    let buy_lots = e.mul(&side, &lots)?;
     let sell_lots = lots.sub(&buy_lots)?;
     // Every order against every price, [n, k]: limit - price, and its negation.
-    let spread = |x: &AShare| -> PResult<AShare> {
-        let wide = AShare::concat(&vec![x; k], 1)?;
+    let spread = |x: &E::Secret| -> PResult<E::Secret> {
+        let wide = E::Secret::concat(&vec![x; k], 1)?;
         Ok(wide)
     };
     let prices = RingTensor::from_vec(
@@ -303,9 +306,9 @@ fn auction(
             })
             .collect(),
     )?;
-    let gap = spread(&limit)?.add_public(sess, &prices)?;
+    let gap = e.add_public(&spread(&limit)?, &prices)?;
     // One comparison for both sides: [limit < price] and [limit > price].
-    let below = binary::less_than_zero(sess, &AShare::concat(&[&gap, &gap.neg()], 0)?)?;
+    let below = e.msb(&E::Secret::concat(&[&gap, &gap.neg()], 0)?)?;
     let rows = |r: std::ops::Range<usize>| r.collect::<Vec<_>>();
     let (lt, gt) = (
         below.select_rows(&rows(0..n))?,
@@ -313,12 +316,11 @@ fn auction(
     );
     // Eligible lots: buys with limit >= price, sells with limit <= price.
     let one = RingTensor::full(&[n, k], 1);
-    let buy_ok = lt.neg().add_public(sess, &one)?;
-    let sell_ok = gt.neg().add_public(sess, &one)?;
-    let both = arith::mul(
-        sess,
-        &AShare::concat(&[&buy_ok, &sell_ok], 0)?,
-        &AShare::concat(&[&spread(&buy_lots)?, &spread(&sell_lots)?], 0)?,
+    let buy_ok = e.add_public(&lt.neg(), &one)?;
+    let sell_ok = e.add_public(&gt.neg(), &one)?;
+    let both = e.mul(
+        &E::Secret::concat(&[&buy_ok, &sell_ok], 0)?,
+        &E::Secret::concat(&[&spread(&buy_lots)?, &spread(&sell_lots)?], 0)?,
     )?;
     let (bought, sold) = (
         both.select_rows(&rows(0..n))?,
@@ -327,11 +329,10 @@ fn auction(
     let demand = bought.sum_axis(0)?.reshape(&[k, 1])?;
     let supply = sold.sum_axis(0)?.reshape(&[k, 1])?;
     // Volume at each price: min(D, S) = S - relu(S - D).
-    let volume = supply.sub(&binary::relu(sess, &supply.sub(&demand)?)?)?;
-    let (best, index) = tournament(sess, &volume)?;
-    let opened = arith::reveal(
-        sess,
-        &AShare::concat(&[&best, &index], 0)?,
+    let volume = supply.sub(&e.relu(&supply.sub(&demand)?)?)?;
+    let (best, index) = tournament(e, &volume)?;
+    let opened = e.reveal(
+        &E::Secret::concat(&[&best, &index], 0)?,
         "clearing price (grid index) and volume",
     )?;
     let v = fixed.decode(opened.as_slice()[0]);
@@ -342,24 +343,21 @@ fn auction(
     // Pro-rata ratios V/D and V/S as 1 / (D/V): D/V >= 1, so the reciprocal
     // is in (0, 1]; a side with D/V within 1e-4 of 1 (the short side) fills
     // exactly.
-    let pick = |t: &AShare| t.select_rows(&[at]);
-    let depth = AShare::concat(&[&pick(&demand)?, &pick(&supply)?], 0)?;
-    let ratio_in = arith::mul_fraction(sess, &depth, 1, v.round() as u64, MAX_TOTAL_LOTS)?;
-    let inverse = approx::reciprocal(sess, &ratio_in)?;
-    let short = binary::less_than_zero(
-        sess,
-        &ratio_in.add_public_scalar(sess, fixed.encode(-1.0 - 1e-4)?),
-    )?;
+    let pick = |t: &E::Secret| t.select_rows(&[at]);
+    let depth = E::Secret::concat(&[&pick(&demand)?, &pick(&supply)?], 0)?;
+    let ratio_in = e.mul_fraction(&depth, 1, v.round() as u64, MAX_TOTAL_LOTS)?;
+    let inverse = approx::reciprocal(e, &ratio_in)?;
+    let short = e.msb(&e.add_public_scalar(&ratio_in, fixed.encode(-1.0 - 1e-4)?)?)?;
     // ratio = r + short * (1 - r)
-    let gap_to_one = inverse.neg().add_public_scalar(sess, fixed.one());
-    let ratio = inverse.add(&arith::mul(sess, &short, &gap_to_one)?)?;
-    let col = |t: &AShare| t.select_cols(&[at]);
-    let scale =
-        |r: usize| -> PResult<AShare> { AShare::concat(&vec![&ratio.select_rows(&[r])?; n], 0) };
-    let fills = arith::mul_fixed(
-        sess,
-        &AShare::concat(&[&col(&bought)?, &col(&sold)?], 0)?,
-        &AShare::concat(&[&scale(0)?, &scale(1)?], 0)?,
+    let gap_to_one = e.add_public_scalar(&inverse.neg(), fixed.one())?;
+    let ratio = inverse.add(&e.mul(&short, &gap_to_one)?)?;
+    let col = |t: &E::Secret| t.select_cols(&[at]);
+    let scale = |r: usize| -> PResult<E::Secret> {
+        E::Secret::concat(&vec![&ratio.select_rows(&[r])?; n], 0)
+    };
+    let fills = e.mul_fixed(
+        &E::Secret::concat(&[&col(&bought)?, &col(&sold)?], 0)?,
+        &E::Secret::concat(&[&scale(0)?, &scale(1)?], 0)?,
     )?;
     let fills = fills
         .select_rows(&rows(0..n))?
@@ -369,7 +367,7 @@ fn auction(
     let mut start = 0;
     for (t, &c) in counts.iter().enumerate() {
         let part = fills.select_rows(&rows(start..start + c))?;
-        if let Some(f) = arith::reveal_to(sess, &part, t, "your fills")? {
+        if let Some(f) = e.reveal_to(&part, t, "your fills")? {
             own = f.as_slice().iter().map(|&x| fixed.decode(x)).collect();
         }
         start += c;
@@ -380,14 +378,11 @@ fn auction(
 /// The largest entry of `v [k, 1]` and its index (the lowest index on a
 /// tie), by a tournament: each level compares pairs in one batch and keeps
 /// the winner's value and index with one product.
-fn tournament(sess: &mut Session, v: &AShare) -> PResult<(AShare, AShare)> {
+fn tournament<E: Engine>(e: &mut E, v: &E::Secret) -> PResult<(E::Secret, E::Secret)> {
     let k = v.len();
     let mut vals = v.clone();
-    let leader = sess.is_leader() as u64;
-    let mut idx = AShare::from_share(RingTensor::from_vec(
-        &[k, 1],
-        (0..k as u64).map(|i| i * leader).collect(),
-    )?);
+    let indices = RingTensor::from_vec(&[k, 1], (0..k as u64).collect())?;
+    let mut idx = e.add_public(&vals.mul_public_scalar(0).reshape(&[k, 1])?, &indices)?;
     while vals.len() > 1 {
         let m = vals.len();
         let pairs = m / 2;
@@ -396,15 +391,15 @@ fn tournament(sess: &mut Session, v: &AShare) -> PResult<(AShare, AShare)> {
         let (lv, rv) = (vals.select_rows(&even)?, vals.select_rows(&odd)?);
         let (li, ri) = (idx.select_rows(&even)?, idx.select_rows(&odd)?);
         // The right one wins only if strictly larger: [left - right < 0].
-        let right_wins = binary::less_than_zero(sess, &lv.sub(&rv)?)?;
-        let diffs = AShare::concat(&[&rv.sub(&lv)?, &ri.sub(&li)?], 0)?;
-        let both = AShare::concat(&[&right_wins, &right_wins], 0)?;
-        let moved = arith::mul(sess, &both, &diffs)?;
+        let right_wins = e.msb(&lv.sub(&rv)?)?;
+        let diffs = E::Secret::concat(&[&rv.sub(&lv)?, &ri.sub(&li)?], 0)?;
+        let both = E::Secret::concat(&[&right_wins, &right_wins], 0)?;
+        let moved = e.mul(&both, &diffs)?;
         let mut next_v = lv.add(&moved.select_rows(&(0..pairs).collect::<Vec<_>>())?)?;
         let mut next_i = li.add(&moved.select_rows(&(pairs..2 * pairs).collect::<Vec<_>>())?)?;
         if m % 2 == 1 {
-            next_v = AShare::concat(&[&next_v, &vals.select_rows(&[m - 1])?], 0)?;
-            next_i = AShare::concat(&[&next_i, &idx.select_rows(&[m - 1])?], 0)?;
+            next_v = E::Secret::concat(&[&next_v, &vals.select_rows(&[m - 1])?], 0)?;
+            next_i = E::Secret::concat(&[&next_i, &idx.select_rows(&[m - 1])?], 0)?;
         }
         vals = next_v;
         idx = next_i;

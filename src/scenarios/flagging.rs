@@ -8,10 +8,12 @@
 //! public is the registry, the thresholds and how many transactions each
 //! bank has.
 
-use super::{column, role_of, run_parties, Cost, MpcOptions, PartyView};
-use crate::layers::{Backend, MpcBackend};
+use super::{column, on_engine, role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::models::{Dataset, ModelError, Result};
-use ndarray::{Array2, ArrayD};
+use crate::protocols::engine::{Engine, Secret};
+use crate::protocols::Result as PResult;
+use crate::tensor::RingTensor;
+use ndarray::ArrayD;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -134,6 +136,66 @@ fn balances(job: &FlaggingJob, ledger: &Ledger, banks: usize, limit: f64) -> Res
     Ok(sums)
 }
 
+/// Every bank's amounts and account balances as secrets, compared with the
+/// thresholds at once; the flags (ring integers 0/1) are opened to the
+/// auditor alone, which gets `(transaction flags, account flags)`.
+fn flag<E: Engine>(
+    e: &mut E,
+    counts: &[usize],
+    (total, accounts, auditor): (usize, usize, usize),
+    job: &FlaggingJob,
+    local: Option<&(&Ledger, Vec<f64>)>,
+) -> PResult<Option<(RingTensor, RingTensor)>> {
+    let me = e.id();
+    let fixed = e.fixed();
+    let mut amounts = Vec::new();
+    let mut combined: Option<E::Secret> = None;
+    for (bank, &n) in counts.iter().enumerate() {
+        let mine = local.filter(|_| bank == me);
+        let amt = mine
+            .map(|(l, _)| {
+                fixed.encode_array(
+                    &ArrayD::from_shape_vec(vec![n, 1], l.amounts.clone()).expect("n values"),
+                )
+            })
+            .transpose()?;
+        amounts.push(e.input(bank, amt.as_ref(), &[n, 1])?);
+        let bal = mine
+            .map(|(_, s)| {
+                fixed.encode_array(
+                    &ArrayD::from_shape_vec(vec![accounts, 1], s.clone())
+                        .expect("one sum per account"),
+                )
+            })
+            .transpose()?;
+        let bal = e.input(bank, bal.as_ref(), &[accounts, 1])?;
+        combined = Some(match combined {
+            None => bal,
+            Some(c) => c.add(&bal)?,
+        });
+    }
+    let refs: Vec<_> = amounts.iter().collect();
+    let all_amounts = E::Secret::concat(&refs, 0)?;
+    let over_t = e.add_public_scalar(&all_amounts, fixed.encode(-job.transaction_threshold)?)?;
+    let combined = combined.expect("one bank");
+    let over_b = e.add_public_scalar(&combined, fixed.encode(-job.balance_threshold)?)?;
+    // One comparison for every transaction and account at once.
+    let flags = e.positive(&E::Secret::concat(&[&over_t, &over_b], 0)?)?;
+    let t_flags = flags.select_rows(&(0..total).collect::<Vec<_>>())?;
+    let a_flags = flags.select_rows(&(total..total + accounts).collect::<Vec<_>>())?;
+    let t = e.reveal_to(
+        &t_flags,
+        auditor,
+        "transaction flags (amount above threshold)",
+    )?;
+    let a = e.reveal_to(
+        &a_flags,
+        auditor,
+        "account flags (combined balance above threshold)",
+    )?;
+    Ok(t.zip(a))
+}
+
 /// Runs the job: bank `i` is party `i` and holds `ledgers[i]`; the auditor
 /// is the last party. `mpc` picks the preprocessing and may fix all MPC randomness (tests only).
 pub fn run(job: &FlaggingJob, ledgers: &[Ledger], mpc: MpcOptions) -> Result<FlaggingOutcome> {
@@ -162,50 +224,17 @@ pub fn run(job: &FlaggingJob, ledgers: &[Ledger], mpc: MpcOptions) -> Result<Fla
             Some(l) if me < banks => Some((l, balances(job, l, banks, limit)?)),
             _ => None,
         };
-        let mut b = MpcBackend::new(sess);
-        let mut amounts = Vec::new();
-        let mut combined = None;
-        for (bank, &n) in counts.iter().enumerate() {
-            let mine = local.as_ref().filter(|_| bank == me);
-            let amt = mine.map(|(l, _)| Array2::from_shape_vec((n, 1), l.amounts.clone()));
-            let amt = amt.transpose().expect("n values").map(|a| a.into_dyn());
-            amounts.push(b.input(bank, amt.as_ref(), &[n, 1])?);
-            let bal: Option<ArrayD<f64>> = mine.map(|(_, s)| {
-                Array2::from_shape_vec((accounts, 1), s.clone())
-                    .expect("one sum per account")
-                    .into_dyn()
-            });
-            let bal = b.input(bank, bal.as_ref(), &[accounts, 1])?;
-            combined = Some(match combined {
-                None => bal,
-                Some(c) => b.add(&c, &bal)?,
-            });
-        }
-        let refs: Vec<_> = amounts.iter().collect();
-        let all_amounts = b.concat(&refs, 0)?;
-        let over_t = b.add_scalar(&all_amounts, -job.transaction_threshold)?;
-        let over_b = b.add_scalar(&combined.expect("one bank"), -job.balance_threshold)?;
-        // One comparison for every transaction and account at once.
-        let both = b.concat(&[&over_t, &over_b], 0)?;
-        let flags = b.positive(&both)?;
-        let t_flags = b.select_rows(&flags, &(0..total).collect::<Vec<_>>())?;
-        let a_flags = b.select_rows(&flags, &(total..total + accounts).collect::<Vec<_>>())?;
-        let t = b.reveal_to(
-            &t_flags,
-            auditor,
-            "transaction flags (amount above threshold)",
-        )?;
-        let a = b.reveal_to(
-            &a_flags,
-            auditor,
-            "account flags (combined balance above threshold)",
-        )?;
-        Ok(t.zip(a))
+        let (mpc_security, sizes) = (mpc.security, (total, accounts, auditor));
+        on_engine!(
+            sess,
+            mpc_security,
+            flag(&counts, sizes, job, local.as_ref())
+        )
     })?;
     let (t, a) = values[auditor]
         .clone()
         .ok_or_else(|| ModelError::Config("the auditor received no flags".into()))?;
-    let t: Vec<bool> = t.iter().map(|&v| v > 0.5).collect();
+    let t: Vec<bool> = t.as_slice().iter().map(|&v| v == 1).collect();
     let mut transaction_flags = Vec::new();
     let mut at = 0;
     for n in counts {
@@ -214,7 +243,7 @@ pub fn run(job: &FlaggingJob, ledgers: &[Ledger], mpc: MpcOptions) -> Result<Fla
     }
     Ok(FlaggingOutcome {
         transaction_flags,
-        account_flags: a.iter().map(|&v| v > 0.5).collect(),
+        account_flags: a.as_slice().iter().map(|&v| v == 1).collect(),
         views,
         cost,
     })

@@ -22,7 +22,7 @@ pub mod flagging;
 pub mod solvency;
 pub mod statistics;
 
-use crate::models::{ModelError, Result};
+use crate::models::{ModelError, Result, Security};
 use crate::protocols::prep::Provider;
 use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
 use crate::protocols::{Opening, PartyId, Session};
@@ -89,14 +89,17 @@ pub struct MpcOptions {
     pub seed: Option<[u8; 32]>,
     /// Where the correlated randomness comes from.
     pub preprocessing: Provider,
+    /// Semi-honest, or active (a deviating party is caught before any
+    /// result is released; the dealer makes the material).
+    pub security: Security,
 }
 
 impl MpcOptions {
     /// OS randomness, with the given provider.
     pub fn with(preprocessing: Provider) -> Self {
         Self {
-            seed: None,
             preprocessing,
+            ..Self::default()
         }
     }
 
@@ -104,10 +107,34 @@ impl MpcOptions {
     pub fn seeded(seed: [u8; 32]) -> Self {
         Self {
             seed: Some(seed),
-            preprocessing: Provider::Dealer,
+            ..Self::default()
         }
     }
+
+    /// The same, under the given security.
+    pub fn secured(self, security: Security) -> Self {
+        Self { security, ..self }
+    }
 }
+
+/// Runs a party's part, written once as a function generic over
+/// [`crate::protocols::engine::Engine`], in the mode `security` names: on
+/// the session itself (semi-honest), or on authenticated shares over it
+/// (active), whose final MAC check must pass before the value is returned.
+macro_rules! on_engine {
+    ($sess:expr, $security:expr, $part:ident ( $($arg:expr),* $(,)? )) => {
+        match $security {
+            $crate::models::Security::SemiHonest => Ok($part($sess, $($arg),*)?),
+            $crate::models::Security::Active => {
+                let mut active = $crate::protocols::active::Active::new($sess)?;
+                let value = $part(&mut active, $($arg),*)?;
+                $crate::protocols::engine::Engine::finish(&mut active)?;
+                Ok(value)
+            }
+        }
+    };
+}
+pub(crate) use on_engine;
 
 /// Runs `party_fn` on `roles.len()` embedded parties and collects the
 /// values, each party's view and the cost.
@@ -120,6 +147,12 @@ where
     T: Send,
     F: Fn(&mut Session) -> Result<T> + Sync,
 {
+    if mpc.security == Security::Active && mpc.preprocessing != Provider::Dealer {
+        return Err(ModelError::Config(format!(
+            "active security takes its authenticated material from the dealer so far, not from {} preprocessing",
+            mpc.preprocessing
+        )));
+    }
     let mut cfg = EmbeddedConfig::new(roles.len());
     cfg.seed = mpc.seed;
     cfg.preprocessing = mpc.preprocessing;

@@ -8,9 +8,11 @@
 //! The totals themselves are never opened. Everyone, including an auditor
 //! party holding no books, learns the same one number.
 
-use super::{role_of, run_parties, Cost, MpcOptions, PartyView};
-use crate::layers::{Backend, MpcBackend};
+use super::{on_engine, role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::models::{CsvTable, ModelError, Result};
+use crate::protocols::engine::{Engine, Secret};
+use crate::protocols::Result as PResult;
+use crate::tensor::RingTensor;
 use ndarray::ArrayD;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -131,6 +133,44 @@ impl SolvencyOutcome {
     }
 }
 
+/// Every holder's totals as secrets, `q A - p L >= 0` for each boundary
+/// `p / q` compared at once; only the count of boundaries passed is opened.
+fn prove<E: Engine>(
+    e: &mut E,
+    holders: usize,
+    mine: Option<&RingTensor>,
+    bounds: &[(u32, u32)],
+    reveal: &Reveal,
+) -> PResult<usize> {
+    let me = e.id();
+    let mut total: Option<E::Secret> = None;
+    for holder in 0..holders {
+        let t = e.input(holder, mine.filter(|_| holder == me), &[2])?;
+        total = Some(match total {
+            None => t,
+            Some(s) => s.add(&t)?,
+        });
+    }
+    let total = total.expect("at least one holder").reshape(&[2, 1])?;
+    let (assets, liabilities) = (total.select_rows(&[0])?, total.select_rows(&[1])?);
+    // q*A - p*L >= 0  <=>  q*A - p*L + 1 ulp > 0; integer factors are exact.
+    let mut diffs = Vec::new();
+    for &(p, q) in bounds {
+        let d = assets
+            .mul_public_scalar(q as u64)
+            .sub(&liabilities.mul_public_scalar(p as u64))?;
+        diffs.push(e.add_public_scalar(&d, 1)?);
+    }
+    let refs: Vec<_> = diffs.iter().collect();
+    let above = e.positive(&E::Secret::concat(&refs, 0)?)?;
+    let bucket = above.sum_axis(0)?;
+    let label = match reveal {
+        Reveal::Solvent => "solvent (assets >= liabilities)",
+        Reveal::Bucket(_) => "reserve-ratio bucket",
+    };
+    Ok(e.reveal(&bucket, label)?.as_slice()[0] as usize)
+}
+
 /// Runs the proof: holder `i` is party `i`; with `auditor`, one more party
 /// without books joins and learns the answer too. `mpc` picks the preprocessing and may fix all MPC
 /// randomness (tests only).
@@ -180,44 +220,20 @@ pub fn run(
             }
             None => None,
         };
-        let mut b = MpcBackend::new(sess);
-        let mut total = None;
-        for holder in 0..holders {
-            let t = b.input(holder, mine.as_ref().filter(|_| holder == me), &[2])?;
-            total = Some(match total {
-                None => t,
-                Some(s) => b.add(&s, &t)?,
-            });
-        }
-        let total = total.expect("at least one holder");
-        let (assets, liabilities) = (b.select_rows(&total, &[0])?, b.select_rows(&total, &[1])?);
-        // q*A - p*L >= 0  <=>  q*A - p*L + 1 ulp > 0; integer factors are exact.
-        let one_ulp = 1.0 / sess_scale(&mut b);
-        let mut diffs = Vec::new();
-        for &(p, q) in &bounds {
-            let d = assets
-                .mul_public_scalar(q as u64)
-                .sub(&liabilities.mul_public_scalar(p as u64))?;
-            diffs.push(b.add_scalar(&d, one_ulp)?);
-        }
-        let refs: Vec<_> = diffs.iter().collect();
-        let all = b.concat(&refs, 0)?;
-        let above = b.positive(&all)?;
-        let bucket = b.sum_rows(&above.reshape(&[bounds.len(), 1])?)?;
-        let label = match reveal {
-            Reveal::Solvent => "solvent (assets >= liabilities)",
-            Reveal::Bucket(_) => "reserve-ratio bucket",
-        };
-        Ok(b.reveal(&bucket, label)?.iter().sum::<f64>().round() as usize)
+        let mine = mine
+            .map(|m| sess.fixed().encode_array(&m))
+            .transpose()
+            .map_err(crate::protocols::ProtocolError::from)?;
+        let security = mpc.security;
+        on_engine!(
+            sess,
+            security,
+            prove(holders, mine.as_ref(), &bounds, reveal)
+        )
     })?;
     Ok(SolvencyOutcome {
         bucket: values[0],
         views,
         cost,
     })
-}
-
-/// 2^f, the number of ring units in 1.0.
-fn sess_scale(b: &mut MpcBackend<'_>) -> f64 {
-    (b.session().fixed().frac_bits() as f64).exp2()
 }

@@ -7,10 +7,10 @@
 //! (nothing is lost: an aggregate of its own data is all the joint
 //! computation needs), then the aggregates are added and divided as shares.
 
-use super::{column, role_of, run_parties, Cost, MpcOptions, PartyView};
-use crate::layers::{Backend, MpcBackend};
+use super::{column, on_engine, role_of, run_parties, Cost, MpcOptions, PartyView};
 use crate::models::{Dataset, ModelError, Result};
-use crate::protocols::{arith, AShare};
+use crate::protocols::engine::{Engine, Secret};
+use crate::tensor::RingTensor;
 use ndarray::ArrayD;
 use serde::Serialize;
 
@@ -92,6 +92,60 @@ fn local_aggregate(job: &StatsJob, d: &Dataset) -> Result<Vec<f64>> {
     Ok(agg)
 }
 
+/// Every hospital's aggregates `[count, sum, sum of squares, histogram..]`
+/// (centred values) summed as secrets; the count and histogram are opened,
+/// then the mean and sample variance computed and opened.
+fn pool<E: Engine>(
+    e: &mut E,
+    n: usize,
+    mine: &RingTensor,
+    half: f64,
+    job: &StatsJob,
+) -> Result<Aggregates> {
+    let me = e.id();
+    let fixed = e.fixed();
+    let width = mine.len();
+    let mut total: Option<E::Secret> = None;
+    for h in 0..n {
+        let t = e.input(h, (h == me).then_some(mine), &[width])?;
+        total = Some(match total {
+            None => t,
+            Some(s) => s.add(&t)?,
+        });
+    }
+    let total = total.expect("at least one hospital").reshape(&[width, 1])?;
+    let mut counts_idx = vec![0];
+    counts_idx.extend(3..width);
+    let counts = e.reveal(&total.select_rows(&counts_idx)?, "row count and histogram")?;
+    let counts: Vec<usize> = counts
+        .as_slice()
+        .iter()
+        .map(|&v| fixed.decode(v).round() as usize)
+        .collect();
+    let rows = counts[0];
+    if rows < 2 {
+        return Err(ModelError::Mismatch(format!(
+            "{rows} rows in all: a variance needs at least 2"
+        )));
+    }
+    let sum = total.select_rows(&[1])?;
+    let sum_sq = total.select_rows(&[2])?;
+    // The count is public now: divide by it as a public fraction.
+    let mean_c = e.mul_fraction(&sum, 1, rows as u64, rows as f64 * half)?;
+    let mean_sq = e.mul_fraction(&sum_sq, 1, rows as u64, rows as f64 * half * half)?;
+    let pop_var = mean_sq.sub(&e.mul_fixed(&mean_c, &mean_c)?)?;
+    let var = e.mul_fraction(&pop_var, rows as u64, rows as u64 - 1, half * half)?;
+    let both = E::Secret::concat(&[&mean_c, &var], 0)?;
+    let opened = e.reveal(&both, "mean and sample variance")?;
+    let v: Vec<f64> = opened.as_slice().iter().map(|&x| fixed.decode(x)).collect();
+    Ok(Aggregates {
+        count: rows,
+        mean: v[0] + job.centre(),
+        variance: v[1].max(0.0),
+        histogram: counts[1..].to_vec(),
+    })
+}
+
 /// Runs the job with hospital `i` as party `i`. `mpc` picks the preprocessing and may fix all MPC
 /// randomness (tests only).
 ///
@@ -139,45 +193,12 @@ pub fn run(job: &StatsJob, hospitals: &[Dataset], mpc: MpcOptions) -> Result<Sta
             )));
         }
         let mine = ArrayD::from_shape_vec(vec![width], mine).expect("aggregate width");
-        let mut b = MpcBackend::new(sess);
-        let mut total = None;
-        for h in 0..n {
-            let t = b.input(h, (h == me).then_some(&mine), &[width])?;
-            total = Some(match total {
-                None => t,
-                Some(s) => b.add(&s, &t)?,
-            });
-        }
-        let total = total.expect("at least one hospital");
-        let mut counts_idx = vec![0];
-        counts_idx.extend(3..width);
-        let counts = b.select_rows(&total, &counts_idx)?;
-        let counts = b.reveal(&counts, "row count and histogram")?;
-        let counts: Vec<usize> = counts.iter().map(|v| v.round() as usize).collect();
-        let rows = counts[0];
-        if rows < 2 {
-            return Err(ModelError::Mismatch(format!(
-                "{rows} rows in all: a variance needs at least 2"
-            )));
-        }
-        let sum = b.select_rows(&total, &[1])?;
-        let sum_sq = b.select_rows(&total, &[2])?;
-        let sess = b.session();
-        // The count is public now: divide by it as a public fraction.
-        let mean_c = arith::mul_fraction(sess, &sum, 1, rows as u64, rows as f64 * half)?;
-        let mean_sq =
-            arith::mul_fraction(sess, &sum_sq, 1, rows as u64, rows as f64 * half * half)?;
-        let pop_var = mean_sq.sub(&arith::square_fixed(sess, &mean_c)?)?;
-        let var = arith::mul_fraction(sess, &pop_var, rows as u64, rows as u64 - 1, half * half)?;
-        let both = AShare::concat(&[&mean_c, &var], 0)?;
-        let opened = b.reveal(&both, "mean and sample variance")?;
-        let v: Vec<f64> = opened.iter().copied().collect();
-        Ok(Aggregates {
-            count: rows,
-            mean: v[0] + job.centre(),
-            variance: v[1].max(0.0),
-            histogram: counts[1..].to_vec(),
-        })
+        let mine = sess
+            .fixed()
+            .encode_array(&mine)
+            .map_err(crate::protocols::ProtocolError::from)?;
+        let security = mpc.security;
+        on_engine!(sess, security, pool(n, &mine, half, job))
     })?;
     Ok(StatsOutcome {
         aggregates: values.into_iter().next().expect("at least one party"),

@@ -43,6 +43,18 @@ impl<'s> ActiveBackend<'s> {
     }
 }
 
+impl super::MpcSession for ActiveBackend<'_> {
+    fn session(&mut self) -> &mut Session {
+        self.a.session()
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(self.a.check()?)
+    }
+    fn mac_checks(&self) -> Option<CheckStats> {
+        Some(self.a.check_stats())
+    }
+}
+
 impl Backend for ActiveBackend<'_> {
     type Tensor = AuthShare;
     type Data = AuthShare;

@@ -143,6 +143,18 @@ pub trait Backend {
     ) -> Result<Option<ArrayD<f64>>>;
 }
 
+/// A backend over a party's MPC session, in either security mode: what a
+/// party program needs beyond the tensor operations.
+pub trait MpcSession: Backend {
+    /// The session under the backend.
+    fn session(&mut self) -> &mut tessera_protocols::Session;
+    /// Verifies everything computed so far: the active mode's final MAC
+    /// check (an error means a party deviated); nothing semi-honest.
+    fn finish(&mut self) -> Result<()>;
+    /// The MAC checks run so far (active only).
+    fn mac_checks(&self) -> Option<tessera_protocols::active::CheckStats>;
+}
+
 /// Nonlinear functions with a protocol of their own under MPC. Plaintext
 /// backends compute them exactly, with the same conventions outside the
 /// domain (`1/x` and `1/sqrt(x)` are 0 for `x <= 0`, `ln x` is `ln 2^-f`).

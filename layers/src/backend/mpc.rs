@@ -25,6 +25,18 @@ impl<'s> MpcBackend<'s> {
     }
 }
 
+impl super::MpcSession for MpcBackend<'_> {
+    fn session(&mut self) -> &mut Session {
+        self.sess
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn mac_checks(&self) -> Option<tessera_protocols::active::CheckStats> {
+        None
+    }
+}
+
 impl Backend for MpcBackend<'_> {
     type Tensor = AShare;
     type Data = DataMatrix;

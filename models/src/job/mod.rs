@@ -21,7 +21,9 @@ use crate::train::{
 };
 use ndarray::{Array2, ArrayD, Axis};
 use serde::{Deserialize, Serialize};
-use tessera_layers::{ActiveBackend, Backend, F32Backend, FixedBackend, MpcBackend, OwnedBlocks};
+use tessera_layers::{
+    ActiveBackend, Backend, F32Backend, FixedBackend, MpcBackend, MpcSession, OwnedBlocks,
+};
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig, RunCost};
 use tessera_protocols::{Opening, Session};
 use tessera_tensor::FixedPoint;

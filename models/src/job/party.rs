@@ -79,21 +79,15 @@ pub fn party_run(
     mine: &Dataset,
     observe: Observer<'_>,
 ) -> Result<PartyResult> {
+    spec.validate()?;
     match spec.security {
-        Security::SemiHonest => Ok(party_train(sess, spec, shapes, mine, observe)?.0),
+        Security::SemiHonest => {
+            let mut b = MpcBackend::new(sess);
+            Ok(party_train_with(&mut b, spec, shapes, mine, observe)?.0)
+        }
         Security::Active => {
-            spec.validate()?;
-            let me = sess.id();
-            let fixed = sess.fixed();
-            let trust = format!("{}; {}", sess.trust_statement(), spec.security.statement());
             let mut b = ActiveBackend::new(sess)?;
-            let (t, _) = train_own(&mut b, (me, fixed), spec, shapes, mine, observe, &trust)?;
-            // Everything opened was checked as it was released; nothing is
-            // left unchecked at the end.
-            b.active().check()?;
-            let mut result = t.result(b.session().openings(), trust);
-            result.mac_checks = Some(b.check_stats());
-            Ok(result)
+            Ok(party_train_with(&mut b, spec, shapes, mine, observe)?.0)
         }
     }
 }
@@ -102,7 +96,8 @@ pub fn party_run(
 /// returning this party's shares of the trained model, so that the same
 /// session can go on to use the model without anyone seeing it (see
 /// [`crate::party_infer_shared`]). With no model receivers, nothing about
-/// the weights is opened.
+/// the weights is opened. Semi-honest; [`party_train_with`] takes either
+/// backend.
 pub fn party_train(
     sess: &mut Session,
     spec: &JobSpec,
@@ -112,17 +107,33 @@ pub fn party_train(
 ) -> Result<(PartyResult, SharedModel)> {
     if spec.security == Security::Active {
         return Err(ModelError::Config(
-            "a model kept secret-shared for later use is semi-honest only so far".into(),
+            "party_train is the semi-honest entry point: run an active job with party_train_with on an ActiveBackend".into(),
         ));
     }
-    let me = sess.id();
-    let fixed = sess.fixed();
-    let trust = sess.trust_statement();
-    let mut b = MpcBackend::new(sess);
-    let (mut t, st) = train_own(&mut b, (me, fixed), spec, shapes, mine, observe, &trust)?;
+    party_train_with(&mut MpcBackend::new(sess), spec, shapes, mine, observe)
+}
+
+/// [`party_train`] on either MPC backend: the model's shares stay on `b`
+/// for [`crate::party_infer_shared_with`] on the same backend. Everything
+/// opened is verified (under active security) before it is returned.
+pub fn party_train_with<B: MpcSession>(
+    b: &mut B,
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    mine: &Dataset,
+    observe: Observer<'_>,
+) -> Result<(PartyResult, SharedModel<B::Tensor>)> {
+    let sess = MpcSession::session(b);
+    let (me, fixed) = (sess.id(), sess.fixed());
+    let trust = match spec.security {
+        Security::SemiHonest => sess.trust_statement(),
+        Security::Active => format!("{}; {}", sess.trust_statement(), spec.security.statement()),
+    };
+    let (mut t, st) = train_own(b, (me, fixed), spec, shapes, mine, observe, &trust)?;
+    b.finish()?;
     let features = joint_features(spec, shapes);
     let mut dims = vec![features.len()];
-    dims.extend(t.blocks.iter().map(|bl| bl.shape()[1]));
+    dims.extend(t.blocks.iter().map(|bl| b.shape(bl)[1]));
     let shared = SharedModel {
         kind: spec.train.model,
         relu_degree: spec.train.relu_degree,
@@ -137,7 +148,9 @@ pub fn party_train(
         features,
         blocks: std::mem::take(&mut t.blocks),
     };
-    Ok((t.result(b.session().openings(), trust), shared))
+    let mut result = t.result(MpcSession::session(b).openings(), trust);
+    result.mac_checks = b.mac_checks();
+    Ok((result, shared))
 }
 
 /// One party's standardisation and joint training on its own data `mine`

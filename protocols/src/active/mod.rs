@@ -224,9 +224,14 @@ impl<'s> Active<'s> {
             .collect())
     }
 
-    /// Public values added to a secret.
-    fn add_public(&self, x: &AuthShare, c: &[u128]) -> Result<AuthShare> {
+    /// Public values (one per element) added to a secret (local).
+    pub fn add_public(&self, x: &AuthShare, c: &[u128]) -> Result<AuthShare> {
         x.add_public_values(c, self.sess.is_leader(), self.key)
+    }
+
+    /// This party's id.
+    pub fn party(&self) -> PartyId {
+        self.sess.id()
     }
 
     /// A public ring tensor as an authenticated share (no messages).
