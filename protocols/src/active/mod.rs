@@ -23,10 +23,12 @@
 //! choose its own inputs. Which check failed is reported; who cheated is
 //! not (the honest parties cannot always tell).
 
+mod binary;
 mod bits;
 mod compare;
 mod share;
 
+pub use binary::BitShare;
 pub use share::AuthShare;
 
 use crate::error::{ProtocolError, Result};
@@ -69,8 +71,13 @@ const MAX_PENDING: usize = 1 << 22;
 pub struct Active<'s> {
     sess: &'s mut Session,
     key: u128,
+    /// This party's share of the binary MAC key ([`BitShare`]).
+    bin_key: u64,
     /// Opened values and this party's MAC shares of them, not yet checked.
     opened: Vec<(u128, u128)>,
+    /// Opened bits and this party's MAC shares of them, not yet checked.
+    opened_bits: Vec<u64>,
+    opened_bit_macs: Vec<u64>,
     /// Every broadcast value this party sent or received, in order.
     broadcasts: Sha256,
     /// Whether a broadcast arrived since the last check.
@@ -110,12 +117,15 @@ impl<'s> Active<'s> {
     /// Starts the active mode on a session: takes this party's MAC key share
     /// from the provider (only the dealer makes authenticated material).
     pub fn new(sess: &'s mut Session) -> Result<Self> {
-        let key = sess.prep().mac_key_share()?;
+        let keys = sess.prep().mac_key_share()?;
         let n = sess.n();
         Ok(Self {
             sess,
-            key,
+            key: keys.arith,
+            bin_key: keys.binary,
             opened: Vec::new(),
+            opened_bits: Vec::new(),
+            opened_bit_macs: Vec::new(),
             broadcasts: Sha256::new(),
             broadcast_unchecked: false,
             tamper: None,
@@ -402,7 +412,7 @@ impl<'s> Active<'s> {
     /// since the last check). An error means some party deviated; the
     /// caller must release nothing.
     pub fn check(&mut self) -> Result<()> {
-        if self.opened.is_empty() && !self.broadcast_unchecked {
+        if self.opened.is_empty() && self.opened_bits.is_empty() && !self.broadcast_unchecked {
             // Everything was verified by the last check: nothing to do.
             return Ok(());
         }
@@ -440,15 +450,23 @@ impl<'s> Active<'s> {
             m = m.wrapping_add(c.wrapping_mul(mac));
         }
         let z = m.wrapping_sub(self.key.wrapping_mul(y));
+        // The opened bits' term (see `binary`), from the same coins.
+        let sigma = binary::check_term(
+            &self.opened_bits,
+            &self.opened_bit_macs,
+            self.bin_key,
+            || chi.next_u64(),
+        );
         let digest = bytes_to_words(&self.broadcasts.clone().finalize());
         let nonce = self.sess.local_prg().next_seed();
         let mut reveal = u128_words(&[z]);
         reveal.extend(&digest);
         reveal.extend(bytes_to_words(&nonce));
+        reveal.push(sigma);
         let commitments = self.exchange(&commit(&words_to_bytes(&reveal)), 4)?;
         let reveals = self.exchange(&reveal, reveal.len())?;
         let mut verdict = Ok(());
-        let mut total = z;
+        let (mut total, mut bit_total) = (z, sigma);
         for p in (0..n).filter(|&p| p != me) {
             if commit(&words_to_bytes(&reveals[p])) != commitments[p] {
                 verdict = Err(bad(
@@ -462,13 +480,15 @@ impl<'s> Active<'s> {
                 ));
             }
             total = total.wrapping_add(words_u128(&reveals[p][..2])[0]);
+            bit_total ^= reveals[p][10];
         }
-        if verdict.is_ok() && total != 0 {
+        if verdict.is_ok() && (total != 0 || bit_total != 0) {
             verdict = Err(bad(
                 "MAC check",
                 format!(
-                    "{} opened values do not carry valid MACs",
-                    self.opened.len()
+                    "{} opened values and {} opened bits do not all carry valid MACs",
+                    self.opened.len(),
+                    self.opened_bits.len()
                 ),
             ));
         }
@@ -483,11 +503,13 @@ impl<'s> Active<'s> {
             ));
         }
         self.stats.checks += 1;
-        self.stats.checked_elements += self.opened.len() as u64;
+        self.stats.checked_elements += (self.opened.len() + self.opened_bits.len()) as u64;
         self.stats.rounds += 5;
-        // 4 + 4 + 4 + 10 + 1 words to each peer.
-        self.stats.bytes_sent += 23 * 8 * (n as u64 - 1);
+        // 4 + 4 + 4 + 11 + 1 words to each peer.
+        self.stats.bytes_sent += 24 * 8 * (n as u64 - 1);
         self.opened.clear();
+        self.opened_bits.clear();
+        self.opened_bit_macs.clear();
         self.broadcast_unchecked = false;
         Ok(())
     }

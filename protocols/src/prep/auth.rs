@@ -10,6 +10,8 @@
 //! tensors travel as 64-bit word pairs `[.., 2]` (low word first), shared
 //! with [`super::Sharing::Wide`].
 
+use super::material::Component;
+use super::Sharing;
 use crate::error::Result;
 use tessera_tensor::{Prg, RingTensor, Seed, TensorError};
 
@@ -63,12 +65,38 @@ pub(crate) fn wide_add(a: &RingTensor, b: &RingTensor, subtract: bool) -> Result
     Ok(to_wide(shape, &sum)?)
 }
 
-/// The MAC key share of the party whose dealer seed is `seed`: a 64-bit
-/// word from a stream no item uses.
-pub fn key_share(seed: &Seed) -> u128 {
+/// A party's shares of the two global MAC keys, or (summed by the dealer)
+/// the keys themselves: `arith` for values of Z_2^128 (added), `binary`
+/// for bits (XORed; see `active::binary`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MacKeys {
+    /// The arithmetic key (share): a 64-bit word per party, summed.
+    pub arith: u128,
+    /// The binary key (share): a 64-bit word per party, XORed.
+    pub binary: u64,
+}
+
+/// The MAC key shares of the party whose dealer seed is `seed`: words from
+/// a stream no item uses.
+pub fn key_share(seed: &Seed) -> MacKeys {
     // Item index u64::MAX with a fingerprint of its own: never an item's.
     let mut prg = Prg::for_item(seed, u64::MAX, 0x6d61_632d_6b65_7973);
-    prg.next_u64() as u128
+    let arith = prg.next_u64() as u128;
+    MacKeys {
+        arith,
+        binary: prg.next_u64(),
+    }
+}
+
+/// The dealer's keys from every party's seed.
+pub(crate) fn joint_keys(seeds: &[Seed]) -> MacKeys {
+    seeds.iter().fold(MacKeys::default(), |k, s| {
+        let mine = key_share(s);
+        MacKeys {
+            arith: k.arith.wrapping_add(mine.arith),
+            binary: k.binary ^ mine.binary,
+        }
+    })
 }
 
 /// Which authenticated item, with its shapes.
@@ -85,6 +113,14 @@ pub enum AuthKind {
     Random(Vec<usize>),
     /// A random value known to party `owner` (to input, and to open to it).
     Input(Vec<usize>, usize),
+    /// Authenticated AND triples of bits `(a, b_k, a & b_k)` for `k` in
+    /// `1..=fanout`, one bit per entry (the low bit of an XOR-shared word),
+    /// each with its binary MAC.
+    AndTriples(Vec<usize>, u32),
+    /// For a comparison: a random `r` of Z_2^128 with its 64 low bits as
+    /// authenticated binary bits `[.., 64]`, and a random bit `b` both
+    /// binary and arithmetic (a daBit) to bring the result back.
+    Compare(Vec<usize>),
     /// For comparisons: a random `r` in Z_2^64 given as its 64 bits, each
     /// authenticated as 0 or 1 (shape `[.., 64]`, lowest bit first), and a
     /// random `t` to mask the upper half of an opening.
@@ -93,23 +129,39 @@ pub enum AuthKind {
 
 impl AuthKind {
     /// The random components (values, drawn), then the determined ones
-    /// (their MACs and the values computed from them), all word pairs.
-    pub(crate) fn layout(&self) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+    /// (their MACs and the values computed from them), with their sharing:
+    /// 128-bit values as word pairs, bits and bit MACs as XOR-shared words.
+    pub(crate) fn layout(&self) -> (Vec<Component>, Vec<Component>) {
+        use Sharing::{Binary, Wide};
+        let w = |s: &[usize]| (wide(s), Wide);
+        let b = |s: &[usize]| (s.to_vec(), Binary);
         match self {
-            AuthKind::Triple(s) => (vec![wide(s), wide(s)], vec![wide(s); 4]),
+            AuthKind::Triple(s) => (vec![w(s), w(s)], vec![w(s); 4]),
             AuthKind::MatTriple(m, k, n) => {
-                let (a, b, c) = (wide(&[*m, *k]), wide(&[*k, *n]), wide(&[*m, *n]));
-                (vec![a.clone(), b.clone()], vec![c.clone(), a, b, c])
+                let (a, bm, c) = (w(&[*m, *k]), w(&[*k, *n]), w(&[*m, *n]));
+                (vec![a.clone(), bm.clone()], vec![c.clone(), a, bm, c])
             }
-            AuthKind::Trunc(s, _) => (vec![wide(s)], vec![wide(s); 5]),
-            AuthKind::Random(s) | AuthKind::Input(s, _) => (vec![wide(s)], vec![wide(s)]),
+            AuthKind::Trunc(s, _) => (vec![w(s)], vec![w(s); 5]),
+            AuthKind::Random(s) | AuthKind::Input(s, _) => (vec![w(s)], vec![w(s)]),
             AuthKind::Bits(s) => {
                 let mut bits = s.clone();
                 bits.push(64);
                 // r (its low word is used), t; then the bits, their MACs, t's MAC.
+                (vec![w(s), w(s)], vec![w(&bits), w(&bits), w(s)])
+            }
+            AuthKind::AndTriples(s, fanout) => {
+                let f = *fanout as usize;
+                // a, b_k; then c_k, the MACs of a, of the b_k, of the c_k.
+                (vec![b(s); 1 + f], vec![b(s); 1 + 3 * f])
+            }
+            AuthKind::Compare(s) => {
+                let mut bits = s.clone();
+                bits.push(64);
+                // r, b; then r's MAC, r's bits and their MACs, b as a
+                // 128-bit value and its MAC, b's binary MAC.
                 (
-                    vec![wide(s), wide(s)],
-                    vec![wide(&bits), wide(&bits), wide(s)],
+                    vec![w(s), b(s)],
+                    vec![w(s), b(&bits), b(&bits), w(s), w(s), b(s)],
                 )
             }
         }
@@ -118,8 +170,15 @@ impl AuthKind {
     /// The determined components' secrets from the random ones' and the key:
     /// triples `[c, mac a, mac b, mac c]`, truncation pairs `[mac r, low,
     /// mac low, msb, mac msb]`, random values `[mac r]`.
-    pub(crate) fn determine(&self, random: &[RingTensor], key: u128) -> Result<Vec<RingTensor>> {
+    pub(crate) fn determine(
+        &self,
+        random: &[RingTensor],
+        keys: MacKeys,
+    ) -> Result<Vec<RingTensor>> {
+        let key = keys.arith;
         let mac = |v: &[u128]| -> Vec<u128> { v.iter().map(|x| x.wrapping_mul(key)).collect() };
+        // A bit's binary MAC: the key where the bit is 1.
+        let bit_mac = |t: &RingTensor| t.map(|v| (v & 1).wrapping_neg() & keys.binary);
         let shape_of = |t: &RingTensor| t.shape()[..t.shape().len() - 1].to_vec();
         let pack = |t: &RingTensor, v: &[u128]| to_wide(&shape_of(t), v);
         Ok(match self {
@@ -174,6 +233,44 @@ impl AuthKind {
             AuthKind::Random(_) | AuthKind::Input(..) => {
                 vec![pack(&random[0], &mac(&from_wide(&random[0])))?]
             }
+            AuthKind::AndTriples(_, fanout) => {
+                let a = &random[0];
+                let bs = &random[1..=*fanout as usize];
+                let cs: Vec<RingTensor> = bs
+                    .iter()
+                    .map(|b| a.zip_with(b, "and triple", |x, y| x & y & 1))
+                    .collect::<std::result::Result<_, _>>()?;
+                let mut out = cs.clone();
+                out.push(bit_mac(a));
+                out.extend(bs.iter().map(bit_mac));
+                out.extend(cs.iter().map(bit_mac));
+                out
+            }
+            AuthKind::Compare(_) => {
+                let r = from_wide(&random[0]);
+                let mut shape = shape_of(&random[0]);
+                shape.push(64);
+                let bits = RingTensor::from_vec(
+                    &shape,
+                    r.iter()
+                        .flat_map(|&v| (0..64).map(move |i| ((v as u64) >> i) & 1))
+                        .collect(),
+                )?;
+                let b: Vec<u128> = random[1]
+                    .as_slice()
+                    .iter()
+                    .map(|&v| (v & 1) as u128)
+                    .collect();
+                let macs = bit_mac(&bits);
+                vec![
+                    pack(&random[0], &mac(&r))?,
+                    bits,
+                    macs,
+                    pack(&random[0], &b)?,
+                    pack(&random[0], &mac(&b))?,
+                    bit_mac(&random[1]),
+                ]
+            }
             AuthKind::Bits(_) => {
                 let bits: Vec<u128> = from_wide(&random[0])
                     .iter()
@@ -196,9 +293,9 @@ impl AuthKind {
         let (random, _) = self.layout();
         match self {
             AuthKind::Input(_, owner) if party != *owner => {
-                random.iter().map(|s| RingTensor::zeros(s)).collect()
+                random.iter().map(|(s, _)| RingTensor::zeros(s)).collect()
             }
-            _ => random.iter().map(|s| prg.uniform(s)).collect(),
+            _ => random.iter().map(|(s, _)| prg.uniform(s)).collect(),
         }
     }
 }

@@ -353,7 +353,7 @@ impl Preprocessing for DealerClient {
         Ok(())
     }
 
-    fn mac_key_share(&self) -> Result<u128> {
+    fn mac_key_share(&self) -> Result<super::auth::MacKeys> {
         Ok(super::auth::key_share(&self.seed))
     }
 
@@ -419,11 +419,8 @@ impl Dealer {
         let secrets: Vec<RingTensor> = (0..random.len())
             .map(|c| combine(per_party_random.iter().map(|v| &v[c]), random[c].1))
             .collect::<Result<_>>()?;
-        let key = self
-            .seeds
-            .iter()
-            .fold(0u128, |a, s| a.wrapping_add(super::auth::key_share(s)));
-        let determined_secrets = item.determine(&secrets, key)?;
+        let keys = super::auth::joint_keys(&self.seeds);
+        let determined_secrets = item.determine(&secrets, keys)?;
         let others: Vec<Vec<RingTensor>> =
             prgs[1..].iter_mut().map(|p| draw(p, &determined)).collect();
         determined

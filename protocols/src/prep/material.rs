@@ -89,6 +89,8 @@ impl Material {
                 AuthKind::Random(_) => 14,
                 AuthKind::Input(..) => 15,
                 AuthKind::Bits(_) => 16,
+                AuthKind::AndTriples(..) => 17,
+                AuthKind::Compare(_) => 18,
             },
         }
     }
@@ -97,11 +99,7 @@ impl Material {
     pub(crate) fn layout(&self) -> (Vec<Component>, Vec<Component>) {
         use Sharing::*;
         match self {
-            Material::Auth(k) => {
-                let (r, d) = k.layout();
-                let tag = |v: Vec<Vec<usize>>| v.into_iter().map(|s| (s, Wide)).collect();
-                (tag(r), tag(d))
-            }
+            Material::Auth(k) => k.layout(),
             Material::Triple(s) => (
                 vec![(s.clone(), Arithmetic), (s.clone(), Arithmetic)],
                 vec![(s.clone(), Arithmetic)],
@@ -172,9 +170,13 @@ impl Material {
 
     /// The determined components' secret values from the random components'
     /// secrets (and, for authenticated items, the MAC key).
-    pub(crate) fn determine(&self, random: &[RingTensor], key: u128) -> Result<Vec<RingTensor>> {
+    pub(crate) fn determine(
+        &self,
+        random: &[RingTensor],
+        keys: super::auth::MacKeys,
+    ) -> Result<Vec<RingTensor>> {
         Ok(match self {
-            Material::Auth(k) => k.determine(random, key)?,
+            Material::Auth(k) => k.determine(random, keys)?,
             Material::Triple(_) => vec![random[0].mul(&random[1])?],
             Material::Square(_) => vec![random[0].mul(&random[0])?],
             Material::MatTriple(..) => vec![random[0].matmul(&random[1])?],
@@ -251,9 +253,13 @@ impl Material {
             Material::Auth(AuthKind::MatTriple(m, k, n)) => (vec![*m, *k, *n], 0),
             Material::Auth(AuthKind::Trunc(s, f)) => (s.clone(), *f),
             Material::Auth(AuthKind::Input(s, owner)) => (s.clone(), *owner as u32),
-            Material::Auth(AuthKind::Triple(s) | AuthKind::Random(s) | AuthKind::Bits(s)) => {
-                (s.clone(), 0)
-            }
+            Material::Auth(AuthKind::AndTriples(s, fanout)) => (s.clone(), *fanout),
+            Material::Auth(
+                AuthKind::Triple(s)
+                | AuthKind::Random(s)
+                | AuthKind::Bits(s)
+                | AuthKind::Compare(s),
+            ) => (s.clone(), 0),
             Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
         };
         let mut out = vec![self.tag(), f as u8, dims.len() as u8];
@@ -311,6 +317,10 @@ impl Material {
             (14, _) => Material::Auth(AuthKind::Random(dims)),
             (15, _) => Material::Auth(AuthKind::Input(dims, *f as usize)),
             (16, _) => Material::Auth(AuthKind::Bits(dims)),
+            (17, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
+                Material::Auth(AuthKind::AndTriples(dims, *f as u32))
+            }
+            (18, _) => Material::Auth(AuthKind::Compare(dims)),
             _ => return Err(format!("unknown request tag {tag}")),
         };
         item.check_size()?;

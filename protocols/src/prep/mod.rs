@@ -102,7 +102,7 @@ pub trait Preprocessing: Send {
     }
     /// This party's share of the MAC key of the actively secure mode
     /// ([`auth`]). A provider that cannot make authenticated material says so.
-    fn mac_key_share(&self) -> Result<u128> {
+    fn mac_key_share(&self) -> Result<auth::MacKeys> {
         Err(ProtocolError::Preprocessing(
             "this provider cannot make authenticated material (active security needs the dealer)"
                 .into(),

@@ -158,7 +158,7 @@ fn every_correlation_holds_for_2_3_and_5_parties() {
                 .enumerate()
                 .map(|(c, sh)| secret(i, c, sh))
                 .collect();
-            let expect = item.determine(&secrets, 0).unwrap();
+            let expect = item.determine(&secrets, Default::default()).unwrap();
             for (c, (_, sh)) in determined.iter().enumerate() {
                 let got = secret(i, random.len() + c, *sh);
                 assert_eq!(got, expect[c], "{item:?} component {c}, n = {n}");

@@ -1,0 +1,341 @@
+//! Authenticated bits for the active mode's comparisons: XOR shares of bits
+//! with MACs under a global binary key, so that a comparison costs about
+//! what the semi-honest one does online (one opened bit per AND input)
+//! instead of 128-bit arithmetic products.
+//!
+//! A bit `x` is held as XOR shares `x_i` and MAC shares `m_i` with `XOR_i
+//! m_i = x * alpha` for a global 64-bit key `alpha = XOR_i alpha_i` no
+//! party knows (the MACs of "TinyOT"-style bit sharing, Nielsen, Nordholt,
+//! Orlandi and Burra, CRYPTO 2012, with a global key as in SPDZ over
+//! GF(2^k) fields, Damgard, Pastro, Smart and Zakarias, CRYPTO 2012). XOR
+//! and AND with public bits are local; AND of two secrets is a Beaver
+//! product with the dealer's authenticated triples, opening two bits.
+//!
+//! The check of opened bits (inside [`Active::check`]): every 64
+//! consecutive opened bits `d_(b,t)` form a word `Q_b`, read as a
+//! polynomial over GF(2); with coefficients `chi_b` of GF(2^64) tossed
+//! after the openings, party `i` sends `sigma_i = sum_b chi_b (XOR_t m_(i,b,t)
+//! x^t) + alpha_i sum_b chi_b Q_b` (reduced modulo `x^64 + x^4 + x^3 + x +
+//! 1`), and the `sigma_i` must XOR to zero. A party that flips opened bits
+//! of block `b` (error polynomial `E_b != 0`, degree below 64, so nonzero
+//! in the field) must add `alpha E_b` to the MACs without knowing `alpha`:
+//! it succeeds with probability about `2^-64` per check.
+
+use super::Active;
+use crate::error::{ProtocolError, Result};
+use crate::prep::auth::AuthKind;
+use tessera_tensor::RingTensor;
+
+/// This party's authenticated XOR shares of a vector of bits: one bit
+/// (0 or 1) and one MAC share per entry. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BitShare {
+    pub(crate) bits: Vec<u64>,
+    pub(crate) macs: Vec<u64>,
+}
+
+impl std::fmt::Debug for BitShare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BitShare(len={})", self.bits.len())
+    }
+}
+
+impl BitShare {
+    /// From the dealer's word tensors: bits in the low bit of each word.
+    pub(crate) fn from_parts(bits: &RingTensor, macs: &RingTensor) -> Self {
+        Self {
+            bits: bits.as_slice().iter().map(|v| v & 1).collect(),
+            macs: macs.as_slice().to_vec(),
+        }
+    }
+
+    /// Number of bits.
+    pub fn len(&self) -> usize {
+        self.bits.len()
+    }
+
+    /// True if there are no bits.
+    pub fn is_empty(&self) -> bool {
+        self.bits.is_empty()
+    }
+
+    /// `self ^ other` (local).
+    pub fn xor(&self, other: &Self) -> Result<Self> {
+        if self.len() != other.len() {
+            return Err(ProtocolError::InvalidArgument {
+                op: "bit xor",
+                detail: format!("{} bits against {}", self.len(), other.len()),
+            });
+        }
+        let zip = |a: &[u64], b: &[u64]| a.iter().zip(b).map(|(x, y)| x ^ y).collect();
+        Ok(Self {
+            bits: zip(&self.bits, &other.bits),
+            macs: zip(&self.macs, &other.macs),
+        })
+    }
+
+    /// `self & c` for public bits `c` (local).
+    pub fn and_public(&self, c: &[u64]) -> Self {
+        let keep = |v: &[u64]| {
+            v.iter()
+                .zip(c)
+                .map(|(x, b)| x & (b & 1).wrapping_neg())
+                .collect()
+        };
+        Self {
+            bits: keep(&self.bits),
+            macs: keep(&self.macs),
+        }
+    }
+
+    /// The bits at the given positions (local).
+    pub fn select(&self, at: &[usize]) -> Self {
+        Self {
+            bits: at.iter().map(|&i| self.bits[i]).collect(),
+            macs: at.iter().map(|&i| self.macs[i]).collect(),
+        }
+    }
+
+    /// Bits concatenated (local).
+    pub fn concat(parts: &[&Self]) -> Self {
+        Self {
+            bits: parts.iter().flat_map(|p| p.bits.iter().copied()).collect(),
+            macs: parts.iter().flat_map(|p| p.macs.iter().copied()).collect(),
+        }
+    }
+}
+
+/// Bits (0/1 words) packed 64 to a word, lowest first.
+pub(crate) fn pack(bits: &[u64]) -> Vec<u64> {
+    bits.chunks(64)
+        .map(|c| c.iter().enumerate().fold(0, |w, (i, b)| w | (b & 1) << i))
+        .collect()
+}
+
+/// The first `len` bits of packed words.
+fn unpack(words: &[u64], len: usize) -> Vec<u64> {
+    (0..len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect()
+}
+
+/// Carry-less product of two 64-bit polynomials (low, high words), without
+/// branching on either operand.
+fn clmul(a: u64, b: u64) -> (u64, u64) {
+    let (mut lo, mut hi) = (0u64, 0u64);
+    for i in 0..64 {
+        let take = ((a >> i) & 1).wrapping_neg();
+        lo ^= (b << i) & take;
+        if i > 0 {
+            hi ^= (b >> (64 - i)) & take;
+        }
+    }
+    (lo, hi)
+}
+
+/// A 128-bit polynomial reduced modulo `x^64 + x^4 + x^3 + x + 1`.
+fn reduce(lo: u64, hi: u64) -> u64 {
+    // x^64 = x^4 + x^3 + x + 1; the overflow of the first fold is below x^4.
+    let fold = |h: u64| h ^ (h << 1) ^ (h << 3) ^ (h << 4);
+    let over = (hi >> 60) ^ (hi >> 61) ^ (hi >> 63);
+    lo ^ fold(hi) ^ fold(over)
+}
+
+/// Product in GF(2^64).
+pub(crate) fn gf_mul(a: u64, b: u64) -> u64 {
+    let (lo, hi) = clmul(a, b);
+    reduce(lo, hi)
+}
+
+/// This party's term of the binary check over opened bits and its MAC
+/// shares (see the module doc), with coefficients from `chi`.
+pub(crate) fn check_term(
+    opened: &[u64],
+    macs: &[u64],
+    key: u64,
+    mut chi: impl FnMut() -> u64,
+) -> u64 {
+    let (mut sigma, mut public) = (0u64, 0u64);
+    for (bits, block) in opened.chunks(64).zip(macs.chunks(64)) {
+        let c = chi();
+        // XOR_t m_t x^t, then reduced.
+        let (mut lo, mut hi) = (0u64, 0u64);
+        for (t, &m) in block.iter().enumerate() {
+            lo ^= m << t;
+            if t > 0 {
+                hi ^= m >> (64 - t);
+            }
+        }
+        sigma ^= gf_mul(c, reduce(lo, hi));
+        public ^= gf_mul(c, pack(bits)[0]);
+    }
+    sigma ^ gf_mul(key, public)
+}
+
+impl Active<'_> {
+    /// Public bits as an authenticated share (party 0 holds them; every
+    /// party's MAC share is its key share where the bit is 1).
+    pub fn public_bits(&self, bits: &[u64]) -> BitShare {
+        let leader = self.sess.is_leader();
+        BitShare {
+            bits: bits
+                .iter()
+                .map(|b| if leader { b & 1 } else { 0 })
+                .collect(),
+            macs: bits
+                .iter()
+                .map(|b| (b & 1).wrapping_neg() & self.bin_key)
+                .collect(),
+        }
+    }
+
+    /// `x ^ c` for public bits `c` (local).
+    pub fn xor_public(&self, x: &BitShare, c: &[u64]) -> Result<BitShare> {
+        x.xor(&self.public_bits(c))
+    }
+
+    /// Opens bits in one round (packed 64 to a word) and keeps them, with
+    /// this party's MAC shares, for the check.
+    fn open_bits(&mut self, xs: &[&BitShare]) -> Result<Vec<Vec<u64>>> {
+        let all = BitShare::concat(xs);
+        if self.opened_bits.len() >= super::MAX_PENDING {
+            self.check()?;
+        }
+        let words = pack(&all.bits);
+        let got = self.exchange(&words, words.len())?;
+        // Bits past the end of the last word carry nothing: a peer that
+        // sets them sent a malformed message.
+        let spare = match all.len() % 64 {
+            0 => 0,
+            used => u64::MAX << used,
+        };
+        if let Some(p) = (0..got.len()).find(|&p| got[p].last().is_some_and(|w| w & spare != 0)) {
+            return Err(ProtocolError::Malformed {
+                party: self.sess.id(),
+                peer: format!("party {p}"),
+                detail: format!("opened bits with padding set past bit {}", all.len()),
+            });
+        }
+        let mut sum = words;
+        for theirs in got.iter().filter(|g| !g.is_empty()) {
+            for (s, v) in sum.iter_mut().zip(theirs) {
+                *s ^= v;
+            }
+        }
+        let bits = unpack(&sum, all.len());
+        self.opened_bits.extend(&bits);
+        self.opened_bit_macs.extend(&all.macs);
+        let mut at = 0;
+        Ok(xs
+            .iter()
+            .map(|x| {
+                let part = bits[at..at + x.len()].to_vec();
+                at += x.len();
+                part
+            })
+            .collect())
+    }
+
+    /// `x & y_k` for every `y_k` in one round, with authenticated triples
+    /// sharing one mask for `x`: `k` products open `k + 1` bits per entry.
+    pub fn and_fanout(&mut self, x: &BitShare, ys: &[&BitShare]) -> Result<Vec<BitShare>> {
+        let len = x.len();
+        let k = ys.len();
+        if ys.iter().any(|y| y.len() != len) || k == 0 {
+            return Err(ProtocolError::InvalidArgument {
+                op: "bit and",
+                detail: format!("{len} bits against {k} operands of other lengths"),
+            });
+        }
+        let m = self.take(AuthKind::AndTriples(vec![len], k as u32))?;
+        // a, b_1..b_k, c_1..c_k, mac a, mac b_k, mac c_k.
+        let a = BitShare::from_parts(&m[0], &m[1 + 2 * k]);
+        let part = |i: usize, mac: usize| BitShare::from_parts(&m[i], &m[mac]);
+        let bs: Vec<BitShare> = (0..k).map(|j| part(1 + j, 2 + 2 * k + j)).collect();
+        let cs: Vec<BitShare> = (0..k).map(|j| part(1 + k + j, 2 + 3 * k + j)).collect();
+        let mut masked = vec![x.xor(&a)?];
+        for (y, b) in ys.iter().zip(&bs) {
+            masked.push(y.xor(b)?);
+        }
+        let opened = self.open_bits(&masked.iter().collect::<Vec<_>>())?;
+        let d = &opened[0];
+        // x & y = c ^ (d & b) ^ (e & a) ^ (d & e)
+        (0..k)
+            .map(|j| {
+                let e = &opened[j + 1];
+                let de: Vec<u64> = d.iter().zip(e).map(|(p, q)| p & q).collect();
+                cs[j]
+                    .xor(&bs[j].and_public(d))?
+                    .xor(&a.and_public(e))?
+                    .xor(&self.public_bits(&de))
+            })
+            .collect()
+    }
+
+    /// Opens `x ^ b` for the binary half of a daBit `b` and returns `x` as
+    /// an authenticated arithmetic 0/1 value: `v + b (1 - 2 v)`. One round.
+    pub(super) fn bits_to_arith(
+        &mut self,
+        x: &BitShare,
+        b_bits: &BitShare,
+        b_arith: &super::AuthShare,
+    ) -> Result<super::AuthShare> {
+        let v = self.open_bits(&[&x.xor(b_bits)?])?.remove(0);
+        let flip: Vec<u128> = v
+            .iter()
+            .map(|&b| 1u128.wrapping_sub(2 * b as u128))
+            .collect();
+        let public: Vec<u128> = v.iter().map(|&b| b as u128).collect();
+        self.add_public(&b_arith.mul_public(&flip)?, &public)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_product_is_commutative_distributive_and_reduces() {
+        let xs = [0u64, 1, 2, 0x1b, u64::MAX, 1 << 63, 0x0123_4567_89ab_cdef];
+        for &a in &xs {
+            for &b in &xs {
+                assert_eq!(gf_mul(a, b), gf_mul(b, a));
+                for &c in &xs {
+                    assert_eq!(gf_mul(a, b ^ c), gf_mul(a, b) ^ gf_mul(a, c));
+                }
+            }
+            assert_eq!(gf_mul(a, 1), a);
+        }
+        // x^63 * x = x^64 = x^4 + x^3 + x + 1.
+        assert_eq!(gf_mul(1 << 63, 2), 0b11011);
+    }
+
+    #[test]
+    fn honest_shares_pass_the_check_and_a_flipped_bit_does_not() {
+        let (k0, k1) = (0x9e37_79b9_7f4a_7c15u64, 0xdead_beef_0bad_f00du64);
+        let key = k0 ^ k1;
+        let bits: Vec<u64> = (0..150).map(|i| (i * 7 % 3 == 0) as u64).collect();
+        let m0: Vec<u64> = (0..150u64)
+            .map(|i| i.wrapping_mul(0x2545_f491_4f6c_dd1d))
+            .collect();
+        let m1: Vec<u64> = bits
+            .iter()
+            .zip(&m0)
+            .map(|(b, m)| m ^ (b.wrapping_neg() & key))
+            .collect();
+        let coins = |seed: u64| {
+            let mut s = seed;
+            move || {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                s
+            }
+        };
+        let total = check_term(&bits, &m0, k0, coins(5)) ^ check_term(&bits, &m1, k1, coins(5));
+        assert_eq!(total, 0);
+        let mut flipped = bits.clone();
+        flipped[77] ^= 1;
+        let total =
+            check_term(&flipped, &m0, k0, coins(5)) ^ check_term(&flipped, &m1, k1, coins(5));
+        assert_ne!(total, 0);
+    }
+}
