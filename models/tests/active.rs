@@ -148,8 +148,9 @@ fn a_linear_model_answers_private_queries_under_active_security() {
     }
 }
 
-/// A party's opened weights, or why it stopped.
-type Outcome = std::result::Result<Vec<f64>, String>;
+/// A party's opened weights with the words it sent to its tamper peer
+/// after arming (0 without a tamper), or why it stopped.
+type Outcome = std::result::Result<(Vec<f64>, u64), String>;
 
 /// One step of linear regression training and a private prediction under
 /// active security, with party `cheater` changing word `word` of what it
@@ -181,7 +182,7 @@ fn cheated_training(
         (0..n).map(|_| std::sync::Mutex::new(None)).collect();
     let _ = run_embedded(&EmbeddedConfig::new(n).with_seed([4; 32]), |s| {
         let me = s.id();
-        let mut run = || -> std::result::Result<Vec<f64>, ModelError> {
+        let mut run = || -> std::result::Result<(Vec<f64>, u64), ModelError> {
             let mut b = ActiveBackend::new(s)?;
             let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
             let ys = b.input(n - 1, (me == n - 1).then_some(&y), y.shape())?;
@@ -192,7 +193,9 @@ fn cheated_training(
             let (w, _) = fitted.net.parameters()[0];
             let w = w.clone();
             let opened = b.reveal(&w, "weights")?;
-            Ok(opened.iter().copied().collect())
+            let mine = tamper.filter(|(c, _)| *c == me);
+            let words = mine.map_or(0, |(_, t)| b.active().words_sent(t.peer));
+            Ok((opened.iter().copied().collect(), words))
         };
         let r = run().map_err(|e| e.to_string());
         let failed = r.is_err();
@@ -218,15 +221,25 @@ fn a_party_that_cheats_during_training_is_caught_before_the_weights_are_opened()
     let mut prg = Prg::from_seed([9; 32]);
     for n in [2, 3] {
         let honest = cheated_training(n, None);
-        let want = honest[0].clone().unwrap();
-        assert!(honest.iter().all(|r| r.as_ref().ok() == Some(&want)));
+        let want = honest[0].clone().unwrap().0;
+        assert!(honest
+            .iter()
+            .all(|r| r.as_ref().ok().map(|o| &o.0) == Some(&want)));
         for t in 0..100u64 {
             let cheater = t as usize % n;
             let peer = (cheater + 1) % n;
-            // Any of the first 400 words a party sends after the inputs (the
-            // run sends more: a word past the last would change nothing, and
-            // the trial would fail as not caught).
-            let word = prg.next_u64() % 400;
+            // Any word the party sends after the inputs: a tamper that
+            // changes nothing (xor 0) counts them.
+            let quiet = Tamper {
+                peer,
+                word: u64::MAX,
+                xor: 0,
+            };
+            let total = cheated_training(n, Some((cheater, quiet)))[cheater]
+                .as_ref()
+                .unwrap()
+                .1;
+            let word = prg.next_u64() % total;
             let xor = prg.next_u64().max(1);
             let outs = cheated_training(n, Some((cheater, Tamper { peer, word, xor })));
             let honest_outs: Vec<_> = outs
@@ -239,7 +252,7 @@ fn a_party_that_cheats_during_training_is_caught_before_the_weights_are_opened()
                 "{n} parties, party {cheater} changed word {word}: not caught"
             );
             for (p, r) in honest_outs {
-                if let Ok(w) = r {
+                if let Ok((w, _)) = r {
                     assert_eq!(w, &want, "party {p} released wrong weights");
                 }
             }

@@ -427,3 +427,38 @@ fn a_comparison_costs_eight_rounds_and_317_bits_per_element() {
         "bits sent per 64 comparisons"
     );
 }
+
+#[test]
+fn masked_data_rows_and_their_products_match_the_reference_for_2_and_3_parties() {
+    let x = data(21, &[5, 3]);
+    let w = data(22, &[3, 2]);
+    let v = data(23, &[3, 2]);
+    let rows = [4, 0, 2];
+    for n in [2, 3] {
+        let outs = run_embedded(&config(n, 10), |s| {
+            let me = s.id();
+            let mut a = Active::new(s)?;
+            let sx = a.input(0, (me == 0).then_some(&x), &[5, 3])?;
+            let sw = a.input(n - 1, (me == n - 1).then_some(&w), &[3, 2])?;
+            let sv = a.input(n - 1, (me == n - 1).then_some(&v), &[3, 2])?;
+            let d = a.mask_data(&sx)?;
+            let picked = a.data_rows(&d, &rows)?;
+            let xw = a.matmul_rows(&d, &rows, &sw, false)?;
+            let xtv = a.matmul_rows(&d, &rows, &sv, true)?;
+            [&picked, &xw, &xtv]
+                .into_iter()
+                .map(|t| a.reveal(t, "data"))
+                .collect::<Result<Vec<_>, ProtocolError>>()
+        })
+        .unwrap();
+        let got = &outs[0].value;
+        let xr = x.select_rows(&rows).unwrap();
+        assert_eq!(got[0], xr, "{n} parties: rows");
+        assert_eq!(got[1], xr.matmul(&w).unwrap(), "{n} parties: rows times W");
+        assert_eq!(
+            got[2],
+            xr.transpose().matmul(&v).unwrap(),
+            "{n} parties: rows transposed times V"
+        );
+    }
+}

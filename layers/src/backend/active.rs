@@ -9,7 +9,7 @@ use super::{same, Backend, Function};
 use crate::gather::Gather;
 use crate::Result;
 use ndarray::ArrayD;
-use tessera_protocols::active::{Active, AuthShare, CheckStats};
+use tessera_protocols::active::{Active, AuthData, AuthShare, CheckStats};
 use tessera_protocols::{approx, PartyId, Session};
 
 /// Active security: one party's view, its authenticated shares and its
@@ -57,7 +57,8 @@ impl super::MpcSession for ActiveBackend<'_> {
 
 impl Backend for ActiveBackend<'_> {
     type Tensor = AuthShare;
-    type Data = AuthShare;
+    /// Masked once: later products with its rows open only the other factor.
+    type Data = AuthData;
 
     fn name(&self) -> &'static str {
         "active mpc"
@@ -166,10 +167,10 @@ impl Backend for ActiveBackend<'_> {
         Ok(self.a.session().fixed().decode_tensor(&v))
     }
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data> {
-        Ok(x.clone())
+        Ok(self.a.mask_data(x)?)
     }
     fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor> {
-        Ok(d.select_rows(rows)?)
+        Ok(self.a.data_rows(d, rows)?)
     }
     fn matmul_rows(
         &mut self,
@@ -178,9 +179,9 @@ impl Backend for ActiveBackend<'_> {
         w: &Self::Tensor,
         transposed: bool,
     ) -> Result<Self::Tensor> {
-        let x = d.select_rows(rows)?;
-        let x = if transposed { x.transpose()? } else { x };
-        Ok(self.a.matmul_fixed(&x, w)?)
+        let p = self.a.matmul_rows(d, rows, w, transposed)?;
+        let f = self.frac_bits();
+        Ok(self.a.truncate(&p, f)?)
     }
     fn reveal_to(
         &mut self,

@@ -26,9 +26,11 @@
 mod binary;
 mod bits;
 mod compare;
+mod data;
 mod share;
 
 pub use binary::BitShare;
+pub use data::AuthData;
 pub use share::AuthShare;
 
 use crate::error::{ProtocolError, Result};
@@ -36,7 +38,7 @@ use crate::prep::auth::AuthKind;
 use crate::prep::Material;
 use crate::session::{PartyId, Session};
 use sha2::{Digest, Sha256};
-use share::matmul128;
+pub(crate) use share::{matmul128, transpose128};
 use tessera_tensor::RingTensor;
 
 /// A test hook: this party changes one word of what it sends.
@@ -78,6 +80,8 @@ pub struct Active<'s> {
     /// Opened bits and this party's MAC shares of them, not yet checked.
     opened_bits: Vec<u64>,
     opened_bit_macs: Vec<u64>,
+    /// The id of the next persistent mask ([`AuthData`]).
+    next_mask: u64,
     /// Every broadcast value this party sent or received, in order.
     broadcasts: Sha256,
     /// Whether a broadcast arrived since the last check.
@@ -126,6 +130,8 @@ impl<'s> Active<'s> {
             opened: Vec::new(),
             opened_bits: Vec::new(),
             opened_bit_macs: Vec::new(),
+            // Apart from the semi-honest masks' ids.
+            next_mask: 1 << 63,
             broadcasts: Sha256::new(),
             broadcast_unchecked: false,
             tamper: None,

@@ -167,6 +167,11 @@ impl AuthShare {
     }
 }
 
+/// The transpose of an `[r, c]` matrix of 128-bit values.
+pub(crate) fn transpose128(a: &[u128], r: usize, c: usize) -> Vec<u128> {
+    (0..c * r).map(|i| a[(i % r) * c + i / r]).collect()
+}
+
 /// `[m, k] x [k, n]` over Z_2^128.
 pub(crate) fn matmul128(a: &[u128], b: &[u128], m: usize, k: usize, n: usize) -> Vec<u128> {
     let mut c = vec![0u128; m * n];

@@ -121,6 +121,31 @@ pub enum AuthKind {
     /// authenticated binary bits `[.., 64]`, and a random bit `b` both
     /// binary and arithmetic (a daBit) to bring the result back.
     Compare(Vec<usize>),
+    /// Rows `rows` of persistent authenticated mask `mask` (`cols` wide),
+    /// with their MACs: training data is opened once as `X - A`.
+    MaskRows {
+        /// Which mask (the same rows in every item that names it).
+        mask: u64,
+        /// Row indices.
+        rows: Vec<usize>,
+        /// Width.
+        cols: usize,
+    },
+    /// A matrix triple whose left factor is rows of a persistent mask:
+    /// `(A_rows, B, A_rows B)` (or `A_rows^T B` if `transposed`), all
+    /// authenticated; only `W - B` is opened to multiply data rows by `W`.
+    RowTriple {
+        /// Which mask.
+        mask: u64,
+        /// Row indices.
+        rows: Vec<usize>,
+        /// The mask's width.
+        cols: usize,
+        /// Columns of `B`.
+        out: usize,
+        /// Whether the rows enter transposed.
+        transposed: bool,
+    },
     /// For comparisons: a random `r` in Z_2^64 given as its 64 bits, each
     /// authenticated as 0 or 1 (shape `[.., 64]`, lowest bit first), and a
     /// random `t` to mask the upper half of an opening.
@@ -148,6 +173,26 @@ impl AuthKind {
                 bits.push(64);
                 // r (its low word is used), t; then the bits, their MACs, t's MAC.
                 (vec![w(s), w(s)], vec![w(&bits), w(&bits), w(s)])
+            }
+            AuthKind::MaskRows { rows, cols, .. } => {
+                (vec![w(&[rows.len(), *cols])], vec![w(&[rows.len(), *cols])])
+            }
+            AuthKind::RowTriple {
+                rows,
+                cols,
+                out,
+                transposed,
+                ..
+            } => {
+                let m = rows.len();
+                let a = w(&[m, *cols]);
+                let (bm, c) = if *transposed {
+                    (w(&[m, *out]), w(&[*cols, *out]))
+                } else {
+                    (w(&[*cols, *out]), w(&[m, *out]))
+                };
+                // A rows, B; then C, the MACs of A, B and C.
+                (vec![a.clone(), bm.clone()], vec![c.clone(), a, bm, c])
             }
             AuthKind::AndTriples(s, fanout) => {
                 let f = *fanout as usize;
@@ -182,9 +227,25 @@ impl AuthKind {
         let shape_of = |t: &RingTensor| t.shape()[..t.shape().len() - 1].to_vec();
         let pack = |t: &RingTensor, v: &[u128]| to_wide(&shape_of(t), v);
         Ok(match self {
-            AuthKind::Triple(_) | AuthKind::MatTriple(..) => {
+            AuthKind::MaskRows { .. } => vec![pack(&random[0], &mac(&from_wide(&random[0])))?],
+            AuthKind::Triple(_) | AuthKind::MatTriple(..) | AuthKind::RowTriple { .. } => {
                 let (a, b) = (from_wide(&random[0]), from_wide(&random[1]));
                 let c: Vec<u128> = match self {
+                    AuthKind::RowTriple {
+                        rows,
+                        cols,
+                        out,
+                        transposed,
+                        ..
+                    } => {
+                        let m = rows.len();
+                        if *transposed {
+                            let at = crate::active::transpose128(&a, m, *cols);
+                            crate::active::matmul128(&at, &b, *cols, m, *out)
+                        } else {
+                            crate::active::matmul128(&a, &b, m, *cols, *out)
+                        }
+                    }
                     AuthKind::Triple(_) => {
                         a.iter().zip(&b).map(|(x, y)| x.wrapping_mul(*y)).collect()
                     }
@@ -205,6 +266,13 @@ impl AuthKind {
                 };
                 let c_shape = match self {
                     AuthKind::MatTriple(m, _, n) => vec![*m, *n],
+                    AuthKind::RowTriple {
+                        rows,
+                        cols,
+                        out,
+                        transposed,
+                        ..
+                    } => vec![if *transposed { *cols } else { rows.len() }, *out],
                     _ => shape_of(&random[0]),
                 };
                 vec![
@@ -289,12 +357,28 @@ impl AuthKind {
 
     /// Party `party`'s draws of the random components: uniform, except an
     /// input mask, which only its owner draws (the others hold zero).
-    pub(crate) fn draw(&self, prg: &mut Prg, party: usize) -> Vec<RingTensor> {
+    pub(crate) fn draw(&self, seed: &Seed, prg: &mut Prg, party: usize) -> Vec<RingTensor> {
         let (random, _) = self.layout();
+        // Mask rows come from their rows' own streams (two words per value).
+        let mask = |id: u64, rows: &[usize], cols: usize| -> RingTensor {
+            let t = super::material::mask_rows(seed, id, 2 * cols, rows.iter().copied());
+            t.reshape(&wide(&[rows.len(), cols])).expect("same size")
+        };
         match self {
             AuthKind::Input(_, owner) if party != *owner => {
                 random.iter().map(|(s, _)| RingTensor::zeros(s)).collect()
             }
+            AuthKind::MaskRows {
+                mask: id,
+                rows,
+                cols,
+            } => vec![mask(*id, rows, *cols)],
+            AuthKind::RowTriple {
+                mask: id,
+                rows,
+                cols,
+                ..
+            } => vec![mask(*id, rows, *cols), prg.uniform(&random[1].0)],
             _ => random.iter().map(|(s, _)| prg.uniform(s)).collect(),
         }
     }

@@ -91,6 +91,8 @@ impl Material {
                 AuthKind::Bits(_) => 16,
                 AuthKind::AndTriples(..) => 17,
                 AuthKind::Compare(_) => 18,
+                AuthKind::RowTriple { .. } => 19,
+                AuthKind::MaskRows { .. } => 20,
             },
         }
     }
@@ -219,17 +221,30 @@ impl Material {
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
-        if let Material::RowTriple {
-            mask,
-            rows,
-            cols,
-            out,
-            transposed,
-        } = self
-        {
+        let rows_item = match self {
+            Material::RowTriple {
+                mask,
+                rows,
+                cols,
+                out,
+                transposed,
+            }
+            | Material::Auth(AuthKind::RowTriple {
+                mask,
+                rows,
+                cols,
+                out,
+                transposed,
+            }) => Some((mask, rows, cols, *out, *transposed)),
+            Material::Auth(AuthKind::MaskRows { mask, rows, cols }) => {
+                Some((mask, rows, cols, 0, false))
+            }
+            _ => None,
+        };
+        if let Some((mask, rows, cols, out, transposed)) = rows_item {
             // tag, transposed, then mask, cols, out, |I| and the rows as u64.
-            let mut enc = vec![self.tag(), *transposed as u8];
-            for v in [*mask, *cols as u64, *out as u64, rows.len() as u64] {
+            let mut enc = vec![self.tag(), transposed as u8];
+            for v in [*mask, *cols as u64, out as u64, rows.len() as u64] {
                 enc.extend_from_slice(&v.to_le_bytes());
             }
             for &r in rows {
@@ -261,6 +276,9 @@ impl Material {
                 | AuthKind::Compare(s),
             ) => (s.clone(), 0),
             Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
+            Material::Auth(AuthKind::RowTriple { .. } | AuthKind::MaskRows { .. }) => {
+                unreachable!("encoded above")
+            }
         };
         let mut out = vec![self.tag(), f as u8, dims.len() as u8];
         for d in dims {
@@ -276,8 +294,8 @@ impl Material {
         if *tag == 0 {
             return Ok(None);
         }
-        if *tag == 10 {
-            return Self::decode_row_triple(*f, bytes).map(Some);
+        if matches!(*tag, 10 | 19 | 20) {
+            return Self::decode_row_triple(*tag, *f, bytes).map(Some);
         }
         let nd = *nd as usize;
         if nd > wire::MAX_DIMS || rest.len() != nd * 8 {
@@ -357,6 +375,7 @@ impl Material {
     }
 
     pub(crate) fn decode_row_triple(
+        tag: u8,
         transposed: u8,
         bytes: &[u8],
     ) -> std::result::Result<Material, String> {
@@ -374,12 +393,25 @@ impl Material {
         if transposed > 1 || rows.len() as u64 != *m {
             return Err("bad row triple request".into());
         }
-        let item = Material::RowTriple {
-            mask: *mask,
-            rows: rows.iter().map(|&r| r as usize).collect(),
-            cols: *cols as usize,
-            out: *out as usize,
-            transposed: transposed == 1,
+        let (mask, rows) = (*mask, rows.iter().map(|&r| r as usize).collect());
+        let (cols, out, transposed) = (*cols as usize, *out as usize, transposed == 1);
+        let item = match tag {
+            10 => Material::RowTriple {
+                mask,
+                rows,
+                cols,
+                out,
+                transposed,
+            },
+            19 => Material::Auth(AuthKind::RowTriple {
+                mask,
+                rows,
+                cols,
+                out,
+                transposed,
+            }),
+            _ if out == 0 && !transposed => Material::Auth(AuthKind::MaskRows { mask, rows, cols }),
+            _ => return Err("bad mask rows request".into()),
         };
         item.check_size()?;
         Ok(item)
@@ -405,7 +437,7 @@ impl Material {
                 mask_rows(seed, *mask, *cols, rows.iter().copied()),
                 prg.uniform(&random[1].0),
             ],
-            Material::Auth(kind) => kind.draw(&mut prg, party),
+            Material::Auth(kind) => kind.draw(seed, &mut prg, party),
             _ => draw(&mut prg, &random),
         };
         (drawn, prg)
@@ -481,6 +513,20 @@ mod tests {
                 out: 2,
                 transposed: true,
             },
+            Material::Auth(AuthKind::AndTriples(vec![9], 2)),
+            Material::Auth(AuthKind::Compare(vec![4, 2])),
+            Material::Auth(AuthKind::MaskRows {
+                mask: 1 << 63,
+                rows: vec![3, 1],
+                cols: 5,
+            }),
+            Material::Auth(AuthKind::RowTriple {
+                mask: 1 << 63,
+                rows: vec![2, 0],
+                cols: 5,
+                out: 3,
+                transposed: false,
+            }),
         ] {
             assert_eq!(Material::decode(&m.encode()).unwrap(), Some(m));
         }
