@@ -125,6 +125,8 @@ fn bench_quick_runs_every_task_and_reports_json() {
             "logreg_breast_cancer",
             "logreg_semi_honest",
             "logreg_active",
+            "mlp_semi_honest",
+            "mlp_active",
             "mlp_digits_epoch",
             "inference_digits",
             "mnist_logreg_epoch",

@@ -284,14 +284,12 @@ pub struct Evaluation {
 
 /// Most rows evaluated at once.
 const EVAL_CHUNK: usize = 4096;
-/// Most entries of any intermediate tensor of one evaluation chunk: bounds
-/// the matrix triples (and so the memory) when a large set is evaluated,
+/// Rows per evaluation chunk for `net`: at most the backend's
+/// [`Backend::chunk_entries`] entries in any intermediate tensor, which
+/// bounds the material (and so the memory) when a large set is evaluated,
 /// also for networks whose rows grow inside (a convolution's im2col).
-const EVAL_ENTRIES: usize = 1 << 22;
-
-/// Rows per evaluation chunk for `net`.
 pub(crate) fn eval_chunk<B: Backend>(b: &B, net: &Sequential<'_, B>) -> usize {
-    (EVAL_ENTRIES / net.widest_per_row(b).max(1)).clamp(1, EVAL_CHUNK)
+    (b.chunk_entries() / net.widest_per_row(b).max(1)).clamp(1, EVAL_CHUNK)
 }
 
 /// Quality of `net` on rows `x` with targets `y`, in chunks of rows sized

@@ -53,7 +53,7 @@ fn not_active(name: &str) -> Option<&'static str> {
             "about a hundred times the semi-honest time and bytes under active security so far (hours for a full MNIST epoch); mlp_digits_epoch runs"
         }
         "matmul" | "beaver_triples" | "relu" | "sigmoid" => {
-            "a measurement of the semi-honest protocols; the active costs are in logreg_active"
+            "a measurement of the semi-honest protocols; the active costs are in logreg_active and mlp_active"
         }
         "mnist_logreg_epoch" => {
             "about 120 times the semi-honest bytes (tens of GiB) under active security so far; logreg_breast_cancer runs"
@@ -66,10 +66,12 @@ fn not_active(name: &str) -> Option<&'static str> {
 }
 
 /// Every task name, in the order `run` reports them.
-const TASKS: [&str; 17] = [
+const TASKS: [&str; 19] = [
     "logreg_breast_cancer",
     "logreg_semi_honest",
     "logreg_active",
+    "mlp_semi_honest",
+    "mlp_active",
     "mlp_digits_epoch",
     "inference_digits",
     "mnist_logreg_epoch",
@@ -169,13 +171,22 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         )?);
     }
 
-    if wanted("logreg_semi_honest") || wanted("logreg_active") {
+    if [
+        "logreg_semi_honest",
+        "logreg_active",
+        "mlp_semi_honest",
+        "mlp_active",
+    ]
+    .iter()
+    .any(|t| wanted(t))
+    {
         security::security_tasks(opts, reps, &mut out, &mut progress)?;
     }
 
     let digits = Dataset::from_csv(opts.data.join("digits.csv"))?;
     let mlp = Job::mlp(2, &[128], 10)
         .preprocessing(opts.preprocessing)
+        .security(opts.security)
         // Training alone is measured: no held-out evaluation per epoch.
         .epoch_eval(false)
         .epochs(1)

@@ -166,6 +166,9 @@ impl Backend for ActiveBackend<'_> {
         let v = self.a.reveal(a, label)?;
         Ok(self.a.session().fixed().decode_tensor(&v))
     }
+    fn chunk_entries(&self) -> usize {
+        1 << 15
+    }
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data> {
         Ok(self.a.mask_data(x)?)
     }

@@ -134,6 +134,13 @@ pub trait Backend {
         w: &Self::Tensor,
         transposed: bool,
     ) -> Result<Self::Tensor>;
+    /// The most entries of one intermediate tensor worth computing at once
+    /// when many rows are evaluated (chunks bound memory): under active
+    /// security each comparison carries about a kibibyte of material, so
+    /// the active backend asks for smaller chunks.
+    fn chunk_entries(&self) -> usize {
+        1 << 22
+    }
     /// Opens `a` to party `to` only; `None` on the other parties.
     fn reveal_to(
         &mut self,

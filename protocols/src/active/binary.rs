@@ -41,10 +41,18 @@ impl std::fmt::Debug for BitShare {
 }
 
 impl BitShare {
-    /// From the dealer's word tensors: bits in the low bit of each word.
+    /// From the dealer's tensors: bits in the low bit of each word.
     pub(crate) fn from_parts(bits: &RingTensor, macs: &RingTensor) -> Self {
         Self {
             bits: bits.as_slice().iter().map(|v| v & 1).collect(),
+            macs: macs.as_slice().to_vec(),
+        }
+    }
+
+    /// From the dealer's tensors: bits packed 64 to a word, one MAC each.
+    pub(crate) fn from_packed(words: &RingTensor, macs: &RingTensor) -> Self {
+        Self {
+            bits: unpack(words.as_slice(), macs.len()),
             macs: macs.as_slice().to_vec(),
         }
     }
@@ -247,8 +255,8 @@ impl Active<'_> {
         }
         let m = self.take(AuthKind::AndTriples(vec![len], k as u32))?;
         // a, b_1..b_k, c_1..c_k, mac a, mac b_k, mac c_k.
-        let a = BitShare::from_parts(&m[0], &m[1 + 2 * k]);
-        let part = |i: usize, mac: usize| BitShare::from_parts(&m[i], &m[mac]);
+        let a = BitShare::from_packed(&m[0], &m[1 + 2 * k]);
+        let part = |i: usize, mac: usize| BitShare::from_packed(&m[i], &m[mac]);
         let bs: Vec<BitShare> = (0..k).map(|j| part(1 + j, 2 + 2 * k + j)).collect();
         let cs: Vec<BitShare> = (0..k).map(|j| part(1 + k + j, 2 + 3 * k + j)).collect();
         let mut masked = vec![x.xor(&a)?];

@@ -23,11 +23,11 @@ impl Active<'_> {
     pub fn msb(&mut self, x: &AuthShare) -> Result<AuthShare> {
         let len = x.len();
         let m = self.take(AuthKind::Compare(vec![len]))?;
-        // r, b; then r's MAC, r's bits, their MACs, b (128-bit), its MAC,
-        // b's binary MAC.
+        // r, b; then r's MAC, r's bits (packed: one word per element), their
+        // MACs, b (128-bit), its MAC, b's binary MAC.
         let r = AuthShare::from_parts(&m[0], &m[2]);
         let b_bits = BitShare::from_parts(&m[1], &m[7]);
-        let r_bits = BitShare::from_parts(&m[3], &m[4]);
+        let r_bits = BitShare::from_packed(&m[3], &m[4]);
         let b_arith = AuthShare::from_parts(&m[5], &m[6]);
         let c: Vec<u64> = self.open(&[&x.reshape(&[len])?.add(&r)?])?[0]
             .iter()

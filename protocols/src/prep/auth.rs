@@ -196,17 +196,23 @@ impl AuthKind {
             }
             AuthKind::AndTriples(s, fanout) => {
                 let f = *fanout as usize;
+                // Bits packed 64 to a word; one MAC per bit.
+                let n: usize = s.iter().product();
+                let words = b(&[n.div_ceil(64)]);
                 // a, b_k; then c_k, the MACs of a, of the b_k, of the c_k.
-                (vec![b(s); 1 + f], vec![b(s); 1 + 3 * f])
+                (
+                    vec![words.clone(); 1 + f],
+                    [vec![words; f], vec![b(s); 1 + 2 * f]].concat(),
+                )
             }
             AuthKind::Compare(s) => {
                 let mut bits = s.clone();
                 bits.push(64);
-                // r, b; then r's MAC, r's bits and their MACs, b as a
-                // 128-bit value and its MAC, b's binary MAC.
+                // r, b; then r's MAC, r's low word as XOR-shared bits and
+                // their MACs, b as a 128-bit value and its MAC, b's binary MAC.
                 (
                     vec![w(s), b(s)],
-                    vec![w(s), b(&bits), b(&bits), w(s), w(s), b(s)],
+                    vec![w(s), b(s), b(&bits), w(s), w(s), b(s)],
                 )
             }
         }
@@ -301,39 +307,49 @@ impl AuthKind {
             AuthKind::Random(_) | AuthKind::Input(..) => {
                 vec![pack(&random[0], &mac(&from_wide(&random[0])))?]
             }
-            AuthKind::AndTriples(_, fanout) => {
+            AuthKind::AndTriples(s, fanout) => {
+                let n: usize = s.iter().product();
+                // One MAC per bit of packed words.
+                let macs = |t: &RingTensor| -> Result<RingTensor> {
+                    let w = t.as_slice();
+                    let bits = (0..n).map(|i| (w[i / 64] >> (i % 64)) & 1).collect();
+                    Ok(bit_mac(&RingTensor::from_vec(s, bits)?))
+                };
                 let a = &random[0];
                 let bs = &random[1..=*fanout as usize];
                 let cs: Vec<RingTensor> = bs
                     .iter()
-                    .map(|b| a.zip_with(b, "and triple", |x, y| x & y & 1))
+                    .map(|b| a.zip_with(b, "and triple", |x, y| x & y))
                     .collect::<std::result::Result<_, _>>()?;
                 let mut out = cs.clone();
-                out.push(bit_mac(a));
-                out.extend(bs.iter().map(bit_mac));
-                out.extend(cs.iter().map(bit_mac));
+                out.push(macs(a)?);
+                for t in bs.iter().chain(&cs) {
+                    out.push(macs(t)?);
+                }
                 out
             }
             AuthKind::Compare(_) => {
                 let r = from_wide(&random[0]);
-                let mut shape = shape_of(&random[0]);
-                shape.push(64);
+                let shape = shape_of(&random[0]);
+                let mut bits_shape = shape.clone();
+                bits_shape.push(64);
                 let bits = RingTensor::from_vec(
-                    &shape,
+                    &bits_shape,
                     r.iter()
                         .flat_map(|&v| (0..64).map(move |i| ((v as u64) >> i) & 1))
                         .collect(),
                 )?;
+                // r's low word: its 64 bits, XOR-shared.
+                let low = RingTensor::from_vec(&shape, r.iter().map(|&v| v as u64).collect())?;
                 let b: Vec<u128> = random[1]
                     .as_slice()
                     .iter()
                     .map(|&v| (v & 1) as u128)
                     .collect();
-                let macs = bit_mac(&bits);
                 vec![
                     pack(&random[0], &mac(&r))?,
-                    bits,
-                    macs,
+                    low,
+                    bit_mac(&bits),
                     pack(&random[0], &b)?,
                     pack(&random[0], &mac(&b))?,
                     bit_mac(&random[1]),

@@ -382,9 +382,9 @@ impl Preprocessing for DealerClient {
 
 /// The trusted dealer's role: deals seeds, then answers party 0's requests.
 pub struct Dealer {
-    seeds: Vec<Seed>,
-    channels: Vec<Box<dyn Channel>>,
-    sent: u64,
+    pub(crate) seeds: Vec<Seed>,
+    pub(crate) channels: Vec<Box<dyn Channel>>,
+    pub(crate) sent: u64,
 }
 
 impl Dealer {
