@@ -166,6 +166,9 @@ impl Backend for ActiveBackend<'_> {
         let v = self.a.reveal(a, label)?;
         Ok(self.a.session().fixed().decode_tensor(&v))
     }
+    fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
+        Ok(self.a.session().prep().step_boundary(next_rows)?)
+    }
     fn chunk_entries(&self) -> usize {
         1 << 15
     }

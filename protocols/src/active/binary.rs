@@ -104,6 +104,25 @@ impl BitShare {
         }
     }
 
+    /// The bits at the given positions, 0 (with MAC 0) where `None`.
+    pub fn select_or_zero(&self, at: &[Option<usize>]) -> Self {
+        let pick = |v: &[u64]| at.iter().map(|i| i.map_or(0, |i| v[i])).collect();
+        Self {
+            bits: pick(&self.bits),
+            macs: pick(&self.macs),
+        }
+    }
+
+    /// A copy with the bits at positions `at` replaced by `new`'s.
+    pub fn replace(&self, at: &[usize], new: &Self) -> Self {
+        let mut out = self.clone();
+        for (k, &i) in at.iter().enumerate() {
+            out.bits[i] = new.bits[k];
+            out.macs[i] = new.macs[k];
+        }
+        out
+    }
+
     /// Bits concatenated (local).
     pub fn concat(parts: &[&Self]) -> Self {
         Self {
@@ -265,17 +284,31 @@ impl Active<'_> {
         }
         let opened = self.open_bits(&masked.iter().collect::<Vec<_>>())?;
         let d = &opened[0];
-        // x & y = c ^ (d & b) ^ (e & a) ^ (d & e)
-        (0..k)
+        let (leader, key) = (self.sess.is_leader() as u64, self.bin_key);
+        // x & y = c ^ (d & b) ^ (e & a) ^ (d & e), on bits and MACs in one
+        // pass (the public d & e: party 0's bit, every party's key share).
+        Ok((0..k)
             .map(|j| {
-                let e = &opened[j + 1];
-                let de: Vec<u64> = d.iter().zip(e).map(|(p, q)| p & q).collect();
-                cs[j]
-                    .xor(&bs[j].and_public(d))?
-                    .xor(&a.and_public(e))?
-                    .xor(&self.public_bits(&de))
+                let (e, b, c) = (&opened[j + 1], &bs[j], &cs[j]);
+                let mut z = BitShare {
+                    bits: Vec::with_capacity(len),
+                    macs: Vec::with_capacity(len),
+                };
+                for i in 0..len {
+                    let (di, ei) = (d[i], e[i]);
+                    let (dm, em, dem) = (
+                        di.wrapping_neg(),
+                        ei.wrapping_neg(),
+                        (di & ei).wrapping_neg(),
+                    );
+                    z.bits
+                        .push(c.bits[i] ^ (di & b.bits[i]) ^ (ei & a.bits[i]) ^ (leader & di & ei));
+                    z.macs
+                        .push(c.macs[i] ^ (dm & b.macs[i]) ^ (em & a.macs[i]) ^ (dem & key));
+                }
+                z
             })
-            .collect()
+            .collect())
     }
 
     /// Opens `x ^ b` for the binary half of a daBit `b` and returns `x` as

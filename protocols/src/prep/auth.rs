@@ -146,10 +146,10 @@ pub enum AuthKind {
         /// Whether the rows enter transposed.
         transposed: bool,
     },
-    /// For comparisons: a random `r` in Z_2^64 given as its 64 bits, each
-    /// authenticated as 0 or 1 (shape `[.., 64]`, lowest bit first), and a
-    /// random `t` to mask the upper half of an opening.
-    Bits(Vec<usize>),
+    /// Random bits, each held both as an authenticated binary bit and as
+    /// an authenticated 0/1 value of Z_2^128 (daBits), to bring bits
+    /// computed in the binary domain back to arithmetic.
+    DaBits(Vec<usize>),
 }
 
 impl AuthKind {
@@ -168,11 +168,10 @@ impl AuthKind {
             }
             AuthKind::Trunc(s, _) => (vec![w(s)], vec![w(s); 5]),
             AuthKind::Random(s) | AuthKind::Input(s, _) => (vec![w(s)], vec![w(s)]),
-            AuthKind::Bits(s) => {
-                let mut bits = s.clone();
-                bits.push(64);
-                // r (its low word is used), t; then the bits, their MACs, t's MAC.
-                (vec![w(s), w(s)], vec![w(&bits), w(&bits), w(s)])
+            AuthKind::DaBits(s) => {
+                let n: usize = s.iter().product();
+                // b packed; then its binary MACs, b as a 128-bit value, its MAC.
+                (vec![b(&[n.div_ceil(64)])], vec![b(s), w(s), w(s)])
             }
             AuthKind::MaskRows { rows, cols, .. } => {
                 (vec![w(&[rows.len(), *cols])], vec![w(&[rows.len(), *cols])])
@@ -355,17 +354,16 @@ impl AuthKind {
                     bit_mac(&random[1]),
                 ]
             }
-            AuthKind::Bits(_) => {
-                let bits: Vec<u128> = from_wide(&random[0])
-                    .iter()
-                    .flat_map(|&r| (0..64).map(move |i| ((r as u64) >> i & 1) as u128))
-                    .collect();
-                let mut shape = shape_of(&random[0]);
-                shape.push(64);
+            AuthKind::DaBits(s) => {
+                let n: usize = s.iter().product();
+                let w = random[0].as_slice();
+                let bits: Vec<u64> = (0..n).map(|i| (w[i / 64] >> (i % 64)) & 1).collect();
+                let wide_bits: Vec<u128> = bits.iter().map(|&v| v as u128).collect();
+                let bits = RingTensor::from_vec(s, bits)?;
                 vec![
-                    to_wide(&shape, &bits)?,
-                    to_wide(&shape, &mac(&bits))?,
-                    pack(&random[1], &mac(&from_wide(&random[1])))?,
+                    bit_mac(&bits),
+                    to_wide(s, &wide_bits)?,
+                    to_wide(s, &mac(&wide_bits))?,
                 ]
             }
         })

@@ -249,9 +249,7 @@ impl DealerLink {
             .map(|k| {
                 let step = ((k - next) / m) as usize;
                 let mut item = self.pattern[((k - next) % m) as usize].clone();
-                if let (Material::RowTriple { rows, .. }, Some(rows_then)) =
-                    (&mut item, next_rows.get(step))
-                {
+                if let (Some(rows), Some(rows_then)) = (item.data_rows_mut(), next_rows.get(step)) {
                     *rows = rows_then.to_vec();
                 }
                 (k, item)

@@ -88,7 +88,7 @@ impl Material {
                 AuthKind::Trunc(..) => 13,
                 AuthKind::Random(_) => 14,
                 AuthKind::Input(..) => 15,
-                AuthKind::Bits(_) => 16,
+                AuthKind::DaBits(_) => 16,
                 AuthKind::AndTriples(..) => 17,
                 AuthKind::Compare(_) => 18,
                 AuthKind::RowTriple { .. } => 19,
@@ -152,6 +152,18 @@ impl Material {
                     vec![(c, Arithmetic)],
                 )
             }
+        }
+    }
+
+    /// The data rows an item is about, if it is about rows of a persistent
+    /// mask (what changes from one training step to the next).
+    pub(crate) fn data_rows_mut(&mut self) -> Option<&mut Vec<usize>> {
+        match self {
+            Material::RowTriple { rows, .. }
+            | Material::Auth(AuthKind::RowTriple { rows, .. } | AuthKind::MaskRows { rows, .. }) => {
+                Some(rows)
+            }
+            _ => None,
         }
     }
 
@@ -272,7 +284,7 @@ impl Material {
             Material::Auth(
                 AuthKind::Triple(s)
                 | AuthKind::Random(s)
-                | AuthKind::Bits(s)
+                | AuthKind::DaBits(s)
                 | AuthKind::Compare(s),
             ) => (s.clone(), 0),
             Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
@@ -334,7 +346,7 @@ impl Material {
             (13, _) if (1..=62).contains(f) => Material::Auth(AuthKind::Trunc(dims, *f as u32)),
             (14, _) => Material::Auth(AuthKind::Random(dims)),
             (15, _) => Material::Auth(AuthKind::Input(dims, *f as usize)),
-            (16, _) => Material::Auth(AuthKind::Bits(dims)),
+            (16, _) => Material::Auth(AuthKind::DaBits(dims)),
             (17, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
                 Material::Auth(AuthKind::AndTriples(dims, *f as u32))
             }
@@ -515,6 +527,7 @@ mod tests {
             },
             Material::Auth(AuthKind::AndTriples(vec![9], 2)),
             Material::Auth(AuthKind::Compare(vec![4, 2])),
+            Material::Auth(AuthKind::DaBits(vec![130])),
             Material::Auth(AuthKind::MaskRows {
                 mask: 1 << 63,
                 rows: vec![3, 1],
