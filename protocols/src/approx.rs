@@ -25,7 +25,11 @@
 //! | [`sigmoid`] | all reals | saturates to 0 and 1 | 1e-4 absolute on `[-10, 10]` | 4.0e-5 |
 //! | [`tanh`] | all reals | saturates to -1 and 1 | 2e-4 absolute on `[-5, 5]` | 8.0e-5 |
 //!
-//! Rounds for a whole tensor: exp 30, reciprocal and inverse square root 25,
+//! Every function is written once against [`Engine`]: the same code runs on
+//! semi-honest shares and, under active security, on authenticated ones
+//! (`tests/approx.rs` holds both to the bounds above, 2 and 3 parties).
+//!
+//! Rounds for a whole tensor (semi-honest): exp 30, reciprocal and inverse square root 25,
 //! log 26, sigmoid and tanh 48.
 
 use crate::engine::{Engine, Secret};
