@@ -148,8 +148,9 @@ fn a_linear_model_answers_private_queries_under_active_security() {
     }
 }
 
-/// A party's opened weights with the words it sent to its tamper peer
-/// after arming (0 without a tamper), or why it stopped.
+/// A party's opened weights (then, on party 1, the predictions opened to
+/// it) with the words it sent to its tamper peer after arming (0 without
+/// a tamper), or why it stopped.
 type Outcome = std::result::Result<(Vec<f64>, u64), String>;
 
 /// One step of linear regression training and a private prediction under
@@ -193,9 +194,14 @@ fn cheated_training(
             let (w, _) = fitted.net.parameters()[0];
             let w = w.clone();
             let opened = b.reveal(&w, "weights")?;
+            // A private prediction with the trained (still shared) model.
+            let predicted = fitted.net.predict(&mut b, &xs)?;
+            let to_one = b.reveal_to(&predicted, 1, "predictions")?;
             let mine = tamper.filter(|(c, _)| *c == me);
             let words = mine.map_or(0, |(_, t)| b.active().words_sent(t.peer));
-            Ok((opened.iter().copied().collect(), words))
+            let mut out: Vec<f64> = opened.iter().copied().collect();
+            out.extend(to_one.iter().flatten());
+            Ok((out, words))
         };
         let r = run().map_err(|e| e.to_string());
         let failed = r.is_err();
@@ -216,15 +222,16 @@ fn cheated_training(
 }
 
 #[test]
-fn a_party_that_cheats_during_training_is_caught_before_the_weights_are_opened() {
+fn a_party_that_cheats_during_training_or_inference_is_caught_before_anything_is_opened() {
     use tessera_protocols::active::Tamper;
     let mut prg = Prg::from_seed([9; 32]);
     for n in [2, 3] {
         let honest = cheated_training(n, None);
-        let want = honest[0].clone().unwrap().0;
-        assert!(honest
-            .iter()
-            .all(|r| r.as_ref().ok().map(|o| &o.0) == Some(&want)));
+        let want: Vec<Vec<f64>> = honest.iter().map(|r| r.clone().unwrap().0).collect();
+        // Everyone opened the same weights; party 1 also got 16 predictions.
+        let weights = want[0].len();
+        assert!(want.iter().all(|w| w[..weights] == want[0][..]));
+        assert_eq!(want[1].len(), weights + 16);
         for t in 0..100u64 {
             let cheater = t as usize % n;
             let peer = (cheater + 1) % n;
@@ -253,7 +260,7 @@ fn a_party_that_cheats_during_training_is_caught_before_the_weights_are_opened()
             );
             for (p, r) in honest_outs {
                 if let Ok((w, _)) = r {
-                    assert_eq!(w, &want, "party {p} released wrong weights");
+                    assert_eq!(w, &want[p], "party {p} released wrong values");
                 }
             }
         }
