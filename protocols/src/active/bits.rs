@@ -107,19 +107,33 @@ impl Active<'_> {
         Ok((g, p))
     }
 
-    /// Opens `x + r` and returns the low words of the opening and the
-    /// XOR of `c` and `r` with the borrows of `c - r` into positions
-    /// `from..width` of every element: the bits of `x` there, binary.
-    fn binary_bits(&mut self, x: &AuthShare, from: usize, width: usize) -> Result<BitShare> {
+    /// Opens `c = x + r` for the dealer's comparison material: returns
+    /// the low word of `c` per element, `r`'s 64 bits per element (binary,
+    /// element-major) and the daBit `b` (binary, then arithmetic).
+    pub(super) fn open_masked(
+        &mut self,
+        x: &AuthShare,
+    ) -> Result<(Vec<u64>, BitShare, BitShare, AuthShare)> {
         let len = x.len();
         let m = self.take(AuthKind::Compare(vec![len]))?;
-        // r, b; then r's MAC, r's bits (one word per element), their MACs.
+        // r, b; then r's MAC, r's bits (packed: one word per element), their
+        // MACs, b (128-bit), its MAC, b's binary MAC.
         let r = AuthShare::from_parts(&m[0], &m[2]);
-        let r_all = BitShare::from_packed(&m[3], &m[4]);
-        let c: Vec<u64> = self.open(&[&x.reshape(&[len])?.add(&r)?])?[0]
+        let r_bits = BitShare::from_packed(&m[3], &m[4]);
+        let b_bits = BitShare::from_parts(&m[1], &m[7]);
+        let b_arith = AuthShare::from_parts(&m[5], &m[6]);
+        let c = self.open(&[&x.reshape(&[len])?.add(&r)?])?[0]
             .iter()
             .map(|&v| v as u64)
             .collect();
+        Ok((c, r_bits, b_bits, b_arith))
+    }
+
+    /// The bits of `x` at positions `from..width` of every element, binary:
+    /// `c xor r` with the borrows of `c - r` there.
+    fn binary_bits(&mut self, x: &AuthShare, from: usize, width: usize) -> Result<BitShare> {
+        let len = x.len();
+        let (c, r_all, _, _) = self.open_masked(x)?;
         let r_bits = r_all.select(&spread(len, 64, &(0..width).collect::<Vec<_>>()));
         let bit = |k: usize| (c[k / width] >> (k % width)) & 1;
         let not_c: Vec<u64> = (0..len * width).map(|k| 1 ^ bit(k)).collect();

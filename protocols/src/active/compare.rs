@@ -13,26 +13,14 @@
 //! value. Per element and peer: 128 bits for `c`, 189 opened bits, eight
 //! rounds (the semi-honest comparison: 253 bits, eight rounds).
 
-use super::{Active, AuthShare, BitShare};
+use super::{Active, AuthShare};
 use crate::error::Result;
-use crate::prep::auth::AuthKind;
 
 impl Active<'_> {
     /// 1 where the secret (as a signed 64-bit value) is negative, else 0,
     /// authenticated. Eight rounds.
     pub fn msb(&mut self, x: &AuthShare) -> Result<AuthShare> {
-        let len = x.len();
-        let m = self.take(AuthKind::Compare(vec![len]))?;
-        // r, b; then r's MAC, r's bits (packed: one word per element), their
-        // MACs, b (128-bit), its MAC, b's binary MAC.
-        let r = AuthShare::from_parts(&m[0], &m[2]);
-        let b_bits = BitShare::from_parts(&m[1], &m[7]);
-        let r_bits = BitShare::from_packed(&m[3], &m[4]);
-        let b_arith = AuthShare::from_parts(&m[5], &m[6]);
-        let c: Vec<u64> = self.open(&[&x.reshape(&[len])?.add(&r)?])?[0]
-            .iter()
-            .map(|&v| v as u64)
-            .collect();
+        let (c, r_bits, b_bits, b_arith) = self.open_masked(x)?;
         // Leaves, element-major, 64 per element.
         let (mut less_mask, mut low, mut eq_const) = (Vec::new(), Vec::new(), Vec::new());
         for &cv in &c {
