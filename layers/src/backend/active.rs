@@ -10,7 +10,8 @@ use crate::gather::Gather;
 use crate::Result;
 use ndarray::ArrayD;
 use tessera_protocols::active::{Active, AuthData, AuthShare, CheckStats};
-use tessera_protocols::{approx, PartyId, Session};
+use tessera_protocols::engine::Engine;
+use tessera_protocols::{PartyId, Session};
 
 /// Active security: one party's view, its authenticated shares and its
 /// session. Every party runs the same layer code on its own `ActiveBackend`.
@@ -105,9 +106,7 @@ impl Backend for ActiveBackend<'_> {
         Ok(self.a.matmul_fixed(a, b)?)
     }
     fn scale(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor> {
-        let enc = self.a.session().fixed().encode(c)?;
-        let f = self.frac_bits();
-        Ok(self.a.truncate(&a.mul_public_scalar(enc), f)?)
+        Ok(Engine::scale(&mut self.a, a, c)?)
     }
     fn add_scalar(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor> {
         let enc = self.a.session().fixed().encode(c)?;
@@ -152,15 +151,7 @@ impl Backend for ActiveBackend<'_> {
         Ok(a.scatter_add(&g.source, &g.index)?)
     }
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
-        let e = &mut self.a;
-        Ok(match f {
-            Function::Exp => approx::exp(e, a)?,
-            Function::Reciprocal => approx::reciprocal(e, a)?,
-            Function::InvSqrt => approx::inv_sqrt(e, a)?,
-            Function::Log => approx::log(e, a)?,
-            Function::Sigmoid => approx::sigmoid(e, a)?,
-            Function::Tanh => approx::tanh(e, a)?,
-        })
+        Ok(f.approximate(&mut self.a, a)?)
     }
     fn reveal(&mut self, a: &Self::Tensor, label: &str) -> Result<ArrayD<f64>> {
         let v = self.a.reveal(a, label)?;

@@ -182,6 +182,24 @@ pub enum Function {
 }
 
 impl Function {
+    /// The function under MPC, on either security mode's shares: one
+    /// dispatch for every MPC backend.
+    pub(crate) fn approximate<E: tessera_protocols::engine::Engine>(
+        self,
+        e: &mut E,
+        x: &E::Secret,
+    ) -> tessera_protocols::Result<E::Secret> {
+        use tessera_protocols::approx;
+        match self {
+            Function::Exp => approx::exp(e, x),
+            Function::Reciprocal => approx::reciprocal(e, x),
+            Function::InvSqrt => approx::inv_sqrt(e, x),
+            Function::Log => approx::log(e, x),
+            Function::Sigmoid => approx::sigmoid(e, x),
+            Function::Tanh => approx::tanh(e, x),
+        }
+    }
+
     /// The exact function, with the backends' conventions outside the domain.
     pub fn exact(self, x: f64, frac_bits: u32) -> f64 {
         let floor = -(frac_bits as f64) * std::f64::consts::LN_2;

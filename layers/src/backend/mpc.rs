@@ -5,7 +5,7 @@ use crate::gather::Gather;
 use crate::Result;
 use ndarray::ArrayD;
 use tessera_protocols::data::{self, DataMatrix};
-use tessera_protocols::{approx, arith, binary, AShare, PartyId, Session};
+use tessera_protocols::{arith, binary, AShare, PartyId, Session};
 use tessera_tensor::RingTensor;
 
 /// MPC: one party's view, holding its additive shares and its session.
@@ -172,15 +172,7 @@ impl Backend for MpcBackend<'_> {
         Ok(AShare::from_share(RingTensor::from_vec(&g.source, src)?))
     }
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
-        let s = &mut *self.sess;
-        Ok(match f {
-            Function::Exp => approx::exp(s, a)?,
-            Function::Reciprocal => approx::reciprocal(s, a)?,
-            Function::InvSqrt => approx::inv_sqrt(s, a)?,
-            Function::Log => approx::log(s, a)?,
-            Function::Sigmoid => approx::sigmoid(s, a)?,
-            Function::Tanh => approx::tanh(s, a)?,
-        })
+        Ok(f.approximate(&mut *self.sess, a)?)
     }
     fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
         Ok(self.sess.prep().step_boundary(next_rows)?)

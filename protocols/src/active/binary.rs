@@ -132,15 +132,20 @@ impl BitShare {
     }
 }
 
+/// Up to 64 bits (0/1 words) as one word, lowest first.
+fn pack_word(bits: &[u64]) -> u64 {
+    bits.iter()
+        .enumerate()
+        .fold(0, |w, (i, b)| w | (b & 1) << i)
+}
+
 /// Bits (0/1 words) packed 64 to a word, lowest first.
 pub(crate) fn pack(bits: &[u64]) -> Vec<u64> {
-    bits.chunks(64)
-        .map(|c| c.iter().enumerate().fold(0, |w, (i, b)| w | (b & 1) << i))
-        .collect()
+    bits.chunks(64).map(pack_word).collect()
 }
 
 /// The first `len` bits of packed words.
-fn unpack(words: &[u64], len: usize) -> Vec<u64> {
+pub(crate) fn unpack(words: &[u64], len: usize) -> Vec<u64> {
     (0..len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect()
 }
 
@@ -192,7 +197,7 @@ pub(crate) fn check_term(
             }
         }
         sigma ^= gf_mul(c, reduce(lo, hi));
-        public ^= gf_mul(c, pack(bits)[0]);
+        public ^= gf_mul(c, pack_word(bits));
     }
     sigma ^ gf_mul(key, public)
 }

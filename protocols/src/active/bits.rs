@@ -142,30 +142,14 @@ impl Active<'_> {
         // B_(i+1) = G_(0..=i); B_0 = 0.
         let want: Vec<usize> = (from.saturating_sub(1)..width.saturating_sub(1)).collect();
         let (g, _) = self.scan((g, p), width, &want, &[])?;
-        let out: Vec<usize> = (from..width).collect();
-        let borrow = match from {
-            0 => {
-                // B_0 = 0, then B_1.. from positions 0..width-1.
-                let mut at = Vec::new();
-                for e in 0..len {
-                    at.push(None);
-                    at.extend((0..width - 1).map(|i| Some(e * width + i)));
-                }
-                g.select_or_zero(&at)
-            }
-            _ => g.select(&spread(
-                len,
-                width,
-                &(from - 1..width - 1).collect::<Vec<_>>(),
-            )),
-        };
-        let cr = self.xor_public(
-            &r_bits.select(&spread(len, width, &out)),
-            &spread(len, width, &out)
-                .iter()
-                .map(|&k| bit(k))
-                .collect::<Vec<_>>(),
-        )?;
+        // B_i = G_(0..=i-1) at each output position, B_0 = 0.
+        let at: Vec<Option<usize>> = (0..len)
+            .flat_map(|e| (from..width).map(move |i| i.checked_sub(1).map(|j| e * width + j)))
+            .collect();
+        let borrow = g.select_or_zero(&at);
+        let out = spread(len, width, &(from..width).collect::<Vec<_>>());
+        let c_out: Vec<u64> = out.iter().map(|&k| bit(k)).collect();
+        let cr = self.xor_public(&r_bits.select(&out), &c_out)?;
         cr.xor(&borrow)
     }
 

@@ -21,19 +21,18 @@ impl Active<'_> {
     /// authenticated. Eight rounds.
     pub fn msb(&mut self, x: &AuthShare) -> Result<AuthShare> {
         let (c, r_bits, b_bits, b_arith) = self.open_masked(x)?;
-        // Leaves, element-major, 64 per element.
-        let (mut less_mask, mut low, mut eq_const) = (Vec::new(), Vec::new(), Vec::new());
+        // Leaves, element-major, 64 per element: less = r_j and not c_j,
+        // equal = r_j xor not c_j below the top; (r_63, 1) at the top.
+        let (mut not_c, mut low) = (Vec::new(), Vec::new());
         for &cv in &c {
             for j in 0..64 {
                 let top = j == 63;
-                let not_c = !(cv >> j) & 1;
-                less_mask.push(if top { 1 } else { not_c });
+                not_c.push(if top { 1 } else { !(cv >> j) & 1 });
                 low.push(!top as u64);
-                eq_const.push(if top { 1 } else { not_c });
             }
         }
-        let mut less = r_bits.and_public(&less_mask);
-        let mut eq = self.xor_public(&r_bits.and_public(&low), &eq_const)?;
+        let mut less = r_bits.and_public(&not_c);
+        let mut eq = self.xor_public(&r_bits.and_public(&low), &not_c)?;
         let mut width = 64;
         while width > 1 {
             // Pairs of neighbours within an element: the odd one is higher.
@@ -43,9 +42,9 @@ impl Active<'_> {
             let (less_hi, less_lo) = (less.select(&odd), less.select(&even));
             let (eq_hi, eq_lo) = (eq.select(&odd), eq.select(&even));
             if width > 2 {
-                let both = self.and_fanout(&eq_hi, &[&less_lo, &eq_lo])?;
+                let mut both = self.and_fanout(&eq_hi, &[&less_lo, &eq_lo])?;
+                eq = both.remove(1);
                 less = less_hi.xor(&both[0])?;
-                eq = both[1].clone();
             } else {
                 less = less_hi.xor(&self.and_fanout(&eq_hi, &[&less_lo])?[0])?;
             }

@@ -12,6 +12,7 @@
 
 use super::material::Component;
 use super::Sharing;
+use crate::active::{matmul128, transpose128, unpack};
 use crate::error::Result;
 use tessera_tensor::{Prg, RingTensor, Seed, TensorError};
 
@@ -232,7 +233,6 @@ impl AuthKind {
         let shape_of = |t: &RingTensor| t.shape()[..t.shape().len() - 1].to_vec();
         let pack = |t: &RingTensor, v: &[u128]| to_wide(&shape_of(t), v);
         Ok(match self {
-            AuthKind::MaskRows { .. } => vec![pack(&random[0], &mac(&from_wide(&random[0])))?],
             AuthKind::Triple(_) | AuthKind::MatTriple(..) | AuthKind::RowTriple { .. } => {
                 let (a, b) = (from_wide(&random[0]), from_wide(&random[1]));
                 let c: Vec<u128> = match self {
@@ -245,46 +245,25 @@ impl AuthKind {
                     } => {
                         let m = rows.len();
                         if *transposed {
-                            let at = crate::active::transpose128(&a, m, *cols);
-                            crate::active::matmul128(&at, &b, *cols, m, *out)
+                            matmul128(&transpose128(&a, m, *cols), &b, *cols, m, *out)
                         } else {
-                            crate::active::matmul128(&a, &b, m, *cols, *out)
+                            matmul128(&a, &b, m, *cols, *out)
                         }
                     }
                     AuthKind::Triple(_) => {
                         a.iter().zip(&b).map(|(x, y)| x.wrapping_mul(*y)).collect()
                     }
-                    AuthKind::MatTriple(m, k, n) => {
-                        let mut c = vec![0u128; m * n];
-                        for i in 0..*m {
-                            for l in 0..*k {
-                                let x = a[i * k + l];
-                                for j in 0..*n {
-                                    c[i * n + j] =
-                                        c[i * n + j].wrapping_add(x.wrapping_mul(b[l * n + j]));
-                                }
-                            }
-                        }
-                        c
-                    }
+                    AuthKind::MatTriple(m, k, n) => matmul128(&a, &b, *m, *k, *n),
                     _ => unreachable!("triples only"),
                 };
-                let c_shape = match self {
-                    AuthKind::MatTriple(m, _, n) => vec![*m, *n],
-                    AuthKind::RowTriple {
-                        rows,
-                        cols,
-                        out,
-                        transposed,
-                        ..
-                    } => vec![if *transposed { *cols } else { rows.len() }, *out],
-                    _ => shape_of(&random[0]),
-                };
+                // C's shape is the first determined component's.
+                let c_wide = &self.layout().1[0].0;
+                let c_shape = &c_wide[..c_wide.len() - 1];
                 vec![
-                    to_wide(&c_shape, &c)?,
+                    to_wide(c_shape, &c)?,
                     pack(&random[0], &mac(&a))?,
                     pack(&random[1], &mac(&b))?,
-                    to_wide(&c_shape, &mac(&c))?,
+                    to_wide(c_shape, &mac(&c))?,
                 ]
             }
             AuthKind::Trunc(_, f) => {
@@ -303,16 +282,14 @@ impl AuthKind {
                     pack(t, &mac(&msb))?,
                 ]
             }
-            AuthKind::Random(_) | AuthKind::Input(..) => {
+            AuthKind::Random(_) | AuthKind::Input(..) | AuthKind::MaskRows { .. } => {
                 vec![pack(&random[0], &mac(&from_wide(&random[0])))?]
             }
             AuthKind::AndTriples(s, fanout) => {
                 let n: usize = s.iter().product();
                 // One MAC per bit of packed words.
                 let macs = |t: &RingTensor| -> Result<RingTensor> {
-                    let w = t.as_slice();
-                    let bits = (0..n).map(|i| (w[i / 64] >> (i % 64)) & 1).collect();
-                    Ok(bit_mac(&RingTensor::from_vec(s, bits)?))
+                    Ok(bit_mac(&RingTensor::from_vec(s, unpack(t.as_slice(), n))?))
                 };
                 let a = &random[0];
                 let bs = &random[1..=*fanout as usize];
@@ -332,14 +309,9 @@ impl AuthKind {
                 let shape = shape_of(&random[0]);
                 let mut bits_shape = shape.clone();
                 bits_shape.push(64);
-                let bits = RingTensor::from_vec(
-                    &bits_shape,
-                    r.iter()
-                        .flat_map(|&v| (0..64).map(move |i| ((v as u64) >> i) & 1))
-                        .collect(),
-                )?;
                 // r's low word: its 64 bits, XOR-shared.
                 let low = RingTensor::from_vec(&shape, r.iter().map(|&v| v as u64).collect())?;
+                let bits = RingTensor::from_vec(&bits_shape, unpack(low.as_slice(), r.len() * 64))?;
                 let b: Vec<u128> = random[1]
                     .as_slice()
                     .iter()
@@ -356,8 +328,7 @@ impl AuthKind {
             }
             AuthKind::DaBits(s) => {
                 let n: usize = s.iter().product();
-                let w = random[0].as_slice();
-                let bits: Vec<u64> = (0..n).map(|i| (w[i / 64] >> (i % 64)) & 1).collect();
+                let bits = unpack(random[0].as_slice(), n);
                 let wide_bits: Vec<u128> = bits.iter().map(|&v| v as u128).collect();
                 let bits = RingTensor::from_vec(s, bits)?;
                 vec![
