@@ -16,9 +16,10 @@
 
 use crate::models::{
     partition_shuffled, run_inference_embedded, run_job_embedded_observed, run_job_plaintext,
-    Dataset, InferModel, InferOutput, InferReport, JobReport, JobSpec, ModelKind, Observer,
-    PlainReport, Result, SavedModel, Split, TrainConfig,
+    Dataset, Embedded, InferModel, InferOutput, InferReport, JobReport, JobSpec, ModelKind,
+    Observer, PlainReport, Result, SavedModel, Split, TrainConfig,
 };
+pub use crate::protocols::channel::SimulatedLink;
 pub use crate::protocols::prep::Provider;
 use crate::report::TrainingMetrics;
 
@@ -28,7 +29,7 @@ use crate::report::TrainingMetrics;
 #[derive(Debug, Clone)]
 pub struct Job {
     spec: JobSpec,
-    mpc_seed: Option<[u8; 32]>,
+    run: Embedded,
 }
 
 /// The outcome of [`Job::train`].
@@ -51,7 +52,7 @@ impl Job {
         };
         Job {
             spec: JobSpec::new(parties, Split::Rows, train),
-            mpc_seed: None,
+            run: Embedded::default(),
         }
     }
     /// Binary logistic regression (labels 0/1).
@@ -129,6 +130,13 @@ impl Job {
         self
     }
 
+    /// Runs the embedded parties over a simulated network (latency and
+    /// bandwidth on every link), to see what the job costs on a real one.
+    pub fn over(mut self, link: SimulatedLink) -> Self {
+        self.run.link = link;
+        self
+    }
+
     /// Evaluate on the held-out rows after every epoch (one more opening per epoch).
     pub fn epoch_eval(mut self, on: bool) -> Self {
         self.spec.train.epoch_eval = on;
@@ -158,7 +166,7 @@ impl Job {
     }
     /// Fixes all MPC randomness: reproducible runs for tests, **not secure**.
     pub fn insecure_mpc_seed(mut self, seed: [u8; 32]) -> Self {
-        self.mpc_seed = Some(seed);
+        self.run.mpc_seed = Some(seed);
         self
     }
     /// The job as every party sees it.
@@ -189,7 +197,7 @@ impl Job {
     pub fn train_observed(&self, data: &[Dataset], observe: Observer<'_>) -> Result<Trained> {
         self.spec.validate()?;
         let start = std::time::Instant::now();
-        let report = run_job_embedded_observed(&self.spec, data, self.mpc_seed, observe)?;
+        let report = run_job_embedded_observed(&self.spec, data, self.run, observe)?;
         let wall = start.elapsed().as_secs_f64();
         Ok(Trained {
             model: report.model().cloned(),

@@ -44,5 +44,5 @@ pub use tessera_models as models;
 pub use tessera_protocols as protocols;
 pub use tessera_tensor as tensor;
 
-pub use job::{infer_privately, Job, Provider, Trained};
+pub use job::{infer_privately, Job, Provider, SimulatedLink, Trained};
 pub use report::human_bytes;

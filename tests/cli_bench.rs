@@ -165,3 +165,49 @@ fn bench_quick_runs_every_task_and_reports_json() {
     let table = std::fs::read_to_string(&md).unwrap();
     assert_eq!(table.lines().count(), 2 + tasks.len(), "{table}");
 }
+
+#[test]
+fn bench_over_a_simulated_link_pays_the_latency_of_every_round() {
+    let out = tessera()
+        .args([
+            "--json",
+            "bench",
+            "--quick",
+            "--only",
+            "logreg_breast_cancer",
+            "--latency-ms",
+            "2",
+            "--bandwidth-mbps",
+            "1000",
+            "--data",
+        ])
+        .arg(repo("data"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("simulated network: 2.0 ms one way, 1000 Mbit/s"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["latency_ms"], 2.0);
+    assert_eq!(v["bandwidth_mbps"], 1000.0);
+    let t = &v["tasks"][0];
+    // Every round waits at least one latency for the peer's message.
+    let rounds = t["rounds"].as_f64().unwrap();
+    assert!(rounds > 100.0, "{t}");
+    assert!(t["mpc_s"].as_f64().unwrap() >= rounds * 0.002, "{t}");
+    assert!(t["accuracy_mpc"].as_f64().unwrap() > 0.9);
+
+    let out = tessera()
+        .args(["bench", "--quick", "--latency-ms", "-1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--latency-ms") && err.contains("latency of -1 ms"),
+        "{err}"
+    );
+}

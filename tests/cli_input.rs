@@ -73,6 +73,26 @@ fn sizes_from_input_are_bounded_and_settings_named_in_the_callers_terms() {
         err.contains("learning_rate must be in (0, 100), got 500") && !err.contains("--lr"),
         "{err}"
     );
+    // Network figures that cannot be durations are refused when the file is
+    // read, not met as a panic when the links open.
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace("learning_rate = 500", "learning_rate = 0.5");
+    for (network, expect) in [
+        ("delay_ms = -5", "latency of -5 ms"),
+        ("rate_mbps = -1", "bandwidth of -1 Mbit/s"),
+        ("recv_timeout_s = 0", "recv_timeout_s = 0"),
+        ("connect_timeout_s = -3", "connect_timeout_s = -3"),
+    ] {
+        std::fs::write(&job, format!("{text}\n[network]\n{network}\n")).unwrap();
+        let err = tessera::deploy::JobFile::load(&job)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(expect) && err.contains("[network]"),
+            "{network}: {err}"
+        );
+    }
 }
 
 #[test]

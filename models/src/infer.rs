@@ -11,7 +11,7 @@ use serde::Serialize;
 use tessera_layers::softmax::{argmax_index_cols, softmax};
 use tessera_layers::{Backend, FixedBackend, Function, MpcBackend, MpcSession};
 use tessera_protocols::prep::Provider;
-use tessera_protocols::runtime::{run_embedded, EmbeddedConfig, RunCost};
+use tessera_protocols::runtime::{run_embedded, RunCost};
 use tessera_protocols::{AShare, Opening, PartyId, Session, Stats};
 use tessera_tensor::FixedPoint;
 
@@ -490,16 +490,24 @@ pub fn plan_infer(
 pub const MAX_PLANNED_WORDS: usize = 1 << 27;
 
 /// Runs private inference with every party as a thread of this process.
+/// `mpc_seed` fixes all MPC randomness (reproducible, for tests only).
 pub fn run_inference_embedded(
     spec: &InferSpec,
     model: &dyn InferModel,
     rows: &Dataset,
     mpc_seed: Option<[u8; 32]>,
 ) -> Result<InferReport> {
-    let mut cfg = EmbeddedConfig::new(spec.parties);
-    cfg.fixed = FixedPoint::new(spec.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
-    cfg.seed = mpc_seed;
-    cfg.preprocessing = spec.preprocessing;
+    run_inference_embedded_with(spec, model, rows, crate::Embedded::seeded(mpc_seed))
+}
+
+/// [`run_inference_embedded`] with a run's settings (seed, simulated link).
+pub fn run_inference_embedded_with(
+    spec: &InferSpec,
+    model: &dyn InferModel,
+    rows: &Dataset,
+    run: crate::Embedded,
+) -> Result<InferReport> {
+    let cfg = run.config(spec.parties, spec.frac_bits, spec.preprocessing)?;
     let planning = std::time::Instant::now();
     // The dry run's provider makes no authenticated material: an active
     // run takes its material as it goes.

@@ -51,13 +51,13 @@ pub use data::{train_test_indices, CsvTable, Dataset};
 pub use error::{ModelError, Result};
 pub use infer::{
     folded_blocks, infer_fixed, infer_plain, load_model, party_infer, party_infer_shared,
-    party_infer_shared_with, plan_infer, run_inference_embedded, InferModel, InferOutput,
-    InferReport, InferSpec, SharedModel,
+    party_infer_shared_with, plan_infer, run_inference_embedded, run_inference_embedded_with,
+    InferModel, InferOutput, InferReport, InferSpec, SharedModel,
 };
 pub use job::{
     check_own_data, check_parties, check_parties_shapes, partition, partition_shuffled, party_main,
     party_run, party_train, party_train_with, run_job_embedded, run_job_embedded_observed,
-    run_job_plaintext, JobReport, PartyResult, PartyShape, PlainReport,
+    run_job_plaintext, Embedded, JobReport, PartyResult, PartyShape, PlainReport,
 };
 pub use mnist::{load_mnist, MnistSet, Pixels};
 pub use model::{Dense, Metrics, SavedModel, Scaling, MODEL_FORMAT};

@@ -7,7 +7,7 @@
 //! session: protocols never retry.
 
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// Why a channel operation failed.
@@ -49,43 +49,107 @@ pub const MAX_MESSAGE_ELEMS: usize = 1 << 28;
 /// Default time a receive waits before reporting the peer as unresponsive.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A simulated network link: one-way latency and bandwidth applied to every
+/// frame, so a benchmark on one machine shows what rounds and bytes cost on
+/// a real network. The default is no delay and unlimited bandwidth.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SimulatedLink {
+    /// One-way latency added to every frame.
+    pub delay: Duration,
+    /// Bandwidth in bytes per second (`None` for unlimited).
+    pub rate: Option<f64>,
+}
+
+impl SimulatedLink {
+    /// A link of `latency_ms` one-way latency and `bandwidth_mbps` megabits
+    /// per second (0 for unlimited). Refuses negative or non-finite figures.
+    pub fn from_figures(latency_ms: f64, bandwidth_mbps: f64) -> Result<Self, String> {
+        if !(0.0..=60_000.0).contains(&latency_ms) {
+            return Err(format!(
+                "latency of {latency_ms} ms: give 0 to 60000 milliseconds"
+            ));
+        }
+        if !(bandwidth_mbps.is_finite() && bandwidth_mbps >= 0.0) {
+            return Err(format!(
+                "bandwidth of {bandwidth_mbps} Mbit/s: give a positive figure, or 0 for unlimited"
+            ));
+        }
+        Ok(Self {
+            delay: Duration::from_secs_f64(latency_ms / 1000.0),
+            rate: (bandwidth_mbps > 0.0).then(|| bandwidth_mbps * 1e6 / 8.0),
+        })
+    }
+
+    /// Whether the link adds nothing.
+    pub fn is_ideal(&self) -> bool {
+        self.delay.is_zero() && self.rate.is_none()
+    }
+
+    /// How long `bytes` take to put on the wire at this link's bandwidth.
+    pub fn transfer_time(&self, bytes: usize) -> Duration {
+        self.rate.map_or(Duration::ZERO, |r| {
+            Duration::from_secs_f64(bytes as f64 / r)
+        })
+    }
+}
+
 /// One end of an in-memory link between two threads.
 pub struct MemChannel {
-    tx: Sender<Vec<u8>>,
-    rx: Receiver<Vec<u8>>,
+    tx: Sender<(Vec<u8>, Option<Instant>)>,
+    rx: Receiver<(Vec<u8>, Option<Instant>)>,
     timeout: Duration,
+    link: SimulatedLink,
+    /// When this end's last frame finishes going out (bandwidth queueing).
+    busy_until: Instant,
 }
 
 impl MemChannel {
     /// A connected pair of in-memory channels.
     pub fn pair(timeout: Duration) -> (MemChannel, MemChannel) {
+        Self::pair_over(timeout, SimulatedLink::default())
+    }
+
+    /// A connected pair over a simulated link: a frame becomes receivable
+    /// once its predecessors and itself are transferred at the link's
+    /// bandwidth and the latency has passed. Sending never blocks.
+    pub fn pair_over(timeout: Duration, link: SimulatedLink) -> (MemChannel, MemChannel) {
         let (tx_a, rx_b) = channel();
         let (tx_b, rx_a) = channel();
-        (
-            MemChannel {
-                tx: tx_a,
-                rx: rx_a,
-                timeout,
-            },
-            MemChannel {
-                tx: tx_b,
-                rx: rx_b,
-                timeout,
-            },
-        )
+        let end = |tx, rx| MemChannel {
+            tx,
+            rx,
+            timeout,
+            link,
+            busy_until: Instant::now(),
+        };
+        (end(tx_a, rx_a), end(tx_b, rx_b))
     }
 }
 
 impl Channel for MemChannel {
     fn send(&mut self, frame: Vec<u8>) -> Result<(), NetError> {
-        self.tx.send(frame).map_err(|_| NetError::Disconnected)
+        let due = (!self.link.is_ideal()).then(|| {
+            let start = self.busy_until.max(Instant::now());
+            self.busy_until = start + self.link.transfer_time(frame.len());
+            self.busy_until + self.link.delay
+        });
+        self.tx
+            .send((frame, due))
+            .map_err(|_| NetError::Disconnected)
     }
 
     fn recv(&mut self) -> Result<Vec<u8>, NetError> {
-        self.rx.recv_timeout(self.timeout).map_err(|e| match e {
+        let (frame, due) = self.rx.recv_timeout(self.timeout).map_err(|e| match e {
             RecvTimeoutError::Timeout => NetError::Timeout(self.timeout),
             RecvTimeoutError::Disconnected => NetError::Disconnected,
-        })
+        })?;
+        if let Some(due) = due {
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        Ok(frame)
     }
 }
 
@@ -178,5 +242,38 @@ mod tests {
         drop(a);
         assert_eq!(b.recv(), Err(NetError::Disconnected));
         assert_eq!(b.send(vec![0]), Err(NetError::Disconnected));
+    }
+
+    #[test]
+    fn a_simulated_link_delays_frames_by_latency_and_size() {
+        // Lower bounds only: a loaded machine may be slower, never faster.
+        let link = SimulatedLink::from_figures(30.0, 8.0).unwrap();
+        assert_eq!(link.rate, Some(1e6));
+        let (mut a, mut b) = MemChannel::pair_over(Duration::from_secs(5), link);
+        let start = Instant::now();
+        a.send(vec![0; 100_000]).unwrap();
+        a.send(vec![1]).unwrap();
+        assert_eq!(b.recv().unwrap().len(), 100_000);
+        // 100 kB at 1 MB/s, then the latency.
+        assert!(start.elapsed() >= Duration::from_millis(130));
+        // The second frame queued behind the first.
+        assert_eq!(b.recv().unwrap(), vec![1]);
+        // A reply travels the latency again.
+        let sent = Instant::now();
+        b.send(vec![2]).unwrap();
+        assert_eq!(a.recv().unwrap(), vec![2]);
+        assert!(sent.elapsed() >= Duration::from_millis(30));
+        assert!(SimulatedLink::default().is_ideal());
+        for (ms, mbps) in [
+            (-1.0, 0.0),
+            (f64::NAN, 0.0),
+            (0.0, -5.0),
+            (0.0, f64::INFINITY),
+        ] {
+            assert!(
+                SimulatedLink::from_figures(ms, mbps).is_err(),
+                "{ms} {mbps}"
+            );
+        }
     }
 }

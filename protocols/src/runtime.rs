@@ -2,7 +2,7 @@
 //! joined by in-memory channels, each running the same per-party code that
 //! runs in separate processes over the network.
 
-use crate::channel::{Channel, MemChannel, DEFAULT_TIMEOUT};
+use crate::channel::{Channel, MemChannel, SimulatedLink, DEFAULT_TIMEOUT};
 use crate::error::ProtocolError;
 use crate::prep::{Dealer, DealerClient, OtProvider, Provider};
 use crate::session::{Session, Stats};
@@ -24,6 +24,10 @@ pub struct EmbeddedConfig {
     pub timeout: Duration,
     /// Where the correlated randomness comes from.
     pub preprocessing: Provider,
+    /// The simulated network every link (the dealer's too) goes over: none
+    /// by default; a benchmark sets latency and bandwidth to show what
+    /// rounds and bytes cost on a real network.
+    pub link: SimulatedLink,
 }
 
 impl EmbeddedConfig {
@@ -35,12 +39,19 @@ impl EmbeddedConfig {
             seed: None,
             timeout: DEFAULT_TIMEOUT,
             preprocessing: Provider::Dealer,
+            link: SimulatedLink::default(),
         }
     }
 
     /// Takes the correlated randomness from `provider`.
     pub fn with_preprocessing(mut self, provider: Provider) -> Self {
         self.preprocessing = provider;
+        self
+    }
+
+    /// Runs every link over `link`.
+    pub fn over(mut self, link: SimulatedLink) -> Self {
+        self.link = link;
         self
     }
 
@@ -171,7 +182,7 @@ where
         (0..n).map(|_| (0..n).map(|_| None).collect()).collect();
     for i in 0..n {
         for j in i + 1..n {
-            let (a, b) = MemChannel::pair(config.timeout);
+            let (a, b) = MemChannel::pair_over(config.timeout, config.link);
             links[i][j] = Some(Box::new(a));
             links[j][i] = Some(Box::new(b));
         }
@@ -181,7 +192,7 @@ where
     let mut party_dealer_ends: Vec<Option<Box<dyn Channel>>> = Vec::with_capacity(n);
     for _ in 0..n {
         if with_dealer {
-            let (d, p) = MemChannel::pair(config.timeout);
+            let (d, p) = MemChannel::pair_over(config.timeout, config.link);
             dealer_ends.push(Box::new(d));
             party_dealer_ends.push(Some(Box::new(p)));
         } else {

@@ -13,7 +13,7 @@
 //! length and the payload; a length above the limit is an error, never an
 //! allocation.
 
-use crate::channel::{Channel, NetError};
+use crate::channel::{Channel, NetError, SimulatedLink};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{
     ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection, StreamOwned,
@@ -111,10 +111,8 @@ pub struct LinkOptions {
     pub recv_timeout: Duration,
     /// Largest frame accepted, in bytes.
     pub max_frame: usize,
-    /// Simulated one-way latency added to every frame (0 for none).
-    pub delay: Duration,
-    /// Simulated bandwidth in bytes per second (`None` for unlimited).
-    pub rate: Option<f64>,
+    /// Simulated latency and bandwidth added to every frame (none by default).
+    pub link: SimulatedLink,
 }
 
 impl Default for LinkOptions {
@@ -123,8 +121,7 @@ impl Default for LinkOptions {
             connect_deadline: Duration::from_secs(30),
             recv_timeout: Duration::from_secs(60),
             max_frame: 1 << 31,
-            delay: Duration::ZERO,
-            rate: None,
+            link: SimulatedLink::default(),
         }
     }
 }
@@ -216,18 +213,16 @@ where
 {
     let (tx, out_q) = channel::<Vec<u8>>();
     let (in_q, rx) = channel::<Incoming>();
-    let rate = opts.rate;
+    let link = opts.link;
     let writer = std::thread::spawn(move || {
         while let Ok(frame) = out_q.recv() {
-            if let Some(rate) = rate {
-                std::thread::sleep(Duration::from_secs_f64(frame.len() as f64 / rate));
-            }
+            std::thread::sleep(link.transfer_time(frame.len()));
             if write_frame(&mut out, &frame).is_err() {
                 return;
             }
         }
     });
-    let (max, delay) = (opts.max_frame, opts.delay);
+    let (max, delay) = (opts.max_frame, opts.link.delay);
     std::thread::spawn(move || loop {
         let got = read_frame(&mut inp, max).map(|f| (f, Instant::now() + delay));
         let stop = got.is_err();

@@ -49,8 +49,7 @@ pub(crate) fn onnx_tasks(
             };
             progress(&name);
             let data = data.select(&(0..rows).collect::<Vec<_>>());
-            let how = (opts.preprocessing, opts.security);
-            let mut r = inference_task(&name, desc, model, &data, None, reps, how)?;
+            let mut r = inference_task(&name, desc, model, &data, None, reps, opts)?;
             if net == "fc" && rows == 100 && opts.preprocessing == Provider::Dealer {
                 r.target_seconds = Some(FC_BATCH_TARGET_S);
             }
@@ -96,7 +95,8 @@ pub(crate) fn mnist_cnn_epoch(
         padding: 0,
         pool: 2,
     };
-    let job = Job::mlp(2, &[100], 10)
+    let job = opts
+        .job(Job::mlp(2, &[100], 10))
         .convolutions(&[stage(8), stage(16)], [1, 28, 28])
         .epoch_eval(false)
         .epochs(1)

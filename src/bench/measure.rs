@@ -128,14 +128,18 @@ pub(crate) fn inference_task(
     rows: &Dataset,
     target: Option<f64>,
     reps: usize,
-    (provider, security): (Provider, Security),
+    opts: &BenchOptions,
 ) -> Result<TaskResult> {
     reset_peak_memory();
     let (cost, report) = fastest_run(reps, || {
         let mut spec = model.infer_spec(2, 0, 1, InferOutput::Class, rows.rows())?;
-        spec.preprocessing = provider;
-        spec.security = security;
-        let report = crate::models::run_inference_embedded(&spec, model, rows, None)?;
+        spec.preprocessing = opts.preprocessing;
+        spec.security = opts.security;
+        let run = crate::models::Embedded {
+            link: opts.link,
+            ..Default::default()
+        };
+        let report = crate::models::run_inference_embedded_with(&spec, model, rows, run)?;
         let cost = Cost::from_stats(&report.cost.stats, report.cost.wall_seconds());
         Ok((cost, report))
     })?;
@@ -197,7 +201,7 @@ pub(crate) fn training_task(
 /// Runs one MPC operation on `parties` embedded parties with a fixed input
 /// owned by party 0, against the `f32` twin.
 pub(crate) fn op_task(
-    provider: Provider,
+    opts: &BenchOptions,
     name: &str,
     description: String,
     shape: &[usize],
@@ -216,7 +220,7 @@ pub(crate) fn op_task(
     .map_err(|e| ModelError::Config(e.to_string()))?;
     reset_peak_memory();
     let (cost, ()) = fastest_run(reps, || {
-        let outs = run_embedded(&EmbeddedConfig::new(2).with_preprocessing(provider), |s| {
+        let outs = run_embedded(&opts.embedded(), |s| {
             let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), shape)?;
             let y = op(s, &x)?;
             // Nothing is opened: the result stays shared, as inside a model.

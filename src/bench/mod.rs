@@ -20,7 +20,7 @@ use crate::models::{
 use crate::protocols::runtime::{run_embedded, EmbeddedConfig, PartyOutcome};
 use crate::protocols::{approx, arith, binary, AShare, ProtocolError, Session};
 use crate::tensor::{matmul::f32_matmul, FixedPoint, Prg, RingTensor};
-use crate::{Job, Provider};
+use crate::{Job, Provider, SimulatedLink};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -44,6 +44,24 @@ pub struct BenchOptions {
     /// Semi-honest or active (every task that active security runs, same
     /// names; the others are reported as skipped, with the reason).
     pub security: Security,
+    /// The simulated network between the parties (and the dealer).
+    pub link: SimulatedLink,
+}
+
+impl BenchOptions {
+    /// `job` with these options' provider, security and link.
+    pub(crate) fn job(&self, job: Job) -> Job {
+        job.preprocessing(self.preprocessing)
+            .security(self.security)
+            .over(self.link)
+    }
+
+    /// Two embedded parties with these options' provider and link.
+    pub(crate) fn embedded(&self) -> EmbeddedConfig {
+        EmbeddedConfig::new(2)
+            .with_preprocessing(self.preprocessing)
+            .over(self.link)
+    }
 }
 
 /// Why a task does not run under active security, if it does not.
@@ -151,9 +169,8 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
     if wanted("logreg_breast_cancer") {
         progress("logreg_breast_cancer");
         let data = Dataset::from_csv(opts.data.join("breast_cancer.csv"))?;
-        let job = Job::logistic(2)
-            .preprocessing(opts.preprocessing)
-            .security(opts.security)
+        let job = opts
+            .job(Job::logistic(2))
             // Training alone is measured: no held-out evaluation per epoch.
             .epoch_eval(false)
             .epochs(10);
@@ -181,9 +198,8 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
     }
 
     let digits = Dataset::from_csv(opts.data.join("digits.csv"))?;
-    let mlp = Job::mlp(2, &[128], 10)
-        .preprocessing(opts.preprocessing)
-        .security(opts.security)
+    let mlp = opts
+        .job(Job::mlp(2, &[128], 10))
         // Training alone is measured: no held-out evaluation per epoch.
         .epoch_eval(false)
         .epochs(1)
@@ -219,7 +235,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
             &rows,
             Some(40.0),
             reps,
-            (opts.preprocessing, opts.security),
+            opts,
         )?);
     }
 
@@ -232,9 +248,8 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         );
         match load_mnist_binary(&opts.mnist, rows) {
             Ok(mnist) => {
-                let job = Job::logistic(2)
-                    .preprocessing(opts.preprocessing)
-                    .security(opts.security)
+                let job = opts
+                    .job(Job::logistic(2))
                     // Training alone is measured: no held-out evaluation per epoch.
                     .epoch_eval(false)
                     .epochs(1)
@@ -288,14 +303,11 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         .map_err(|e| ModelError::Config(e.to_string()))?;
         reset_peak_memory();
         let (cost, ()) = fastest_run(reps, || {
-            let outs = run_embedded(
-                &EmbeddedConfig::new(2).with_preprocessing(opts.preprocessing),
-                |s| {
-                    let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), &[n, n])?;
-                    let y = arith::share_input(s, 1, (s.id() == 1).then_some(&enc), &[n, n])?;
-                    Ok::<_, ProtocolError>(arith::matmul_fixed(s, &x, &y)?.len())
-                },
-            )?;
+            let outs = run_embedded(&opts.embedded(), |s| {
+                let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), &[n, n])?;
+                let y = arith::share_input(s, 1, (s.id() == 1).then_some(&enc), &[n, n])?;
+                Ok::<_, ProtocolError>(arith::matmul_fixed(s, &x, &y)?.len())
+            })?;
             Ok((Cost::from_outcomes(&outs), ()))
         })?;
         let peak = peak_memory();
@@ -318,9 +330,8 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
         progress("beaver_triples");
         // The preprocessing alone: `len` 64-bit Beaver triples made and
         // taken, against one plaintext product per triple.
-        let provider = opts.preprocessing;
         let (cost, ()) = fastest_run(reps, || {
-            let outs = run_embedded(&EmbeddedConfig::new(2).with_preprocessing(provider), |s| {
+            let outs = run_embedded(&opts.embedded(), |s| {
                 let t = s
                     .prep()
                     .take(&crate::protocols::prep::Material::Triple(vec![len]))?;
@@ -359,7 +370,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
     if wanted("relu") {
         progress("relu");
         out.push(op_task(
-            opts.preprocessing,
+            opts,
             "relu",
             format!("exact ReLU on {len} elements"),
             &[len],
@@ -371,7 +382,7 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
     if wanted("sigmoid") {
         progress("sigmoid");
         out.push(op_task(
-            opts.preprocessing,
+            opts,
             "sigmoid",
             format!("sigmoid (accurate to 1e-4) on {len} elements"),
             &[len],
@@ -431,8 +442,8 @@ fn mnist_mlp_tasks(
             return Ok(());
         }
     };
-    let job = Job::mlp(2, &[128, 128], 10)
-        .preprocessing(opts.preprocessing)
+    let job = opts
+        .job(Job::mlp(2, &[128, 128], 10))
         .epoch_eval(false)
         .epochs(1)
         .batch_size(64)
@@ -478,7 +489,7 @@ fn mnist_mlp_tasks(
         &test,
         None,
         reps,
-        (opts.preprocessing, opts.security),
+        opts,
     )?);
     Ok(())
 }

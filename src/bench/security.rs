@@ -30,7 +30,10 @@ pub(crate) fn security_tasks(
     }
     if matches("logreg_semi_honest") || matches("logreg_active") {
         let data = Dataset::from_csv(opts.data.join("breast_cancer.csv"))?;
-        let job = Job::logistic(2).epoch_eval(false).epochs(10);
+        let job = Job::logistic(2)
+            .over(opts.link)
+            .epoch_eval(false)
+            .epochs(10);
         let parts = job.split_dataset(&data)?;
         let what = "logistic regression, breast_cancer (455 train rows x 30), 10 epochs, batch 32";
         side_by_side("logreg", what, &job, &parts, reps, out, progress)?;
@@ -43,6 +46,7 @@ pub(crate) fn security_tasks(
             false => digits,
         };
         let job = Job::mlp(2, &[128], 10)
+            .over(opts.link)
             .epoch_eval(false)
             .epochs(1)
             .batch_size(64)

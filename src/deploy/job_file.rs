@@ -160,6 +160,30 @@ pub(crate) fn default_recv() -> f64 {
     60.0
 }
 
+impl NetworkSection {
+    /// The simulated link the figures describe.
+    pub(crate) fn link(&self) -> Result<SimulatedLink, String> {
+        SimulatedLink::from_figures(self.delay_ms, self.rate_mbps)
+            .map_err(|e| format!("[network]: {e}"))
+    }
+
+    /// Refuses timeouts that are not positive and finite, and link figures
+    /// [`SimulatedLink::from_figures`] refuses.
+    fn check(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("connect_timeout_s", self.connect_timeout_s),
+            ("recv_timeout_s", self.recv_timeout_s),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
+                return Err(format!(
+                    "[network] {name} = {v}: give a number of seconds above 0, at most 86400"
+                ));
+            }
+        }
+        self.link().map(|_| ())
+    }
+}
+
 impl Default for NetworkSection {
     fn default() -> Self {
         Self {
@@ -243,6 +267,7 @@ impl JobFile {
             }
             _ => return Err(bad("the file needs exactly one of a [job] section (training) and an [inference] section".into())),
         }
+        file.network.check().map_err(bad)?;
         if file.party.len() < 2 {
             return Err(bad("at least two [[party]] entries are needed".into()));
         }
@@ -322,8 +347,8 @@ impl JobFile {
         LinkOptions {
             connect_deadline: Duration::from_secs_f64(n.connect_timeout_s),
             recv_timeout: Duration::from_secs_f64(n.recv_timeout_s),
-            delay: Duration::from_secs_f64(n.delay_ms / 1000.0),
-            rate: (n.rate_mbps > 0.0).then(|| n.rate_mbps * 1e6 / 8.0),
+            // `load` checked the figures.
+            link: n.link().unwrap_or_default(),
             ..LinkOptions::default()
         }
     }

@@ -18,6 +18,7 @@ pub use keygen::keygen;
 pub use runners::*;
 
 use crate::models::{party_main, Dataset, JobSpec, ModelKind, PartyShape, Split, TrainConfig};
+use crate::protocols::channel::SimulatedLink;
 use crate::protocols::prep::{Dealer, Provider};
 use crate::protocols::runtime::{launch, ProviderLink};
 use crate::protocols::tls::{connect_all, LinkOptions, TlsChannel, TlsIdentity};

@@ -24,6 +24,8 @@ use serde::{Deserialize, Serialize};
 use tessera_layers::{
     ActiveBackend, Backend, F32Backend, FixedBackend, MpcBackend, MpcSession, OwnedBlocks,
 };
+use tessera_protocols::channel::SimulatedLink;
+use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig, RunCost};
 use tessera_protocols::{Opening, Session};
 use tessera_tensor::FixedPoint;

@@ -19,6 +19,40 @@ impl JobReport {
     }
 }
 
+/// How an embedded run is set up beyond its spec.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Embedded {
+    /// Fixes all MPC randomness (reproducible, for tests only).
+    pub mpc_seed: Option<[u8; 32]>,
+    /// The simulated network between the threads (none by default).
+    pub link: SimulatedLink,
+}
+
+impl Embedded {
+    /// A run with this seed (`None`: the operating system's randomness).
+    pub fn seeded(mpc_seed: Option<[u8; 32]>) -> Self {
+        Self {
+            mpc_seed,
+            ..Self::default()
+        }
+    }
+
+    /// The runtime's settings for `parties` parties on this encoding and provider.
+    pub(crate) fn config(
+        &self,
+        parties: usize,
+        frac_bits: u32,
+        provider: Provider,
+    ) -> Result<EmbeddedConfig> {
+        let mut cfg = EmbeddedConfig::new(parties)
+            .with_preprocessing(provider)
+            .over(self.link);
+        cfg.fixed = FixedPoint::new(frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
+        cfg.seed = self.mpc_seed;
+        Ok(cfg)
+    }
+}
+
 /// Runs a job with all parties (and the dealer) as threads of this process.
 /// `data[p]` is party `p`'s data; each party thread reads only its own.
 /// `mpc_seed` fixes all MPC randomness (reproducible, for tests only).
@@ -27,7 +61,7 @@ pub fn run_job_embedded(
     data: &[Dataset],
     mpc_seed: Option<[u8; 32]>,
 ) -> Result<JobReport> {
-    run_job_embedded_observed(spec, data, mpc_seed, &ignore_events)
+    run_job_embedded_observed(spec, data, Embedded::seeded(mpc_seed), &ignore_events)
 }
 
 /// [`run_job_embedded`], reporting party 0's training progress to `observe`
@@ -35,14 +69,11 @@ pub fn run_job_embedded(
 pub fn run_job_embedded_observed(
     spec: &JobSpec,
     data: &[Dataset],
-    mpc_seed: Option<[u8; 32]>,
+    run: Embedded,
     observe: Observer<'_>,
 ) -> Result<JobReport> {
     let shapes = check_parties(spec, data)?;
-    let mut cfg = EmbeddedConfig::new(spec.parties);
-    cfg.fixed = FixedPoint::new(spec.frac_bits).map_err(|e| ModelError::Config(e.to_string()))?;
-    cfg.seed = mpc_seed;
-    cfg.preprocessing = spec.preprocessing;
+    let cfg = run.config(spec.parties, spec.frac_bits, spec.preprocessing)?;
     let outs = run_embedded(&cfg, |sess| {
         let me = sess.id();
         let observer: Observer<'_> = if me == 0 { observe } else { &ignore_events };

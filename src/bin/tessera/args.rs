@@ -118,6 +118,14 @@ pub(crate) struct BenchArgs {
     /// under it (same names), and report the others as skipped, with why.
     #[arg(long, default_value = "semi-honest")]
     pub(crate) security: tessera::models::Security,
+    /// Simulated one-way latency on every link, in milliseconds (e.g. 1 for
+    /// a data centre, 10 for a wide-area link).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) latency_ms: f64,
+    /// Simulated bandwidth of every link, in megabits per second (0:
+    /// unlimited).
+    #[arg(long, default_value_t = 0.0)]
+    pub(crate) bandwidth_mbps: f64,
 }
 
 #[derive(clap::Args)]

@@ -11,11 +11,14 @@ pub(crate) fn bench(a: BenchArgs, out: Output) -> Result<()> {
         filter: a.only,
         preprocessing: a.preprocessing,
         security: a.security,
+        link: tessera::SimulatedLink::from_figures(a.latency_ms, a.bandwidth_mbps)
+            .map_err(|e| anyhow::anyhow!("--latency-ms / --bandwidth-mbps: {e}"))?,
     };
     if out.text() {
         eprintln!(
-            "tessera bench{}: 2 parties embedded (threads), each task next to plaintext f32 in this process; security: {}; {}",
+            "tessera bench{}: 2 parties embedded (threads), each task next to plaintext f32 in this process; {}; security: {}; {}",
             if opts.quick { " --quick" } else { "" },
+            link_words(&opts.link),
             opts.security.statement(),
             opts.preprocessing.trust()
         );
@@ -32,6 +35,8 @@ pub(crate) fn bench(a: BenchArgs, out: Output) -> Result<()> {
         "preprocessing": opts.preprocessing,
         "trust": opts.preprocessing.trust(),
         "security": opts.security,
+        "latency_ms": opts.link.delay.as_secs_f64() * 1e3,
+        "bandwidth_mbps": opts.link.rate.map(|r| r * 8.0 / 1e6),
         "threads": rayon_threads(),
         "dealer_prg_bytes_per_s": prg,
         "random_ots_per_s": ots.0,
@@ -70,4 +75,18 @@ pub(crate) fn bench(a: BenchArgs, out: Output) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The simulated link in words, for the run's header.
+fn link_words(link: &tessera::SimulatedLink) -> String {
+    if link.is_ideal() {
+        return "no simulated network (in-memory links)".into();
+    }
+    let rate = link.rate.map_or("unlimited bandwidth".into(), |r| {
+        format!("{:.0} Mbit/s", r * 8.0 / 1e6)
+    });
+    format!(
+        "simulated network: {:.1} ms one way, {rate} on every link",
+        link.delay.as_secs_f64() * 1e3
+    )
 }

@@ -23,8 +23,8 @@ use std::process::ExitCode;
 use tessera::human_bytes as bytes;
 use tessera::models::{
     partition_shuffled, run_job_embedded_observed, run_job_plaintext, train_test_indices, Dataset,
-    Evaluation, InferOutput, JobReport, JobSpec, ModelKind, SavedModel, Split, TrainConfig,
-    TrainEvent,
+    Embedded, Evaluation, InferOutput, JobReport, JobSpec, ModelKind, SavedModel, Split,
+    TrainConfig, TrainEvent,
 };
 use tessera::report::{
     class_of, plot_training, predictions_csv, sidecar_paths, Columns, TrainingMetrics,

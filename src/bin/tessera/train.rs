@@ -195,7 +195,7 @@ pub(crate) fn train(a: TrainArgs, out: Output) -> Result<()> {
         }
     };
     let start = std::time::Instant::now();
-    let report = run_job_embedded_observed(&spec, &parts, mpc_seed, &observe)
+    let report = run_job_embedded_observed(&spec, &parts, Embedded::seeded(mpc_seed), &observe)
         .context("joint training failed")?;
     let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
