@@ -186,10 +186,6 @@ fn bench_over_a_simulated_link_pays_the_latency_of_every_round() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("simulated network: 2.0 ms one way, 1000 Mbit/s"),
-        "{err}"
-    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["latency_ms"], 2.0);
     assert_eq!(v["bandwidth_mbps"], 1000.0);
@@ -201,7 +197,7 @@ fn bench_over_a_simulated_link_pays_the_latency_of_every_round() {
     assert!(t["accuracy_mpc"].as_f64().unwrap() > 0.9);
 
     let out = tessera()
-        .args(["bench", "--quick", "--latency-ms", "-1"])
+        .args(["bench", "--quick", "--latency-ms=-1"])
         .output()
         .unwrap();
     assert!(!out.status.success());
