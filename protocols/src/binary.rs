@@ -8,19 +8,14 @@
 //! |---|---|---|---|
 //! | [`and`] | 1 | 128 bits per word | 64 bits per word |
 //! | [`a2b`] (all 64 bits) | 7 | 1 472 bits | 960 bits |
-//! | [`msb`], [`less_than_zero`], [`greater_than_zero`] | 8 | 253 bits | 253 bits |
-//! | [`relu`], [`relu_with_mask`] | 8 | 253 bits | 317 bits |
+//! | [`msb`], [`less_than_zero`], [`greater_than_zero`] | 4 | 100 bits | 750 bits |
+//! | [`relu`], [`relu_with_mask`] | 4 | 100 bits | 750 bits |
 //! | [`bits_to_arith`] (k bits) | 1 | k bits | 64 k bits |
 //!
-//! [`msb`] opens `x + r` for a dealer-supplied random `r` that the parties
-//! hold both additively and as XOR-shared bits ("edaBits"). The top bit of
-//! `x = c - r` is then `c_63 ^ r_63 ^ borrow`, and the borrow out of the low
-//! 63 bits, `[c_low < r_low]`, is a comparison of a public word with a secret
-//! one. Only that one carry is computed, not a full subtractor: a tree of
-//! depth 6 over (less, equal) pairs, one round per level, with the bits of
-//! each level packed densely across elements and the two ANDs of a node
-//! sharing one mask. The secret bit then either becomes an additive share
-//! (one bit per element) or, for ReLU, selects `x` in that same round: the
+//! [`msb`] and ReLU come from [`crate::compare`]: `x + r` opened, the
+//! borrow out of the low 63 bits of `c - r` from dealt 4-bit lookup tables
+//! and two levels of four-input AND gates, and the resulting bit either
+//! made additive or, for ReLU, made to select `x` in the same round: the
 //! comparison's own mask `r` masks the product, so only one more bit per
 //! element is opened.
 
@@ -122,129 +117,34 @@ pub fn a2b(sess: &mut Session, x: &AShare) -> Result<BShare> {
     bits.reshape(&out_shape)
 }
 
-/// The even-indexed bits of a word, gathered into its low 32 bits.
-fn even_bits(w: u64) -> u64 {
-    let mut x = w & 0x5555_5555_5555_5555;
-    x = (x | (x >> 1)) & 0x3333_3333_3333_3333;
-    x = (x | (x >> 2)) & 0x0f0f_0f0f_0f0f_0f0f;
-    x = (x | (x >> 4)) & 0x00ff_00ff_00ff_00ff;
-    x = (x | (x >> 8)) & 0x0000_ffff_0000_ffff;
-    (x | (x >> 16)) & 0x0000_0000_ffff_ffff
-}
-
-/// Every other bit of a packed bit stream (odd positions if `odd`), packed
-/// again. Linear, so it applies to XOR shares locally.
-fn half_stream(x: &BShare, odd: bool) -> BShare {
-    let shift = odd as u32;
-    let words: Vec<u64> = x
-        .share()
-        .as_slice()
-        .chunks(2)
-        .map(|c| {
-            let lo = even_bits(c[0] >> shift);
-            let hi = c.get(1).map_or(0, |&w| even_bits(w >> shift));
-            lo | (hi << 32)
-        })
-        .collect();
-    let len = words.len();
-    BShare::from_share(RingTensor::from_vec(&[len], words).expect("1-D"))
-}
-
-/// XOR shares of the top bit of every element of `x`, packed 64 to a word
-/// (element `i` at bit `i % 64` of word `i / 64`). Seven rounds.
-///
-/// Opens `c = x + r` for dealer edaBits `r`; the top bit of `x = c - r` is
-/// `c_63 ^ r_63 ^ [c_low < r_low]` over the low 63 bits. Only that one
-/// borrow is computed, by a tree: each node holds (less, equal) of its bit
-/// range, and a parent is `(l_hi ^ e_hi & l_lo, e_hi & e_lo)`. The bits of a
-/// level are packed densely across elements (64, 32, ... 2 per element), and
-/// the two ANDs of a node share the mask of `e_hi`, so level `j` opens
-/// `3 * 64 / 2^j` bits per element, the last one 2.
-fn msb_packed(sess: &mut Session, x: &AShare) -> Result<BShare> {
-    let eda = sess.prep().eda_bits(&[x.len()])?;
-    Ok(carry_msb(sess, x, &eda.r, &eda.bits)?.0)
-}
-
-/// [`msb_packed`] with given edaBits (`r` additively, `r_bits` XOR-shared);
-/// also returns the opened `c = x + r`.
-fn carry_msb(
-    sess: &mut Session,
-    x: &AShare,
-    r_arith: &RingTensor,
-    r_bits: &RingTensor,
-) -> Result<(BShare, RingTensor)> {
-    const LOW: u64 = u64::MAX >> 1;
-    let len = x.len();
-    let x = x.reshape(&[len])?;
-    let r_bits = BShare::from_share(r_bits.clone());
-    let masked = x.share().add(r_arith)?;
-    let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
-    let not_c_low = c.map(|v| !v & LOW);
-    // Leaves: less = !c & r, equal = !(c ^ r) on bits 0..63; bit 63 is the
-    // identity (less 0, equal 1).
-    let mut less = r_bits.and_public(&not_c_low)?;
-    let mut equal = r_bits
-        .map_linear(|v| v & LOW)
-        .xor_public(sess, &not_c_low.map(|v| v | !LOW))?;
-    for level in 0..6 {
-        let (less_hi, less_lo) = (half_stream(&less, true), half_stream(&less, false));
-        let (eq_hi, eq_lo) = (half_stream(&equal, true), half_stream(&equal, false));
-        if level < 5 {
-            let both = and_fanout(sess, &eq_hi, &[&less_lo, &eq_lo])?;
-            less = less_hi.xor(&both[0])?;
-            equal = both[1].clone();
-        } else {
-            less = less_hi.xor(&and(sess, &eq_hi, &less_lo)?)?;
-        }
-    }
-    let top = |t: &RingTensor| pack_bits(&t.as_slice().iter().map(|v| v >> 63).collect::<Vec<_>>());
-    let bits = less
-        .xor(&BShare::from_share(top(r_bits.share())))?
-        .xor_public(sess, &top(&c))?;
-    Ok((bits, c))
-}
-
 /// The most significant bit of each element of `x` (1 where `x` is negative
-/// as a signed ring element), as an additive share of 0 or 1. Eight rounds.
+/// as a signed ring element), as an additive share of 0 or 1. Four rounds
+/// (see [`crate::compare`]).
 pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let shape = x.shape().to_vec();
-    let len = x.len();
-    let packed = msb_packed(sess, x)?;
-    let words = packed.len();
-    let bits = bits_to_arith(sess, &packed, 64)?.reshape(&[words * 64])?;
-    let mut v = bits.into_share().into_vec();
-    v.truncate(len);
-    Ok(AShare::from_share(RingTensor::from_vec(&shape, v)?))
+    Ok(select(sess, x, false)?.0)
 }
 
-/// ReLU and its 0/1 mask from one comparison (eight rounds, 253 bits per
-/// element for 2 parties). `strict`: the mask is `[x > 0]` (from the top bit
-/// of `-x`); otherwise `[x >= 0]` (the negated top bit of `x`, exact on the
-/// whole ring).
+/// A comparison's bit `m` and `m x` (additive shares; four rounds, 100
+/// bits per element for 2 parties). `strict`: `m = [x > 0]` (the top bit
+/// of `-x`); otherwise `m = [x < 0]` (the top bit of `x`, exact on the whole
+/// ring).
 ///
-/// The dealer's edaBit `r` doubles as the mask of the product: the
-/// comparison opened `c = y + r` (`y = x` or `-x`), so `y s = c s - r s`
-/// for a dealer random bit `s` with `r s` dealt. Only `e = m ^ s` is
-/// opened (one bit), then `m = e + s - 2 e s` and
-/// `m x = e x + (1 - 2 e) x s`, all local.
-fn relu_select(sess: &mut Session, x: &AShare, strict: bool) -> Result<(AShare, AShare)> {
+/// The comparison's mask `r` doubles as the mask of the product: it opened
+/// `c = y + r` (`y = x` or `-x`), so `y s = c s - r s` for the random bit
+/// `s` with `r s` dealt. Only `e = m ^ s` is opened (one bit), then
+/// `m = e + s - 2 e s` and `m x = e x + (1 - 2 e) x s`, all local.
+fn select(sess: &mut Session, x: &AShare, strict: bool) -> Result<(AShare, AShare)> {
     let len = x.len();
-    let t = sess.prep().select_material(len)?;
-    let (r, s_packed, r_bits, s, r_s) = (&t.r, &t.s_packed, &t.r_bits, &t.s, &t.r_s);
+    let t = sess.prep().compare_material(len)?;
     let y = if strict { x.neg() } else { x.clone() };
-    let (bits, c) = carry_msb(sess, &y, r, r_bits)?;
-    let m = if strict {
-        bits
-    } else {
-        bits.xor_public(sess, &RingTensor::full(bits.shape(), u64::MAX))?
-    };
-    let opened = open_xor(sess, &[&m.share().xor(s_packed)?])?;
+    let (m, c) = crate::compare::top_bits(sess, &y, &t)?;
+    let opened = open_xor(sess, &[&m.share().xor(&t.s_packed)?])?;
     let e = unpack_bits(opened[0].as_slice(), len);
     let x_flat = x.share().reshape(&[len])?;
     let (c, s, r_s, xs) = (
         c.as_slice(),
-        s.as_slice(),
-        r_s.as_slice(),
+        t.s.as_slice(),
+        t.r_s.as_slice(),
         x_flat.as_slice(),
     );
     let leader = sess.is_leader() as u64;
@@ -350,7 +250,7 @@ pub fn greater_than_zero(sess: &mut Session, x: &AShare) -> Result<AShare> {
 }
 
 /// The sign of each element: 1, 0 or -1 (as an additive share of an
-/// integer): `[x > 0] - [x < 0]`, both comparisons in one batch (eight rounds).
+/// integer): `[x > 0] - [x < 0]`, both comparisons in one batch (four rounds).
 pub fn sign(sess: &mut Session, x: &AShare) -> Result<AShare> {
     let shape = x.shape().to_vec();
     let flat = x.reshape(&[x.len()])?;
@@ -361,7 +261,7 @@ pub fn sign(sess: &mut Session, x: &AShare) -> Result<AShare> {
     pos.sub(&neg)?.reshape(&shape)
 }
 
-/// `max(x, 0)` elementwise, exact: `x * [x > 0]` (eight rounds).
+/// `max(x, 0)` elementwise, exact: `x - x [x < 0]` (four rounds).
 ///
 /// ```
 /// use tessera_protocols::{arith, binary, runtime::{run_embedded, EmbeddedConfig}, ProtocolError};
@@ -377,14 +277,15 @@ pub fn sign(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// assert_eq!(out[0].value, [0.0, 0.0, 4.0]);
 /// ```
 pub fn relu(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    Ok(relu_select(sess, x, false)?.1)
+    // x - x [x < 0]: exact on the whole ring.
+    x.sub(&select(sess, x, false)?.1)
 }
 
 /// `max(x, 0)` and the mask `[x > 0]` (additive shares of 0/1 integers,
-/// what ReLU's backward pass multiplies by), in eight rounds: the
+/// what ReLU's backward pass multiplies by), in four rounds: the
 /// comparison's bit selects `x` directly, with no separate conversion.
 /// Exact for every ring element except `-2^63` (see [`greater_than_zero`]).
 pub fn relu_with_mask(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
-    let (mask, relu) = relu_select(sess, x, true)?;
+    let (mask, relu) = select(sess, x, true)?;
     Ok((relu, mask))
 }

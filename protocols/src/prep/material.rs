@@ -30,11 +30,12 @@ pub enum Material {
     /// A random word, XOR-shared, and its low `nbits` bits each shared
     /// additively (an extra trailing axis of length `nbits`).
     WordBits(Vec<usize>, u32),
-    /// EdaBits that also mask a product with a secret bit, for ReLU: a random
-    /// `r` (additive, `len`) and random packed bits `s` (XOR-shared,
-    /// `ceil(len/64)` words), then `r`'s bits XOR-shared, the bits of `s`
+    /// A comparison's material ([`crate::compare`]) for `len` elements: a
+    /// random `r` (additive), the nodes' random masks and a random packed
+    /// `s` (XOR-shared bit planes, `ceil(len/64)` words each), then the
+    /// chunk tables of `r`, the products of the masks, the bits of `s`
     /// shared additively, and `r * s`.
-    EdaSelect(usize),
+    CompareTables(usize),
     /// A persistent random mask `A [rows, cols]` for data reused every epoch
     /// (opened once as `X - A`). Its row `i` is drawn from a stream of its own,
     /// keyed by the mask's id (unique in the session) and `i`, so later
@@ -79,7 +80,7 @@ impl Material {
             Material::BitTriple(..) => 5,
             Material::EdaBits(_) => 6,
             Material::WordBits(..) => 7,
-            Material::EdaSelect(_) => 8,
+            Material::CompareTables(_) => 8,
             Material::Mask { .. } => 9,
             Material::RowTriple { .. } => 10,
             Material::Auth(k) => match k {
@@ -125,14 +126,23 @@ impl Material {
                 bits.push(*nbits as usize);
                 (vec![(s.clone(), Binary)], vec![(bits, Arithmetic)])
             }
-            Material::EdaSelect(len) => (
-                vec![(vec![*len], Arithmetic), (vec![len.div_ceil(64)], Binary)],
-                vec![
-                    (vec![*len], Binary),
-                    (vec![*len], Arithmetic),
-                    (vec![*len], Arithmetic),
-                ],
-            ),
+            Material::CompareTables(len) => {
+                use crate::compare::{NODES, NODE_PRODUCTS, NODE_VARS, TABLE_WORDS};
+                let words = len.div_ceil(64);
+                (
+                    vec![
+                        (vec![*len], Arithmetic),
+                        (vec![NODES * NODE_VARS, words], Binary),
+                        (vec![words], Binary),
+                    ],
+                    vec![
+                        (vec![*len, TABLE_WORDS], Binary),
+                        (vec![NODES * NODE_PRODUCTS, words], Binary),
+                        (vec![*len], Arithmetic),
+                        (vec![*len], Arithmetic),
+                    ],
+                )
+            }
             Material::Mask { rows, cols, .. } => (vec![(vec![*rows, *cols], Arithmetic)], vec![]),
             Material::RowTriple {
                 rows,
@@ -222,12 +232,23 @@ impl Material {
             Material::RowTriple {
                 transposed: true, ..
             } => vec![random[0].transpose().matmul(&random[1])?],
-            Material::EdaSelect(len) => {
-                let words = random[1].as_slice();
+            Material::CompareTables(len) => {
+                let words = random[2].as_slice();
                 let s: Vec<u64> = (0..*len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect();
                 let s = RingTensor::from_vec(&[*len], s)?;
                 let r_s = random[0].mul(&s)?;
-                vec![random[0].clone(), s, r_s]
+                let w = len.div_ceil(64);
+                let tables = crate::compare::deal_tables(random[0].as_slice());
+                let products = crate::compare::mask_products(random[1].as_slice(), w);
+                vec![
+                    RingTensor::from_vec(&[*len, crate::compare::TABLE_WORDS], tables)?,
+                    RingTensor::from_vec(
+                        &[crate::compare::NODES * crate::compare::NODE_PRODUCTS, w],
+                        products,
+                    )?,
+                    s,
+                    r_s,
+                ]
             }
         })
     }
@@ -269,7 +290,7 @@ impl Material {
             Material::Trunc(s, f) | Material::WordBits(s, f) | Material::BitTriple(s, f) => {
                 (s.clone(), *f)
             }
-            Material::EdaSelect(len) => (vec![*len], 0),
+            Material::CompareTables(len) => (vec![*len], 0),
             Material::Mask {
                 id,
                 start,
@@ -329,7 +350,7 @@ impl Material {
             (5, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
                 Material::BitTriple(dims, *f as u32)
             }
-            (8, &[len]) => Material::EdaSelect(len),
+            (8, &[len]) => Material::CompareTables(len),
             (9, &[id, start, rows, cols]) if start.checked_add(rows).is_some() => Material::Mask {
                 id: id as u64,
                 start,
@@ -511,7 +532,7 @@ mod tests {
             Material::Trunc(vec![7], 16),
             Material::WordBits(vec![3], 64),
             Material::BitTriple(vec![5], 2),
-            Material::EdaSelect(130),
+            Material::CompareTables(130),
             Material::Mask {
                 id: 2,
                 start: 5,

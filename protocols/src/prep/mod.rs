@@ -28,7 +28,7 @@ pub(crate) use material::mask_rows;
 pub use material::Material;
 pub use ot::{OtProvider, OT_TRUST};
 pub use typed::{
-    AndTriples, Correlations, EdaBits, OwnedTriple, SelectMaterial, SquarePair, Triple, TruncPair,
+    AndTriples, CompareMaterial, Correlations, EdaBits, OwnedTriple, SquarePair, Triple, TruncPair,
     WordBits,
 };
 

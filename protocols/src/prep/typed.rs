@@ -74,15 +74,18 @@ pub struct WordBits {
     pub bits: RingTensor,
 }
 
-/// ReLU's material: edaBits `r` that also mask a product with a random bit
-/// `s`.
-pub struct SelectMaterial {
-    /// Additive share of `r`.
+/// A comparison's material (see [`crate::compare`]).
+pub struct CompareMaterial {
+    /// Additive share of the mask `r`.
     pub r: RingTensor,
-    /// XOR share of the packed bits `s`.
+    /// XOR shares of the nodes' input masks (bit planes).
+    pub masks: RingTensor,
+    /// XOR share of the packed bits `s` that mask the result.
     pub s_packed: RingTensor,
-    /// XOR share of `r`'s bits.
-    pub r_bits: RingTensor,
+    /// XOR shares of `r`'s chunk tables.
+    pub tables: RingTensor,
+    /// XOR shares of the products of the masks (bit planes).
+    pub products: RingTensor,
     /// Additive shares of the bits of `s`.
     pub s: RingTensor,
     /// Additive share of `r * s`.
@@ -131,8 +134,8 @@ pub trait Correlations {
     fn eda_bits(&mut self, shape: &[usize]) -> Result<EdaBits>;
     /// A random word with its low `nbits` bits additively shared.
     fn word_bits(&mut self, shape: &[usize], nbits: u32) -> Result<WordBits>;
-    /// ReLU's select material for `len` elements.
-    fn select_material(&mut self, len: usize) -> Result<SelectMaterial>;
+    /// A comparison's material for `len` elements.
+    fn compare_material(&mut self, len: usize) -> Result<CompareMaterial>;
 }
 
 impl<P: Preprocessing + ?Sized> Correlations for P {
@@ -217,12 +220,15 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
         Ok(WordBits { word, bits })
     }
 
-    fn select_material(&mut self, len: usize) -> Result<SelectMaterial> {
-        let [r, s_packed, r_bits, s, r_s] = parts(self, &Material::EdaSelect(len))?;
-        Ok(SelectMaterial {
+    fn compare_material(&mut self, len: usize) -> Result<CompareMaterial> {
+        let [r, masks, s_packed, tables, products, s, r_s] =
+            parts(self, &Material::CompareTables(len))?;
+        Ok(CompareMaterial {
             r,
+            masks,
             s_packed,
-            r_bits,
+            tables,
+            products,
             s,
             r_s,
         })

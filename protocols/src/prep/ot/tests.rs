@@ -114,7 +114,8 @@ fn every_correlation_holds_for_2_3_and_5_parties() {
         Material::BitTriple(vec![4], 3),
         Material::EdaBits(vec![5]),
         Material::WordBits(vec![2], 10),
-        Material::EdaSelect(70),
+        Material::CompareTables(70),
+        Material::CompareTables(130),
         Material::RowTriple {
             mask: 1,
             rows: vec![4, 1, 1],
@@ -166,7 +167,11 @@ fn every_correlation_holds_for_2_3_and_5_parties() {
         }
         // Row triples use the rows of the persistent mask.
         let mask = secret(items.len(), 0, Arithmetic);
-        let a = secret(9, 0, Arithmetic);
+        let first_rows = items
+            .iter()
+            .position(|m| matches!(m, Material::RowTriple { .. }))
+            .unwrap();
+        let a = secret(first_rows, 0, Arithmetic);
         assert_eq!(a, mask.select_rows(&[4, 1, 1]).unwrap());
     }
 }
