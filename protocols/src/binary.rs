@@ -21,7 +21,7 @@
 
 use crate::arith;
 use crate::error::Result;
-use crate::prep::{Correlations, Sharing, MAX_FANOUT};
+use crate::prep::{CompareMaterial, Correlations, Sharing, MAX_FANOUT, MAX_THRESHOLDS};
 use crate::session::Session;
 use crate::share::{AShare, BShare};
 use tessera_tensor::RingTensor;
@@ -124,6 +124,53 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
     Ok(select(sess, x, false)?.0)
 }
 
+/// `[x < t]` for each element of `x` and each public threshold `t` (ring
+/// encodings, compared as signed; exact where `|x - t| < 2^63`), as additive
+/// shares of 0/1 stacked `[k * len]`: threshold `i`'s at `i * len`. Four
+/// rounds for any number of thresholds (1 to [`MAX_THRESHOLDS`]); each one
+/// after the first costs 36 more bits per element, not 100 (the thresholds
+/// share one opening of `x + r`).
+pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Result<AShare> {
+    let k = thresholds.len();
+    if k == 0 || k > MAX_THRESHOLDS as usize {
+        return Err(crate::ProtocolError::InvalidArgument {
+            op: "less_than_each",
+            detail: format!("{k} thresholds (1 to {MAX_THRESHOLDS})"),
+        });
+    }
+    let t = sess.prep().compare_material(x.len(), k as u32)?;
+    let (m, _) = crate::compare::top_bits(sess, x, &t, thresholds)?;
+    Ok(additive_bits(sess, &m, &t, x.len())?.1)
+}
+
+/// Opens the packed bits `m` masked by the material's `s` (one round) and
+/// returns the opened `e = m ^ s` (one per element) and `m` as additive
+/// shares of 0/1: `m = e + s - 2 e s`.
+fn additive_bits(
+    sess: &mut Session,
+    m: &BShare,
+    t: &CompareMaterial,
+    len: usize,
+) -> Result<(Vec<u64>, AShare)> {
+    let opened = open_xor(sess, &[&m.share().xor(&t.s_packed)?])?.remove(0);
+    let words = len.div_ceil(64);
+    let k = opened.len() / words.max(1);
+    let e: Vec<u64> = (0..k)
+        .flat_map(|i| unpack_bits(&opened.as_slice()[i * words..], len))
+        .collect();
+    let leader = sess.is_leader() as u64;
+    let bits: Vec<u64> = e
+        .iter()
+        .zip(t.s.as_slice())
+        .map(|(&e, &s)| {
+            let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
+            flip.wrapping_mul(s).wrapping_add(leader * e)
+        })
+        .collect();
+    let bits = RingTensor::from_vec(&[e.len()], bits)?;
+    Ok((e, AShare::from_share(bits)))
+}
+
 /// A comparison's bit `m` and `m x` (additive shares; four rounds, 100
 /// bits per element for 2 parties). `strict`: `m = [x > 0]` (the top bit
 /// of `-x`); otherwise `m = [x < 0]` (the top bit of `x`, exact on the whole
@@ -135,11 +182,10 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// `m = e + s - 2 e s` and `m x = e x + (1 - 2 e) x s`, all local.
 fn select(sess: &mut Session, x: &AShare, strict: bool) -> Result<(AShare, AShare)> {
     let len = x.len();
-    let t = sess.prep().compare_material(len)?;
+    let t = sess.prep().compare_material(len, 1)?;
     let y = if strict { x.neg() } else { x.clone() };
-    let (m, c) = crate::compare::top_bits(sess, &y, &t)?;
-    let opened = open_xor(sess, &[&m.share().xor(&t.s_packed)?])?;
-    let e = unpack_bits(opened[0].as_slice(), len);
+    let (m, c) = crate::compare::top_bits(sess, &y, &t, &[0])?;
+    let (e, bit) = additive_bits(sess, &m, &t, len)?;
     let x_flat = x.share().reshape(&[len])?;
     let (c, s, r_s, xs) = (
         c.as_slice(),
@@ -147,21 +193,18 @@ fn select(sess: &mut Session, x: &AShare, strict: bool) -> Result<(AShare, AShar
         t.r_s.as_slice(),
         x_flat.as_slice(),
     );
-    let leader = sess.is_leader() as u64;
-    let (mut bit, mut prod) = (Vec::with_capacity(len), Vec::with_capacity(len));
-    for i in 0..len {
-        let flip = 1u64.wrapping_sub(e[i].wrapping_mul(2));
-        let y_s = c[i].wrapping_mul(s[i]).wrapping_sub(r_s[i]);
-        let x_s = if strict { y_s.wrapping_neg() } else { y_s };
-        bit.push(flip.wrapping_mul(s[i]).wrapping_add(leader * e[i]));
-        prod.push(
+    let prod: Vec<u64> = (0..len)
+        .map(|i| {
+            let flip = 1u64.wrapping_sub(e[i].wrapping_mul(2));
+            let y_s = c[i].wrapping_mul(s[i]).wrapping_sub(r_s[i]);
+            let x_s = if strict { y_s.wrapping_neg() } else { y_s };
             e[i].wrapping_mul(xs[i])
-                .wrapping_add(flip.wrapping_mul(x_s)),
-        );
-    }
+                .wrapping_add(flip.wrapping_mul(x_s))
+        })
+        .collect();
     let shape = x.shape();
     Ok((
-        AShare::from_share(RingTensor::from_vec(shape, bit)?),
+        bit.reshape(shape)?,
         AShare::from_share(RingTensor::from_vec(shape, prod)?),
     ))
 }

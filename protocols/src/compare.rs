@@ -46,7 +46,7 @@ use tessera_tensor::RingTensor;
 pub(crate) const CHUNKS: usize = 16;
 /// Words of tables per element: 16 chunks of 32 bits (less | equal << 16).
 pub(crate) const TABLE_WORDS: usize = CHUNKS / 2;
-/// Nodes: four over the chunks, one over those four.
+/// Nodes per threshold: four over the chunks, one over those four.
 pub(crate) const NODES: usize = 5;
 /// Masked inputs of a node: `e3 e2 e1 e0 l2 l1 l0`.
 pub(crate) const NODE_VARS: usize = 7;
@@ -99,12 +99,13 @@ pub(crate) fn deal_tables(r: &[u64]) -> Vec<u64> {
     out
 }
 
-/// The products of the masks (`NODES * NODE_VARS` planes of `words` words)
-/// over every node's subsets, in the clear (the dealer's part).
+/// The products of the masks (`NODE_VARS` planes of `words` words per
+/// node) over every node's subsets, in the clear (the dealer's part).
 pub(crate) fn mask_products(masks: &[u64], words: usize) -> Vec<u64> {
     let plane = |p: usize| &masks[p * words..(p + 1) * words];
-    let mut out = Vec::with_capacity(NODES * NODE_PRODUCTS * words);
-    for node in 0..NODES {
+    let nodes = masks.len().checked_div(NODE_VARS * words).unwrap_or(0);
+    let mut out = Vec::with_capacity(nodes * NODE_PRODUCTS * words);
+    for node in 0..nodes {
         for &t in node_subsets() {
             let mut acc = vec![u64::MAX; words];
             for i in (0..NODE_VARS).filter(|i| t >> i & 1 == 1) {
@@ -147,45 +148,64 @@ pub(crate) fn table_anf() -> [[u16; 16]; 2] {
     out
 }
 
-/// XOR shares of the top bits of `y` (flat), packed 64 to a word, and the
-/// opened `c = y + r`. Three rounds.
+/// XOR shares of the top bits of `y - t` (flat `y`) for each threshold `t`
+/// of `thresholds`, packed 64 to a word (`[k * words]`, threshold `i`'s
+/// planes at `i * words`), and the opened `c = y + r`. Three rounds.
+///
+/// The thresholds share one mask `r` and its tables: `y - t + r = c - t`
+/// is public for every `t`, so each further threshold costs only its nodes'
+/// openings (35 bits) and masks. Every opening stays masked by fresh
+/// randomness, so sharing `r` reveals nothing more.
 pub(crate) fn top_bits(
     sess: &mut Session,
     y: &AShare,
     mat: &CompareMaterial,
+    thresholds: &[u64],
 ) -> Result<(BShare, RingTensor)> {
     let len = y.len();
     let words = len.div_ceil(64);
+    let k = thresholds.len();
     let masked = y.share().reshape(&[len])?.add(&mat.r)?;
     let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
-    let (lt, eq) = look_up(c.as_slice(), mat.tables.as_slice(), words);
+    let shifted: Vec<Vec<u64>> = thresholds
+        .iter()
+        .map(|&t| c.as_slice().iter().map(|v| v.wrapping_sub(t)).collect())
+        .collect();
+    let (mut lt, mut eq) = (Vec::new(), Vec::new());
+    for public in &shifted {
+        let (l, e) = look_up(public, mat.tables.as_slice(), words);
+        lt.extend(l);
+        eq.extend(e);
+    }
     let (masks, products) = (mat.masks.as_slice(), mat.products.as_slice());
-    let split = 4 * NODE_VARS * words;
-    let split_p = 4 * NODE_PRODUCTS * words;
+    let split = 4 * k * NODE_VARS * words;
+    let split_p = 4 * k * NODE_PRODUCTS * words;
     let (l1, e1) = combine(
         sess,
         (&lt, &eq),
-        4,
+        4 * k,
         words,
         (&masks[..split], &products[..split_p]),
     )?;
     let (mut bits, _) = combine(
         sess,
         (&l1, &e1),
-        1,
+        k,
         words,
         (&masks[split..], &products[split_p..]),
     )?;
     if sess.is_leader() {
-        for (w, b) in bits.iter_mut().enumerate() {
-            let top = c.as_slice()[64 * w..len.min(64 * (w + 1))]
-                .iter()
-                .enumerate()
-                .fold(0u64, |acc, (i, v)| acc | ((v >> 63) << i));
-            *b ^= top;
+        for (i, public) in shifted.iter().enumerate() {
+            for (w, chunk) in public.chunks(64).enumerate() {
+                let top = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |acc, (j, v)| acc | ((v >> 63) << j));
+                bits[i * words + w] ^= top;
+            }
         }
     }
-    let bits = RingTensor::from_vec(&[words], bits)?;
+    let bits = RingTensor::from_vec(&[k * words], bits)?;
     Ok((BShare::from_share(bits), c))
 }
 

@@ -118,6 +118,22 @@ pub trait Engine {
     fn positive(&mut self, x: &Self::Secret) -> Result<Self::Secret> {
         self.msb(&x.neg())
     }
+    /// `[x < t]` for each element of flat `x` and each public threshold `t`
+    /// (ring encodings compared as signed, exact where `|x - t| < 2^63`), as
+    /// ring integers stacked `[k * len]` (threshold `i`'s at `i * len`): one
+    /// batch of comparisons of `x - t`.
+    fn less_than_each(&mut self, x: &Self::Secret, thresholds: &[u64]) -> Result<Self::Secret> {
+        let shifted: Vec<Self::Secret> = thresholds
+            .iter()
+            .map(|&t| {
+                self.add_public_scalar(x, t.wrapping_neg())?
+                    .reshape(&[x.len(), 1])
+            })
+            .collect::<Result<_>>()?;
+        let refs: Vec<&Self::Secret> = shifted.iter().collect();
+        let all = Self::Secret::concat(&refs, 0)?;
+        self.msb(&all.reshape(&[all.len()])?)
+    }
 
     /// Multiplies by the public fraction `num / den` more accurately than
     /// [`Engine::scale`]: the factor gets as many bits as the range allows,
@@ -257,6 +273,11 @@ impl Engine for Session {
     fn msb(&mut self, x: &AShare) -> Result<AShare> {
         binary::msb(self, x)
     }
+    /// Every threshold from one opening of `x + r` ([`binary::less_than_each`]).
+    fn less_than_each(&mut self, x: &AShare, thresholds: &[u64]) -> Result<AShare> {
+        binary::less_than_each(self, x, thresholds)
+    }
+
     fn relu(&mut self, x: &AShare) -> Result<AShare> {
         binary::relu(self, x)
     }

@@ -3,7 +3,7 @@
 //! seeded dealing) how each party draws its random components.
 
 use super::auth::AuthKind;
-use super::{Sharing, MAX_FANOUT};
+use super::{Sharing, MAX_FANOUT, MAX_THRESHOLDS};
 use crate::error::Result;
 use tessera_tensor::{wire, Prg, RingTensor, Seed};
 
@@ -30,12 +30,13 @@ pub enum Material {
     /// A random word, XOR-shared, and its low `nbits` bits each shared
     /// additively (an extra trailing axis of length `nbits`).
     WordBits(Vec<usize>, u32),
-    /// A comparison's material ([`crate::compare`]) for `len` elements: a
-    /// random `r` (additive), the nodes' random masks and a random packed
-    /// `s` (XOR-shared bit planes, `ceil(len/64)` words each), then the
-    /// chunk tables of `r`, the products of the masks, the bits of `s`
-    /// shared additively, and `r * s`.
-    CompareTables(usize),
+    /// A comparison's material ([`crate::compare`]) for `len` elements
+    /// against `k` thresholds (1 to [`MAX_THRESHOLDS`]): a random `r`
+    /// (additive), the nodes' random masks and random packed bits `s`, one
+    /// plane per threshold (XOR-shared bit planes, `ceil(len/64)` words
+    /// each), then the chunk tables of `r`, the products of the masks, the
+    /// bits of `s` shared additively, and `r * s` (the first threshold's).
+    CompareTables(usize, u32),
     /// A persistent random mask `A [rows, cols]` for data reused every epoch
     /// (opened once as `X - A`). Its row `i` is drawn from a stream of its own,
     /// keyed by the mask's id (unique in the session) and `i`, so later
@@ -80,7 +81,7 @@ impl Material {
             Material::BitTriple(..) => 5,
             Material::EdaBits(_) => 6,
             Material::WordBits(..) => 7,
-            Material::CompareTables(_) => 8,
+            Material::CompareTables(..) => 8,
             Material::Mask { .. } => 9,
             Material::RowTriple { .. } => 10,
             Material::Auth(k) => match k {
@@ -126,19 +127,19 @@ impl Material {
                 bits.push(*nbits as usize);
                 (vec![(s.clone(), Binary)], vec![(bits, Arithmetic)])
             }
-            Material::CompareTables(len) => {
+            Material::CompareTables(len, k) => {
                 use crate::compare::{NODES, NODE_PRODUCTS, NODE_VARS, TABLE_WORDS};
-                let words = len.div_ceil(64);
+                let (words, k) = (len.div_ceil(64), *k as usize);
                 (
                     vec![
                         (vec![*len], Arithmetic),
-                        (vec![NODES * NODE_VARS, words], Binary),
-                        (vec![words], Binary),
+                        (vec![k * NODES * NODE_VARS, words], Binary),
+                        (vec![k * words], Binary),
                     ],
                     vec![
                         (vec![*len, TABLE_WORDS], Binary),
-                        (vec![NODES * NODE_PRODUCTS, words], Binary),
-                        (vec![*len], Arithmetic),
+                        (vec![k * NODES * NODE_PRODUCTS, words], Binary),
+                        (vec![k * *len], Arithmetic),
                         (vec![*len], Arithmetic),
                     ],
                 )
@@ -232,22 +233,26 @@ impl Material {
             Material::RowTriple {
                 transposed: true, ..
             } => vec![random[0].transpose().matmul(&random[1])?],
-            Material::CompareTables(len) => {
-                let words = random[2].as_slice();
-                let s: Vec<u64> = (0..*len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect();
-                let s = RingTensor::from_vec(&[*len], s)?;
-                let r_s = random[0].mul(&s)?;
+            Material::CompareTables(len, k) => {
                 let w = len.div_ceil(64);
+                let words = random[2].as_slice();
+                let s: Vec<u64> = (0..*k as usize * len)
+                    .map(|j| (words[(j / len) * w + (j % len) / 64] >> (j % len % 64)) & 1)
+                    .collect();
+                let r_s: Vec<u64> = random[0]
+                    .as_slice()
+                    .iter()
+                    .zip(&s)
+                    .map(|(r, s)| r.wrapping_mul(*s))
+                    .collect();
                 let tables = crate::compare::deal_tables(random[0].as_slice());
                 let products = crate::compare::mask_products(random[1].as_slice(), w);
+                let planes = *k as usize * crate::compare::NODES * crate::compare::NODE_PRODUCTS;
                 vec![
                     RingTensor::from_vec(&[*len, crate::compare::TABLE_WORDS], tables)?,
-                    RingTensor::from_vec(
-                        &[crate::compare::NODES * crate::compare::NODE_PRODUCTS, w],
-                        products,
-                    )?,
-                    s,
-                    r_s,
+                    RingTensor::from_vec(&[planes, w], products)?,
+                    RingTensor::from_vec(&[s.len()], s)?,
+                    RingTensor::from_vec(&[*len], r_s)?,
                 ]
             }
         })
@@ -290,7 +295,7 @@ impl Material {
             Material::Trunc(s, f) | Material::WordBits(s, f) | Material::BitTriple(s, f) => {
                 (s.clone(), *f)
             }
-            Material::CompareTables(len) => (vec![*len], 0),
+            Material::CompareTables(len, k) => (vec![*len], *k),
             Material::Mask {
                 id,
                 start,
@@ -350,7 +355,9 @@ impl Material {
             (5, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
                 Material::BitTriple(dims, *f as u32)
             }
-            (8, &[len]) => Material::CompareTables(len),
+            (8, &[len]) if (1..=MAX_THRESHOLDS).contains(&(*f as u32)) => {
+                Material::CompareTables(len, *f as u32)
+            }
             (9, &[id, start, rows, cols]) if start.checked_add(rows).is_some() => Material::Mask {
                 id: id as u64,
                 start,
@@ -532,7 +539,8 @@ mod tests {
             Material::Trunc(vec![7], 16),
             Material::WordBits(vec![3], 64),
             Material::BitTriple(vec![5], 2),
-            Material::CompareTables(130),
+            Material::CompareTables(130, 1),
+            Material::CompareTables(70, 12),
             Material::Mask {
                 id: 2,
                 start: 5,

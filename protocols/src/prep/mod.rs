@@ -47,6 +47,9 @@ pub enum Sharing {
 /// The most words one [`Material::BitTriple`] ANDs with the same word.
 pub const MAX_FANOUT: u32 = 8;
 
+/// The most thresholds one [`Material::CompareTables`] compares against.
+pub const MAX_THRESHOLDS: u32 = 64;
+
 /// Source of correlated randomness for one party.
 ///
 /// Items must be requested in the same order by every party (SPMD code does

@@ -88,7 +88,7 @@ pub struct CompareMaterial {
     pub products: RingTensor,
     /// Additive shares of the bits of `s`.
     pub s: RingTensor,
-    /// Additive share of `r * s`.
+    /// Additive share of `r * s` (the first threshold's `s`).
     pub r_s: RingTensor,
 }
 
@@ -134,8 +134,9 @@ pub trait Correlations {
     fn eda_bits(&mut self, shape: &[usize]) -> Result<EdaBits>;
     /// A random word with its low `nbits` bits additively shared.
     fn word_bits(&mut self, shape: &[usize], nbits: u32) -> Result<WordBits>;
-    /// A comparison's material for `len` elements.
-    fn compare_material(&mut self, len: usize) -> Result<CompareMaterial>;
+    /// A comparison's material for `len` elements against `thresholds`
+    /// thresholds.
+    fn compare_material(&mut self, len: usize, thresholds: u32) -> Result<CompareMaterial>;
 }
 
 impl<P: Preprocessing + ?Sized> Correlations for P {
@@ -220,9 +221,9 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
         Ok(WordBits { word, bits })
     }
 
-    fn compare_material(&mut self, len: usize) -> Result<CompareMaterial> {
+    fn compare_material(&mut self, len: usize, thresholds: u32) -> Result<CompareMaterial> {
         let [r, masks, s_packed, tables, products, s, r_s] =
-            parts(self, &Material::CompareTables(len))?;
+            parts(self, &Material::CompareTables(len, thresholds))?;
         Ok(CompareMaterial {
             r,
             masks,

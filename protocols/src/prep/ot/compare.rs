@@ -19,19 +19,23 @@ fn chunk_subsets() -> Vec<u8> {
 
 impl OtProvider {
     /// This party's shares of [`crate::prep::Material::CompareTables`].
-    pub(super) fn compare_tables(&mut self, len: usize) -> Result<Vec<RingTensor>> {
+    pub(super) fn compare_tables(&mut self, len: usize, k: usize) -> Result<Vec<RingTensor>> {
         let words = len.div_ceil(64);
         let Eda {
             r, words: r_words, ..
         } = self.eda(len, None)?;
-        let s_words = self.local.next_u64_vec(words);
-        let s_bits: Vec<u64> = (0..len)
-            .map(|i| (s_words[i / 64] >> (i % 64)) & 1)
+        let s_words = self.local.next_u64_vec(k * words);
+        let s_bits: Vec<u64> = (0..k * len)
+            .map(|j| (s_words[(j / len) * words + (j % len) / 64] >> (j % len % 64)) & 1)
             .collect();
-        let (s_arith, r_s) = self.bits_to_arith(&s_bits, &[64], Some(&r))?;
-        let masks = self.local.next_u64_vec(NODES * NODE_VARS * words);
-
-        let mask_groups: Vec<Vec<&[u64]>> = (0..NODES)
+        // The first threshold's bits also times r (ReLU's product).
+        let (mut s_arith, r_s) = self.bits_to_arith(&s_bits[..len], &[64], Some(&r))?;
+        if k > 1 {
+            s_arith.extend(self.bits_to_arith(&s_bits[len..], &[64], None)?.0);
+        }
+        let nodes = k * NODES;
+        let masks = self.local.next_u64_vec(nodes * NODE_VARS * words);
+        let mask_groups: Vec<Vec<&[u64]>> = (0..nodes)
             .map(|n| {
                 (0..NODE_VARS)
                     .map(|i| &masks[(n * NODE_VARS + i) * words..][..words])
@@ -48,11 +52,11 @@ impl OtProvider {
         let tables = self.chunk_tables(&r_words, words)?;
         Ok(vec![
             RingTensor::from_vec(&[len], r)?,
-            RingTensor::from_vec(&[NODES * NODE_VARS, words], masks)?,
-            RingTensor::from_vec(&[words], s_words)?,
+            RingTensor::from_vec(&[nodes * NODE_VARS, words], masks)?,
+            RingTensor::from_vec(&[k * words], s_words)?,
             RingTensor::from_vec(&[len, TABLE_WORDS], tables)?,
-            RingTensor::from_vec(&[NODES * NODE_PRODUCTS, words], products)?,
-            RingTensor::from_vec(&[len], s_arith)?,
+            RingTensor::from_vec(&[nodes * NODE_PRODUCTS, words], products)?,
+            RingTensor::from_vec(&[k * len], s_arith)?,
             RingTensor::from_vec(&[len], r_s)?,
         ])
     }

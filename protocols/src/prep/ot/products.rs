@@ -527,7 +527,7 @@ impl OtProvider {
                     RingTensor::from_vec(&bshape, bits)?,
                 ]
             }
-            Material::CompareTables(len) => self.compare_tables(*len)?,
+            Material::CompareTables(len, k) => self.compare_tables(*len, *k as usize)?,
             Material::Mask {
                 id,
                 start,

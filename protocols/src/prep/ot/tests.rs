@@ -114,8 +114,8 @@ fn every_correlation_holds_for_2_3_and_5_parties() {
         Material::BitTriple(vec![4], 3),
         Material::EdaBits(vec![5]),
         Material::WordBits(vec![2], 10),
-        Material::CompareTables(70),
-        Material::CompareTables(130),
+        Material::CompareTables(70, 1),
+        Material::CompareTables(130, 3),
         Material::RowTriple {
             mask: 1,
             rows: vec![4, 1, 1],
