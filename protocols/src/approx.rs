@@ -3,14 +3,14 @@
 //! costs (rounds for a whole tensor; see `tests/approx.rs` for the measured
 //! errors on dense grids).
 //!
-//! The key step is exact range reduction by bit decomposition:
+//! The key step is exact range reduction:
 //! * positive `x` is written `x = x~ * 2^e` with `x~` in `[1, 2)` by finding
 //!   its leading one ([`normalize`]); then `1/x`, `1/sqrt(x)` and `ln x` are a
 //!   polynomial in `x~` times (or plus) a public function of `e`, selected by
 //!   the one-hot leading-one bits (a local dot product);
-//! * `exp(x) = 2^(x log2 e)` is split into the integer part `k`, whose bits
-//!   give `2^k` as an exact product of integers, and the fraction in `[0, 1)`,
-//!   where `2^f` is a polynomial.
+//! * `exp(x)` on each piece `[2k, 2k + 2)` is `(e^(k + 1/2) e^u)^2` with
+//!   `|u| <= 1/2`: the piece comes from one batch of comparisons, `e^u` from
+//!   one quartic for every piece.
 //!
 //! Polynomials are minimax fits in a variable centred on their interval, and
 //! are evaluated from powers computed in `log2(degree)` batched rounds, with a
@@ -18,7 +18,7 @@
 //!
 //! | function | domain (accuracy) | behaviour outside | bound tested on a dense grid (16 bits) | measured worst |
 //! |---|---|---|---|---|
-//! | [`exp`] | `[-10, 5]` (clip `[-16, 10]`) | `exp(x < -16) = 0`, `exp(x > 10) = exp(10)` | `max(1e-3 |ref|, 4 ulp)` | 1.5e-5 absolute |
+//! | [`exp`] | `[-10, 10)` | 0 below `-10` (16 bits; the true value is under 4 ulp), `exp(10)` from 10 on | `max(1e-3 |ref|, 4 ulp)` on `[-12, 10]` | 25% of the bound |
 //! | [`reciprocal`] | `[0.01, 100]` (works on `(0, 2^24)`) | 0 for `x <= 0` | `max(1e-3 |ref|, 4 ulp)` | 77% of the bound at 0.01 (input quantisation) |
 //! | [`inv_sqrt`] | `[0.01, 100]` (works on `(0, 2^24)`) | 0 for `x <= 0` | `max(1e-3 |ref|, 4 ulp)` | 38% of the bound |
 //! | [`log`] | `[0.01, 100]` (works on `(0, 2^24)`) | `ln(2^-16)` for `x <= 0` | `max(1e-3 |ref|, 4 ulp)` | 3.1e-5 absolute |
@@ -29,12 +29,12 @@
 //! semi-honest shares and, under active security, on authenticated ones
 //! (`tests/approx.rs` holds both to the bounds above, 2 and 3 parties).
 //!
-//! Sigmoid and tanh are instead a piecewise cubic ([`spline`]) whose piece
-//! is picked by one batch of comparisons sharing one opening.
+//! Sigmoid and tanh are a piecewise cubic ([`spline`]) whose piece is
+//! picked by one batch of comparisons sharing one opening.
 //!
 //! Rounds and bits per element for a whole tensor (semi-honest, 2 parties,
-//! asserted in `tests/approx.rs`): sigmoid and tanh 10 and 1329, exp 25
-//! and 3466, reciprocal 25 and 3714, log 24 and 3650.
+//! asserted in `tests/approx.rs`): sigmoid and tanh 10 and 1329, exp 12
+//! and 1421, reciprocal 25 and 3714, log 24 and 3650.
 
 use crate::engine::{Engine, Secret};
 use crate::error::Result;
@@ -68,19 +68,19 @@ const LN: [f64; 7] = [
     3.044925415843e-02,
     -1.780770393712e-02,
 ];
-/// Minimax coefficients of `2^x` on `[0, 1]` in `t = x - 0.5` (max error 1.1e-7).
-const EXP2: [f64; 6] = [
-    1.414213669132e+00,
-    9.802582068942e-01,
-    3.397239004104e-01,
-    7.849305713829e-02,
-    1.368398208800e-02,
-    1.896461139079e-03,
+/// Chebyshev interpolant of `e^u` on `[-1/2, 1/2]` (relative error 2.5e-5).
+const EXP_HALF: [f64; 5] = [
+    1.0,
+    9.998360243544e-01,
+    4.999727214658e-01,
+    1.692863848896e-01,
+    4.210263712312e-02,
 ];
 
-/// Lower end of [`exp`]'s input clip: `exp(-16) < 2^-16` already encodes as 0.
+/// Below this, [`exp`] is 0 for every encoding of up to 24 fractional bits
+/// (`exp(-16)` is under 4 units of `2^-24`).
 pub const EXP_MIN: f64 = -16.0;
-/// Upper end of [`exp`]'s input clip.
+/// From this on, [`exp`] is `exp(EXP_MAX)`.
 pub const EXP_MAX: f64 = 10.0;
 /// Position of the scale used to normalise: values up to `2^(NORM_TOP - f)` are handled.
 const NORM_TOP: u32 = 40;
@@ -244,46 +244,65 @@ pub fn log<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
     r.add(&h.weigh(&exps)?)?.add(&zero_case)?.reshape(&shape)
 }
 
-/// `e^x`, clipped to `[EXP_MIN, EXP_MAX]` first: `2^(x log2 e)` with the
-/// integer part's bits giving an exact power of two.
+/// `e^x`: on each piece `[2k, 2k + 2)`, `e^x = (e^(k + 1/2) e^u)^2` with
+/// `u = (x - 2k - 1) / 2` in `[-1/2, 1/2)`, where `e^u` is one quartic
+/// ([`EXP_HALF`]) for every piece. One batch of comparisons picks the
+/// piece, whose centre and `e^(k + 1/2)` are then local; the quartic, one
+/// product by `e^(k + 1/2)` and the square follow (12 rounds, 1420 bits per
+/// element for 16 fractional bits). Below the lowest piece (`-10` for 16
+/// fractional bits, where `e^x` is under 4 units of `2^-f`) the result is 0;
+/// from [`EXP_MAX`] on it is `e^EXP_MAX`.
 pub fn exp<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
-    let fixed = e.fixed();
-    let f = fixed.frac_bits();
+    let f = e.fixed().frac_bits();
     let shape = x.shape().to_vec();
-    let c = clip(e, &flat(x)?, EXP_MIN, EXP_MAX)?;
-    // y' = x log2 e + 24 lies in (0, 39): 6 integer bits.
-    const OFFSET: u32 = 24;
-    let y = e.scale(&c, std::f64::consts::LOG2_E)?;
-    let y = e.add_public_scalar(&y, (OFFSET as u64) << f)?;
-    let k = e.bits(&y, f, 6)?;
-    let int_part = k.weigh(&(0..6).map(|j| 1u64 << (f + j)).collect::<Vec<_>>())?;
-    let frac = y.sub(&int_part)?;
-    let centred = e.add_public_scalar(&frac, fixed.encode(-0.5)?)?;
-    let p = poly(e, &centred, &EXP2)?;
-    // 2^k = prod_j (1 + k_j (2^(2^j) - 1)), exact integer products.
-    let len = k.shape()[0];
-    let mut factors: Vec<E::Secret> = (0..6)
-        .map(|j| {
-            let kj = k.select_cols(&[j])?.reshape(&[len])?;
-            let factor = (1u64 << (1u32 << j)).wrapping_sub(1);
-            e.add_public_scalar(&kj.mul_public_scalar(factor), 1)
-        })
+    let x = flat(x)?;
+    let len = x.len();
+    // The lowest even threshold where e^x reaches 4 units: e^lo >= 2^(2 - f).
+    let lo = -2 * ((f as f64 - 2.0) * std::f64::consts::LN_2 / 2.0).ceil() as i32;
+    let hi = EXP_MAX as i32;
+    let thresholds: Vec<u64> = (lo..=hi)
+        .step_by(2)
+        .map(|t| e.fixed().encode(t as f64))
+        .collect::<std::result::Result<_, _>>()?;
+    let below = e.less_than_each(&x, &thresholds)?;
+    let below: Vec<E::Secret> = (0..thresholds.len())
+        .map(|i| part(&below, i, len))
         .collect::<Result<_>>()?;
-    while factors.len() > 1 {
-        let pairs = factors.len() / 2;
-        let lhs: Vec<&E::Secret> = (0..pairs).map(|i| &factors[2 * i]).collect();
-        let rhs: Vec<&E::Secret> = (0..pairs).map(|i| &factors[2 * i + 1]).collect();
-        let prod = e.mul(&stack(&lhs)?, &stack(&rhs)?)?;
-        let mut next: Vec<E::Secret> = (0..pairs)
-            .map(|i| part(&prod, i, len))
-            .collect::<Result<_>>()?;
-        if factors.len() % 2 == 1 {
-            next.push(factors.pop().expect("odd one"));
-        }
-        factors = next;
+    // Pieces: below lo (0), [2k, 2k + 2) for k in lo/2..hi/2, from hi on.
+    let ks: Vec<i32> = (lo / 2..hi / 2).collect();
+    let with_ends = |below_lo: f64, piece: &dyn Fn(i32) -> f64, above_hi: f64| -> Vec<f64> {
+        std::iter::once(below_lo)
+            .chain(ks.iter().map(|&k| piece(k)))
+            .chain(std::iter::once(above_hi))
+            .collect()
+    };
+    // Scales: the quartic at f + 16 bits, e^(k + 1/2) at 37 - f, so that
+    // their product (below 2^61) fits; the root q at 22 bits before squaring.
+    const POLY_BITS: u32 = 16;
+    let scale_e = 37u32.saturating_sub(f).max(8);
+    let product_bits = scale_e + f + POLY_BITS;
+    const ROOT_BITS: u32 = 22;
+    let centre = select_piece(e, &below, &with_ends(0.0, &|k| (2 * k + 1) as f64, 0.0), f)?;
+    let growth = with_ends(0.0, &|k| (k as f64 + 0.5).exp(), 0.0);
+    let growth = select_piece(e, &below, &growth, scale_e)?;
+    let root_max = (EXP_MAX / 2.0).exp();
+    let top = with_ends(0.0, &|_| 0.0, root_max);
+    let top = select_piece(e, &below, &top, product_bits)?;
+    // p(v) = sum_j a_j (v / 2)^j, v = x - centre in [-1, 1), untruncated.
+    let v = x.sub(&centre)?;
+    let pows = powers(e, &v, EXP_HALF.len() - 1)?;
+    let mut p = e.add_public_scalar(
+        &v.mul_public_scalar(0),
+        (EXP_HALF[0] * 2f64.powi((f + POLY_BITS) as i32)).round() as u64,
+    )?;
+    for (j, (pow, a)) in pows.iter().zip(&EXP_HALF[1..]).enumerate() {
+        let c = a / 2f64.powi(j as i32 + 1) * 2f64.powi(POLY_BITS as i32);
+        p = p.add(&pow.mul_public_scalar(c.round() as i64 as u64))?;
     }
-    let scaled = e.mul(&p, &factors[0])?;
-    e.truncate_bits(&scaled, OFFSET)?.reshape(&shape)
+    let q = e.mul(&growth, &p)?.add(&top)?;
+    let q = e.truncate_bits(&q, product_bits - ROOT_BITS)?;
+    let sq = e.mul(&q, &q)?;
+    e.truncate_bits(&sq, 2 * ROOT_BITS - f)?.reshape(&shape)
 }
 
 /// Sigmoid's cubic pieces on `[0, 10)`: (upper end, centre, coefficients
@@ -383,21 +402,9 @@ pub fn spline<E: Engine>(
     let below: Vec<E::Secret> = (0..m)
         .map(|i| part(&below, i, len))
         .collect::<Result<_>>()?;
-    // p(x) = p_m + sum_i [x < t_i] (p_i - p_{i+1}), for each parameter p
-    // encoded at `scale` fractional bits. The differences are of encodings,
-    // so they telescope exactly: a saturated end's zeros stay zeros, however
-    // large the powers they multiply.
-    let select = |e: &mut E, param: &dyn Fn(&Piece) -> f64, scale: u32| -> Result<E::Secret> {
-        // Constants of magnitude below 16: exact enough as f64, no overflow.
-        let enc: Vec<u64> = pieces
-            .iter()
-            .map(|p| (param(p) * 2f64.powi(scale as i32)).round() as i64 as u64)
-            .collect();
-        let mut acc = below[0].mul_public_scalar(0);
-        for (i, b) in below.iter().enumerate() {
-            acc = acc.add(&b.mul_public_scalar(enc[i].wrapping_sub(enc[i + 1])))?;
-        }
-        e.add_public_scalar(&acc, enc[m])
+    let select = |e: &mut E, param: &dyn Fn(&Piece) -> f64, scale: u32| {
+        let values: Vec<f64> = pieces.iter().map(param).collect();
+        select_piece(e, &below, &values, scale)
     };
     let centre = select(e, &|p| p.0, f)?;
     let u = x.sub(&centre)?;
@@ -413,6 +420,30 @@ pub fn spline<E: Engine>(
         acc = acc.add(&part(&terms, k, len)?)?;
     }
     e.truncate_bits(&acc, SPLINE_COEFF_BITS)?.reshape(&shape)
+}
+
+/// `values[j]` (encoded at `scale` fractional bits) where `x` lies in piece
+/// `j`, given `below[i] = [x < t_i]` for ascending thresholds: `v_m + sum_i
+/// [x < t_i] (v_i - v_{i+1})`, local. The differences are of encodings, so
+/// they telescope exactly: a piece's zero stays exactly zero, however large
+/// what it multiplies.
+fn select_piece<E: Engine>(
+    e: &mut E,
+    below: &[E::Secret],
+    values: &[f64],
+    scale: u32,
+) -> Result<E::Secret> {
+    // Magnitudes below 2^(62 - scale): exact enough as f64, no overflow.
+    let enc: Vec<u64> = values
+        .iter()
+        .map(|v| (v * 2f64.powi(scale as i32)).round() as i64 as u64)
+        .collect();
+    let m = below.len();
+    let mut acc = below[0].mul_public_scalar(0);
+    for (i, b) in below.iter().enumerate() {
+        acc = acc.add(&b.mul_public_scalar(enc[i].wrapping_sub(enc[i + 1])))?;
+    }
+    e.add_public_scalar(&acc, enc[m])
 }
 
 /// Logistic sigmoid, a piecewise cubic on `[-10, 10)` (12 thresholds,
