@@ -24,8 +24,9 @@ const COEFFS: [f64; 5] = [
 /// products: clip to `[-6, 6]` (two exact ReLUs), then an odd degree-9
 /// polynomial in `t = x / 6` by Horner's rule in `t^2`. Saturates correctly:
 /// large inputs give values within [`SIGMOID_MAX_ERROR`] of 0 or 1, never
-/// garbage. Cost under MPC: 2 comparisons and 7 fixed-point products, about
-/// 22 rounds for a whole tensor.
+/// garbage. Cost under MPC: 2 comparisons and 7 fixed-point products, 17
+/// rounds for a whole tensor: more than the accurate spline
+/// (`Function::Sigmoid`, 10 rounds), which logistic regression uses.
 /// As a layer, use `ActivationLayer` with `Activation::Sigmoid(SigmoidKind::Polynomial)`.
 pub struct Sigmoid<B: Backend>(std::marker::PhantomData<B>);
 

@@ -105,7 +105,8 @@ pub fn softmax<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
     let z = b.sub(x, &m_wide)?;
     let e = b.apply(Function::Exp, &z)?;
     let s = b.sum_cols(&e)?;
-    let r = b.apply(Function::Reciprocal, &s)?;
+    // The denominator lies in [1, n]: e^0 = 1 for the maximum.
+    let r = b.apply(Function::ReciprocalUpTo(n as u32), &s)?;
     let r_wide = b.select_cols(&r, &vec![0; n])?;
     b.mul(&e, &r_wide)
 }

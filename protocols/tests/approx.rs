@@ -16,6 +16,9 @@ enum Protocol {
     Log,
     Sigmoid,
     Tanh,
+    /// Softmax's reciprocal, on `[1, 10]` and on `[1, 1000]`.
+    ReciprocalTo10,
+    ReciprocalTo1000,
 }
 
 fn apply<E: Engine>(f: Protocol, e: &mut E, x: &E::Secret) -> Result<E::Secret, ProtocolError> {
@@ -26,6 +29,8 @@ fn apply<E: Engine>(f: Protocol, e: &mut E, x: &E::Secret) -> Result<E::Secret, 
         Protocol::Log => approx::log(e, x),
         Protocol::Sigmoid => approx::sigmoid(e, x),
         Protocol::Tanh => approx::tanh(e, x),
+        Protocol::ReciprocalTo10 => approx::reciprocal_in_range(e, x, 10.0),
+        Protocol::ReciprocalTo1000 => approx::reciprocal_in_range(e, x, 1000.0),
     }
 }
 
@@ -111,6 +116,39 @@ fn exp_within_bound() {
         1e-3,
         ULP4,
     );
+}
+
+#[test]
+fn reciprocal_in_a_range_within_bound_and_saturating() {
+    let recip = |x: f64| 1.0 / x;
+    let grid10 = grid(1.0, 10.0, 2001, false);
+    check(
+        "1/x on [1, 10]",
+        Protocol::ReciprocalTo10,
+        recip,
+        &grid10,
+        1e-3,
+        ULP4,
+    );
+    let grid1000 = grid(1.0, 1000.0, 2001, true);
+    check(
+        "1/x on [1, 1000]",
+        Protocol::ReciprocalTo1000,
+        recip,
+        &grid1000,
+        1e-3,
+        ULP4,
+    );
+    let outside = eval_in(
+        2,
+        false,
+        &[-3.0, 0.0, 0.5, 12.0, 1e6],
+        Protocol::ReciprocalTo10,
+    );
+    let want = [1.0, 1.0, 1.0, 0.1, 0.1];
+    for (g, w) in outside.iter().zip(want) {
+        assert!((g - w).abs() <= ULP4, "{outside:?}");
+    }
 }
 
 #[test]
@@ -250,6 +288,7 @@ fn approximations_cost_no_more_than_measured() {
         (Protocol::Exp, 12, 1421.0),
         (Protocol::Reciprocal, 25, 3720.0),
         (Protocol::Log, 24, 3650.0),
+        (Protocol::ReciprocalTo10, 10, 1185.0),
     ];
     for parties in [2, 3] {
         for (f, max_rounds, max_bits) in budgets {
