@@ -256,7 +256,6 @@ pub fn exp<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
     let f = e.fixed().frac_bits();
     let shape = x.shape().to_vec();
     let x = flat(x)?;
-    let len = x.len();
     // The lowest even threshold where e^x reaches 4 units: e^lo >= 2^(2 - f).
     let lo = -2 * ((f as f64 - 2.0) * std::f64::consts::LN_2 / 2.0).ceil() as i32;
     let hi = EXP_MAX as i32;
@@ -265,9 +264,6 @@ pub fn exp<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
         .map(|t| e.fixed().encode(t as f64))
         .collect::<std::result::Result<_, _>>()?;
     let below = e.less_than_each(&x, &thresholds)?;
-    let below: Vec<E::Secret> = (0..thresholds.len())
-        .map(|i| part(&below, i, len))
-        .collect::<Result<_>>()?;
     // Pieces: below lo (0), [2k, 2k + 2) for k in lo/2..hi/2, from hi on.
     let ks: Vec<i32> = (lo / 2..hi / 2).collect();
     let with_ends = |below_lo: f64, piece: &dyn Fn(i32) -> f64, above_hi: f64| -> Vec<f64> {
@@ -399,9 +395,6 @@ pub fn spline<E: Engine>(
         .map(|&t| fixed.encode(t))
         .collect::<std::result::Result<_, _>>()?;
     let below = e.less_than_each(&x, &ts)?;
-    let below: Vec<E::Secret> = (0..m)
-        .map(|i| part(&below, i, len))
-        .collect::<Result<_>>()?;
     let select = |e: &mut E, param: &dyn Fn(&Piece) -> f64, scale: u32| {
         let values: Vec<f64> = pieces.iter().map(param).collect();
         select_piece(e, &below, &values, scale)
@@ -423,13 +416,14 @@ pub fn spline<E: Engine>(
 }
 
 /// `values[j]` (encoded at `scale` fractional bits) where `x` lies in piece
-/// `j`, given `below[i] = [x < t_i]` for ascending thresholds: `v_m + sum_i
-/// [x < t_i] (v_i - v_{i+1})`, local. The differences are of encodings, so
-/// they telescope exactly: a piece's zero stays exactly zero, however large
-/// what it multiplies.
+/// `j`, given `below = [len, m]` with `below[e, i] = [x_e < t_i]` for
+/// ascending thresholds: `v_m + sum_i [x < t_i] (v_i - v_{i+1})`, one local
+/// dot product per element. The differences are of encodings, so they
+/// telescope exactly: a piece's zero stays exactly zero, however large what
+/// it multiplies.
 fn select_piece<E: Engine>(
     e: &mut E,
-    below: &[E::Secret],
+    below: &E::Secret,
     values: &[f64],
     scale: u32,
 ) -> Result<E::Secret> {
@@ -438,12 +432,9 @@ fn select_piece<E: Engine>(
         .iter()
         .map(|v| (v * 2f64.powi(scale as i32)).round() as i64 as u64)
         .collect();
-    let m = below.len();
-    let mut acc = below[0].mul_public_scalar(0);
-    for (i, b) in below.iter().enumerate() {
-        acc = acc.add(&b.mul_public_scalar(enc[i].wrapping_sub(enc[i + 1])))?;
-    }
-    e.add_public_scalar(&acc, enc[m])
+    let m = enc.len() - 1;
+    let steps: Vec<u64> = (0..m).map(|i| enc[i].wrapping_sub(enc[i + 1])).collect();
+    e.add_public_scalar(&below.weigh(&steps)?, enc[m])
 }
 
 /// Chebyshev cubic of `1/t` on `[1, sqrt 2)` in `t - RECIP_CENTRE`

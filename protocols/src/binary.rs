@@ -8,8 +8,8 @@
 //! |---|---|---|---|
 //! | [`and`] | 1 | 128 bits per word | 64 bits per word |
 //! | [`a2b`] (all 64 bits) | 7 | 1 472 bits | 960 bits |
-//! | [`msb`], [`less_than_zero`], [`greater_than_zero`] | 4 | 100 bits | 750 bits |
-//! | [`relu`], [`relu_with_mask`] | 4 | 100 bits | 750 bits |
+//! | [`msb`], [`less_than_zero`], [`greater_than_zero`] | 4 | 100 bits | 494 bits |
+//! | [`relu`], [`relu_with_mask`] | 4 | 100 bits | 494 bits |
 //! | [`bits_to_arith`] (k bits) | 1 | k bits | 64 k bits |
 //!
 //! [`msb`] and ReLU come from [`crate::compare`]: `x + r` opened, the
@@ -126,7 +126,7 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
 
 /// `[x < t]` for each element of `x` and each public threshold `t` (ring
 /// encodings, compared as signed; exact where `|x - t| < 2^63`), as additive
-/// shares of 0/1 stacked `[k * len]`: threshold `i`'s at `i * len`. Four
+/// shares of 0/1, `[len, k]` (row `e` holds element `e`'s bits). Four
 /// rounds for any number of thresholds (1 to [`MAX_THRESHOLDS`]); each one
 /// after the first costs 36 more bits per element, not 100 (the thresholds
 /// share one opening of `x + r`).
@@ -139,8 +139,15 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
         });
     }
     let t = sess.prep().compare_material(x.len(), k as u32)?;
+    let len = x.len();
     let (m, _) = crate::compare::top_bits(sess, x, &t, thresholds)?;
-    Ok(additive_bits(sess, &m, &t, x.len())?.1)
+    let bits = additive_bits(sess, &m, &t, len)?.1;
+    // Threshold-major to element-major.
+    let b = bits.share().as_slice();
+    let rows: Vec<u64> = (0..len)
+        .flat_map(|e| (0..k).map(move |i| b[i * len + e]))
+        .collect();
+    Ok(AShare::from_share(RingTensor::from_vec(&[len, k], rows)?))
 }
 
 /// Opens the packed bits `m` masked by the material's `s` (one round) and

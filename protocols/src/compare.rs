@@ -19,10 +19,10 @@
 //! dealt random bit `a_i`, and the dealer also shares the products of the
 //! masks over every subset a monomial needs (22 per node), so that
 //! `prod (d_i ^ a_i)` expands into public factors times dealt shares.
-//! Four nodes (round 2) and then one (round 3) give the borrow; `r_63` is
-//! folded into the top chunk's `less` table. Round 4 opens the bit masked by
-//! a random `s` to turn it into an additive share, or to select `x` by it
-//! ([`crate::binary::relu`]).
+//! Four nodes (round 2) and then one (round 3) give the borrow. Round 4
+//! opens the bit masked by a random `s'` to turn it into an additive share,
+//! or to select `x` by it ([`crate::binary::relu`]); `r_63` is folded into
+//! that mask (the provider shares `s = s' ^ r_63` additively).
 //!
 //! Security: every opened value is masked by fresh uniform randomness from
 //! the provider (`r` for `c`, the `a_i` for the node inputs, `s` for the
@@ -31,8 +31,9 @@
 //!
 //! Per element and party (2 parties): 4 rounds, 100 bits sent (64 for `c`,
 //! 28 and 7 for the two levels of nodes, 1 for the bit); from the provider,
-//! 512 bits of tables, 35 mask and 110 product bits, and the select's `s`,
-//! its additive bits and `r s`.
+//! 256 bits of tables (the equal table follows from the less table), 35
+//! mask and 110 product bits, and the select's `s`, its additive bits and
+//! `r s`.
 
 use crate::arith;
 use crate::error::Result;
@@ -44,8 +45,8 @@ use tessera_tensor::RingTensor;
 
 /// Chunks of 4 bits covering the low 63 bits.
 pub(crate) const CHUNKS: usize = 16;
-/// Words of tables per element: 16 chunks of 32 bits (less | equal << 16).
-pub(crate) const TABLE_WORDS: usize = CHUNKS / 2;
+/// Words of tables per element: 16 chunks of 16 bits.
+pub(crate) const TABLE_WORDS: usize = CHUNKS / 4;
 /// Nodes per threshold: four over the chunks, one over those four.
 pub(crate) const NODES: usize = 5;
 /// Masked inputs of a node: `e3 e2 e1 e0 l2 l1 l0`.
@@ -81,19 +82,15 @@ fn less_table(rho: u64) -> u64 {
 }
 
 /// The dealer's tables for masks `r`: per element, 16 chunks of `[v <
-/// rho] | [v == rho] << 16`, two chunks per word, with `r_63` folded into
-/// the top chunk's less table.
+/// rho]` (bit `v`), four chunks per word. (The equal table is not dealt:
+/// `[v == rho] = [v - 1 < rho] ^ [v < rho]`, with `[-1 < rho] = 1`.)
 pub(crate) fn deal_tables(r: &[u64]) -> Vec<u64> {
     let mut out = vec![0u64; r.len() * TABLE_WORDS];
     for (row, &r) in out.chunks_exact_mut(TABLE_WORDS).zip(r) {
         let low = r & LOW;
         for k in 0..CHUNKS {
             let rho = (low >> (4 * k)) & 15;
-            let mut less = less_table(rho);
-            if k == CHUNKS - 1 && r >> 63 == 1 {
-                less ^= 0xffff;
-            }
-            row[k / 2] |= (less | (1 << (16 + rho))) << (32 * (k % 2));
+            row[k / 4] |= less_table(rho) << (16 * (k % 4));
         }
     }
     out
@@ -119,37 +116,28 @@ pub(crate) fn mask_products(masks: &[u64], words: usize) -> Vec<u64> {
     out
 }
 
-/// The algebraic normal form of the chunk tables over `rho`'s four bits:
-/// `[less, equal][v]` has bit `S` set where the monomial `prod_{i in S}
-/// rho_i` appears in `[v < rho]` (resp. `[v == rho]`). What a provider that
-/// holds `rho` only as XOR-shared bits needs to make the tables.
-pub(crate) fn table_anf() -> [[u16; 16]; 2] {
-    let mut out = [[0u16; 16]; 2];
-    for v in 0..16u64 {
-        for (f, anf) in out.iter_mut().enumerate() {
-            // Truth table over rho, then the Moebius transform.
-            let mut coef: [u8; 16] = std::array::from_fn(|rho| {
-                (if f == 0 {
-                    v < rho as u64
-                } else {
-                    v == rho as u64
-                }) as u8
-            });
-            for bit in 0..4 {
-                for s in 0..16 {
-                    if s >> bit & 1 == 1 {
-                        coef[s] ^= coef[s ^ (1 << bit)];
-                    }
+/// The algebraic normal form of the less-than table over `rho`'s four bits:
+/// entry `v` has bit `S` set where the monomial `prod_{i in S} rho_i`
+/// appears in `[v < rho]`. What a provider that holds `rho` only as
+/// XOR-shared bits needs to make the tables.
+pub(crate) fn table_anf() -> [u16; 16] {
+    std::array::from_fn(|v| {
+        // Truth table over rho, then the Moebius transform.
+        let mut coef: [u8; 16] = std::array::from_fn(|rho| (v < rho) as u8);
+        for bit in 0..4 {
+            for s in 0..16 {
+                if s >> bit & 1 == 1 {
+                    coef[s] ^= coef[s ^ (1 << bit)];
                 }
             }
-            anf[v as usize] = (0..16).fold(0, |acc, s| acc | ((coef[s] as u16) << s));
         }
-    }
-    out
+        (0..16).fold(0, |acc, s| acc | ((coef[s] as u16) << s))
+    })
 }
 
-/// XOR shares of the top bits of `y - t` (flat `y`) for each threshold `t`
-/// of `thresholds`, packed 64 to a word (`[k * words]`, threshold `i`'s
+/// XOR shares of the top bits of `y - t` but for `r_63` (which the material
+/// folds into the mask of the opening that follows), for flat `y` and each
+/// threshold `t` of `thresholds`, packed 64 to a word (`[k * words]`, threshold `i`'s
 /// planes at `i * words`), and the opened `c = y + r`. Three rounds.
 ///
 /// The thresholds share one mask `r` and its tables: `y - t + r = c - t`
@@ -173,7 +161,7 @@ pub(crate) fn top_bits(
         .collect();
     let (mut lt, mut eq) = (Vec::new(), Vec::new());
     for public in &shifted {
-        let (l, e) = look_up(public, mat.tables.as_slice(), words);
+        let (l, e) = look_up(public, mat.tables.as_slice(), words, sess.is_leader());
         lt.extend(l);
         eq.extend(e);
     }
@@ -209,9 +197,9 @@ pub(crate) fn top_bits(
     Ok((BShare::from_share(bits), c))
 }
 
-/// Shares of each chunk's (less, equal) pair: the tables at the public
-/// chunk of `c`, as 16 planes of `words` words each.
-fn look_up(c: &[u64], tables: &[u64], words: usize) -> (Vec<u64>, Vec<u64>) {
+/// Shares of each chunk's (less, equal) pair: the table at the public
+/// chunk of `c` and the one below it, as 16 planes of `words` words each.
+fn look_up(c: &[u64], tables: &[u64], words: usize, leader: bool) -> (Vec<u64>, Vec<u64>) {
     let mut lt = vec![0u64; CHUNKS * words];
     let mut eq = vec![0u64; CHUNKS * words];
     for (i, (&c, row)) in c.iter().zip(tables.chunks_exact(TABLE_WORDS)).enumerate() {
@@ -219,9 +207,10 @@ fn look_up(c: &[u64], tables: &[u64], words: usize) -> (Vec<u64>, Vec<u64>) {
         let low = c & LOW;
         for k in 0..CHUNKS {
             let v = (low >> (4 * k)) & 15;
-            let t = row[k / 2] >> (32 * (k % 2));
-            lt[k * words + word] |= ((t >> v) & 1) << bit;
-            eq[k * words + word] |= ((t >> (16 + v)) & 1) << bit;
+            // Bit 0 of `t` is `[-1 < rho] = 1`, held by the leader.
+            let t = ((row[k / 4] >> (16 * (k % 4))) & 0xffff) << 1 | leader as u64;
+            lt[k * words + word] |= ((t >> (v + 1)) & 1) << bit;
+            eq[k * words + word] |= (((t >> v) ^ (t >> (v + 1))) & 1) << bit;
         }
     }
     (lt, eq)
@@ -353,15 +342,9 @@ mod tests {
     fn the_normal_form_gives_the_tables() {
         let anf = table_anf();
         for rho in 0..16u64 {
-            let eval = |poly: u16| {
-                (0..16u64)
-                    .filter(|s| poly >> s & 1 == 1 && rho & s == *s)
-                    .count() as u64
-                    % 2
-            };
             for v in 0..16u64 {
-                assert_eq!(eval(anf[0][v as usize]), (v < rho) as u64);
-                assert_eq!(eval(anf[1][v as usize]), (v == rho) as u64);
+                let terms = (0..16u64).filter(|s| anf[v as usize] >> s & 1 == 1 && rho & s == *s);
+                assert_eq!(terms.count() as u64 % 2, (v < rho) as u64);
             }
             assert_eq!(less_table(rho).count_ones() as u64, rho);
         }
@@ -374,7 +357,7 @@ mod tests {
         [a, b]
     }
 
-    /// The borrow `[c_low < r_low] ^ r_63` as two parties compute it, with
+    /// The borrow `[c_low < r_low]` as two parties compute it, with
     /// the dealer's tables and products split at random and the openings
     /// done by XOR.
     fn two_party_borrow(c: &[u64], r: &[u64], prg: &mut tessera_tensor::Prg) -> Vec<u64> {
@@ -383,7 +366,9 @@ mod tests {
         let masks = prg.next_u64_vec(NODES * NODE_VARS * words);
         let products = split(&mask_products(&masks, words), prg);
         let masks = split(&masks, prg);
-        let leaves: Vec<_> = (0..2).map(|p| look_up(c, &tables[p], words)).collect();
+        let leaves: Vec<_> = (0..2)
+            .map(|p| look_up(c, &tables[p], words, p == 0))
+            .collect();
         let level = |inputs: &[(Vec<u64>, Vec<u64>)], groups: usize, from: (usize, usize)| {
             let dealt = |p: usize| (&masks[p][from.0 * words..], &products[p][from.1 * words..]);
             let opened: Vec<u64> = (0..2)
@@ -434,7 +419,7 @@ mod tests {
         }
         let got = two_party_borrow(&c, &r, &mut prg);
         for i in 0..c.len() {
-            let want = ((c[i] & LOW) < (r[i] & LOW)) as u64 ^ (r[i] >> 63);
+            let want = ((c[i] & LOW) < (r[i] & LOW)) as u64;
             assert_eq!(got[i], want, "c = {:#x}, r = {:#x}", c[i], r[i]);
         }
     }

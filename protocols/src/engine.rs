@@ -120,21 +120,28 @@ pub trait Engine {
     }
     /// `[x < t]` for each element of flat `x` and each public threshold `t`
     /// (ring encodings compared as signed, exact where `|x - t| < 2^63`), as
-    /// ring integers stacked `[k * len]` (threshold `i`'s at `i * len`): one
+    /// ring integers `[len, k]` (row `e` holds element `e`'s bits): one
     /// batch of comparisons of `x - t`.
     fn less_than_each(&mut self, x: &Self::Secret, thresholds: &[u64]) -> Result<Self::Secret> {
+        let (len, k) = (x.len(), thresholds.len());
         let shifted: Vec<Self::Secret> = thresholds
             .iter()
             .map(|&t| {
                 self.add_public_scalar(x, t.wrapping_neg())?
-                    .reshape(&[x.len(), 1])
+                    .reshape(&[len, 1])
             })
             .collect::<Result<_>>()?;
         let refs: Vec<&Self::Secret> = shifted.iter().collect();
         let all = Self::Secret::concat(&refs, 0)?;
-        self.msb(&all.reshape(&[all.len()])?)
+        let bits = self.msb(&all.reshape(&[k * len])?)?;
+        // Threshold-major to element-major.
+        let order: Vec<usize> = (0..len)
+            .flat_map(|e| (0..k).map(move |i| i * len + e))
+            .collect();
+        bits.reshape(&[k * len, 1])?
+            .select_rows(&order)?
+            .reshape(&[len, k])
     }
-
     /// Multiplies by the public fraction `num / den` more accurately than
     /// [`Engine::scale`]: the factor gets as many bits as the range allows,
     /// then one truncation removes them (one round). `bound` is a public

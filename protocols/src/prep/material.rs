@@ -32,10 +32,11 @@ pub enum Material {
     WordBits(Vec<usize>, u32),
     /// A comparison's material ([`crate::compare`]) for `len` elements
     /// against `k` thresholds (1 to [`MAX_THRESHOLDS`]): a random `r`
-    /// (additive), the nodes' random masks and random packed bits `s`, one
+    /// (additive), the nodes' random masks and random packed bits `s'`, one
     /// plane per threshold (XOR-shared bit planes, `ceil(len/64)` words
     /// each), then the chunk tables of `r`, the products of the masks, the
-    /// bits of `s` shared additively, and `r * s` (the first threshold's).
+    /// bits of `s = s' ^ r_63` shared additively, and `r * s` (the first
+    /// threshold's).
     CompareTables(usize, u32),
     /// A persistent random mask `A [rows, cols]` for data reused every epoch
     /// (opened once as `X - A`). Its row `i` is drawn from a stream of its own,
@@ -236,8 +237,14 @@ impl Material {
             Material::CompareTables(len, k) => {
                 let w = len.div_ceil(64);
                 let words = random[2].as_slice();
+                // The opened planes mask the bits without r_63; the
+                // additive bits are of s = s' ^ r_63.
+                let r = random[0].as_slice();
                 let s: Vec<u64> = (0..*k as usize * len)
-                    .map(|j| (words[(j / len) * w + (j % len) / 64] >> (j % len % 64)) & 1)
+                    .map(|j| {
+                        let e = j % len;
+                        ((words[(j / len) * w + e / 64] >> (e % 64)) ^ (r[e] >> 63)) & 1
+                    })
                     .collect();
                 let r_s: Vec<u64> = random[0]
                     .as_slice()

@@ -80,7 +80,7 @@ pub struct CompareMaterial {
     pub r: RingTensor,
     /// XOR shares of the nodes' input masks (bit planes).
     pub masks: RingTensor,
-    /// XOR share of the packed bits `s` that mask the result.
+    /// XOR share of the packed bits `s' = s ^ r_63` that mask the opened bit.
     pub s_packed: RingTensor,
     /// XOR shares of `r`'s chunk tables.
     pub tables: RingTensor,

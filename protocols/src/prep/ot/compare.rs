@@ -25,8 +25,12 @@ impl OtProvider {
             r, words: r_words, ..
         } = self.eda(len, None)?;
         let s_words = self.local.next_u64_vec(k * words);
+        // Shares of s = s' ^ r_63, bit by bit.
         let s_bits: Vec<u64> = (0..k * len)
-            .map(|j| (s_words[(j / len) * words + (j % len) / 64] >> (j % len % 64)) & 1)
+            .map(|j| {
+                let e = j % len;
+                ((s_words[(j / len) * words + e / 64] >> (e % 64)) ^ (r_words[e] >> 63)) & 1
+            })
             .collect();
         // The first threshold's bits also times r (ReLU's product).
         let (mut s_arith, r_s) = self.bits_to_arith(&s_bits[..len], &[64], Some(&r))?;
@@ -100,21 +104,15 @@ impl OtProvider {
                     }
                 }
             };
-            for (f, tables) in anf.iter().enumerate() {
-                for (v, &poly) in tables.iter().enumerate() {
-                    let shift = 32 * (k % 2) + 16 * f + v;
-                    for w in 0..words {
-                        let mut plane = (0..16u16)
-                            .filter(|s| poly >> s & 1 == 1)
-                            .fold(0u64, |acc, s| acc ^ monomial(s, w));
-                        if f == 0 && k == CHUNKS - 1 {
-                            // r_63 folded into the top chunk's less table.
-                            plane ^= planes[63 * words + w];
-                        }
-                        for i in 0..64.min(len - 64 * w) {
-                            let e = 64 * w + i;
-                            out[e * TABLE_WORDS + k / 2] |= ((plane >> i) & 1) << shift;
-                        }
+            for (v, &poly) in anf.iter().enumerate() {
+                let shift = 16 * (k % 4) + v;
+                for w in 0..words {
+                    let plane = (0..16u16)
+                        .filter(|s| poly >> s & 1 == 1)
+                        .fold(0u64, |acc, s| acc ^ monomial(s, w));
+                    for i in 0..64.min(len - 64 * w) {
+                        let e = 64 * w + i;
+                        out[e * TABLE_WORDS + k / 4] |= ((plane >> i) & 1) << shift;
                     }
                 }
             }
