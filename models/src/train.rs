@@ -6,7 +6,8 @@ use crate::spec::{conv_stages, hidden_activation, ModelKind, TrainConfig};
 use serde::{Deserialize, Serialize};
 use tessera_layers::softmax::{argmax_cols, softmax_cross_entropy};
 use tessera_layers::{
-    loss, ActivationLayer, Backend, Conv2d, Function, Init, Linear, Pool, Pool2d, Sequential, Sgd,
+    loss, Activation, ActivationLayer, Backend, Conv2d, Function, Init, Linear, Pool, Pool2d,
+    Sequential, Sgd,
 };
 use tessera_tensor::Prg;
 
@@ -173,8 +174,10 @@ pub fn fit_observed<'a, B: Backend + 'a>(
             let (grad, batch_loss) = match cfg.model {
                 ModelKind::Linear | ModelKind::Logistic => {
                     let pred = match cfg.model {
-                        // The accurate spline: also the cheapest (10 rounds).
-                        ModelKind::Logistic => b.apply(Function::Sigmoid, &out)?,
+                        ModelKind::Logistic => {
+                            let kind = Activation::Sigmoid(b.cheapest_sigmoid());
+                            ActivationLayer::apply(b, kind, &out)?
+                        }
                         _ => out,
                     };
                     // Both losses have the gradient (pred - y) / batch with respect to z.

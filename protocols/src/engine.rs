@@ -95,6 +95,11 @@ pub trait Engine {
     /// Bits `from .. from + count` of each element's 64-bit encoding, as
     /// ring integers 0/1 of shape `[len, count]` (column `j` is bit `from + j`).
     fn bits(&mut self, x: &Self::Secret, from: u32, count: u32) -> Result<Self::Secret>;
+    /// `[x < t]` for each element of flat `x` and each public threshold `t`
+    /// (ring encodings compared as signed, exact where `|x - t| < 2^63`), as
+    /// ring integers `[len, k]` (row `e` holds element `e`'s bits), all
+    /// thresholds from one opening of `x + r`.
+    fn less_than_each(&mut self, x: &Self::Secret, thresholds: &[u64]) -> Result<Self::Secret>;
     /// One-hot position of the leading one among bits 0..=62 of each
     /// element (ring integers, `[len, 63]`); all zero for an element of 0.
     fn leading_one(&mut self, x: &Self::Secret) -> Result<Self::Secret>;
@@ -117,30 +122,6 @@ pub trait Engine {
     /// `1` where `x > 0`, else 0, as ring integers.
     fn positive(&mut self, x: &Self::Secret) -> Result<Self::Secret> {
         self.msb(&x.neg())
-    }
-    /// `[x < t]` for each element of flat `x` and each public threshold `t`
-    /// (ring encodings compared as signed, exact where `|x - t| < 2^63`), as
-    /// ring integers `[len, k]` (row `e` holds element `e`'s bits): one
-    /// batch of comparisons of `x - t`.
-    fn less_than_each(&mut self, x: &Self::Secret, thresholds: &[u64]) -> Result<Self::Secret> {
-        let (len, k) = (x.len(), thresholds.len());
-        let shifted: Vec<Self::Secret> = thresholds
-            .iter()
-            .map(|&t| {
-                self.add_public_scalar(x, t.wrapping_neg())?
-                    .reshape(&[len, 1])
-            })
-            .collect::<Result<_>>()?;
-        let refs: Vec<&Self::Secret> = shifted.iter().collect();
-        let all = Self::Secret::concat(&refs, 0)?;
-        let bits = self.msb(&all.reshape(&[k * len])?)?;
-        // Threshold-major to element-major.
-        let order: Vec<usize> = (0..len)
-            .flat_map(|e| (0..k).map(move |i| i * len + e))
-            .collect();
-        bits.reshape(&[k * len, 1])?
-            .select_rows(&order)?
-            .reshape(&[len, k])
     }
     /// Multiplies by the public fraction `num / den` more accurately than
     /// [`Engine::scale`]: the factor gets as many bits as the range allows,
@@ -354,6 +335,10 @@ impl Engine for Active<'_> {
     }
     fn msb(&mut self, x: &AuthShare) -> Result<AuthShare> {
         Active::msb(self, x)
+    }
+    /// Every threshold from one opening ([`Active::less_than_each`]).
+    fn less_than_each(&mut self, x: &AuthShare, thresholds: &[u64]) -> Result<AuthShare> {
+        Active::less_than_each(self, x, thresholds)
     }
     fn relu(&mut self, x: &AuthShare) -> Result<AuthShare> {
         Ok(self.relu_with_mask(x)?.0)

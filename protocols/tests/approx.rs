@@ -299,3 +299,50 @@ fn approximations_cost_no_more_than_measured() {
         }
     }
 }
+
+#[test]
+fn every_threshold_is_compared_exactly_in_both_modes() {
+    // Inputs near and at every threshold, one ulp either side, and far
+    // outside; thresholds of both signs with the extremes of the fixed
+    // range. |x - t| stays below 2^63, where the comparison is exact.
+    let ulp = 1.0 / 65536.0;
+    let thresholds = [-30000.0, -10.0, -ulp, 0.0, ulp, 0.625, 9.5, 30000.0];
+    let mut xs = vec![-32000.0, 32000.0, 0.0, 1.0, -1.0];
+    for &t in &thresholds {
+        xs.extend([t - ulp, t, t + ulp]);
+    }
+    let fp = FixedPoint::default();
+    let enc = |v: f64| fp.encode(v).unwrap();
+    let ts: Vec<u64> = thresholds.iter().map(|&t| enc(t)).collect();
+    let x = RingTensor::from_vec(&[xs.len()], xs.iter().map(|&v| enc(v)).collect()).unwrap();
+    for parties in [2, 3] {
+        for active in [false, true] {
+            let cfg = EmbeddedConfig::new(parties).with_seed([parties as u8 + 40; 32]);
+            let outs = run_embedded(&cfg, |s| {
+                let mine = (s.id() == 0).then_some(&x);
+                if active {
+                    let mut a = Active::new(s)?;
+                    let sx = a.input(0, mine, x.shape())?;
+                    let b = a.less_than_each(&sx, &ts)?;
+                    a.reveal(&b, "bits")
+                } else {
+                    let sx = arith::share_input(s, 0, mine, x.shape())?;
+                    let b = Engine::less_than_each(s, &sx, &ts)?;
+                    arith::reveal(s, &b, "bits")
+                }
+            })
+            .unwrap();
+            let got = outs[0].value.as_slice();
+            for (e, &v) in xs.iter().enumerate() {
+                for (i, &t) in thresholds.iter().enumerate() {
+                    let want = (enc(v) as i64) < (enc(t) as i64);
+                    assert_eq!(
+                        got[e * thresholds.len() + i],
+                        want as u64,
+                        "[{v} < {t}], {parties} parties, active {active}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -163,6 +163,9 @@ impl Backend for ActiveBackend<'_> {
     fn chunk_entries(&self) -> usize {
         1 << 15
     }
+    fn cheapest_sigmoid(&self) -> crate::SigmoidKind {
+        crate::SigmoidKind::Polynomial
+    }
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data> {
         Ok(self.a.mask_data(x)?)
     }

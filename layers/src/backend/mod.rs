@@ -141,6 +141,15 @@ pub trait Backend {
     fn chunk_entries(&self) -> usize {
         1 << 22
     }
+    /// The cheapest sigmoid that keeps a model's accuracy (logistic
+    /// regression's): the accurate spline where comparisons are cheap (10
+    /// rounds, 1329 bits); under active security, where each of its 12
+    /// comparisons carries 317 bits and a kibibyte of MAC'd material, the
+    /// clipped polynomial with 2 (measured on breast_cancer: 0.49 s against
+    /// 0.28 s, the same accuracy).
+    fn cheapest_sigmoid(&self) -> crate::SigmoidKind {
+        crate::SigmoidKind::Accurate
+    }
     /// Opens `a` to party `to` only; `None` on the other parties.
     fn reveal_to(
         &mut self,

@@ -154,7 +154,12 @@ impl Active<'_> {
     }
 
     /// Authenticated bits brought to arithmetic 0/1 values, `[len, count]`.
-    fn bits_as_values(&mut self, bits: &BitShare, len: usize, count: usize) -> Result<AuthShare> {
+    pub(super) fn bits_as_values(
+        &mut self,
+        bits: &BitShare,
+        len: usize,
+        count: usize,
+    ) -> Result<AuthShare> {
         let m = self.take(AuthKind::DaBits(vec![bits.len()]))?;
         let b_bits = BitShare::from_packed(&m[0], &m[1]);
         let b_arith = AuthShare::from_parts(&m[2], &m[3]);

@@ -21,10 +21,41 @@ impl Active<'_> {
     /// authenticated. Eight rounds.
     pub fn msb(&mut self, x: &AuthShare) -> Result<AuthShare> {
         let (c, r_bits, b_bits, b_arith) = self.open_masked(x)?;
+        let bit = self.top_bits(&c, &r_bits)?;
+        self.bits_to_arith(&bit, &b_bits, &b_arith)?
+            .reshape(x.shape())
+    }
+
+    /// `[x < t]` for each element of flat `x` and each public threshold
+    /// `t` (as signed 64-bit values), authenticated, `[len, k]`: one
+    /// opening of `x + r` serves every threshold (`x - t + r = c - t`), so
+    /// each further threshold costs only its tree and conversion, not the
+    /// 128 bits of an opening. Eight rounds.
+    pub fn less_than_each(&mut self, x: &AuthShare, thresholds: &[u64]) -> Result<AuthShare> {
+        let (len, k) = (x.len(), thresholds.len());
+        let (c, r_bits, _, _) = self.open_masked(x)?;
+        let shifted: Vec<u64> = c
+            .iter()
+            .flat_map(|&v| thresholds.iter().map(move |&t| v.wrapping_sub(t)))
+            .collect();
+        let at: Vec<usize> = (0..len)
+            .flat_map(|e| (0..k).flat_map(move |_| 64 * e..64 * (e + 1)))
+            .collect();
+        let bits = self.top_bits(&shifted, &r_bits.select(&at))?;
+        self.bits_as_values(&bits, len, k)
+    }
+
+    /// The top bits of `c_j - r_j` for public words `c` and the bits of the
+    /// secret `r` (64 per word, word-major): six rounds of the tree.
+    fn top_bits(
+        &mut self,
+        c: &[u64],
+        r_bits: &super::binary::BitShare,
+    ) -> Result<super::binary::BitShare> {
         // Leaves, element-major, 64 per element: less = r_j and not c_j,
         // equal = r_j xor not c_j below the top; (r_63, 1) at the top.
         let (mut not_c, mut low) = (Vec::new(), Vec::new());
-        for &cv in &c {
+        for &cv in c {
             for j in 0..64 {
                 let top = j == 63;
                 not_c.push(if top { 1 } else { !(cv >> j) & 1 });
@@ -51,9 +82,7 @@ impl Active<'_> {
             width /= 2;
         }
         let c63: Vec<u64> = c.iter().map(|v| v >> 63).collect();
-        let bit = self.xor_public(&less, &c63)?;
-        self.bits_to_arith(&bit, &b_bits, &b_arith)?
-            .reshape(x.shape())
+        self.xor_public(&less, &c63)
     }
 
     /// 1 where the secret is positive, else 0 (`msb(-x)`), authenticated.
