@@ -472,7 +472,7 @@ pub fn plan_infer(
     model: Option<&dyn InferModel>,
     fixed: FixedPoint,
 ) -> Result<Vec<tessera_protocols::prep::Material>> {
-    tessera_protocols::session::plan(0, spec.parties, fixed, |sess| {
+    tessera_protocols::session::plan(0, spec.parties, fixed, spec.preprocessing, |sess| {
         let model = model.filter(|_| spec.owner == 0);
         let zeros = (spec.querier == 0).then(|| Dataset {
             path: "dry run".into(),

@@ -21,7 +21,7 @@
 
 use crate::arith;
 use crate::error::Result;
-use crate::prep::{CompareMaterial, Correlations, Sharing, MAX_FANOUT, MAX_THRESHOLDS};
+use crate::prep::{Correlations, Sharing, MAX_FANOUT, MAX_THRESHOLDS};
 use crate::session::Session;
 use crate::share::{AShare, BShare};
 use tessera_tensor::RingTensor;
@@ -138,10 +138,23 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
             detail: format!("{k} thresholds (1 to {MAX_THRESHOLDS})"),
         });
     }
-    let t = sess.prep().compare_material(x.len(), k as u32)?;
     let len = x.len();
-    let (m, _) = crate::compare::top_bits(sess, x, &t, thresholds)?;
-    let bits = additive_bits(sess, &m, &t, len)?.1;
+    let flat = x.reshape(&[len])?;
+    let bits = if sess.prep().deals_tables() {
+        let t = sess.prep().compare_material(len, k as u32)?;
+        let (m, _) = crate::compare::top_bits(sess, &flat, &t, thresholds)?;
+        additive_bits(sess, &m, (&t.s_packed, &t.s), len)?.1
+    } else {
+        // The tree: one comparison per threshold, in one batch.
+        let shifted: Vec<AShare> = thresholds
+            .iter()
+            .map(|&t| flat.add_public_scalar(sess, t.wrapping_neg()))
+            .collect();
+        msb(
+            sess,
+            &AShare::concat(&shifted.iter().collect::<Vec<_>>(), 0)?,
+        )?
+    };
     // Threshold-major to element-major.
     let b = bits.share().as_slice();
     let rows: Vec<u64> = (0..len)
@@ -150,25 +163,26 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
     Ok(AShare::from_share(RingTensor::from_vec(&[len, k], rows)?))
 }
 
-/// Opens the packed bits `m` masked by the material's `s` (one round) and
-/// returns the opened `e = m ^ s` (one per element) and `m` as additive
-/// shares of 0/1: `m = e + s - 2 e s`.
+/// Opens the packed bits `m` masked by `s_packed` (one round; planes of
+/// `plane` bits, each packed into `ceil(plane / 64)` words) and returns the
+/// opened `e = m ^ s_packed`, one per bit, and the bits `e ^ s` as additive
+/// shares of 0/1, `e + s - 2 e s`, for the additively shared `s`.
 fn additive_bits(
     sess: &mut Session,
     m: &BShare,
-    t: &CompareMaterial,
-    len: usize,
+    (s_packed, s): (&RingTensor, &RingTensor),
+    plane: usize,
 ) -> Result<(Vec<u64>, AShare)> {
-    let opened = open_xor(sess, &[&m.share().xor(&t.s_packed)?])?.remove(0);
-    let words = len.div_ceil(64);
-    let k = opened.len() / words.max(1);
-    let e: Vec<u64> = (0..k)
-        .flat_map(|i| unpack_bits(&opened.as_slice()[i * words..], len))
+    let opened = open_xor(sess, &[&m.share().xor(s_packed)?])?.remove(0);
+    let words = plane.div_ceil(64);
+    let planes = s.len().checked_div(plane).unwrap_or(0);
+    let e: Vec<u64> = (0..planes)
+        .flat_map(|i| unpack_bits(&opened.as_slice()[i * words..], plane))
         .collect();
     let leader = sess.is_leader() as u64;
     let bits: Vec<u64> = e
         .iter()
-        .zip(t.s.as_slice())
+        .zip(s.as_slice())
         .map(|(&e, &s)| {
             let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
             flip.wrapping_mul(s).wrapping_add(leader * e)
@@ -189,15 +203,24 @@ fn additive_bits(
 /// `m = e + s - 2 e s` and `m x = e x + (1 - 2 e) x s`, all local.
 fn select(sess: &mut Session, x: &AShare, strict: bool) -> Result<(AShare, AShare)> {
     let len = x.len();
-    let t = sess.prep().compare_material(len, 1)?;
     let y = if strict { x.neg() } else { x.clone() };
-    let (m, c) = crate::compare::top_bits(sess, &y, &t, &[0])?;
-    let (e, bit) = additive_bits(sess, &m, &t, len)?;
+    let y = y.reshape(&[len])?;
+    // Tables from a dealer (4 rounds), or the tree (8 rounds).
+    let (m, c, s_packed, s, r_s) = if sess.prep().deals_tables() {
+        let t = sess.prep().compare_material(len, 1)?;
+        let (m, c) = crate::compare::top_bits(sess, &y, &t, &[0])?;
+        (m, c, t.s_packed, t.s, t.r_s)
+    } else {
+        let t = sess.prep().select_material(len)?;
+        let (m, c) = crate::compare::tree_top_bits(sess, &y, &t.r, &t.r_bits)?;
+        (m, c, t.s_packed, t.s, t.r_s)
+    };
+    let (e, bit) = additive_bits(sess, &m, (&s_packed, &s), len)?;
     let x_flat = x.share().reshape(&[len])?;
     let (c, s, r_s, xs) = (
         c.as_slice(),
-        t.s.as_slice(),
-        t.r_s.as_slice(),
+        s.as_slice(),
+        r_s.as_slice(),
         x_flat.as_slice(),
     );
     let prod: Vec<u64> = (0..len)
@@ -270,7 +293,7 @@ pub fn or(sess: &mut Session, a: &BShare, b: &BShare) -> Result<BShare> {
     a.xor(b)?.xor(&both)
 }
 
-fn pack_bits(words: &[u64]) -> RingTensor {
+pub(crate) fn pack_bits(words: &[u64]) -> RingTensor {
     let packed: Vec<u64> = words
         .chunks(64)
         .map(|c| {

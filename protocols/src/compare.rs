@@ -36,6 +36,7 @@
 //! `r s`.
 
 use crate::arith;
+use crate::binary::{and, and_fanout, pack_bits};
 use crate::error::Result;
 use crate::prep::{CompareMaterial, Sharing};
 use crate::session::Session;
@@ -114,25 +115,6 @@ pub(crate) fn mask_products(masks: &[u64], words: usize) -> Vec<u64> {
         }
     }
     out
-}
-
-/// The algebraic normal form of the less-than table over `rho`'s four bits:
-/// entry `v` has bit `S` set where the monomial `prod_{i in S} rho_i`
-/// appears in `[v < rho]`. What a provider that holds `rho` only as
-/// XOR-shared bits needs to make the tables.
-pub(crate) fn table_anf() -> [u16; 16] {
-    std::array::from_fn(|v| {
-        // Truth table over rho, then the Moebius transform.
-        let mut coef: [u8; 16] = std::array::from_fn(|rho| (v < rho) as u8);
-        for bit in 0..4 {
-            for s in 0..16 {
-                if s >> bit & 1 == 1 {
-                    coef[s] ^= coef[s ^ (1 << bit)];
-                }
-            }
-        }
-        (0..16).fold(0, |acc, s| acc | ((coef[s] as u16) << s))
-    })
 }
 
 /// XOR shares of the top bits of `y - t` but for `r_63` (which the material
@@ -328,6 +310,83 @@ fn node_outputs(
     (out_less, out_equal)
 }
 
+/// The tree comparison, for providers that cannot make tables cheaply
+/// ([`crate::prep::Preprocessing::deals_tables`]): XOR shares of the top
+/// bit of every element of `x`, packed 64 to a word, and the opened
+/// `c = x + r`, from edaBits (`r` additively, `r_bits` XOR-shared). Seven
+/// rounds, 252 bits per element.
+///
+/// The top bit of `x = c - r` is `c_63 ^ r_63 ^ [c_low < r_low]`; the
+/// borrow comes from a tree: each node holds (less, equal) of its bit
+/// range, and a parent is `(l_hi ^ e_hi & l_lo, e_hi & e_lo)`. The bits of a
+/// level are packed densely across elements (64, 32, ... 2 per element), and
+/// the two ANDs of a node share the mask of `e_hi`, so level `j` opens
+/// `3 * 64 / 2^j` bits per element, the last one 2.
+pub(crate) fn tree_top_bits(
+    sess: &mut Session,
+    x: &AShare,
+    r_arith: &RingTensor,
+    r_bits: &RingTensor,
+) -> Result<(BShare, RingTensor)> {
+    const LOW: u64 = u64::MAX >> 1;
+    let len = x.len();
+    let x = x.reshape(&[len])?;
+    let r_bits = BShare::from_share(r_bits.clone());
+    let masked = x.share().add(r_arith)?;
+    let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
+    let not_c_low = c.map(|v| !v & LOW);
+    // Leaves: less = !c & r, equal = !(c ^ r) on bits 0..63; bit 63 is the
+    // identity (less 0, equal 1).
+    let mut less = r_bits.and_public(&not_c_low)?;
+    let mut equal = r_bits
+        .map_linear(|v| v & LOW)
+        .xor_public(sess, &not_c_low.map(|v| v | !LOW))?;
+    for level in 0..6 {
+        let (less_hi, less_lo) = (half_stream(&less, true), half_stream(&less, false));
+        let (eq_hi, eq_lo) = (half_stream(&equal, true), half_stream(&equal, false));
+        if level < 5 {
+            let both = and_fanout(sess, &eq_hi, &[&less_lo, &eq_lo])?;
+            less = less_hi.xor(&both[0])?;
+            equal = both[1].clone();
+        } else {
+            less = less_hi.xor(&and(sess, &eq_hi, &less_lo)?)?;
+        }
+    }
+    let top = |t: &RingTensor| pack_bits(&t.as_slice().iter().map(|v| v >> 63).collect::<Vec<_>>());
+    let bits = less
+        .xor(&BShare::from_share(top(r_bits.share())))?
+        .xor_public(sess, &top(&c))?;
+    Ok((bits, c))
+}
+
+/// The even-indexed bits of a word, gathered into its low 32 bits.
+fn even_bits(w: u64) -> u64 {
+    let mut x = w & 0x5555_5555_5555_5555;
+    x = (x | (x >> 1)) & 0x3333_3333_3333_3333;
+    x = (x | (x >> 2)) & 0x0f0f_0f0f_0f0f_0f0f;
+    x = (x | (x >> 4)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x >> 8)) & 0x0000_ffff_0000_ffff;
+    (x | (x >> 16)) & 0x0000_0000_ffff_ffff
+}
+
+/// Every other bit of a packed bit stream (odd positions if `odd`), packed
+/// again. Linear, so it applies to XOR shares locally.
+fn half_stream(x: &BShare, odd: bool) -> BShare {
+    let shift = odd as u32;
+    let words: Vec<u64> = x
+        .share()
+        .as_slice()
+        .chunks(2)
+        .map(|c| {
+            let lo = even_bits(c[0] >> shift);
+            let hi = c.get(1).map_or(0, |&w| even_bits(w >> shift));
+            lo | (hi << 32)
+        })
+        .collect();
+    let len = words.len();
+    BShare::from_share(RingTensor::from_vec(&[len], words).expect("1-D"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,14 +398,11 @@ mod tests {
     }
 
     #[test]
-    fn the_normal_form_gives_the_tables() {
-        let anf = table_anf();
+    fn the_tables_hold_less_than() {
         for rho in 0..16u64 {
             for v in 0..16u64 {
-                let terms = (0..16u64).filter(|s| anf[v as usize] >> s & 1 == 1 && rho & s == *s);
-                assert_eq!(terms.count() as u64 % 2, (v < rho) as u64);
+                assert_eq!(less_table(rho) >> v & 1, (v < rho) as u64);
             }
-            assert_eq!(less_table(rho).count_ones() as u64, rho);
         }
     }
 

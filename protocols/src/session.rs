@@ -414,7 +414,11 @@ impl Channel for NoChannel {
 }
 
 /// Records the items a computation takes, handing out zeros of their shapes.
-struct Recorder(std::sync::Arc<std::sync::Mutex<Vec<Material>>>);
+/// The dry run's provider: lists the items, answers as `provider` would.
+struct Recorder(
+    std::sync::Arc<std::sync::Mutex<Vec<Material>>>,
+    crate::prep::Provider,
+);
 
 impl Preprocessing for Recorder {
     fn model(&self) -> &'static str {
@@ -424,6 +428,9 @@ impl Preprocessing for Recorder {
         self.0.lock().expect("recorder lock").push(item.clone());
         Ok(item.zeros())
     }
+    fn deals_tables(&self) -> bool {
+        self.1 == crate::prep::Provider::Dealer
+    }
     fn bytes_received(&self) -> u64 {
         0
     }
@@ -432,7 +439,8 @@ impl Preprocessing for Recorder {
     }
 }
 
-/// The preprocessing items party `id` of `n` will take when it runs
+/// The preprocessing items party `id` of `n` will take from `provider`
+/// when it runs
 /// `computation`, found by a dry run on zeros: no message leaves, no
 /// randomness is drawn from any dealer. MPC code never branches on secrets,
 /// so a real run with the same public shapes takes exactly these items, and
@@ -442,6 +450,7 @@ pub fn plan<T, E>(
     id: PartyId,
     n: usize,
     fixed: FixedPoint,
+    provider: crate::prep::Provider,
     computation: impl FnOnce(&mut Session) -> std::result::Result<T, E>,
 ) -> std::result::Result<Vec<Material>, E> {
     let items = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -458,7 +467,7 @@ pub fn plan<T, E>(
             })
             .collect(),
         local: Prg::from_seed([0; 32]),
-        prep: Box::new(Recorder(items.clone())),
+        prep: Box::new(Recorder(items.clone(), provider)),
         stats: Stats {
             party: id,
             bytes_sent: vec![0; n],

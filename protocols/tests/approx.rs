@@ -315,9 +315,17 @@ fn every_threshold_is_compared_exactly_in_both_modes() {
     let enc = |v: f64| fp.encode(v).unwrap();
     let ts: Vec<u64> = thresholds.iter().map(|&t| enc(t)).collect();
     let x = RingTensor::from_vec(&[xs.len()], xs.iter().map(|&v| enc(v)).collect()).unwrap();
+    // Tables from the dealer, the tree with OT, and active security.
+    let modes = [
+        (Provider::Dealer, false),
+        (Provider::Ot, false),
+        (Provider::Dealer, true),
+    ];
     for parties in [2, 3] {
-        for active in [false, true] {
-            let cfg = EmbeddedConfig::new(parties).with_seed([parties as u8 + 40; 32]);
+        for (provider, active) in modes {
+            let cfg = EmbeddedConfig::new(parties)
+                .with_seed([parties as u8 + 40; 32])
+                .with_preprocessing(provider);
             let outs = run_embedded(&cfg, |s| {
                 let mine = (s.id() == 0).then_some(&x);
                 if active {
@@ -339,7 +347,7 @@ fn every_threshold_is_compared_exactly_in_both_modes() {
                     assert_eq!(
                         got[e * thresholds.len() + i],
                         want as u64,
-                        "[{v} < {t}], {parties} parties, active {active}"
+                        "[{v} < {t}], {parties} parties, {provider}, active {active}"
                     );
                 }
             }

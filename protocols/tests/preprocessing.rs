@@ -2,6 +2,7 @@
 //! step, plans found by a dry run, and data masked once with row triples.
 
 use proptest::prelude::*;
+use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_protocols::{arith, binary, data, ProtocolError, Session};
 use tessera_tensor::{FixedPoint, Prg, RingTensor};
@@ -61,7 +62,14 @@ fn a_dry_run_plans_exactly_the_material_a_real_run_takes() {
         let b = binary::less_than_zero(s, &m)?;
         arith::reveal(s, &b, "signs")
     };
-    let items = tessera_protocols::session::plan(0, 2, FixedPoint::default(), computation).unwrap();
+    let items = tessera_protocols::session::plan(
+        0,
+        2,
+        FixedPoint::default(),
+        Provider::Dealer,
+        computation,
+    )
+    .unwrap();
     assert_eq!(
         items.len(),
         3,

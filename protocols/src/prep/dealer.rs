@@ -355,6 +355,10 @@ impl Preprocessing for DealerClient {
         Ok(super::auth::key_share(&self.seed))
     }
 
+    fn deals_tables(&self) -> bool {
+        true
+    }
+
     fn bytes_received(&self) -> u64 {
         // The seed, and party 0's answers.
         32 + match &self.role {

@@ -38,6 +38,11 @@ pub enum Material {
     /// bits of `s = s' ^ r_63` shared additively, and `r * s` (the first
     /// threshold's).
     CompareTables(usize, u32),
+    /// The tree comparison's material (providers without cheap tables): a
+    /// random `r` (additive, `len`) and random packed bits `s` (XOR-shared,
+    /// `ceil(len/64)` words), then `r`'s bits XOR-shared, the bits of `s`
+    /// shared additively, and `r * s`.
+    EdaSelect(usize),
     /// A persistent random mask `A [rows, cols]` for data reused every epoch
     /// (opened once as `X - A`). Its row `i` is drawn from a stream of its own,
     /// keyed by the mask's id (unique in the session) and `i`, so later
@@ -83,6 +88,7 @@ impl Material {
             Material::EdaBits(_) => 6,
             Material::WordBits(..) => 7,
             Material::CompareTables(..) => 8,
+            Material::EdaSelect(_) => 21,
             Material::Mask { .. } => 9,
             Material::RowTriple { .. } => 10,
             Material::Auth(k) => match k {
@@ -145,6 +151,14 @@ impl Material {
                     ],
                 )
             }
+            Material::EdaSelect(len) => (
+                vec![(vec![*len], Arithmetic), (vec![len.div_ceil(64)], Binary)],
+                vec![
+                    (vec![*len], Binary),
+                    (vec![*len], Arithmetic),
+                    (vec![*len], Arithmetic),
+                ],
+            ),
             Material::Mask { rows, cols, .. } => (vec![(vec![*rows, *cols], Arithmetic)], vec![]),
             Material::RowTriple {
                 rows,
@@ -262,6 +276,13 @@ impl Material {
                     RingTensor::from_vec(&[*len], r_s)?,
                 ]
             }
+            Material::EdaSelect(len) => {
+                let words = random[1].as_slice();
+                let s: Vec<u64> = (0..*len).map(|i| (words[i / 64] >> (i % 64)) & 1).collect();
+                let s = RingTensor::from_vec(&[*len], s)?;
+                let r_s = random[0].mul(&s)?;
+                vec![random[0].clone(), s, r_s]
+            }
         })
     }
 
@@ -303,6 +324,7 @@ impl Material {
                 (s.clone(), *f)
             }
             Material::CompareTables(len, k) => (vec![*len], *k),
+            Material::EdaSelect(len) => (vec![*len], 0),
             Material::Mask {
                 id,
                 start,
@@ -386,6 +408,7 @@ impl Material {
                 Material::Auth(AuthKind::AndTriples(dims, *f as u32))
             }
             (18, _) => Material::Auth(AuthKind::Compare(dims)),
+            (21, &[len]) => Material::EdaSelect(len),
             _ => return Err(format!("unknown request tag {tag}")),
         };
         item.check_size()?;
@@ -547,6 +570,7 @@ mod tests {
             Material::WordBits(vec![3], 64),
             Material::BitTriple(vec![5], 2),
             Material::CompareTables(130, 1),
+            Material::EdaSelect(130),
             Material::CompareTables(70, 12),
             Material::Mask {
                 id: 2,

@@ -28,8 +28,8 @@ pub(crate) use material::mask_rows;
 pub use material::Material;
 pub use ot::{OtProvider, OT_TRUST};
 pub use typed::{
-    AndTriples, CompareMaterial, Correlations, EdaBits, OwnedTriple, SquarePair, Triple, TruncPair,
-    WordBits,
+    AndTriples, CompareMaterial, Correlations, EdaBits, OwnedTriple, SelectMaterial, SquarePair,
+    Triple, TruncPair, WordBits,
 };
 
 /// How the shares of a component combine.
@@ -81,6 +81,15 @@ pub trait Preprocessing: Send {
     /// waits for the provider nor spends time on its material.
     fn make_ahead(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// Whether comparisons take their material as lookup tables
+    /// ([`Material::CompareTables`]: 4 rounds) rather than as edaBits for a
+    /// tree of AND gates ([`Material::EdaSelect`]: 8 rounds). A dealer
+    /// computes tables in the clear; made by OT, each element's would cost
+    /// about 290 AND gates and 3 times the tree's traffic, so the parties'
+    /// own provider declines.
+    fn deals_tables(&self) -> bool {
+        false
     }
     /// Whether [`Preprocessing::owned_triple`] is available. A dealer would
     /// have to see the owner's data to make one, so it declines.

@@ -92,6 +92,21 @@ pub struct CompareMaterial {
     pub r_s: RingTensor,
 }
 
+/// The tree comparison's material: edaBits `r` that also mask a product
+/// with a random bit `s`.
+pub struct SelectMaterial {
+    /// Additive share of `r`.
+    pub r: RingTensor,
+    /// XOR share of the packed bits `s`.
+    pub s_packed: RingTensor,
+    /// XOR share of `r`'s bits.
+    pub r_bits: RingTensor,
+    /// Additive shares of the bits of `s`.
+    pub s: RingTensor,
+    /// Additive share of `r * s`.
+    pub r_s: RingTensor,
+}
+
 /// Takes `item` and checks the provider returned its component count.
 fn parts<const N: usize>(
     prep: &mut (impl Preprocessing + ?Sized),
@@ -134,6 +149,8 @@ pub trait Correlations {
     fn eda_bits(&mut self, shape: &[usize]) -> Result<EdaBits>;
     /// A random word with its low `nbits` bits additively shared.
     fn word_bits(&mut self, shape: &[usize], nbits: u32) -> Result<WordBits>;
+    /// The tree comparison's material for `len` elements.
+    fn select_material(&mut self, len: usize) -> Result<SelectMaterial>;
     /// A comparison's material for `len` elements against `thresholds`
     /// thresholds.
     fn compare_material(&mut self, len: usize, thresholds: u32) -> Result<CompareMaterial>;
@@ -219,6 +236,17 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
     fn word_bits(&mut self, shape: &[usize], nbits: u32) -> Result<WordBits> {
         let [word, bits] = parts(self, &Material::WordBits(shape.to_vec(), nbits))?;
         Ok(WordBits { word, bits })
+    }
+
+    fn select_material(&mut self, len: usize) -> Result<SelectMaterial> {
+        let [r, s_packed, r_bits, s, r_s] = parts(self, &Material::EdaSelect(len))?;
+        Ok(SelectMaterial {
+            r,
+            s_packed,
+            r_bits,
+            s,
+            r_s,
+        })
     }
 
     fn compare_material(&mut self, len: usize, thresholds: u32) -> Result<CompareMaterial> {

@@ -25,7 +25,6 @@
 //! party's shares are drawn from its own randomness, so they are uniform.
 
 pub mod base;
-mod compare;
 pub mod iknp;
 mod owned;
 mod products;

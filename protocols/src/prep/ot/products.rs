@@ -13,9 +13,9 @@ use tessera_tensor::RingTensor;
 /// Random ring elements with their bits XOR-shared, and for truncation
 /// pairs the two derived parts (see [`OtProvider::eda`]).
 #[derive(Default)]
-pub(super) struct Eda {
-    pub(super) r: Vec<u64>,
-    pub(super) words: Vec<u64>,
+struct Eda {
+    r: Vec<u64>,
+    words: Vec<u64>,
     low: Vec<u64>,
     msb: Vec<u64>,
 }
@@ -138,7 +138,7 @@ impl OtProvider {
 
     /// XOR shares of `a & b_l` for words `a` and `b_1..b_k` (XOR-shared):
     /// one OT per bit of `a`, carrying that bit of every `b_l`.
-    pub(super) fn and_fanout(&mut self, a: &[u64], bs: &[&[u64]]) -> Result<Vec<Vec<u64>>> {
+    fn and_fanout(&mut self, a: &[u64], bs: &[&[u64]]) -> Result<Vec<Vec<u64>>> {
         let k = bs.len();
         let words = a.len();
         let mut out: Vec<Vec<u64>> = bs
@@ -233,7 +233,7 @@ impl OtProvider {
     /// one OT per element with every other party, carrying two words. Bit
     /// `i` is only needed modulo `2^width(i)` (the caller's use of it:
     /// `2^k b_k` needs `64 - k` bits), so only that many are sent.
-    pub(super) fn bits_to_arith(
+    fn bits_to_arith(
         &mut self,
         bits: &[u64],
         width: &[u32],
@@ -417,7 +417,7 @@ impl OtProvider {
     /// and for a truncation by `f` bits also `(r mod 2^63) >> f` and
     /// `r >> 63`. Bit `k` is made additive only to the width its uses need:
     /// `64 - k` for `r`, `64 - k + f` for the truncated part, 64 for the top bit.
-    pub(super) fn eda(&mut self, len: usize, trunc: Option<usize>) -> Result<Eda> {
+    fn eda(&mut self, len: usize, trunc: Option<usize>) -> Result<Eda> {
         let width = |k: usize| match trunc {
             Some(_) if k == 63 => 64,
             Some(f) if k >= f => (64 - k + f).min(64) as u32,
@@ -527,7 +527,31 @@ impl OtProvider {
                     RingTensor::from_vec(&bshape, bits)?,
                 ]
             }
-            Material::CompareTables(len, k) => self.compare_tables(*len, *k as usize)?,
+            Material::EdaSelect(len) => {
+                let Eda { r, words, .. } = self.eda(*len, None)?;
+                let s_words = self.local.next_u64_vec(len.div_ceil(64));
+                let s_bits: Vec<u64> = (0..*len)
+                    .map(|i| (s_words[i / 64] >> (i % 64)) & 1)
+                    .collect();
+                let (s_arith, r_s) = self.bits_to_arith(&s_bits, &[64], Some(&r))?;
+                let s_arith = RingTensor::from_vec(&[*len], s_arith)?;
+                let r_s = RingTensor::from_vec(&[*len], r_s)?;
+                let r = RingTensor::from_vec(&[*len], r)?;
+                vec![
+                    r,
+                    RingTensor::from_vec(&[s_words.len()], s_words)?,
+                    RingTensor::from_vec(&[*len], words)?,
+                    s_arith,
+                    r_s,
+                ]
+            }
+            Material::CompareTables(..) => {
+                return Err(crate::ProtocolError::Preprocessing(
+                    "comparison tables are made by the dealer; with OT comparisons take edaBits \
+                     for the tree (see Preprocessing::deals_tables)"
+                        .into(),
+                ))
+            }
             Material::Mask {
                 id,
                 start,

@@ -114,8 +114,7 @@ fn every_correlation_holds_for_2_3_and_5_parties() {
         Material::BitTriple(vec![4], 3),
         Material::EdaBits(vec![5]),
         Material::WordBits(vec![2], 10),
-        Material::CompareTables(70, 1),
-        Material::CompareTables(130, 3),
+        Material::EdaSelect(70),
         Material::RowTriple {
             mask: 1,
             rows: vec![4, 1, 1],
