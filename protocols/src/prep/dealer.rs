@@ -19,7 +19,8 @@ use crate::error::{ProtocolError, Result};
 use tessera_tensor::{wire, Prg, RingTensor, Seed};
 
 /// Statement printed by every run that uses the dealer.
-pub const DEALER_TRUST: &str = "trusted dealer: a separate party generates Beaver triples, comparison tables, \
+pub const DEALER_TRUST: &str =
+    "trusted dealer: a separate party generates Beaver triples, comparison tables, \
 truncation pairs and random bits; it must not collude with any computing party \
 (otherwise any n - 1 computing parties together learn nothing)";
 
