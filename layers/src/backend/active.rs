@@ -163,7 +163,7 @@ impl Backend for ActiveBackend<'_> {
     fn chunk_entries(&self) -> usize {
         1 << 15
     }
-    fn cheapest_sigmoid(&self) -> crate::SigmoidKind {
+    fn cheapest_sigmoid(&mut self) -> crate::SigmoidKind {
         crate::SigmoidKind::Polynomial
     }
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data> {

@@ -174,6 +174,13 @@ impl Backend for MpcBackend<'_> {
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
         Ok(f.approximate(&mut *self.sess, a)?)
     }
+    fn cheapest_sigmoid(&mut self) -> crate::SigmoidKind {
+        if self.session().prep().deals_tables() {
+            crate::SigmoidKind::Accurate
+        } else {
+            crate::SigmoidKind::Polynomial
+        }
+    }
     fn step_boundary(&mut self, next_rows: &[&[usize]]) -> Result<()> {
         Ok(self.sess.prep().step_boundary(next_rows)?)
     }
