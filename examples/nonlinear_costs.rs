@@ -88,6 +88,12 @@ fn cases() -> Vec<Case> {
             grid: (-10.0, 10.0),
         },
         Case {
+            name: "exp for x <= 0 (softmax's; on [-10, 0])",
+            op: |b, x| b.apply(Function::ExpNonPositive, x),
+            reference: f64::exp,
+            grid: (-10.0, 0.0),
+        },
+        Case {
             name: "reciprocal (on [0.01, 100])",
             op: |b, x| b.apply(Function::Reciprocal, x),
             reference: |x| 1.0 / x,

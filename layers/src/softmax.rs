@@ -103,7 +103,8 @@ pub fn softmax<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
     let m = max_cols(b, x)?;
     let m_wide = b.select_cols(&m, &vec![0; n])?;
     let z = b.sub(x, &m_wide)?;
-    let e = b.apply(Function::Exp, &z)?;
+    // Every exponent is at most 0.
+    let e = b.apply(Function::ExpNonPositive, &z)?;
     let s = b.sum_cols(&e)?;
     // The denominator lies in [1, n]: e^0 = 1 for the maximum.
     let r = b.apply(Function::ReciprocalUpTo(n as u32), &s)?;

@@ -246,45 +246,63 @@ pub fn log<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
 
 /// `e^x`: on each piece `[2k, 2k + 2)`, `e^x = (e^(k + 1/2) e^u)^2` with
 /// `u = (x - 2k - 1) / 2` in `[-1/2, 1/2)`, where `e^u` is one quartic
-/// ([`EXP_HALF`]) for every piece. One batch of comparisons picks the
+/// (`EXP_HALF`) for every piece. One batch of comparisons picks the
 /// piece, whose centre and `e^(k + 1/2)` are then local; the quartic, one
 /// product by `e^(k + 1/2)` and the square follow (12 rounds, 1420 bits per
 /// element for 16 fractional bits). Below the lowest piece (`-10` for 16
 /// fractional bits, where `e^x` is under 4 units of `2^-f`) the result is 0;
 /// from [`EXP_MAX`] on it is `e^EXP_MAX`.
 pub fn exp<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
+    exp_by_pieces(e, x, EXP_MAX as i32, 2)
+}
+
+/// `e^x` for `x <= 0` (1 from 0 on; below the lowest piece 0, as [`exp`]):
+/// what softmax needs once the row maximum is subtracted. Pieces of width 1
+/// need no square at the end: 10 rounds, 1228 bits per element for 16
+/// fractional bits.
+pub fn exp_nonpositive<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
+    exp_by_pieces(e, x, 0, 1)
+}
+
+/// `e^x` on pieces of `width` 1 or 2 from the lowest one (where `e^x`
+/// reaches 4 units of `2^-f`) up to `hi`: on `[lo + w i, lo + w (i + 1))`
+/// with centre `c`, `e^x = (e^(c/w) e^u)^w` with `u = (x - c) / w` in
+/// `[-1/2, 1/2)`.
+fn exp_by_pieces<E: Engine>(e: &mut E, x: &E::Secret, hi: i32, width: i32) -> Result<E::Secret> {
     let f = e.fixed().frac_bits();
     let shape = x.shape().to_vec();
     let x = flat(x)?;
-    // The lowest even threshold where e^x reaches 4 units: e^lo >= 2^(2 - f).
-    let lo = -2 * ((f as f64 - 2.0) * std::f64::consts::LN_2 / 2.0).ceil() as i32;
-    let hi = EXP_MAX as i32;
+    // The lowest threshold (a multiple of the width) where e^x reaches 4
+    // units: e^lo >= 2^(2 - f).
+    let lo = -width * ((f as f64 - 2.0) * std::f64::consts::LN_2 / width as f64).ceil() as i32;
     let thresholds: Vec<u64> = (lo..=hi)
-        .step_by(2)
+        .step_by(width as usize)
         .map(|t| e.fixed().encode(t as f64))
         .collect::<std::result::Result<_, _>>()?;
     let below = e.less_than_each(&x, &thresholds)?;
-    // Pieces: below lo (0), [2k, 2k + 2) for k in lo/2..hi/2, from hi on.
-    let ks: Vec<i32> = (lo / 2..hi / 2).collect();
-    let with_ends = |below_lo: f64, piece: &dyn Fn(i32) -> f64, above_hi: f64| -> Vec<f64> {
+    // Pieces: below lo (0), the centres of [t, t + width), from hi on.
+    let centres: Vec<f64> = (lo..hi)
+        .step_by(width as usize)
+        .map(|t| t as f64 + width as f64 / 2.0)
+        .collect();
+    let with_ends = |below_lo: f64, piece: &dyn Fn(f64) -> f64, above_hi: f64| -> Vec<f64> {
         std::iter::once(below_lo)
-            .chain(ks.iter().map(|&k| piece(k)))
+            .chain(centres.iter().map(|&c| piece(c)))
             .chain(std::iter::once(above_hi))
             .collect()
     };
-    // Scales: the quartic at f + 16 bits, e^(k + 1/2) at 37 - f, so that
-    // their product (below 2^61) fits; the root q at 22 bits before squaring.
+    let w = width as f64;
+    // Scales: the quartic at f + 16 bits, e^(c/w) at 37 - f, so that their
+    // product (below 2^61) fits; before squaring the root at 22 bits.
     const POLY_BITS: u32 = 16;
     let scale_e = 37u32.saturating_sub(f).max(8);
     let product_bits = scale_e + f + POLY_BITS;
-    const ROOT_BITS: u32 = 22;
-    let centre = select_piece(e, &below, &with_ends(0.0, &|k| (2 * k + 1) as f64, 0.0), f)?;
-    let growth = with_ends(0.0, &|k| (k as f64 + 0.5).exp(), 0.0);
-    let growth = select_piece(e, &below, &growth, scale_e)?;
-    let root_max = (EXP_MAX / 2.0).exp();
-    let top = with_ends(0.0, &|_| 0.0, root_max);
+    let root_bits = if width == 2 { 22 } else { f };
+    let centre = select_piece(e, &below, &with_ends(0.0, &|c| c, 0.0), f)?;
+    let growth = select_piece(e, &below, &with_ends(0.0, &|c| (c / w).exp(), 0.0), scale_e)?;
+    let top = with_ends(0.0, &|_| 0.0, (hi as f64 / w).exp());
     let top = select_piece(e, &below, &top, product_bits)?;
-    // p(v) = sum_j a_j (v / 2)^j, v = x - centre in [-1, 1), untruncated.
+    // p(v) = sum_j a_j (v / w)^j, v = x - centre, untruncated.
     let v = x.sub(&centre)?;
     let pows = powers(e, &v, EXP_HALF.len() - 1)?;
     let mut p = e.add_public_scalar(
@@ -292,13 +310,16 @@ pub fn exp<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
         (EXP_HALF[0] * 2f64.powi((f + POLY_BITS) as i32)).round() as u64,
     )?;
     for (j, (pow, a)) in pows.iter().zip(&EXP_HALF[1..]).enumerate() {
-        let c = a / 2f64.powi(j as i32 + 1) * 2f64.powi(POLY_BITS as i32);
+        let c = a / w.powi(j as i32 + 1) * 2f64.powi(POLY_BITS as i32);
         p = p.add(&pow.mul_public_scalar(c.round() as i64 as u64))?;
     }
     let q = e.mul(&growth, &p)?.add(&top)?;
-    let q = e.truncate_bits(&q, product_bits - ROOT_BITS)?;
+    let q = e.truncate_bits(&q, product_bits - root_bits)?;
+    if width == 1 {
+        return q.reshape(&shape);
+    }
     let sq = e.mul(&q, &q)?;
-    e.truncate_bits(&sq, 2 * ROOT_BITS - f)?.reshape(&shape)
+    e.truncate_bits(&sq, 2 * root_bits - f)?.reshape(&shape)
 }
 
 /// Sigmoid's cubic pieces on `[0, 10)`: (upper end, centre, coefficients

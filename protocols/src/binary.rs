@@ -17,7 +17,9 @@
 //! and two levels of four-input AND gates, and the resulting bit either
 //! made additive or, for ReLU, made to select `x` in the same round: the
 //! comparison's own mask `r` masks the product, so only one more bit per
-//! element is opened.
+//! element is opened. Without a dealer the borrow comes from a tree of
+//! two-input AND gates instead: 8 rounds and 253 bits
+//! ([`crate::prep::Preprocessing::deals_tables`]).
 
 use crate::arith;
 use crate::error::Result;

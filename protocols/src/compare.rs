@@ -1,14 +1,16 @@
 //! The top bit of a secret in four rounds, from dealt lookup tables and
-//! four-input AND gates.
+//! four-input AND gates; and, for a provider that cannot make tables
+//! cheaply (OT), in eight by a tree of two-input AND gates
+//! (`tree_top_bits`).
 //!
 //! To learn the top bit of `x`, the parties open `c = x + r` for a random
 //! `r` (round 1). The top bit of `x = c - r` is `c_63 ^ r_63 ^ b`, where the
 //! borrow `b = [c_low < r_low]` compares the public low 63 bits of `c` with
 //! the secret ones of `r`. Both are cut into sixteen 4-bit chunks. For each
-//! chunk of `r`, the parties hold XOR shares of two 16-entry tables, `[v <
-//! rho]` and `[v == rho]` over all chunk values `v`: looking up the public
-//! chunk of `c` gives shares of that chunk's (less, equal) pair with no
-//! communication. (The table idea is the one-time truth tables of Ishai,
+//! chunk `rho` of `r`, the parties hold XOR shares of the 16-entry table
+//! `[v < rho]` over all chunk values `v`: looking up the public chunk of `c`
+//! (and the entry below it: `[v == rho] = [v - 1 < rho] ^ [v < rho]`) gives
+//! shares of that chunk's (less, equal) pair with no communication. (The table idea is the one-time truth tables of Ishai,
 //! Kushilevitz, Meldgaard, Orlandi and Paskin-Cherniavsky, TCC 2013, on
 //! chunks small enough that the tables stay short.)
 //!
@@ -25,9 +27,10 @@
 //! that mask (the provider shares `s = s' ^ r_63` additively).
 //!
 //! Security: every opened value is masked by fresh uniform randomness from
-//! the provider (`r` for `c`, the `a_i` for the node inputs, `s` for the
+//! the provider (`r` for `c`, the `a_i` for the node inputs, `s'` for the
 //! bit), so the openings are uniform and independent of the inputs
-//! (semi-honest, as the protocols built on them).
+//! (semi-honest, as the protocols built on them). Several thresholds reuse
+//! `r` and its tables but never an opening's mask.
 //!
 //! Per element and party (2 parties): 4 rounds, 100 bits sent (64 for `c`,
 //! 28 and 7 for the two levels of nodes, 1 for the bit); from the provider,

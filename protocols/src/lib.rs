@@ -43,7 +43,7 @@ pub mod approx;
 pub mod arith;
 pub mod binary;
 pub mod channel;
-mod compare;
+pub mod compare;
 pub mod data;
 pub mod engine;
 mod error;

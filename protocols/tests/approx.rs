@@ -16,6 +16,8 @@ enum Protocol {
     Log,
     Sigmoid,
     Tanh,
+    /// Softmax's exp, for x <= 0.
+    ExpNonPositive,
     /// Softmax's reciprocal, on `[1, 10]` and on `[1, 1000]`.
     ReciprocalTo10,
     ReciprocalTo1000,
@@ -29,6 +31,7 @@ fn apply<E: Engine>(f: Protocol, e: &mut E, x: &E::Secret) -> Result<E::Secret, 
         Protocol::Log => approx::log(e, x),
         Protocol::Sigmoid => approx::sigmoid(e, x),
         Protocol::Tanh => approx::tanh(e, x),
+        Protocol::ExpNonPositive => approx::exp_nonpositive(e, x),
         Protocol::ReciprocalTo10 => approx::reciprocal_in_range(e, x, 10.0),
         Protocol::ReciprocalTo1000 => approx::reciprocal_in_range(e, x, 1000.0),
     }
@@ -116,6 +119,23 @@ fn exp_within_bound() {
         1e-3,
         ULP4,
     );
+}
+
+#[test]
+fn exp_of_nonpositive_values_within_bound_and_saturating() {
+    let grid = grid(-12.0, 0.0, 2401, false);
+    check(
+        "exp, x <= 0",
+        Protocol::ExpNonPositive,
+        f64::exp,
+        &grid,
+        1e-3,
+        ULP4,
+    );
+    let above = eval_in(2, false, &[0.5, 3.0, 1e4], Protocol::ExpNonPositive);
+    for v in above {
+        assert!((v - 1.0).abs() <= ULP4, "1 above 0, got {v}");
+    }
 }
 
 #[test]
@@ -289,6 +309,7 @@ fn approximations_cost_no_more_than_measured() {
         (Protocol::Reciprocal, 25, 3720.0),
         (Protocol::Log, 24, 3650.0),
         (Protocol::ReciprocalTo10, 10, 1185.0),
+        (Protocol::ExpNonPositive, 10, 1229.0),
     ];
     for parties in [2, 3] {
         for (f, max_rounds, max_bits) in budgets {
