@@ -19,6 +19,7 @@ use crate::error::{ProtocolError, Result};
 use tessera_tensor::RingTensor;
 
 pub mod auth;
+mod codec;
 pub mod dealer;
 mod material;
 pub mod ot;
