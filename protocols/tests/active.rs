@@ -405,7 +405,7 @@ fn bit_ranges_and_leading_ones_match_the_reference_for_2_and_3_parties() {
 }
 
 #[test]
-fn a_comparison_costs_eight_rounds_and_317_bits_per_element() {
+fn a_comparison_costs_six_rounds_and_173_bits_per_element() {
     let x = data(3, &[64]);
     let outs = run_embedded(&config(2, 4), |s| {
         let me = s.id();
@@ -418,12 +418,13 @@ fn a_comparison_costs_eight_rounds_and_317_bits_per_element() {
     })
     .unwrap();
     let (rounds, words) = outs[0].value;
-    assert_eq!(rounds, 8, "rounds of an active comparison");
-    // 128 bits for the masked value; then 3 opened bits per tree node (2
-    // at the root) and 1 for the conversion: 189 bits.
+    assert_eq!(rounds, 6, "rounds of an active comparison");
+    // 128 bits for the masked value; the 16 chunks' pairs are local; then
+    // 3 opened bits per tree node (2 at the root: 8 + 4 + 2 + 1 nodes) and
+    // 1 for the conversion: 173 bits.
     assert_eq!(
         words * 64,
-        64 * (128 + 3 * 62 + 2 + 1),
+        64 * (128 + 3 * 14 + 2 + 1),
         "bits sent per 64 comparisons"
     );
 }

@@ -96,6 +96,16 @@ impl BitShare {
         }
     }
 
+    /// The entries at even positions, then those at odd ones (local).
+    pub fn split_pairs(&self) -> (Self, Self) {
+        let half = |v: &[u64], from: usize| v.iter().skip(from).step_by(2).copied().collect();
+        let part = |from| Self {
+            bits: half(&self.bits, from),
+            macs: half(&self.macs, from),
+        };
+        (part(0), part(1))
+    }
+
     /// The bits at the given positions (local).
     pub fn select(&self, at: &[usize]) -> Self {
         Self {
@@ -177,27 +187,27 @@ pub(crate) fn gf_mul(a: u64, b: u64) -> u64 {
     reduce(lo, hi)
 }
 
-/// This party's term of the binary check over opened bits and its MAC
-/// shares (see the module doc), with coefficients from `chi`.
-pub(crate) fn check_term(
-    opened: &[u64],
-    macs: &[u64],
-    key: u64,
-    mut chi: impl FnMut() -> u64,
-) -> u64 {
+/// One block of the binary check: up to 64 opened bits as a word `Q`, and
+/// this party's MAC shares folded to `M = XOR_t m_t x^t` (reduced). The
+/// check needs nothing else of them, so a block is all that is kept.
+pub(crate) fn fold_block(opened: u64, macs: impl Iterator<Item = u64>) -> (u64, u64) {
+    let (mut lo, mut hi) = (0u64, 0u64);
+    for (t, m) in macs.enumerate() {
+        lo ^= m << t;
+        // m >> 64 would be 0; written without a branch on t.
+        hi ^= (m >> 1) >> (63 - t);
+    }
+    (opened, reduce(lo, hi))
+}
+
+/// This party's term of the binary check over blocks of opened bits (see
+/// the module doc), with coefficients from `chi`.
+pub(crate) fn check_term(blocks: &[(u64, u64)], key: u64, mut chi: impl FnMut() -> u64) -> u64 {
     let (mut sigma, mut public) = (0u64, 0u64);
-    for (bits, block) in opened.chunks(64).zip(macs.chunks(64)) {
+    for &(opened, mac) in blocks {
         let c = chi();
-        // XOR_t m_t x^t, then reduced.
-        let (mut lo, mut hi) = (0u64, 0u64);
-        for (t, &m) in block.iter().enumerate() {
-            lo ^= m << t;
-            if t > 0 {
-                hi ^= m >> (64 - t);
-            }
-        }
-        sigma ^= gf_mul(c, reduce(lo, hi));
-        public ^= gf_mul(c, pack_word(bits));
+        sigma ^= gf_mul(c, mac);
+        public ^= gf_mul(c, opened);
     }
     sigma ^ gf_mul(key, public)
 }
@@ -224,46 +234,65 @@ impl Active<'_> {
         x.xor(&self.public_bits(c))
     }
 
-    /// Opens bits in one round (packed 64 to a word) and keeps them, with
-    /// this party's MAC shares, for the check.
-    fn open_bits(&mut self, xs: &[&BitShare]) -> Result<Vec<Vec<u64>>> {
-        let all = BitShare::concat(xs);
-        if self.opened_bits.len() >= super::MAX_PENDING {
+    /// Opens packed bit words in one round: `mine` holds segments of
+    /// `lens[i]` bits, each padded to whole words. Returns the XOR of every
+    /// party's words. A peer that sets padding bits sent a malformed message.
+    fn open_words(&mut self, mine: Vec<u64>, lens: &[usize]) -> Result<Vec<u64>> {
+        if self.opened_bit_count >= super::MAX_PENDING {
             self.check()?;
         }
-        let words = pack(&all.bits);
-        let got = self.exchange(&words, words.len())?;
-        // Bits past the end of the last word carry nothing: a peer that
-        // sets them sent a malformed message.
-        let spare = match all.len() % 64 {
-            0 => 0,
-            used => u64::MAX << used,
-        };
-        if let Some(p) = (0..got.len()).find(|&p| got[p].last().is_some_and(|w| w & spare != 0)) {
-            return Err(ProtocolError::Malformed {
-                party: self.sess.id(),
-                peer: format!("party {p}"),
-                detail: format!("opened bits with padding set past bit {}", all.len()),
-            });
-        }
-        let mut sum = words;
-        for theirs in got.iter().filter(|g| !g.is_empty()) {
+        let got = self.exchange(&mine, mine.len())?;
+        let mut sum = mine;
+        for (p, theirs) in got.iter().enumerate().filter(|(_, g)| !g.is_empty()) {
+            let mut at = 0;
+            for &len in lens {
+                let words = len.div_ceil(64);
+                let spare = match len % 64 {
+                    0 => 0,
+                    used => u64::MAX << used,
+                };
+                if theirs[at + words - 1] & spare != 0 {
+                    return Err(ProtocolError::Malformed {
+                        party: self.sess.id(),
+                        peer: format!("party {p}"),
+                        detail: format!("opened bits with padding set past bit {len}"),
+                    });
+                }
+                at += words;
+            }
             for (s, v) in sum.iter_mut().zip(theirs) {
                 *s ^= v;
             }
         }
-        let bits = unpack(&sum, all.len());
-        self.opened_bits.extend(&bits);
-        self.opened_bit_macs.extend(&all.macs);
+        Ok(sum)
+    }
+
+    /// Keeps opened words (`len` bits) for the check, with this party's MAC
+    /// share of bit `i` given by `mac(i)`.
+    fn record_opened(&mut self, words: &[u64], len: usize, mac: impl Fn(usize) -> u64) {
+        for (w, &word) in words.iter().enumerate() {
+            let end = (64 * w + 64).min(len);
+            self.opened_bit_blocks
+                .push(fold_block(word, (64 * w..end).map(&mac)));
+        }
+        self.opened_bit_count += len;
+    }
+
+    /// Opens bits in one round (packed 64 to a word) and keeps them, with
+    /// this party's MAC shares, for the check.
+    fn open_bits(&mut self, xs: &[&BitShare]) -> Result<Vec<Vec<u64>>> {
+        let lens: Vec<usize> = xs.iter().map(|x| x.len()).collect();
+        let mine = xs.iter().flat_map(|x| pack(&x.bits)).collect();
+        let sum = self.open_words(mine, &lens)?;
         let mut at = 0;
-        Ok(xs
-            .iter()
-            .map(|x| {
-                let part = bits[at..at + x.len()].to_vec();
-                at += x.len();
-                part
-            })
-            .collect())
+        let mut out = Vec::with_capacity(xs.len());
+        for x in xs {
+            let words = &sum[at..at + x.len().div_ceil(64)];
+            self.record_opened(words, x.len(), |i| x.macs[i]);
+            out.push(unpack(words, x.len()));
+            at += words.len();
+        }
+        Ok(out)
     }
 
     /// `x & y_k` for every `y_k` in one round, with authenticated triples
@@ -278,40 +307,52 @@ impl Active<'_> {
             });
         }
         let m = self.take(AuthKind::AndTriples(vec![len], k as u32))?;
-        // a, b_1..b_k, c_1..c_k, mac a, mac b_k, mac c_k.
-        let a = BitShare::from_packed(&m[0], &m[1 + 2 * k]);
-        let part = |i: usize, mac: usize| BitShare::from_packed(&m[i], &m[mac]);
-        let bs: Vec<BitShare> = (0..k).map(|j| part(1 + j, 2 + 2 * k + j)).collect();
-        let cs: Vec<BitShare> = (0..k).map(|j| part(1 + k + j, 2 + 3 * k + j)).collect();
-        let mut masked = vec![x.xor(&a)?];
-        for (y, b) in ys.iter().zip(&bs) {
-            masked.push(y.xor(b)?);
+        // Packed a, b_1..b_k, c_1..c_k; one MAC per bit of a, b_k, c_k.
+        let packed = |i: usize| m[i].as_slice();
+        let mac = |i: usize| m[1 + 2 * k + i].as_slice();
+        let words = len.div_ceil(64);
+        // Operand j (x, then the y's) masked by its triple part, packed.
+        let operands: Vec<&BitShare> = std::iter::once(x).chain(ys.iter().copied()).collect();
+        let mut mine = Vec::with_capacity((k + 1) * words);
+        for (j, o) in operands.iter().enumerate() {
+            let mask = packed(j);
+            mine.extend(o.bits.chunks(64).zip(mask).map(|(b, m)| pack_word(b) ^ m));
+            // The masks' padding bits are random: the opened padding is 0.
+            if !len.is_multiple_of(64) {
+                *mine.last_mut().expect("len > 0") &= !(u64::MAX << (len % 64));
+            }
         }
-        let opened = self.open_bits(&masked.iter().collect::<Vec<_>>())?;
-        let d = &opened[0];
-        let (leader, key) = (self.sess.is_leader() as u64, self.bin_key);
-        // x & y = c ^ (d & b) ^ (e & a) ^ (d & e), on bits and MACs in one
-        // pass (the public d & e: party 0's bit, every party's key share).
+        let opened = self.open_words(mine, &vec![len; k + 1])?;
+        for (j, o) in operands.iter().enumerate() {
+            let mask_mac = mac(j);
+            let part = &opened[j * words..(j + 1) * words];
+            self.record_opened(part, len, |i| o.macs[i] ^ mask_mac[i]);
+        }
+        let d = &opened[..words];
+        let (leader, key) = ((self.sess.is_leader() as u64).wrapping_neg(), self.bin_key);
+        let (a, a_mac) = (packed(0), mac(0));
+        // x & y = c ^ (d & b) ^ (e & a) ^ (d & e), on packed bits, then on
+        // the MACs bit by bit (the public d & e: party 0's bit, every
+        // party's key share).
         Ok((0..k)
             .map(|j| {
-                let (e, b, c) = (&opened[j + 1], &bs[j], &cs[j]);
-                let mut z = BitShare {
-                    bits: Vec::with_capacity(len),
-                    macs: Vec::with_capacity(len),
-                };
-                for i in 0..len {
-                    let (di, ei) = (d[i], e[i]);
-                    let (dm, em, dem) = (
-                        di.wrapping_neg(),
-                        ei.wrapping_neg(),
-                        (di & ei).wrapping_neg(),
-                    );
-                    z.bits
-                        .push(c.bits[i] ^ (di & b.bits[i]) ^ (ei & a.bits[i]) ^ (leader & di & ei));
-                    z.macs
-                        .push(c.macs[i] ^ (dm & b.macs[i]) ^ (em & a.macs[i]) ^ (dem & key));
+                let e = &opened[(j + 1) * words..(j + 2) * words];
+                let (b, c) = (packed(1 + j), packed(1 + k + j));
+                let (b_mac, c_mac) = (mac(1 + j), mac(1 + k + j));
+                let z: Vec<u64> = (0..words)
+                    .map(|w| c[w] ^ (d[w] & b[w]) ^ (e[w] & a[w]) ^ (leader & d[w] & e[w]))
+                    .collect();
+                let macs = (0..len)
+                    .map(|i| {
+                        let bit = |v: &[u64]| ((v[i / 64] >> (i % 64)) & 1).wrapping_neg();
+                        let (dm, em) = (bit(d), bit(e));
+                        c_mac[i] ^ (dm & b_mac[i]) ^ (em & a_mac[i]) ^ (dm & em & key)
+                    })
+                    .collect();
+                BitShare {
+                    bits: unpack(&z, len),
+                    macs,
                 }
-                z
             })
             .collect())
     }
@@ -376,12 +417,25 @@ mod tests {
                 s
             }
         };
-        let total = check_term(&bits, &m0, k0, coins(5)) ^ check_term(&bits, &m1, k1, coins(5));
-        assert_eq!(total, 0);
-        let mut flipped = bits.clone();
-        flipped[77] ^= 1;
-        let total =
-            check_term(&flipped, &m0, k0, coins(5)) ^ check_term(&flipped, &m1, k1, coins(5));
-        assert_ne!(total, 0);
+        // Blocks of 64 bits, the last one partial, as `record_opened` keeps them.
+        let blocks = |bits: &[u64], macs: &[u64]| -> Vec<(u64, u64)> {
+            bits.chunks(64)
+                .zip(macs.chunks(64))
+                .map(|(b, m)| fold_block(pack_word(b), m.iter().copied()))
+                .collect()
+        };
+        let term =
+            |bits: &[u64], macs: &[u64], key: u64| check_term(&blocks(bits, macs), key, coins(5));
+        assert_eq!(term(&bits, &m0, k0) ^ term(&bits, &m1, k1), 0);
+        // Any single flipped bit, in a full block or in the partial one.
+        for at in [0, 63, 64, 77, 149] {
+            let mut flipped = bits.clone();
+            flipped[at] ^= 1;
+            assert_ne!(
+                term(&flipped, &m0, k0) ^ term(&flipped, &m1, k1),
+                0,
+                "bit {at}"
+            );
+        }
     }
 }

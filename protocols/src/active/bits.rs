@@ -70,6 +70,19 @@ fn spread(len: usize, width: usize, at: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// A secret opened masked by the dealer's comparison material.
+pub(super) struct Masked {
+    /// The low word of `x + r`, public.
+    pub c: Vec<u64>,
+    /// `r`'s 64 low bits per element, element-major.
+    pub r_bits: BitShare,
+    /// The daBit that brings a result back: binary, then arithmetic.
+    pub b_bits: BitShare,
+    pub b_arith: AuthShare,
+    /// The products of `r`'s bits within each 4-bit chunk (if asked for).
+    pub monomials: Option<BitShare>,
+}
+
 impl Active<'_> {
     /// Inclusive prefix combination of (generate, propagate) bits, `len`
     /// rows of `width` positions (row-major): afterwards position `i` of
@@ -107,33 +120,40 @@ impl Active<'_> {
         Ok((g, p))
     }
 
-    /// Opens `c = x + r` for the dealer's comparison material: returns
-    /// the low word of `c` per element, `r`'s 64 bits per element (binary,
-    /// element-major) and the daBit `b` (binary, then arithmetic).
-    pub(super) fn open_masked(
-        &mut self,
-        x: &AuthShare,
-    ) -> Result<(Vec<u64>, BitShare, BitShare, AuthShare)> {
+    /// Opens `c = x + r` for the dealer's comparison material (with the
+    /// chunks' monomials if `chunks`): the low word of `c` per element,
+    /// and the parts of `r` ([`Masked`]).
+    pub(super) fn open_masked(&mut self, x: &AuthShare, chunks: bool) -> Result<Masked> {
         let len = x.len();
-        let m = self.take(AuthKind::Compare(vec![len]))?;
+        let m = self.take(if chunks {
+            AuthKind::CompareChunks(vec![len])
+        } else {
+            AuthKind::Compare(vec![len])
+        })?;
         // r, b; then r's MAC, r's bits (packed: one word per element), their
-        // MACs, b (128-bit), its MAC, b's binary MAC.
+        // MACs, b (128-bit), its MAC, b's binary MAC; the monomials (packed)
+        // and their MACs.
         let r = AuthShare::from_parts(&m[0], &m[2]);
-        let r_bits = BitShare::from_packed(&m[3], &m[4]);
-        let b_bits = BitShare::from_parts(&m[1], &m[7]);
-        let b_arith = AuthShare::from_parts(&m[5], &m[6]);
         let c = self.open(&[&x.reshape(&[len])?.add(&r)?])?[0]
             .iter()
             .map(|&v| v as u64)
             .collect();
-        Ok((c, r_bits, b_bits, b_arith))
+        Ok(Masked {
+            c,
+            r_bits: BitShare::from_packed(&m[3], &m[4]),
+            b_bits: BitShare::from_parts(&m[1], &m[7]),
+            b_arith: AuthShare::from_parts(&m[5], &m[6]),
+            monomials: chunks.then(|| BitShare::from_packed(&m[8], &m[9])),
+        })
     }
 
     /// The bits of `x` at positions `from..width` of every element, binary:
     /// `c xor r` with the borrows of `c - r` there.
     fn binary_bits(&mut self, x: &AuthShare, from: usize, width: usize) -> Result<BitShare> {
         let len = x.len();
-        let (c, r_all, _, _) = self.open_masked(x)?;
+        let Masked {
+            c, r_bits: r_all, ..
+        } = self.open_masked(x, false)?;
         let r_bits = r_all.select(&spread(len, 64, &(0..width).collect::<Vec<_>>()));
         let bit = |k: usize| (c[k / width] >> (k % width)) & 1;
         let not_c: Vec<u64> = (0..len * width).map(|k| 1 ^ bit(k)).collect();

@@ -3,75 +3,112 @@
 //! ([`super::binary`]).
 //!
 //! Open `c = x + r` for the dealer's random `r` of Z_2^128 (uniform, so
-//! the opening hides all of `x`), whose low 64 bits the parties also hold
-//! as authenticated bits. Then `msb(x) = c_63 xor r_63 xor B`, with `B` the
-//! borrow out of the low 63 bits of `c - r`: a tree of six levels over
-//! (less, equal) pairs, `(l_hi xor e_hi l_lo, e_hi e_lo)`, whose leaves
-//! are `(r_j and not c_j, r_j xor not c_j)` and, for bit 63, `(r_63, 1)`,
-//! which folds the XOR with `r_63` into the tree. The two ANDs of a node
-//! share the mask of `e_hi`. A daBit brings the bit back to an arithmetic
-//! value. Per element and peer: 128 bits for `c`, 189 opened bits, eight
-//! rounds (the semi-honest comparison: 253 bits, eight rounds).
+//! the opening hides all of `x`). Then `msb(x) = c_63 xor r_63 xor B`, with
+//! `B = [c mod 2^63 < r mod 2^63]` the borrow out of the low 63 bits of
+//! `c - r`.
+//!
+//! The 64 bits fall in 16 chunks of four. For a public chunk `u` of `c`
+//! and the secret chunk `p` of `r`, the pair `([u < p], [u = p])` is a
+//! boolean function of `p`'s four bits, so it is a sum (XOR) of products
+//! of those bits: the algebraic normal form of its truth table, whose
+//! coefficients are public (they depend on `u` alone). The dealer
+//! authenticates the 11 products of two to four bits of each chunk
+//! ([`AuthKind::CompareChunks`](crate::prep::auth::AuthKind)), so every
+//! chunk's pair is a local sum: no round, no opened bit. The top chunk's
+//! pair is `(r_63 xor [u' < p'], [u' = p'])` on its three low bits, which
+//! folds the XOR with `r_63` into the result (as the semi-honest tables do,
+//! [`crate::compare`]).
+//!
+//! A tree of four levels then combines the 16 pairs, `(l_hi xor e_hi
+//! l_lo, e_hi e_lo)`, the two ANDs of a node sharing the mask of `e_hi`,
+//! and a daBit brings the bit back to an arithmetic value. Six rounds (the
+//! opening, four levels, the conversion); per element and peer: 128 bits
+//! for `c`, 44 opened bits in the tree, one to convert (the tree over all
+//! 64 bits took eight rounds and 189 bits). Several thresholds share the
+//! opening and the products (`x - t + r = c - t`): each costs only its
+//! leaves, its tree and its conversion.
 
+use super::binary::BitShare;
+use super::bits::Masked;
 use super::{Active, AuthShare};
 use crate::error::Result;
+use crate::prep::auth::{CHUNK_MONOMIALS, MONOMIALS_PER_WORD};
+
+/// Chunks per 64-bit word.
+const CHUNKS: usize = 16;
+
+/// The algebraic normal form of a function of a chunk's four bits: bit `S`
+/// of the result is the coefficient of the product of the bits in `S`.
+fn normal_form(truth: impl Fn(u8) -> bool) -> u16 {
+    let mut a: u16 = (0..16u8).fold(0, |w, p| w | (truth(p) as u16) << p);
+    // The Moebius transform: a[S] ^= a[S without i], for each bit i.
+    for i in 0..4 {
+        for s in (0..16u16).filter(|s| s & (1 << i) != 0) {
+            a ^= ((a >> (s ^ (1 << i))) & 1) << s;
+        }
+    }
+    a
+}
+
+/// The normal forms of a chunk's (less, equal) pair for each public chunk
+/// value `u`: the top chunk's on its low three bits, its less with `p_3`.
+struct ChunkForms {
+    less: [u16; 16],
+    equal: [u16; 16],
+    top_less: [u16; 16],
+    top_equal: [u16; 16],
+}
+
+impl ChunkForms {
+    fn new() -> Self {
+        let each = |f: &dyn Fn(u8, u8) -> bool| -> [u16; 16] {
+            std::array::from_fn(|u| normal_form(|p| f(u as u8, p)))
+        };
+        Self {
+            less: each(&|u, p| u < p),
+            equal: each(&|u, p| u == p),
+            top_less: each(&|u, p| (p >> 3 == 1) ^ (u & 7 < p & 7)),
+            top_equal: each(&|u, p| u & 7 == p & 7),
+        }
+    }
+}
 
 impl Active<'_> {
     /// 1 where the secret (as a signed 64-bit value) is negative, else 0,
-    /// authenticated. Eight rounds.
+    /// authenticated. Six rounds.
     pub fn msb(&mut self, x: &AuthShare) -> Result<AuthShare> {
-        let (c, r_bits, b_bits, b_arith) = self.open_masked(x)?;
-        let bit = self.top_bits(&c, &r_bits)?;
-        self.bits_to_arith(&bit, &b_bits, &b_arith)?
+        let masked = self.open_masked(x, true)?;
+        let bit = self.top_bits(&masked.c, 1, &masked)?;
+        self.bits_to_arith(&bit, &masked.b_bits, &masked.b_arith)?
             .reshape(x.shape())
     }
 
     /// `[x < t]` for each element of flat `x` and each public threshold
     /// `t` (as signed 64-bit values), authenticated, `[len, k]`: one
-    /// opening of `x + r` serves every threshold (`x - t + r = c - t`), so
-    /// each further threshold costs only its tree and conversion, not the
-    /// 128 bits of an opening. Eight rounds.
+    /// opening of `x + r` and one set of chunk products serve every
+    /// threshold (`x - t + r = c - t`). Six rounds.
     pub fn less_than_each(&mut self, x: &AuthShare, thresholds: &[u64]) -> Result<AuthShare> {
         let (len, k) = (x.len(), thresholds.len());
-        let (c, r_bits, _, _) = self.open_masked(x)?;
-        let shifted: Vec<u64> = c
+        let masked = self.open_masked(x, true)?;
+        let shifted: Vec<u64> = masked
+            .c
             .iter()
             .flat_map(|&v| thresholds.iter().map(move |&t| v.wrapping_sub(t)))
             .collect();
-        let at: Vec<usize> = (0..len)
-            .flat_map(|e| (0..k).flat_map(move |_| 64 * e..64 * (e + 1)))
-            .collect();
-        let bits = self.top_bits(&shifted, &r_bits.select(&at))?;
+        let bits = self.top_bits(&shifted, k, &masked)?;
         self.bits_as_values(&bits, len, k)
     }
 
-    /// The top bits of `c_j - r_j` for public words `c` and the bits of the
-    /// secret `r` (64 per word, word-major): six rounds of the tree.
-    fn top_bits(
-        &mut self,
-        c: &[u64],
-        r_bits: &super::binary::BitShare,
-    ) -> Result<super::binary::BitShare> {
-        // Leaves, element-major, 64 per element: less = r_j and not c_j,
-        // equal = r_j xor not c_j below the top; (r_63, 1) at the top.
-        let (mut not_c, mut low) = (Vec::new(), Vec::new());
-        for &cv in c {
-            for j in 0..64 {
-                let top = j == 63;
-                not_c.push(if top { 1 } else { !(cv >> j) & 1 });
-                low.push(!top as u64);
-            }
-        }
-        let mut less = r_bits.and_public(&not_c);
-        let mut eq = self.xor_public(&r_bits.and_public(&low), &not_c)?;
-        let mut width = 64;
+    /// The top bits of `u_j - r` for public words `u` (`per` of them for
+    /// each element of `r`, element-major): local chunk pairs, then four
+    /// rounds of the tree.
+    fn top_bits(&mut self, u: &[u64], per: usize, masked: &Masked) -> Result<BitShare> {
+        let (mut less, mut eq) = self.chunk_pairs(u, per, masked);
+        let mut width = CHUNKS;
         while width > 1 {
-            // Pairs of neighbours within an element: the odd one is higher.
-            let pairs = less.len() / 2;
-            let odd: Vec<usize> = (0..pairs).map(|i| 2 * i + 1).collect();
-            let even: Vec<usize> = (0..pairs).map(|i| 2 * i).collect();
-            let (less_hi, less_lo) = (less.select(&odd), less.select(&even));
-            let (eq_hi, eq_lo) = (eq.select(&odd), eq.select(&even));
+            // Neighbours within a comparison: the odd one is higher.
+            let (less_lo, less_hi) = less.split_pairs();
+            let (eq_lo, eq_hi) = eq.split_pairs();
             if width > 2 {
                 let mut both = self.and_fanout(&eq_hi, &[&less_lo, &eq_lo])?;
                 eq = both.remove(1);
@@ -81,8 +118,70 @@ impl Active<'_> {
             }
             width /= 2;
         }
-        let c63: Vec<u64> = c.iter().map(|v| v >> 63).collect();
-        self.xor_public(&less, &c63)
+        let u63: Vec<u64> = u.iter().map(|v| v >> 63).collect();
+        self.xor_public(&less, &u63)
+    }
+
+    /// Every comparison's 16 (less, equal) pairs, chunk-major within it:
+    /// sums of the constant 1, `r`'s bits and the dealt products, as the
+    /// public chunk of `u` selects (local).
+    fn chunk_pairs(&self, u: &[u64], per: usize, masked: &Masked) -> (BitShare, BitShare) {
+        let forms = ChunkForms::new();
+        let r = &masked.r_bits;
+        let products = masked
+            .monomials
+            .as_ref()
+            .expect("comparison material with the chunks' products");
+        let mut product_at = [0usize; 16];
+        for (i, &m) in CHUNK_MONOMIALS.iter().enumerate() {
+            product_at[m as usize] = i;
+        }
+        let one = (self.sess.is_leader() as u64, self.bin_key);
+        let n = u.len() * CHUNKS;
+        let mut less = BitShare {
+            bits: Vec::with_capacity(n),
+            macs: Vec::with_capacity(n),
+        };
+        let mut eq = less.clone();
+        for (j, &word) in u.iter().enumerate() {
+            let e = j / per;
+            for q in 0..CHUNKS {
+                // The share of the product of the bits in `s` (`s` public).
+                let term = |s: usize| -> (u64, u64) {
+                    match s {
+                        0 => one,
+                        1 | 2 | 4 | 8 => {
+                            let i = 64 * e + 4 * q + s.trailing_zeros() as usize;
+                            (r.bits[i], r.macs[i])
+                        }
+                        _ => {
+                            let i =
+                                MONOMIALS_PER_WORD * e + CHUNK_MONOMIALS.len() * q + product_at[s];
+                            (products.bits[i], products.macs[i])
+                        }
+                    }
+                };
+                let sum = |form: u16| {
+                    (0..16)
+                        .filter(|s| form >> s & 1 == 1)
+                        .map(term)
+                        .fold((0, 0), |(b, m), (tb, tm)| (b ^ tb, m ^ tm))
+                };
+                let nibble = (word >> (4 * q)) as usize & 15;
+                let (l, e) = if q == CHUNKS - 1 {
+                    (forms.top_less[nibble], forms.top_equal[nibble])
+                } else {
+                    (forms.less[nibble], forms.equal[nibble])
+                };
+                let (lb, lm) = sum(l);
+                let (eb, em) = sum(e);
+                less.bits.push(lb);
+                less.macs.push(lm);
+                eq.bits.push(eb);
+                eq.macs.push(em);
+            }
+        }
+        (less, eq)
     }
 
     /// 1 where the secret is positive, else 0 (`msb(-x)`), authenticated.
@@ -90,9 +189,41 @@ impl Active<'_> {
         self.msb(&x.neg())
     }
 
-    /// `max(x, 0)` and the 0/1 mask `[x > 0]`: ten rounds.
+    /// `max(x, 0)` and the 0/1 mask `[x > 0]`: seven rounds.
     pub fn relu_with_mask(&mut self, x: &AuthShare) -> Result<(AuthShare, AuthShare)> {
         let mask = self.greater_than_zero(x)?;
         Ok((self.mul(x, &mask)?, mask))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Evaluates a normal form at `p` directly from its definition.
+    fn eval(form: u16, p: u8) -> bool {
+        (0..16u8)
+            .filter(|&s| form >> s & 1 == 1 && p & s == s)
+            .count()
+            % 2
+            == 1
+    }
+
+    #[test]
+    fn the_normal_forms_agree_with_their_truth_tables() {
+        let forms = ChunkForms::new();
+        for u in 0..16u8 {
+            for p in 0..16u8 {
+                let i = u as usize;
+                assert_eq!(eval(forms.less[i], p), u < p, "less {u} {p}");
+                assert_eq!(eval(forms.equal[i], p), u == p, "equal {u} {p}");
+                assert_eq!(
+                    eval(forms.top_less[i], p),
+                    (p >> 3 == 1) ^ (u & 7 < p & 7),
+                    "top less {u} {p}"
+                );
+                assert_eq!(eval(forms.top_equal[i], p), u & 7 == p & 7);
+            }
+        }
     }
 }

@@ -37,7 +37,7 @@ use crate::error::{ProtocolError, Result};
 use crate::prep::auth::AuthKind;
 use crate::prep::Material;
 use crate::session::{PartyId, Session};
-pub(crate) use binary::unpack;
+pub(crate) use binary::{pack, unpack};
 use sha2::{Digest, Sha256};
 pub(crate) use share::{matmul128, transpose128};
 use tessera_tensor::RingTensor;
@@ -78,9 +78,10 @@ pub struct Active<'s> {
     bin_key: u64,
     /// Opened values and this party's MAC shares of them, not yet checked.
     opened: Vec<(u128, u128)>,
-    /// Opened bits and this party's MAC shares of them, not yet checked.
-    opened_bits: Vec<u64>,
-    opened_bit_macs: Vec<u64>,
+    /// Opened bits not yet checked, as the check's blocks (64 bits and
+    /// this party's MAC shares folded to two words), and how many bits.
+    opened_bit_blocks: Vec<(u64, u64)>,
+    opened_bit_count: usize,
     /// The id of the next persistent mask ([`AuthData`]).
     next_mask: u64,
     /// Every broadcast value this party sent or received, in order.
@@ -129,8 +130,8 @@ impl<'s> Active<'s> {
             key: keys.arith,
             bin_key: keys.binary,
             opened: Vec::new(),
-            opened_bits: Vec::new(),
-            opened_bit_macs: Vec::new(),
+            opened_bit_blocks: Vec::new(),
+            opened_bit_count: 0,
             // Apart from the semi-honest masks' ids.
             next_mask: 1 << 63,
             broadcasts: Sha256::new(),
@@ -419,7 +420,7 @@ impl<'s> Active<'s> {
     /// since the last check). An error means some party deviated; the
     /// caller must release nothing.
     pub fn check(&mut self) -> Result<()> {
-        if self.opened.is_empty() && self.opened_bits.is_empty() && !self.broadcast_unchecked {
+        if self.opened.is_empty() && self.opened_bit_count == 0 && !self.broadcast_unchecked {
             // Everything was verified by the last check: nothing to do.
             return Ok(());
         }
@@ -458,12 +459,7 @@ impl<'s> Active<'s> {
         }
         let z = m.wrapping_sub(self.key.wrapping_mul(y));
         // The opened bits' term (see `binary`), from the same coins.
-        let sigma = binary::check_term(
-            &self.opened_bits,
-            &self.opened_bit_macs,
-            self.bin_key,
-            || chi.next_u64(),
-        );
+        let sigma = binary::check_term(&self.opened_bit_blocks, self.bin_key, || chi.next_u64());
         let digest = bytes_to_words(&self.broadcasts.clone().finalize());
         let nonce = self.sess.local_prg().next_seed();
         let mut reveal = u128_words(&[z]);
@@ -495,7 +491,7 @@ impl<'s> Active<'s> {
                 format!(
                     "{} opened values and {} opened bits do not all carry valid MACs",
                     self.opened.len(),
-                    self.opened_bits.len()
+                    self.opened_bit_count
                 ),
             ));
         }
@@ -510,13 +506,13 @@ impl<'s> Active<'s> {
             ));
         }
         self.stats.checks += 1;
-        self.stats.checked_elements += (self.opened.len() + self.opened_bits.len()) as u64;
+        self.stats.checked_elements += (self.opened.len() + self.opened_bit_count) as u64;
         self.stats.rounds += 5;
         // 4 + 4 + 4 + 11 + 1 words to each peer.
         self.stats.bytes_sent += 24 * 8 * (n as u64 - 1);
         self.opened.clear();
-        self.opened_bits.clear();
-        self.opened_bit_macs.clear();
+        self.opened_bit_blocks.clear();
+        self.opened_bit_count = 0;
         self.broadcast_unchecked = false;
         Ok(())
     }

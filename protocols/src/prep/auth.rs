@@ -100,6 +100,23 @@ pub(crate) fn joint_keys(seeds: &[Seed]) -> MacKeys {
     })
 }
 
+/// The subsets of a 4-bit chunk with at least two members, as masks: the
+/// products of `r`'s bits that [`AuthKind::CompareChunks`] authenticates.
+pub(crate) const CHUNK_MONOMIALS: [u8; 11] = [3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15];
+
+/// Monomials of a 64-bit word's 16 chunks.
+pub(crate) const MONOMIALS_PER_WORD: usize = 16 * CHUNK_MONOMIALS.len();
+
+/// The 0/1 monomials of each 4-bit chunk of `r`, chunk-major, lowest first.
+fn chunk_monomials(r: u64) -> impl Iterator<Item = u64> {
+    (0..16).flat_map(move |q| {
+        let nibble = (r >> (4 * q)) as u8 & 15;
+        CHUNK_MONOMIALS
+            .iter()
+            .map(move |&m| (nibble & m == m) as u64)
+    })
+}
+
 /// Which authenticated item, with its shapes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthKind {
@@ -122,6 +139,11 @@ pub enum AuthKind {
     /// authenticated binary bits `[.., 64]`, and a random bit `b` both
     /// binary and arithmetic (a daBit) to bring the result back.
     Compare(Vec<usize>),
+    /// A [`AuthKind::Compare`] item whose `r` also comes with the products
+    /// of its bits within each 4-bit chunk ([`CHUNK_MONOMIALS`] per chunk,
+    /// 176 per element), authenticated: each chunk's comparison with a
+    /// public word is then a local sum of them.
+    CompareChunks(Vec<usize>),
     /// Rows `rows` of persistent authenticated mask `mask` (`cols` wide),
     /// with their MACs: training data is opened once as `X - A`.
     MaskRows {
@@ -205,15 +227,21 @@ impl AuthKind {
                     [vec![words; f], vec![b(s); 1 + 2 * f]].concat(),
                 )
             }
-            AuthKind::Compare(s) => {
+            AuthKind::Compare(s) | AuthKind::CompareChunks(s) => {
                 let mut bits = s.clone();
                 bits.push(64);
                 // r, b; then r's MAC, r's low word as XOR-shared bits and
                 // their MACs, b as a 128-bit value and its MAC, b's binary MAC.
-                (
-                    vec![w(s), b(s)],
-                    vec![w(s), b(s), b(&bits), w(s), w(s), b(s)],
-                )
+                let mut determined = vec![w(s), b(s), b(&bits), w(s), w(s), b(s)];
+                if let AuthKind::CompareChunks(_) = self {
+                    // The chunks' monomials, packed, then their MACs.
+                    let n = s.iter().fold(1usize, |a, &d| a.saturating_mul(d));
+                    let mut monomials = s.clone();
+                    monomials.push(MONOMIALS_PER_WORD);
+                    determined.push(b(&[n.saturating_mul(MONOMIALS_PER_WORD).div_ceil(64)]));
+                    determined.push(b(&monomials));
+                }
+                (vec![w(s), b(s)], determined)
             }
         }
     }
@@ -304,7 +332,7 @@ impl AuthKind {
                 }
                 out
             }
-            AuthKind::Compare(_) => {
+            AuthKind::Compare(_) | AuthKind::CompareChunks(_) => {
                 let r = from_wide(&random[0]);
                 let shape = shape_of(&random[0]);
                 let mut bits_shape = shape.clone();
@@ -317,14 +345,26 @@ impl AuthKind {
                     .iter()
                     .map(|&v| (v & 1) as u128)
                     .collect();
-                vec![
+                let mut out = vec![
                     pack(&random[0], &mac(&r))?,
                     low,
                     bit_mac(&bits),
                     pack(&random[0], &b)?,
                     pack(&random[0], &mac(&b))?,
                     bit_mac(&random[1]),
-                ]
+                ];
+                if let AuthKind::CompareChunks(_) = self {
+                    let monomials: Vec<u64> =
+                        r.iter().flat_map(|&v| chunk_monomials(v as u64)).collect();
+                    let mut s = shape.clone();
+                    s.push(MONOMIALS_PER_WORD);
+                    out.push(RingTensor::from_vec(
+                        &[monomials.len().div_ceil(64)],
+                        crate::active::pack(&monomials),
+                    )?);
+                    out.push(bit_mac(&RingTensor::from_vec(&s, monomials)?));
+                }
+                out
             }
             AuthKind::DaBits(s) => {
                 let n: usize = s.iter().product();

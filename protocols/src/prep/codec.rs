@@ -61,7 +61,8 @@ impl Material {
                 AuthKind::Triple(s)
                 | AuthKind::Random(s)
                 | AuthKind::DaBits(s)
-                | AuthKind::Compare(s),
+                | AuthKind::Compare(s)
+                | AuthKind::CompareChunks(s),
             ) => (s.clone(), 0),
             Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
             Material::Auth(AuthKind::RowTriple { .. } | AuthKind::MaskRows { .. }) => {
@@ -129,6 +130,7 @@ impl Material {
                 Material::Auth(AuthKind::AndTriples(dims, *f as u32))
             }
             (18, _) => Material::Auth(AuthKind::Compare(dims)),
+            (22, _) => Material::Auth(AuthKind::CompareChunks(dims)),
             (21, &[len]) => Material::EdaSelect(len),
             _ => return Err(format!("unknown request tag {tag}")),
         };
@@ -237,6 +239,7 @@ mod tests {
             },
             Material::Auth(AuthKind::AndTriples(vec![9], 2)),
             Material::Auth(AuthKind::Compare(vec![4, 2])),
+            Material::Auth(AuthKind::CompareChunks(vec![3, 5])),
             Material::Auth(AuthKind::DaBits(vec![130])),
             Material::Auth(AuthKind::MaskRows {
                 mask: 1 << 63,

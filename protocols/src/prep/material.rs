@@ -100,6 +100,7 @@ impl Material {
                 AuthKind::DaBits(_) => 16,
                 AuthKind::AndTriples(..) => 17,
                 AuthKind::Compare(_) => 18,
+                AuthKind::CompareChunks(_) => 22,
                 AuthKind::RowTriple { .. } => 19,
                 AuthKind::MaskRows { .. } => 20,
             },
