@@ -15,6 +15,7 @@
 use super::{Active, AuthShare, BitShare};
 use crate::error::{ProtocolError, Result};
 use crate::prep::auth::AuthKind;
+use tessera_tensor::RingTensor;
 
 /// One level of a scan: the positions it combines, each with its partner.
 struct Level {
@@ -74,13 +75,23 @@ fn spread(len: usize, width: usize, at: &[usize]) -> Vec<usize> {
 pub(super) struct Masked {
     /// The low word of `x + r`, public.
     pub c: Vec<u64>,
-    /// `r`'s 64 low bits per element, element-major.
-    pub r_bits: BitShare,
+    /// `r`'s low word per element (XOR-shared bits, packed), and the
+    /// MACs of its 64 bits (`[len, 64]`).
+    pub r_low: RingTensor,
+    pub r_bit_macs: RingTensor,
     /// The daBit that brings a result back: binary, then arithmetic.
     pub b_bits: BitShare,
     pub b_arith: AuthShare,
-    /// The products of `r`'s bits within each 4-bit chunk (if asked for).
-    pub monomials: Option<BitShare>,
+    /// The products of `r`'s bits within each 4-bit chunk (if asked for):
+    /// packed bits and their MACs.
+    pub monomials: Option<(RingTensor, RingTensor)>,
+}
+
+impl Masked {
+    /// `r`'s 64 low bits per element, element-major.
+    pub fn r_bits(&self) -> BitShare {
+        BitShare::from_packed(&self.r_low, &self.r_bit_macs)
+    }
 }
 
 impl Active<'_> {
@@ -140,10 +151,11 @@ impl Active<'_> {
             .collect();
         Ok(Masked {
             c,
-            r_bits: BitShare::from_packed(&m[3], &m[4]),
+            r_low: m[3].clone(),
+            r_bit_macs: m[4].clone(),
             b_bits: BitShare::from_parts(&m[1], &m[7]),
             b_arith: AuthShare::from_parts(&m[5], &m[6]),
-            monomials: chunks.then(|| BitShare::from_packed(&m[8], &m[9])),
+            monomials: chunks.then(|| (m[8].clone(), m[9].clone())),
         })
     }
 
@@ -151,9 +163,8 @@ impl Active<'_> {
     /// `c xor r` with the borrows of `c - r` there.
     fn binary_bits(&mut self, x: &AuthShare, from: usize, width: usize) -> Result<BitShare> {
         let len = x.len();
-        let Masked {
-            c, r_bits: r_all, ..
-        } = self.open_masked(x, false)?;
+        let masked = self.open_masked(x, false)?;
+        let (c, r_all) = (&masked.c, masked.r_bits());
         let r_bits = r_all.select(&spread(len, 64, &(0..width).collect::<Vec<_>>()));
         let bit = |k: usize| (c[k / width] >> (k % width)) & 1;
         let not_c: Vec<u64> = (0..len * width).map(|k| 1 ^ bit(k)).collect();

@@ -124,64 +124,64 @@ impl Active<'_> {
 
     /// Every comparison's 16 (less, equal) pairs, chunk-major within it:
     /// sums of the constant 1, `r`'s bits and the dealt products, as the
-    /// public chunk of `u` selects (local).
+    /// public chunk of `u` selects (local). A chunk's 16 terms are read
+    /// once and serve every threshold.
     fn chunk_pairs(&self, u: &[u64], per: usize, masked: &Masked) -> (BitShare, BitShare) {
         let forms = ChunkForms::new();
-        let r = &masked.r_bits;
-        let products = masked
+        // The terms of each form, per public chunk value: regular, then top.
+        let terms_of = |forms: &[u16; 16]| -> Vec<Vec<usize>> {
+            forms
+                .iter()
+                .map(|&f| (0..16).filter(|s| f >> s & 1 == 1).collect())
+                .collect()
+        };
+        let (less_terms, eq_terms) = (terms_of(&forms.less), terms_of(&forms.equal));
+        let (top_less_terms, top_eq_terms) =
+            (terms_of(&forms.top_less), terms_of(&forms.top_equal));
+        let (r_words, r_macs) = (masked.r_low.as_slice(), masked.r_bit_macs.as_slice());
+        let (p_words, p_macs) = masked
             .monomials
             .as_ref()
+            .map(|(w, m)| (w.as_slice(), m.as_slice()))
             .expect("comparison material with the chunks' products");
-        let mut product_at = [0usize; 16];
-        for (i, &m) in CHUNK_MONOMIALS.iter().enumerate() {
-            product_at[m as usize] = i;
-        }
         let one = (self.sess.is_leader() as u64, self.bin_key);
         let n = u.len() * CHUNKS;
-        let mut less = BitShare {
-            bits: Vec::with_capacity(n),
-            macs: Vec::with_capacity(n),
-        };
-        let mut eq = less.clone();
-        for (j, &word) in u.iter().enumerate() {
-            let e = j / per;
+        let (mut less, mut eq) = (vec![(0u64, 0u64); n], vec![(0u64, 0u64); n]);
+        let mut terms = [(0u64, 0u64); 16];
+        terms[0] = one;
+        for e in 0..u.len() / per {
             for q in 0..CHUNKS {
-                // The share of the product of the bits in `s` (`s` public).
-                let term = |s: usize| -> (u64, u64) {
-                    match s {
-                        0 => one,
-                        1 | 2 | 4 | 8 => {
-                            let i = 64 * e + 4 * q + s.trailing_zeros() as usize;
-                            (r.bits[i], r.macs[i])
-                        }
-                        _ => {
-                            let i =
-                                MONOMIALS_PER_WORD * e + CHUNK_MONOMIALS.len() * q + product_at[s];
-                            (products.bits[i], products.macs[i])
-                        }
-                    }
+                for j in 0..4 {
+                    let i = 64 * e + 4 * q + j;
+                    terms[1 << j] = ((r_words[e] >> (4 * q + j)) & 1, r_macs[i]);
+                }
+                for (t, &s) in CHUNK_MONOMIALS.iter().enumerate() {
+                    let i = MONOMIALS_PER_WORD * e + CHUNK_MONOMIALS.len() * q + t;
+                    terms[s as usize] = ((p_words[i / 64] >> (i % 64)) & 1, p_macs[i]);
+                }
+                let sum = |list: &[usize]| {
+                    list.iter().fold((0, 0), |(b, m), &s| {
+                        let (tb, tm) = terms[s];
+                        (b ^ tb, m ^ tm)
+                    })
                 };
-                let sum = |form: u16| {
-                    (0..16)
-                        .filter(|s| form >> s & 1 == 1)
-                        .map(term)
-                        .fold((0, 0), |(b, m), (tb, tm)| (b ^ tb, m ^ tm))
-                };
-                let nibble = (word >> (4 * q)) as usize & 15;
-                let (l, e) = if q == CHUNKS - 1 {
-                    (forms.top_less[nibble], forms.top_equal[nibble])
+                let (l, eqs) = if q == CHUNKS - 1 {
+                    (&top_less_terms, &top_eq_terms)
                 } else {
-                    (forms.less[nibble], forms.equal[nibble])
+                    (&less_terms, &eq_terms)
                 };
-                let (lb, lm) = sum(l);
-                let (eb, em) = sum(e);
-                less.bits.push(lb);
-                less.macs.push(lm);
-                eq.bits.push(eb);
-                eq.macs.push(em);
+                for j in e * per..(e + 1) * per {
+                    let nibble = (u[j] >> (4 * q)) as usize & 15;
+                    less[j * CHUNKS + q] = sum(&l[nibble]);
+                    eq[j * CHUNKS + q] = sum(&eqs[nibble]);
+                }
             }
         }
-        (less, eq)
+        let split = |v: Vec<(u64, u64)>| {
+            let (bits, macs) = v.into_iter().unzip();
+            BitShare { bits, macs }
+        };
+        (split(less), split(eq))
     }
 
     /// 1 where the secret is positive, else 0 (`msb(-x)`), authenticated.
