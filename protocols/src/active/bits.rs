@@ -136,7 +136,7 @@ impl Active<'_> {
     /// and the parts of `r` ([`Masked`]).
     pub(super) fn open_masked(&mut self, x: &AuthShare, chunks: bool) -> Result<Masked> {
         let len = x.len();
-        let m = self.take(if chunks {
+        let mut m = self.take(if chunks {
             AuthKind::CompareChunks(vec![len])
         } else {
             AuthKind::Compare(vec![len])
@@ -149,13 +149,23 @@ impl Active<'_> {
             .iter()
             .map(|&v| v as u64)
             .collect();
+        let b_bits = BitShare::from_parts(&m[1], &m[7]);
+        let b_arith = AuthShare::from_parts(&m[5], &m[6]);
+        let monomials = if chunks {
+            let macs = m.pop().expect("the products' MACs");
+            Some((m.pop().expect("the products"), macs))
+        } else {
+            None
+        };
+        let mut rest = m.drain(3..5);
+        let (r_low, r_bit_macs) = (rest.next(), rest.next());
         Ok(Masked {
             c,
-            r_low: m[3].clone(),
-            r_bit_macs: m[4].clone(),
-            b_bits: BitShare::from_parts(&m[1], &m[7]),
-            b_arith: AuthShare::from_parts(&m[5], &m[6]),
-            monomials: chunks.then(|| (m[8].clone(), m[9].clone())),
+            r_low: r_low.expect("r's bits"),
+            r_bit_macs: r_bit_macs.expect("their MACs"),
+            b_bits,
+            b_arith,
+            monomials,
         })
     }
 

@@ -37,7 +37,7 @@ use crate::error::{ProtocolError, Result};
 use crate::prep::auth::AuthKind;
 use crate::prep::Material;
 use crate::session::{PartyId, Session};
-pub(crate) use binary::{pack, unpack};
+pub(crate) use binary::unpack;
 use sha2::{Digest, Sha256};
 pub(crate) use share::{matmul128, transpose128};
 use tessera_tensor::RingTensor;

@@ -107,14 +107,46 @@ pub(crate) const CHUNK_MONOMIALS: [u8; 11] = [3, 5, 6, 7, 9, 10, 11, 12, 13, 14,
 /// Monomials of a 64-bit word's 16 chunks.
 pub(crate) const MONOMIALS_PER_WORD: usize = 16 * CHUNK_MONOMIALS.len();
 
-/// The 0/1 monomials of each 4-bit chunk of `r`, chunk-major, lowest first.
-fn chunk_monomials(r: u64) -> impl Iterator<Item = u64> {
-    (0..16).flat_map(move |q| {
+/// The monomials of each 4-bit chunk of `r`, chunk-major, lowest first,
+/// as 176 bits packed in three words.
+fn chunk_monomials(r: u64) -> [u64; 3] {
+    let mut out = [0u64; 3];
+    for q in 0..16 {
         let nibble = (r >> (4 * q)) as u8 & 15;
-        CHUNK_MONOMIALS
-            .iter()
-            .map(move |&m| (nibble & m == m) as u64)
-    })
+        for (t, &m) in CHUNK_MONOMIALS.iter().enumerate() {
+            let i = CHUNK_MONOMIALS.len() * q + t;
+            out[i / 64] |= ((nibble & m == m) as u64) << (i % 64);
+        }
+    }
+    out
+}
+
+/// The binary MACs of records of `width` bits, each packed in whole words
+/// (`width.div_ceil(64)` per record): the key where a bit is 1.
+fn bit_macs_of(records: &[u64], width: usize, key: u64) -> Vec<u64> {
+    let per = width.div_ceil(64);
+    records
+        .chunks_exact(per)
+        .flat_map(|rec| {
+            (0..width).map(move |i| ((rec[i / 64] >> (i % 64)) & 1).wrapping_neg() & key)
+        })
+        .collect()
+}
+
+/// Records of `width` bits, each packed in `words(width)` whole words, as
+/// one bit string packed 64 to a word.
+fn repack(words: &[u64], width: usize) -> Vec<u64> {
+    let per = width.div_ceil(64);
+    let records = words.len() / per;
+    let mut out = vec![0u64; (records * width).div_ceil(64)];
+    for (k, record) in words.chunks_exact(per).enumerate() {
+        for i in 0..width {
+            let bit = (record[i / 64] >> (i % 64)) & 1;
+            let at = k * width + i;
+            out[at / 64] |= bit << (at % 64);
+        }
+    }
+    out
 }
 
 /// Which authenticated item, with its shapes.
@@ -338,8 +370,10 @@ impl AuthKind {
                 let mut bits_shape = shape.clone();
                 bits_shape.push(64);
                 // r's low word: its 64 bits, XOR-shared.
-                let low = RingTensor::from_vec(&shape, r.iter().map(|&v| v as u64).collect())?;
-                let bits = RingTensor::from_vec(&bits_shape, unpack(low.as_slice(), r.len() * 64))?;
+                let low: Vec<u64> = r.iter().map(|&v| v as u64).collect();
+                let bit_macs =
+                    RingTensor::from_vec(&bits_shape, bit_macs_of(&low, 64, keys.binary))?;
+                let low = RingTensor::from_vec(&shape, low)?;
                 let b: Vec<u128> = random[1]
                     .as_slice()
                     .iter()
@@ -348,21 +382,26 @@ impl AuthKind {
                 let mut out = vec![
                     pack(&random[0], &mac(&r))?,
                     low,
-                    bit_mac(&bits),
+                    bit_macs,
                     pack(&random[0], &b)?,
                     pack(&random[0], &mac(&b))?,
                     bit_mac(&random[1]),
                 ];
                 if let AuthKind::CompareChunks(_) = self {
-                    let monomials: Vec<u64> =
-                        r.iter().flat_map(|&v| chunk_monomials(v as u64)).collect();
+                    // 176 monomial bits per element: two words and 48 bits.
+                    let words: Vec<[u64; 3]> =
+                        r.iter().map(|&v| chunk_monomials(v as u64)).collect();
+                    let flat: Vec<u64> = words.iter().flatten().copied().collect();
                     let mut s = shape.clone();
                     s.push(MONOMIALS_PER_WORD);
                     out.push(RingTensor::from_vec(
-                        &[monomials.len().div_ceil(64)],
-                        crate::active::pack(&monomials),
+                        &[(r.len() * MONOMIALS_PER_WORD).div_ceil(64)],
+                        repack(&flat, MONOMIALS_PER_WORD),
                     )?);
-                    out.push(bit_mac(&RingTensor::from_vec(&s, monomials)?));
+                    out.push(RingTensor::from_vec(
+                        &s,
+                        bit_macs_of(&flat, MONOMIALS_PER_WORD, keys.binary),
+                    )?);
                 }
                 out
             }

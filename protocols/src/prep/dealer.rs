@@ -428,9 +428,9 @@ impl Dealer {
             prgs[1..].iter_mut().map(|p| draw(p, &determined)).collect();
         determined
             .iter()
+            .zip(determined_secrets)
             .enumerate()
-            .map(|(c, (_, sharing))| {
-                let mut share = determined_secrets[c].clone();
+            .map(|(c, ((_, sharing), mut share))| {
                 for o in &others {
                     match sharing {
                         Sharing::Arithmetic => share.sub_assign(&o[c])?,
