@@ -4,10 +4,12 @@
 //! errors on dense grids).
 //!
 //! The key step is exact range reduction:
-//! * positive `x` is written `x = x~ * 2^e` with `x~` in `[1, 2)` by finding
-//!   its leading one ([`normalize`]); then `1/x`, `1/sqrt(x)` and `ln x` are a
-//!   polynomial in `x~` times (or plus) a public function of `e`, selected by
-//!   the one-hot leading-one bits (a local dot product);
+//! * positive `x` is written `x = x~ * 2^e` with `x~` in `[1, 2)` by
+//!   comparing it with every power of two of its range in one batch
+//!   sharing one opening ([`normalize`]); then `1/x`, `1/sqrt(x)` and `ln x`
+//!   are a polynomial in `x~` times (or plus) a public function of `e`, a
+//!   local dot product of the comparison bits (they are monotone, so the
+//!   octave's indicator is a difference of neighbours);
 //! * `exp(x)` on each piece `[2k, 2k + 2)` is `(e^(k + 1/2) e^u)^2` with
 //!   `|u| <= 1/2`: the piece comes from one batch of comparisons, `e^u` from
 //!   one quartic for every piece.
@@ -34,7 +36,8 @@
 //!
 //! Rounds and bits per element for a whole tensor (semi-honest, 2 parties,
 //! asserted in `tests/approx.rs`): sigmoid and tanh 10 and 1329, exp 12
-//! and 1421, reciprocal 25 and 3714, log 24 and 3650.
+//! and 1421, reciprocal 15 and 2985, inverse sqrt 15 and 2793, log 14 and
+//! 2921.
 
 use crate::engine::{Engine, Secret};
 use crate::error::Result;
@@ -155,93 +158,95 @@ pub fn clip<E: Engine>(e: &mut E, x: &E::Secret, lo: f64, hi: f64) -> Result<E::
     e.add_public_scalar(&ra.sub(&rb)?, elo)?.reshape(&shape)
 }
 
-/// Leading-one decomposition of positive `x`: returns `x~` in `[1, 2)` (fixed
-/// point) and the one-hot bits `h` (`[len, 63]` integers, `h_i = 1` where bit
-/// `i` is the leading one of `x`'s encoding). For `x <= 0`, or beyond
-/// `2^(40 - f)`, `x~` is 0.
+/// The octave thresholds `2^0 .. 2^(NORM_TOP + 1)` of an encoding.
+fn octave_thresholds() -> Vec<u64> {
+    (0..=NORM_TOP + 1).map(|j| 1u64 << j).collect()
+}
+
+/// Range reduction of positive `x`: returns `x~` in `[1, 2)` (fixed point)
+/// and the comparison bits `b_j = [x < 2^j]` of its encoding for `j` in
+/// `0..=NORM_TOP + 1` (`[len, NORM_TOP + 2]`, 0/1 integers), all from one
+/// batch of comparisons sharing one opening. The octave of `x` is the `i`
+/// with `b_(i+1) - b_i = 1`, so a public function of it is a local dot
+/// product of the bits ([`by_octave`]). For `x <= 0`, or from
+/// `2^(NORM_TOP + 1 - f)` on, `x~` is 0.
 pub fn normalize<E: Engine>(e: &mut E, x: &E::Secret) -> Result<(E::Secret, E::Secret)> {
     let f = e.fixed().frac_bits();
     let x = flat(x)?;
-    let h = e.leading_one(&x)?;
-    let scale: Vec<u64> = (0..63)
-        .map(|i| {
-            if i <= NORM_TOP {
-                1u64 << (NORM_TOP - i)
-            } else {
-                0
-            }
-        })
-        .collect();
-    let m = h.weigh(&scale)?;
+    let below = e.less_than_each(&x, &octave_thresholds())?;
+    let scale: Vec<u64> = (0..=NORM_TOP).map(|i| 1u64 << (NORM_TOP - i)).collect();
+    let m = below.weigh(&telescope(&scale))?;
     let xm = e.mul(&x, &m)?;
     let xt = e.truncate_bits(&xm, NORM_TOP - f)?;
-    Ok((xt, h))
+    Ok((xt, below))
 }
 
-/// Public constants `g(2^(i - f))` for each leading-one position `i`, encoded.
-fn by_exponent<E: Engine>(e: &E, g: impl Fn(i32) -> f64) -> Result<Vec<u64>> {
-    let fixed = e.fixed();
-    let f = fixed.frac_bits() as i32;
-    (0..63)
-        .map(|i| {
-            if i <= NORM_TOP as i32 {
-                Ok(fixed.encode(g(i - f))?)
-            } else {
-                Ok(0)
-            }
+/// Coefficients on the bits `b_j = [x < 2^j]` ([`normalize`]) of `sum_i
+/// g_i [2^i <= x < 2^(i+1)]` over the octaves `i` in `0..=NORM_TOP`: the
+/// bits are monotone, so the sum telescopes to `sum_j (g_(j-1) - g_j) b_j`
+/// (0 below the first octave and above the last).
+fn telescope(g: &[u64]) -> Vec<u64> {
+    let at = |i: usize| g.get(i).copied().unwrap_or(0);
+    (0..=NORM_TOP as usize + 1)
+        .map(|j| {
+            let below = if j == 0 { 0 } else { at(j - 1) };
+            below.wrapping_sub(at(j))
         })
         .collect()
+}
+
+/// [`telescope`]d constants `g(2^(i - f))` for each octave `i`, encoded.
+fn by_octave<E: Engine>(e: &E, g: impl Fn(i32) -> f64) -> Result<Vec<u64>> {
+    let fixed = e.fixed();
+    let f = fixed.frac_bits() as i32;
+    let values: Vec<u64> = (0..=NORM_TOP as i32)
+        .map(|i| fixed.encode(g(i - f)))
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(telescope(&values))
 }
 
 /// `1/x` for `x > 0`: `poly(x~) * 2^-e`. Returns 0 for `x <= 0`.
 pub fn reciprocal<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
     let shape = x.shape().to_vec();
-    let (xt, h) = normalize(e, x)?;
+    let (xt, below) = normalize(e, x)?;
     let centred = e.add_public_scalar(&xt, e.fixed().encode(-1.5)?)?;
     let r = poly(e, &centred, &RECIP)?;
-    let g = h.weigh(&by_exponent(e, |k| 2f64.powi(-k))?)?;
+    let g = below.weigh(&by_octave(e, |k| 2f64.powi(-k))?)?;
     e.mul_fixed(&r, &g)?.reshape(&shape)
 }
 
 /// `1/sqrt(x)` for `x > 0`: `poly(x~) * 2^(-e/2)`. Returns 0 for `x <= 0`.
 pub fn inv_sqrt<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
     let shape = x.shape().to_vec();
-    let (xt, h) = normalize(e, x)?;
+    let (xt, below) = normalize(e, x)?;
     let centred = e.add_public_scalar(&xt, e.fixed().encode(-1.5)?)?;
     let r = poly(e, &centred, &INV_SQRT)?;
-    let g = h.weigh(&by_exponent(e, |k| 2f64.powf(-k as f64 / 2.0))?)?;
+    let g = below.weigh(&by_octave(e, |k| 2f64.powf(-k as f64 / 2.0))?)?;
     e.mul_fixed(&r, &g)?.reshape(&shape)
 }
 
-/// `ln x` for `x > 0`: `poly(x~) + e ln 2`. Returns `ln(2^-f)` for `x <= 0`.
+/// `ln x` for `x > 0`: `poly(x~) + e ln 2`. Returns `ln(2^-f)` for `x <=
+/// 0`, and `ln 2^(NORM_TOP + 1 - f)` from there on.
 pub fn log<E: Engine>(e: &mut E, x: &E::Secret) -> Result<E::Secret> {
     let fixed = e.fixed();
     let shape = x.shape().to_vec();
-    let (xt, h) = normalize(e, x)?;
+    let (xt, below) = normalize(e, x)?;
     let centred = e.add_public_scalar(&xt, fixed.encode(-1.5)?)?;
     let r = poly(e, &centred, &LN)?;
-    // Keep the polynomial only where x~ is meaningful (0 < x < 2^(40 - f)).
-    let valid = h.weigh(&(0..63).map(|i| (i <= NORM_TOP) as u64).collect::<Vec<_>>())?;
+    // Keep the polynomial only where x~ is meaningful (in some octave).
+    let valid = below.weigh(&telescope(&[1; NORM_TOP as usize + 1]))?;
     let r = e.mul(&r, &valid)?;
-    let floor = -(fixed.frac_bits() as f64) * std::f64::consts::LN_2;
-    let mut exps = by_exponent(e, |k| k as f64 * std::f64::consts::LN_2)?;
-    for (i, c) in exps.iter_mut().enumerate() {
-        if i as u32 > NORM_TOP {
-            // Far too large: the log of the top of the range; bit 62 means negative.
-            let top = if i == 62 {
-                floor
-            } else {
-                (i as f64 - fixed.frac_bits() as f64) * std::f64::consts::LN_2
-            };
-            *c = fixed.encode(top)?;
-        }
-    }
-    let any = h.weigh(&[1; 63])?;
-    // x = 0 has no leading one: (1 - any) * ln(2^-f).
-    let zero_case = e
-        .add_public_scalar(&any.neg(), 1)?
-        .mul_public_scalar(fixed.encode(floor)?);
-    r.add(&h.weigh(&exps)?)?.add(&zero_case)?.reshape(&shape)
+    let ln2 = std::f64::consts::LN_2;
+    let floor = fixed.encode(-(fixed.frac_bits() as f64) * ln2)?;
+    let top = fixed.encode((NORM_TOP + 1 - fixed.frac_bits()) as f64 * ln2)?;
+    // The octave's e ln 2; below the first (x <= 0, b_0 = 1) the floor;
+    // above the last (b_last = 0) the top, as `top - top b_last`.
+    let mut weights = by_octave(e, |k| k as f64 * ln2)?;
+    weights[0] = weights[0].wrapping_add(floor);
+    let last = weights.len() - 1;
+    weights[last] = weights[last].wrapping_sub(top);
+    let exps = e.add_public_scalar(&below.weigh(&weights)?, top)?;
+    r.add(&exps)?.reshape(&shape)
 }
 
 /// `e^x`: on each piece `[2k, 2k + 2)`, `e^x = (e^(k + 1/2) e^u)^2` with

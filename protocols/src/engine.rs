@@ -11,7 +11,7 @@
 
 use crate::active::{Active, AuthShare};
 use crate::arith;
-use crate::binary::{self, a2b, bits_to_arith, or};
+use crate::binary::{self, a2b, bits_to_arith};
 use crate::error::{ProtocolError, Result};
 use crate::session::{PartyId, Session};
 use crate::share::AShare;
@@ -100,9 +100,6 @@ pub trait Engine {
     /// ring integers `[len, k]` (row `e` holds element `e`'s bits), all
     /// thresholds from one opening of `x + r`.
     fn less_than_each(&mut self, x: &Self::Secret, thresholds: &[u64]) -> Result<Self::Secret>;
-    /// One-hot position of the leading one among bits 0..=62 of each
-    /// element (ring integers, `[len, 63]`); all zero for an element of 0.
-    fn leading_one(&mut self, x: &Self::Secret) -> Result<Self::Secret>;
 
     /// Fixed-point product: [`Engine::mul`] then one truncation (two rounds).
     fn mul_fixed(&mut self, x: &Self::Secret, y: &Self::Secret) -> Result<Self::Secret> {
@@ -273,19 +270,6 @@ impl Engine for Session {
         let words = a2b(self, x)?;
         bits_to_arith(self, &words.map_linear(|v| v >> from), count)
     }
-    fn leading_one(&mut self, x: &AShare) -> Result<AShare> {
-        let bits = a2b(self, x)?;
-        // Prefix OR from the top (bit 63 excluded), then the one-hot difference.
-        let mut o = bits.map_linear(|v| v & (u64::MAX >> 1));
-        let mut s = 1;
-        while s < 64 {
-            let shifted = o.map_linear(|v| v >> s);
-            o = or(self, &o, &shifted)?;
-            s *= 2;
-        }
-        let one_hot = o.xor(&o.map_linear(|v| v >> 1))?;
-        bits_to_arith(self, &one_hot, 63)
-    }
 }
 
 impl Engine for Active<'_> {
@@ -345,8 +329,5 @@ impl Engine for Active<'_> {
     }
     fn bits(&mut self, x: &AuthShare, from: u32, count: u32) -> Result<AuthShare> {
         Active::bits(self, x, from, count)
-    }
-    fn leading_one(&mut self, x: &AuthShare) -> Result<AuthShare> {
-        Active::leading_one(self, x)
     }
 }

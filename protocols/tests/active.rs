@@ -362,7 +362,7 @@ fn comparison_and_relu_match_the_reference_for_2_and_3_parties() {
 }
 
 #[test]
-fn bit_ranges_and_leading_ones_match_the_reference_for_2_and_3_parties() {
+fn bit_ranges_match_the_reference_for_2_and_3_parties() {
     for n in [2, 3] {
         let x = data(11 + n as u64, &[5, 8]);
         let outs = run_embedded(&config(n, 8), |s| {
@@ -372,8 +372,7 @@ fn bit_ranges_and_leading_ones_match_the_reference_for_2_and_3_parties() {
             let low = a.bits(&sx, 0, 5)?;
             let middle = a.bits(&sx, 16, 6)?;
             let top = a.bits(&sx, 61, 3)?;
-            let lead = a.leading_one(&sx)?;
-            [&low, &middle, &top, &lead]
+            [&low, &middle, &top]
                 .into_iter()
                 .map(|t| a.reveal(t, "bits"))
                 .collect::<Result<Vec<_>, ProtocolError>>()
@@ -390,15 +389,6 @@ fn bit_ranges_and_leading_ones_match_the_reference_for_2_and_3_parties() {
                         from + j
                     );
                 }
-            }
-            let low = v & (u64::MAX >> 1);
-            for j in 0..63 {
-                let want = (low != 0 && 63 - low.leading_zeros() as usize == j) as u64;
-                assert_eq!(
-                    got[3].as_slice()[i * 63 + j],
-                    want,
-                    "leading one of {v:#x} at {j}"
-                );
             }
         }
     }
@@ -489,13 +479,16 @@ fn active_cost(f: Unary) -> (u64, f64) {
 #[test]
 fn active_approximations_cost_no_more_than_measured() {
     // Measured when written (semi-honest: exp 12 rounds and 1421 bits,
-    // sigmoid 10 and 1329, reciprocal 25 and 3714, ReLU 4 and 100; see
-    // tests/approx.rs); a change that makes one dearer fails here.
+    // sigmoid 10 and 1329, reciprocal 15 and 2985, ReLU 4 and 100; see
+    // tests/approx.rs); a change that makes one dearer fails here. Each
+    // threshold costs its own tree of 15 AND nodes here, so the 42 octave
+    // thresholds of the reciprocal cost more bits than the bit
+    // decomposition they replaced (3922), in 17 rounds instead of 25.
     let budgets: [(&str, Unary, u64, f64); 4] = [
-        ("exp", |a, x| approx::exp(a, x), 16, 4127.0),
-        ("sigmoid", |a, x| approx::sigmoid(a, x), 14, 4060.0),
-        ("reciprocal", |a, x| approx::reciprocal(a, x), 25, 3922.0),
-        ("relu", |a, x| Ok(a.relu_with_mask(x)?.0), 9, 573.0),
+        ("exp", |a, x| approx::exp(a, x), 14, 2543.0),
+        ("sigmoid", |a, x| approx::sigmoid(a, x), 12, 2332.0),
+        ("reciprocal", |a, x| approx::reciprocal(a, x), 17, 4834.0),
+        ("relu", |a, x| Ok(a.relu_with_mask(x)?.0), 7, 429.0),
     ];
     for (name, f, max_rounds, max_bits) in budgets {
         let (rounds, bits) = active_cost(f);

@@ -301,13 +301,16 @@ fn semi_honest_cost(parties: usize, f: Protocol) -> (u64, f64) {
 fn approximations_cost_no_more_than_measured() {
     // Ceilings at what each function measured when written (2 parties;
     // with 3 the rounds are the same and the bits per peer too). Issue 15's
-    // targets: sigmoid, tanh and exp at most 12 rounds and 1500 bits.
+    // targets: sigmoid, tanh and exp at most 12 rounds and 1500 bits;
+    // reciprocal, inverse sqrt and log at most 15 rounds (and 2000 bits:
+    // not met, 2900-3000).
     let budgets = [
         (Protocol::Sigmoid, 10, 1330.0),
         (Protocol::Tanh, 10, 1330.0),
         (Protocol::Exp, 12, 1421.0),
-        (Protocol::Reciprocal, 25, 3720.0),
-        (Protocol::Log, 24, 3650.0),
+        (Protocol::Reciprocal, 15, 2986.0),
+        (Protocol::InvSqrt, 15, 2794.0),
+        (Protocol::Log, 14, 2922.0),
         (Protocol::ReciprocalTo10, 10, 1185.0),
         (Protocol::ExpNonPositive, 10, 1229.0),
     ];

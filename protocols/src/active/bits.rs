@@ -222,27 +222,4 @@ impl Active<'_> {
         let b = self.binary_bits(x, from, from + count)?;
         self.bits_as_values(&b, x.len(), count)
     }
-
-    /// One-hot position of the leading one among bits 0..=62 of each
-    /// element, authenticated (`[len, 63]`; all zero for 0): the bits, the
-    /// suffix ANDs `S_i` of their negations by a scan (reversed), `h_i =
-    /// S_(i+1) xor S_i` (with `S_63 = 1`), then one conversion.
-    pub fn leading_one(&mut self, x: &AuthShare) -> Result<AuthShare> {
-        const W: usize = 63;
-        let len = x.len();
-        let bits = self.binary_bits(x, 0, W)?;
-        let reversed = spread(len, W, &(0..W).rev().collect::<Vec<_>>());
-        let q = self.xor_public(&bits, &vec![1; len * W])?.select(&reversed);
-        let (_, s) = self.scan((q.clone(), q), W, &[], &(0..W).collect::<Vec<_>>())?;
-        let s = s.select(&reversed);
-        // S_(i+1) per position, with S_63 = 1.
-        let mut next = Vec::with_capacity(len * W);
-        for e in 0..len {
-            next.extend((1..W).map(|i| Some(e * W + i)));
-            next.push(None);
-        }
-        let ones: Vec<u64> = (0..len * W).map(|k| (k % W == W - 1) as u64).collect();
-        let h = self.xor_public(&s.select_or_zero(&next), &ones)?.xor(&s)?;
-        self.bits_as_values(&h, len, W)
-    }
 }
