@@ -9,8 +9,13 @@ fn cols(range: impl Iterator<Item = usize>) -> Vec<usize> {
     range.collect()
 }
 
-/// Row-wise maximum `[rows, n] -> [rows, 1]`, by a tree of exact comparisons.
+/// Row-wise maximum `[rows, n] -> [rows, 1]`, exact: the backend's own
+/// protocol if it has one ([`Backend::max_rows`]), else a tree of
+/// comparisons.
 pub fn max_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+    if let Some(m) = b.max_rows(x)? {
+        return Ok(m);
+    }
     let mut v = x.clone();
     let mut k = b.shape(x)[1];
     while k > 1 {

@@ -47,6 +47,7 @@ pub mod compare;
 pub mod data;
 pub mod engine;
 mod error;
+pub mod max;
 pub mod prep;
 pub mod runtime;
 pub mod session;

@@ -94,6 +94,13 @@ pub trait Backend {
     fn mul_mask(&mut self, a: &Self::Tensor, mask: &Self::Tensor) -> Result<Self::Tensor> {
         self.mul(a, mask)
     }
+    /// Row-wise maximum `[m, n] -> [m, 1]`, exact, by a protocol of the
+    /// backend's own; `None` where it has none, and the tournament of
+    /// [`crate::softmax::max_cols`] runs instead.
+    fn max_rows(&mut self, a: &Self::Tensor) -> Result<Option<Self::Tensor>> {
+        let _ = a;
+        Ok(None)
+    }
     /// Sum over axis 1, keeping it: `[m, n] -> [m, 1]`.
     fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// Columns at the given indices (repeats allowed).

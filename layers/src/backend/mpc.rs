@@ -174,6 +174,15 @@ impl Backend for MpcBackend<'_> {
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
         Ok(f.approximate(&mut *self.sess, a)?)
     }
+    /// With a dealer's tables, every pair at once: 8 rounds for ten
+    /// columns where the tournament takes 16 (`tessera_protocols::max`).
+    fn max_rows(&mut self, a: &Self::Tensor) -> Result<Option<Self::Tensor>> {
+        if self.sess.prep().deals_tables() {
+            Ok(Some(tessera_protocols::max::max_rows(self.sess, a)?))
+        } else {
+            Ok(None)
+        }
+    }
     fn cheapest_sigmoid(&mut self) -> crate::SigmoidKind {
         if self.session().prep().deals_tables() {
             crate::SigmoidKind::Accurate

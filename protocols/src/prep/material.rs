@@ -149,6 +149,7 @@ impl Material {
                         (vec![k * NODES * NODE_PRODUCTS, words], Binary),
                         (vec![k * *len], Arithmetic),
                         (vec![*len], Arithmetic),
+                        (vec![words], Binary),
                     ],
                 )
             }
@@ -270,11 +271,18 @@ impl Material {
                 let tables = crate::compare::deal_tables(random[0].as_slice());
                 let products = crate::compare::mask_products(random[1].as_slice(), w);
                 let planes = *k as usize * crate::compare::NODES * crate::compare::NODE_PRODUCTS;
+                // r's top bits, packed, for protocols that keep the bit
+                // XOR-shared (the row maximum).
+                let mut top = vec![0u64; w];
+                for (e, v) in r.iter().enumerate() {
+                    top[e / 64] |= (v >> 63) << (e % 64);
+                }
                 vec![
                     RingTensor::from_vec(&[*len, crate::compare::TABLE_WORDS], tables)?,
                     RingTensor::from_vec(&[planes, w], products)?,
                     RingTensor::from_vec(&[s.len()], s)?,
                     RingTensor::from_vec(&[*len], r_s)?,
+                    RingTensor::from_vec(&[w], top)?,
                 ]
             }
             Material::EdaSelect(len) => {

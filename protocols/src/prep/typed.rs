@@ -90,6 +90,9 @@ pub struct CompareMaterial {
     pub s: RingTensor,
     /// Additive share of `r * s` (the first threshold's `s`).
     pub r_s: RingTensor,
+    /// XOR share of `r`'s top bits, packed: with them the comparison's bit
+    /// can stay XOR-shared ([`crate::max`]).
+    pub r_top: RingTensor,
 }
 
 /// The tree comparison's material: edaBits `r` that also mask a product
@@ -250,7 +253,7 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
     }
 
     fn compare_material(&mut self, len: usize, thresholds: u32) -> Result<CompareMaterial> {
-        let [r, masks, s_packed, tables, products, s, r_s] =
+        let [r, masks, s_packed, tables, products, s, r_s, r_top] =
             parts(self, &Material::CompareTables(len, thresholds))?;
         Ok(CompareMaterial {
             r,
@@ -260,6 +263,7 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
             products,
             s,
             r_s,
+            r_top,
         })
     }
 }

@@ -1,0 +1,91 @@
+//! The row maximum by all pairs (`tessera_protocols::max`) against the
+//! plaintext maximum, for 2 and 3 parties, with ties, equal rows, edge
+//! values and every width from 1 to 17; and its round and bit budget.
+
+use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
+use tessera_protocols::{arith, max, ProtocolError};
+use tessera_tensor::{Prg, RingTensor};
+
+mod common;
+use common::*;
+
+/// Signed values below 2^61 in magnitude (so every difference of a row is
+/// below 2^62), with ties, equal rows and the extremes mixed in.
+fn rows(seed: u64, rows: usize, n: usize) -> RingTensor {
+    let mut prg = Prg::from_seed([seed as u8 + 3; 32]);
+    let top = 1i64 << 61;
+    let edges = [0, 1, -1, top - 1, -(top - 1), 7, -7];
+    let mut t = RingTensor::zeros(&[rows, n]);
+    for (i, v) in t.as_mut_slice().iter_mut().enumerate() {
+        let (r, c) = (i / n, i % n);
+        let value: i64 = match r % 4 {
+            // A row of one value: ties everywhere.
+            0 => edges[r % edges.len()],
+            // Few distinct values: many ties.
+            1 => (prg.next_u64() % 3) as i64 - 1,
+            2 => edges[(c + r) % edges.len()],
+            _ => (prg.next_u64() >> 3) as i64 - top,
+        };
+        *v = value as u64;
+    }
+    t
+}
+
+#[test]
+fn row_maxima_match_the_plaintext_for_2_and_3_parties() {
+    for parties in [2, 3] {
+        for n in (1..=10).chain([13, 17]) {
+            let x = rows(n as u64 + parties as u64, 37, n);
+            let got = run(parties, n as u8, |s| {
+                let sx = input(s, 0, &x);
+                let m = max::max_rows(s, &sx)?;
+                arith::reveal(s, &m, "max")
+            });
+            assert_eq!(got.shape(), &[37, 1]);
+            for (r, row) in x.as_slice().chunks(n).enumerate() {
+                let want = row.iter().map(|&v| v as i64).max().unwrap() as u64;
+                assert_eq!(
+                    got.as_slice()[r],
+                    want,
+                    "{parties} parties, n {n}, row {r}: {row:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_row_maximum_of_ten_takes_eight_rounds() {
+    const ROWS: usize = 640;
+    let x = rows(5, ROWS, 10);
+    let cfg = EmbeddedConfig::new(2).with_seed([9; 32]);
+    let outs = run_embedded(&cfg, |s| -> Result<_, ProtocolError> {
+        let sx = input(s, 0, &x);
+        let before = (s.stats().rounds, s.stats().total_sent());
+        max::max_rows(s, &sx)?;
+        let after = (s.stats().rounds, s.stats().total_sent());
+        Ok((
+            after.0 - before.0,
+            (after.1 - before.1) as f64 * 8.0 / ROWS as f64,
+        ))
+    })
+    .unwrap();
+    let (rounds, bits) = outs[0].value;
+    // Open the 45 pairs' c, two levels of nodes, four levels of ANDs over
+    // nine bits, the selecting bits: 8 rounds (a tournament: 16).
+    assert_eq!(rounds, 8);
+    // 45 x 99 + 72 x 2 + 9 = 4608 bits per row, plus message headers.
+    assert!(bits <= 4700.0, "{bits:.0} bits per row");
+}
+
+#[test]
+fn a_malformed_shape_is_an_error_not_a_panic() {
+    let x = data(1, &[2, 3, 4]);
+    let cfg = EmbeddedConfig::new(2).with_seed([2; 32]);
+    let outs = run_embedded(&cfg, |s| {
+        let sx = input(s, 0, &x);
+        Ok::<_, ProtocolError>(max::max_rows(s, &sx).is_err())
+    })
+    .unwrap();
+    assert!(outs.iter().all(|o| o.value));
+}
