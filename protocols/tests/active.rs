@@ -497,3 +497,26 @@ fn active_approximations_cost_no_more_than_measured() {
         assert!(bits <= max_bits, "{name}: {bits:.0} bits per element");
     }
 }
+
+#[test]
+fn vectors_concatenate_and_select_rows_as_the_semi_honest_shares_do() {
+    // A layer written for either mode stacks vectors along axis 0 and
+    // picks their entries as rows: both must keep vectors vectors.
+    let (x, y) = (data(41, &[5]), data(42, &[3]));
+    let outs = run_embedded(&config(2, 14), |s| {
+        let me = s.id();
+        let mut a = Active::new(s)?;
+        let sx = a.input(0, (me == 0).then_some(&x), &[5])?;
+        let sy = a.input(1, (me == 1).then_some(&y), &[3])?;
+        let both = AuthShare::concat(&[&sx, &sy], 0)?;
+        let picked = both.select_rows(&[7, 0, 5])?;
+        Ok::<_, ProtocolError>((a.reveal(&both, "both")?, a.reveal(&picked, "picked")?))
+    })
+    .unwrap();
+    let (both, picked) = &outs[0].value;
+    let want: Vec<u64> = x.as_slice().iter().chain(y.as_slice()).copied().collect();
+    assert_eq!(both.shape(), &[8]);
+    assert_eq!(both.as_slice(), &want[..]);
+    assert_eq!(picked.shape(), &[3]);
+    assert_eq!(picked.as_slice(), &[want[7], want[0], want[5]]);
+}

@@ -243,6 +243,15 @@ impl AuthShare {
         })
     }
 
+    /// A vector as an `[n, 1]` column.
+    fn column(&self) -> Self {
+        Self {
+            shape: vec![self.len(), 1],
+            value: self.value.clone(),
+            mac: self.mac.clone(),
+        }
+    }
+
     fn dims2(&self, op: &'static str) -> Result<(usize, usize)> {
         match self.shape[..] {
             [r, c] => Ok((r, c)),
@@ -259,6 +268,10 @@ impl AuthShare {
 
     /// Rows of a matrix (local).
     pub fn select_rows(&self, rows: &[usize]) -> Result<Self> {
+        if let [_] = self.shape[..] {
+            // A vector's rows are its entries (as the semi-honest shares).
+            return self.column().select_rows(rows)?.reshape(&[rows.len()]);
+        }
         let (_, c) = self.dims2("select_rows")?;
         let index: Vec<Option<usize>> = rows
             .iter()
@@ -292,6 +305,12 @@ impl AuthShare {
         let first = parts
             .first()
             .ok_or_else(|| shape_error("concat", &[], &[]))?;
+        if axis == 0 && parts.iter().all(|p| p.shape.len() == 1) {
+            // Vectors end to end, as the semi-honest shares.
+            let columns: Vec<Self> = parts.iter().map(|p| p.column()).collect();
+            let joined = Self::concat(&columns.iter().collect::<Vec<_>>(), 0)?;
+            return joined.reshape(&[joined.len()]);
+        }
         let (r0, c0) = first.dims2("concat")?;
         let dims: Vec<(usize, usize)> = parts
             .iter()
