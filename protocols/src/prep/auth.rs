@@ -124,6 +124,9 @@ fn chunk_monomials(r: u64) -> [u64; 3] {
 /// The binary MACs of records of `width` bits, each packed in whole words
 /// (`width.div_ceil(64)` per record): the key where a bit is 1.
 fn bit_macs_of(records: &[u64], width: usize, key: u64) -> Vec<u64> {
+    if width == 0 {
+        return Vec::new();
+    }
     let per = width.div_ceil(64);
     records
         .chunks_exact(per)
@@ -349,7 +352,10 @@ impl AuthKind {
                 let n: usize = s.iter().product();
                 // One MAC per bit of packed words.
                 let macs = |t: &RingTensor| -> Result<RingTensor> {
-                    Ok(bit_mac(&RingTensor::from_vec(s, unpack(t.as_slice(), n))?))
+                    Ok(RingTensor::from_vec(
+                        s,
+                        bit_macs_of(t.as_slice(), n, keys.binary),
+                    )?)
                 };
                 let a = &random[0];
                 let bs = &random[1..=*fanout as usize];
@@ -407,11 +413,12 @@ impl AuthKind {
             }
             AuthKind::DaBits(s) => {
                 let n: usize = s.iter().product();
-                let bits = unpack(random[0].as_slice(), n);
-                let wide_bits: Vec<u128> = bits.iter().map(|&v| v as u128).collect();
-                let bits = RingTensor::from_vec(s, bits)?;
+                let wide_bits: Vec<u128> = unpack(random[0].as_slice(), n)
+                    .into_iter()
+                    .map(|v| v as u128)
+                    .collect();
                 vec![
-                    bit_mac(&bits),
+                    RingTensor::from_vec(s, bit_macs_of(random[0].as_slice(), n, keys.binary))?,
                     to_wide(s, &wide_bits)?,
                     to_wide(s, &mac(&wide_bits))?,
                 ]
