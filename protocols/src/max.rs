@@ -3,16 +3,18 @@
 //! tournament of exact ReLUs takes four per level, 16), with a dealer's
 //! comparison tables.
 //!
-//! All `n(n - 1)/2` differences `x_b - x_a` (`a < b`) are compared in one
+//! All `n(n - 1)/2` differences `x_a - x_b` (`a < b`) are compared in one
 //! batch of table comparisons ([`crate::compare`]), whose bits stay
-//! XOR-shared: the tables give `[x_b < x_a]` without `r`'s top bit, which
+//! XOR-shared: the tables give `[x_a < x_b]` without `r`'s top bit, which
 //! the provider also shares as a bit. Column `a` beats column `b` if `x_a >
-//! x_b`, ties going to the higher index, so exactly one column beats every
-//! other; its winner bit is the AND of `n - 1` bits, by a tree of two-input
-//! AND gates ([`crate::binary::and`]), one round per level. Then `max = x_0 +
-//! sum_(i >= 1) w_i (x_i - x_0)`: each product selects the compared value
-//! `x_i - x_0` by the winner bit in one round, masked by that pair's own
-//! comparison mask and bit, as ReLU selects `x` ([`crate::binary::relu`]).
+//! x_b`, ties going to the lower index (as plaintext argmax), so exactly
+//! one column beats every other; its winner bit is the AND of `n - 1` bits,
+//! by a tree of two-input AND gates ([`crate::binary::and`]), one round per
+//! level. Then `max = x_0 - sum_(i >= 1) w_i (x_0 - x_i)`: each product
+//! selects the compared value `x_0 - x_i` by the winner bit in one round,
+//! masked by that pair's own comparison mask and bit, as ReLU selects `x`
+//! ([`crate::binary::relu`]); the argmax ([`argmax_rows`]) is the winner
+//! bits themselves, converted in that round.
 //!
 //! Security: semi-honest, as the comparisons it is built from. Every
 //! opened value is masked by fresh provider randomness: each pair's `c`
@@ -26,7 +28,7 @@
 use crate::arith;
 use crate::binary::{and, pack_bits};
 use crate::error::{ProtocolError, Result};
-use crate::prep::{Correlations, Sharing};
+use crate::prep::{CompareMaterial, Correlations, Sharing};
 use crate::session::Session;
 use crate::share::{AShare, BShare};
 use tessera_tensor::RingTensor;
@@ -36,40 +38,53 @@ fn unpack(packed: &[u64], len: usize) -> Vec<u64> {
     (0..len).map(|i| (packed[i / 64] >> (i % 64)) & 1).collect()
 }
 
-/// Row-wise maximum of `x` (`[rows, n]`, compared as signed ring values,
-/// exact where the differences of a row stay below 2^63 in magnitude),
-/// `[rows, 1]`. Needs comparison tables from the provider
-/// ([`crate::prep::Preprocessing::deals_tables`]).
-pub fn max_rows(sess: &mut Session, x: &AShare) -> Result<AShare> {
-    let shape = x.shape().to_vec();
-    let (rows, n) = match shape.as_slice() {
-        &[rows, n] if n > 0 => (rows, n),
-        _ => {
-            return Err(ProtocolError::InvalidArgument {
-                op: "max_rows",
-                detail: format!("shape {shape:?}, not [rows, n >= 1]"),
-            })
-        }
-    };
-    if n == 1 || rows == 0 {
-        return x.reshape(&[rows, 1]);
+/// A row-wise comparison of every pair: each candidate column's winner
+/// bit, XOR-shared, and what selecting by it needs.
+struct Winners {
+    rows: usize,
+    n: usize,
+    /// Bits of candidates 1..n, at `(i - 1) * rows + r` (candidate 0 wins
+    /// where none of them does).
+    winner: Vec<u64>,
+    /// The pairs' comparison material, openings and compared values
+    /// (`x_a - x_b`, pair-major; pair `i - 1` is `(0, i)`).
+    t: CompareMaterial,
+    c: RingTensor,
+    d: AShare,
+}
+
+/// The shape `[rows, n]` of a row-wise operation's input.
+fn rows_and_cols(x: &AShare, op: &'static str) -> Result<(usize, usize)> {
+    match *x.shape() {
+        [rows, n] if n > 0 => Ok((rows, n)),
+        _ => Err(ProtocolError::InvalidArgument {
+            op,
+            detail: format!("shape {:?}, not [rows, n >= 1]", x.shape()),
+        }),
     }
+}
+
+/// Compares every pair of each row (`n >= 2`, `rows >= 1`) and ANDs each
+/// candidate's wins: `3 + ceil(log2(n - 1))` rounds. Column `a` beats
+/// column `b` if `x_a > x_b`, ties going to the lower index (as plaintext
+/// argmax), so exactly one column wins.
+fn winners(sess: &mut Session, x: &AShare, rows: usize, n: usize) -> Result<Winners> {
     // Pairs (a, b), a < b, pair-major; those with a = 0 first, so that pair
-    // b - 1 holds x_b - x_0.
+    // i - 1 holds x_0 - x_i.
     let pairs: Vec<(usize, usize)> = (0..n)
         .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
         .collect();
     let xs = x.share().as_slice();
     let diffs: Vec<u64> = pairs
         .iter()
-        .flat_map(|&(a, b)| (0..rows).map(move |r| xs[r * n + b].wrapping_sub(xs[r * n + a])))
+        .flat_map(|&(a, b)| (0..rows).map(move |r| xs[r * n + a].wrapping_sub(xs[r * n + b])))
         .collect();
     let len = diffs.len();
     let d = AShare::from_share(RingTensor::from_vec(&[len], diffs)?);
     let t = sess.prep().compare_material(len, 1)?;
     let (m, c) = crate::compare::top_bits(sess, &d, &t, &[0])?;
-    // [x_b < x_a] = [a beats b], XOR-shared, one per entry.
-    let beats = unpack(m.share().xor(&t.r_top)?.as_slice(), len);
+    // [x_a < x_b] = [b beats a], XOR-shared, one per entry.
+    let loses = unpack(m.share().xor(&t.r_top)?.as_slice(), len);
     let pair_of = |a: usize, b: usize| {
         let (lo, hi) = (a.min(b), a.max(b));
         // Index of (lo, hi) among the pairs.
@@ -84,14 +99,15 @@ pub fn max_rows(sess: &mut Session, x: &AShare) -> Result<AShare> {
                 .flat_map(|i| {
                     let j = if f < i { f } else { f + 1 };
                     let p = pair_of(i, j);
-                    let beats = &beats;
+                    let loses = &loses;
                     (0..rows).map(move |r| {
-                        let bit = beats[p * rows + r];
-                        // Pair (j, i) with j < i says whether j beats i.
+                        let bit = loses[p * rows + r];
+                        // Pair (j, i) with j < i says whether i beats j;
+                        // pair (i, j) whether j beats i.
                         if j < i {
-                            bit ^ leader
-                        } else {
                             bit
+                        } else {
+                            bit ^ leader
                         }
                     })
                 })
@@ -107,10 +123,10 @@ pub fn max_rows(sess: &mut Session, x: &AShare) -> Result<AShare> {
                 .flat_map(|k| pack_bits(&factors[2 * k + from]).into_vec())
                 .collect()
         };
-        let (left, right) = (side(0), side(1));
-        let both =
-            |v: Vec<u64>| BShare::from_share(RingTensor::from_vec(&[v.len()], v).expect("1-D"));
-        let anded = and(sess, &both(left), &both(right))?;
+        let both = |v: Vec<u64>| -> Result<BShare> {
+            Ok(BShare::from_share(RingTensor::from_vec(&[v.len()], v)?))
+        };
+        let anded = and(sess, &both(side(0))?, &both(side(1))?)?;
         let mut next: Vec<Vec<u64>> = anded
             .share()
             .as_slice()
@@ -122,33 +138,112 @@ pub fn max_rows(sess: &mut Session, x: &AShare) -> Result<AShare> {
         }
         factors = next;
     }
-    // Open w ^ r_top ^ s' = w ^ s for pair (0, i) (the first `width`
-    // entries), then w (x_i - x_0) = e d + (1 - 2e)(c s - r s), as ReLU.
-    let winner = pack_bits(&factors[0]);
-    let words = width.div_ceil(64);
-    let valid = match width % 64 {
-        0 => u64::MAX,
-        used => !(u64::MAX << used),
-    };
-    let mut masked: Vec<u64> = (0..words)
-        .map(|w| winner.as_slice()[w] ^ t.r_top.as_slice()[w] ^ t.s_packed.as_slice()[w])
-        .collect();
-    *masked.last_mut().expect("width > 0") &= valid;
-    let masked = RingTensor::from_vec(&[words], masked)?;
-    let opened = arith::open_combined(sess, &[&masked], Sharing::Binary)?.remove(0);
-    let e = unpack(opened.as_slice(), width);
+    Ok(Winners {
+        rows,
+        n,
+        winner: factors.remove(0),
+        t,
+        c,
+        d,
+    })
+}
+
+impl Winners {
+    /// Opens each winner bit masked by its pair's bit (`w ^ r_top ^ s' = w
+    /// ^ s`, one round): returns the opened `e` and the bits as additive
+    /// shares of 0/1, `e + s - 2 e s`.
+    fn open(&self, sess: &mut Session) -> Result<(Vec<u64>, Vec<u64>)> {
+        let width = self.winner.len();
+        let words = width.div_ceil(64);
+        let valid = match width % 64 {
+            0 => u64::MAX,
+            used => !(u64::MAX << used),
+        };
+        let winner = pack_bits(&self.winner);
+        let (top, s_packed) = (self.t.r_top.as_slice(), self.t.s_packed.as_slice());
+        let mut masked: Vec<u64> = (0..words)
+            .map(|w| winner.as_slice()[w] ^ top[w] ^ s_packed[w])
+            .collect();
+        *masked.last_mut().expect("width > 0") &= valid;
+        let masked = RingTensor::from_vec(&[words], masked)?;
+        let opened = arith::open_combined(sess, &[&masked], Sharing::Binary)?.remove(0);
+        let e = unpack(opened.as_slice(), width);
+        let leader = sess.is_leader() as u64;
+        let s = self.t.s.as_slice();
+        let bits = e
+            .iter()
+            .zip(s)
+            .map(|(&e, &s)| {
+                let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
+                flip.wrapping_mul(s).wrapping_add(leader * e)
+            })
+            .collect();
+        Ok((e, bits))
+    }
+}
+
+/// Row-wise maximum of `x` (`[rows, n]`, compared as signed ring values,
+/// exact where the differences of a row stay below 2^63 in magnitude),
+/// `[rows, 1]`. Needs comparison tables from the provider
+/// ([`crate::prep::Preprocessing::deals_tables`]).
+pub fn max_rows(sess: &mut Session, x: &AShare) -> Result<AShare> {
+    let (rows, n) = rows_and_cols(x, "max_rows")?;
+    if n == 1 || rows == 0 {
+        return x.reshape(&[rows, 1]);
+    }
+    let w = winners(sess, x, rows, n)?;
+    let (e, _) = w.open(sess)?;
+    // max = x_0 - sum_i w_i (x_0 - x_i); each product as ReLU selects:
+    // w d = e d + (1 - 2e) d s, with d s = c s - r s.
     let (c, s, r_s, d) = (
-        c.as_slice(),
-        t.s.as_slice(),
-        t.r_s.as_slice(),
-        d.share().as_slice(),
+        w.c.as_slice(),
+        w.t.s.as_slice(),
+        w.t.r_s.as_slice(),
+        w.d.share().as_slice(),
     );
+    let xs = x.share().as_slice();
     let mut out: Vec<u64> = (0..rows).map(|r| xs[r * n]).collect();
     for (k, &e) in e.iter().enumerate() {
         let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
         let d_s = c[k].wrapping_mul(s[k]).wrapping_sub(r_s[k]);
         let picked = e.wrapping_mul(d[k]).wrapping_add(flip.wrapping_mul(d_s));
-        out[k % rows] = out[k % rows].wrapping_add(picked);
+        out[k % rows] = out[k % rows].wrapping_sub(picked);
     }
     Ok(AShare::from_share(RingTensor::from_vec(&[rows, 1], out)?))
+}
+
+/// Row-wise argmax of `x` (`[rows, n]`, ties to the lower index, as
+/// plaintext), as a one-hot `[rows, n]` and the index `[rows, 1]`, both
+/// ring integers: the winner bits of [`max_rows`]'s comparisons, converted
+/// in its last round with no product (8 rounds for ten columns; a
+/// tournament: 16). Needs comparison tables from the provider.
+pub fn argmax_rows(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
+    let (rows, n) = rows_and_cols(x, "argmax_rows")?;
+    let leader = sess.is_leader() as u64;
+    if n == 1 || rows == 0 {
+        let hot = RingTensor::from_vec(&[rows, n], vec![leader; rows * n])?;
+        return Ok((
+            AShare::from_share(hot),
+            AShare::from_share(RingTensor::zeros(&[rows, 1])),
+        ));
+    }
+    let w = winners(sess, x, rows, n)?;
+    let (_, bits) = w.open(sess)?;
+    let (rows, n) = (w.rows, w.n);
+    let mut hot = vec![0u64; rows * n];
+    let mut index = vec![0u64; rows];
+    for (k, &b) in bits.iter().enumerate() {
+        let (i, r) = (k / rows + 1, k % rows);
+        hot[r * n + i] = b;
+        index[r] = index[r].wrapping_add((i as u64).wrapping_mul(b));
+    }
+    // Column 0 wins where no other does.
+    for r in 0..rows {
+        let others = (1..n).fold(0u64, |acc, i| acc.wrapping_add(hot[r * n + i]));
+        hot[r * n] = leader.wrapping_sub(others);
+    }
+    Ok((
+        AShare::from_share(RingTensor::from_vec(&[rows, n], hot)?),
+        AShare::from_share(RingTensor::from_vec(&[rows, 1], index)?),
+    ))
 }

@@ -55,6 +55,36 @@ fn row_maxima_match_the_plaintext_for_2_and_3_parties() {
 }
 
 #[test]
+fn row_argmaxes_match_the_plaintext_with_ties_to_the_lower_index() {
+    for parties in [2, 3] {
+        for n in (1..=10).chain([13]) {
+            let x = rows(n as u64 + 7 * parties as u64, 29, n);
+            let (hot, index) = run(parties, n as u8 + 30, |s| {
+                let sx = input(s, 0, &x);
+                let (hot, index) = max::argmax_rows(s, &sx)?;
+                Ok((
+                    arith::reveal(s, &hot, "one-hot")?,
+                    arith::reveal(s, &index, "index")?,
+                ))
+            });
+            assert_eq!(hot.shape(), &[29, n]);
+            for (r, row) in x.as_slice().chunks(n).enumerate() {
+                let best = row.iter().map(|&v| v as i64).max().unwrap();
+                let want = row.iter().position(|&v| v as i64 == best).unwrap();
+                assert_eq!(
+                    index.as_slice()[r],
+                    want as u64,
+                    "{parties} parties, row {row:?}"
+                );
+                let got = &hot.as_slice()[r * n..(r + 1) * n];
+                let one_hot: Vec<u64> = (0..n).map(|i| (i == want) as u64).collect();
+                assert_eq!(got, &one_hot[..], "{parties} parties, row {row:?}");
+            }
+        }
+    }
+}
+
+#[test]
 fn a_row_maximum_of_ten_takes_eight_rounds() {
     const ROWS: usize = 640;
     let x = rows(5, ROWS, 10);

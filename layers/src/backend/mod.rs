@@ -101,6 +101,14 @@ pub trait Backend {
         let _ = a;
         Ok(None)
     }
+    /// Row-wise argmax `[m, n]`, ties to the lower index, as a one-hot
+    /// `[m, n]` and the index `[m, 1]` (both in the backend's encoding of
+    /// numbers), by a protocol of the backend's own; `None` where it has
+    /// none, and the tournaments of [`crate::softmax`] run instead.
+    fn argmax_rows(&mut self, a: &Self::Tensor) -> Result<Option<(Self::Tensor, Self::Tensor)>> {
+        let _ = a;
+        Ok(None)
+    }
     /// Sum over axis 1, keeping it: `[m, n] -> [m, 1]`.
     fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// Columns at the given indices (repeats allowed).
