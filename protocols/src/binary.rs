@@ -131,7 +131,9 @@ pub fn msb(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// shares of 0/1, `[len, k]` (row `e` holds element `e`'s bits). Four
 /// rounds for any number of thresholds (1 to [`MAX_THRESHOLDS`]); each one
 /// after the first costs 36 more bits per element, not 100 (the thresholds
-/// share one opening of `x + r`).
+/// share one opening of `x + r`). Without tables (OT), eight rounds, and
+/// the thresholds share the opening and the edaBit `r`: each costs its
+/// tree and its conversion (190 bits), not a whole comparison (253).
 pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Result<AShare> {
     let k = thresholds.len();
     if k == 0 || k > MAX_THRESHOLDS as usize {
@@ -147,14 +149,27 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
         let (m, _) = crate::compare::top_bits(sess, &flat, &t, thresholds)?;
         additive_bits(sess, &m, (&t.s_packed, &t.s), len)?.1
     } else {
-        // The tree: one comparison per threshold, in one batch.
-        let shifted: Vec<AShare> = thresholds
+        // The tree, one per threshold, from one opening of x + r and one
+        // edaBit r (x - t + r = c - t), then one conversion of every bit.
+        let t = sess.prep().select_material(len)?;
+        let masked = flat.share().add(&t.r)?;
+        let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
+        let shifted: Vec<u64> = thresholds
             .iter()
-            .map(|&t| flat.add_public_scalar(sess, t.wrapping_neg()))
+            .flat_map(|&th| c.as_slice().iter().map(move |v| v.wrapping_sub(th)))
             .collect();
-        msb(
+        let r_bits: Vec<u64> = (0..k)
+            .flat_map(|_| t.r_bits.as_slice().iter().copied())
+            .collect();
+        let packed = crate::compare::tree_from_opened(
             sess,
-            &AShare::concat(&shifted.iter().collect::<Vec<_>>(), 0)?,
+            &RingTensor::from_vec(&[k * len], shifted)?,
+            &RingTensor::from_vec(&[k * len], r_bits)?,
+        )?;
+        let bits = unpack_bits(packed.share().as_slice(), k * len);
+        b2a(
+            sess,
+            &BShare::from_share(RingTensor::from_vec(&[k * len], bits)?),
         )?
     };
     // Threshold-major to element-major.

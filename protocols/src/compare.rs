@@ -331,12 +331,24 @@ pub(crate) fn tree_top_bits(
     r_arith: &RingTensor,
     r_bits: &RingTensor,
 ) -> Result<(BShare, RingTensor)> {
-    const LOW: u64 = u64::MAX >> 1;
     let len = x.len();
     let x = x.reshape(&[len])?;
-    let r_bits = BShare::from_share(r_bits.clone());
     let masked = x.share().add(r_arith)?;
     let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
+    Ok((tree_from_opened(sess, &c, r_bits)?, c))
+}
+
+/// The top bits of `c - r` for public words `c` and XOR-shared words
+/// `r_bits` (one per comparison): the six levels of [`tree_top_bits`]'s
+/// tree, packed 64 to a word. Several thresholds share one opening by
+/// passing `c - t` for each with the same `r` repeated.
+pub(crate) fn tree_from_opened(
+    sess: &mut Session,
+    c: &RingTensor,
+    r_bits: &RingTensor,
+) -> Result<BShare> {
+    const LOW: u64 = u64::MAX >> 1;
+    let r_bits = BShare::from_share(r_bits.clone());
     let not_c_low = c.map(|v| !v & LOW);
     // Leaves: less = !c & r, equal = !(c ^ r) on bits 0..63; bit 63 is the
     // identity (less 0, equal 1).
@@ -356,10 +368,8 @@ pub(crate) fn tree_top_bits(
         }
     }
     let top = |t: &RingTensor| pack_bits(&t.as_slice().iter().map(|v| v >> 63).collect::<Vec<_>>());
-    let bits = less
-        .xor(&BShare::from_share(top(r_bits.share())))?
-        .xor_public(sess, &top(&c))?;
-    Ok((bits, c))
+    less.xor(&BShare::from_share(top(r_bits.share())))?
+        .xor_public(sess, &top(c))
 }
 
 /// The even-indexed bits of a word, gathered into its low 32 bits.
