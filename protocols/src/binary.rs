@@ -184,7 +184,7 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
 /// `plane` bits, each packed into `ceil(plane / 64)` words) and returns the
 /// opened `e = m ^ s_packed`, one per bit, and the bits `e ^ s` as additive
 /// shares of 0/1, `e + s - 2 e s`, for the additively shared `s`.
-fn additive_bits(
+pub(crate) fn additive_bits(
     sess: &mut Session,
     m: &BShare,
     (s_packed, s): (&RingTensor, &RingTensor),
@@ -323,7 +323,7 @@ pub(crate) fn pack_bits(words: &[u64]) -> RingTensor {
     RingTensor::from_vec(&[len], packed).expect("1-D")
 }
 
-fn unpack_bits(packed: &[u64], len: usize) -> Vec<u64> {
+pub(crate) fn unpack_bits(packed: &[u64], len: usize) -> Vec<u64> {
     (0..len).map(|i| (packed[i / 64] >> (i % 64)) & 1).collect()
 }
 

@@ -25,18 +25,12 @@
 //! without their conversions (99 bits each), 72 AND gates (2 bits each) and
 //! 9 selecting bits: 4608 bits, where the tournament sends 9 ReLUs (909).
 
-use crate::arith;
-use crate::binary::{and, pack_bits};
+use crate::binary::{additive_bits, and, pack_bits, unpack_bits};
 use crate::error::{ProtocolError, Result};
-use crate::prep::{CompareMaterial, Correlations, Sharing};
+use crate::prep::{CompareMaterial, Correlations};
 use crate::session::Session;
 use crate::share::{AShare, BShare};
 use tessera_tensor::RingTensor;
-
-/// The first `len` bits of packed words, one per entry.
-fn unpack(packed: &[u64], len: usize) -> Vec<u64> {
-    (0..len).map(|i| (packed[i / 64] >> (i % 64)) & 1).collect()
-}
 
 /// A row-wise comparison of every pair: each candidate column's winner
 /// bit, XOR-shared, and what selecting by it needs.
@@ -84,7 +78,7 @@ fn winners(sess: &mut Session, x: &AShare, rows: usize, n: usize) -> Result<Winn
     let t = sess.prep().compare_material(len, 1)?;
     let (m, c) = crate::compare::top_bits(sess, &d, &t, &[0])?;
     // [x_a < x_b] = [b beats a], XOR-shared, one per entry.
-    let loses = unpack(m.share().xor(&t.r_top)?.as_slice(), len);
+    let loses = unpack_bits(m.share().xor(&t.r_top)?.as_slice(), len);
     let pair_of = |a: usize, b: usize| {
         let (lo, hi) = (a.min(b), a.max(b));
         // Index of (lo, hi) among the pairs.
@@ -131,7 +125,7 @@ fn winners(sess: &mut Session, x: &AShare, rows: usize, n: usize) -> Result<Winn
             .share()
             .as_slice()
             .chunks(words)
-            .map(|w| unpack(w, width))
+            .map(|w| unpack_bits(w, width))
             .collect();
         if factors.len() % 2 == 1 {
             next.push(factors.pop().expect("odd one"));
@@ -152,33 +146,22 @@ impl Winners {
     /// Opens each winner bit masked by its pair's bit (`w ^ r_top ^ s' = w
     /// ^ s`, one round): returns the opened `e` and the bits as additive
     /// shares of 0/1, `e + s - 2 e s`.
-    fn open(&self, sess: &mut Session) -> Result<(Vec<u64>, Vec<u64>)> {
+    fn open(&self, sess: &mut Session) -> Result<(Vec<u64>, AShare)> {
         let width = self.winner.len();
         let words = width.div_ceil(64);
         let valid = match width % 64 {
             0 => u64::MAX,
             used => !(u64::MAX << used),
         };
-        let winner = pack_bits(&self.winner);
-        let (top, s_packed) = (self.t.r_top.as_slice(), self.t.s_packed.as_slice());
-        let mut masked: Vec<u64> = (0..words)
-            .map(|w| winner.as_slice()[w] ^ top[w] ^ s_packed[w])
-            .collect();
-        *masked.last_mut().expect("width > 0") &= valid;
-        let masked = RingTensor::from_vec(&[words], masked)?;
-        let opened = arith::open_combined(sess, &[&masked], Sharing::Binary)?.remove(0);
-        let e = unpack(opened.as_slice(), width);
-        let leader = sess.is_leader() as u64;
-        let s = self.t.s.as_slice();
-        let bits = e
-            .iter()
-            .zip(s)
-            .map(|(&e, &s)| {
-                let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
-                flip.wrapping_mul(s).wrapping_add(leader * e)
-            })
-            .collect();
-        Ok((e, bits))
+        // The first `width` bits only: the candidates' pairs (0, i).
+        let first = |t: &RingTensor| -> Result<RingTensor> {
+            let mut w = t.as_slice()[..words].to_vec();
+            *w.last_mut().expect("width > 0") &= valid;
+            Ok(RingTensor::from_vec(&[words], w)?)
+        };
+        let m = BShare::from_share(pack_bits(&self.winner).xor(&first(&self.t.r_top)?)?);
+        let s = RingTensor::from_vec(&[width], self.t.s.as_slice()[..width].to_vec())?;
+        additive_bits(sess, &m, (&first(&self.t.s_packed)?, &s), width)
     }
 }
 
@@ -229,6 +212,7 @@ pub fn argmax_rows(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
     }
     let w = winners(sess, x, rows, n)?;
     let (_, bits) = w.open(sess)?;
+    let bits = bits.share().as_slice();
     let (rows, n) = (w.rows, w.n);
     let mut hot = vec![0u64; rows * n];
     let mut index = vec![0u64; rows];
