@@ -4,7 +4,7 @@ use crate::{Backend, Function, LayerError, Result, Sigmoid};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SigmoidKind {
     /// A piecewise cubic picked by one batch of comparisons: error <= 1e-4,
-    /// 10 rounds, 1329 bits per element (the cheapest as well).
+    /// 10 rounds, 1196 bits per element (the cheapest as well).
     Accurate,
     /// Clipped odd degree-9 polynomial ([`Sigmoid::apply`]): error <= 3.5e-3, 17 rounds.
     Polynomial,

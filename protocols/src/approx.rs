@@ -35,22 +35,24 @@
 //! picked by one batch of comparisons sharing one opening.
 //!
 //! Rounds and bits per element for a whole tensor (semi-honest, 2 parties,
-//! asserted in `tests/approx.rs`): sigmoid and tanh 10 and 1329, exp 12
-//! and 1421, reciprocal 15 and 2985, inverse sqrt 15 and 2793, log 14 and
-//! 2921.
+//! asserted in `tests/approx.rs`): sigmoid and tanh 10 and 1196, exp 12
+//! and 1239, reciprocal 15 and 1946, inverse sqrt 15 and 1946, log 14 and
+//! 1882. (Thresholds that agree on their low bits share their first-level
+//! comparison nodes: [`crate::compare::NodePlan`].)
 
 use crate::engine::{Engine, Secret};
 use crate::error::Result;
 
-/// Minimax coefficients of `1/x` on `[1, 2]` in `t = x - 1.5` (max error 6.4e-6).
-const RECIP: [f64; 7] = [
-    6.666645409298e-01,
-    -4.445279325163e-01,
-    2.965050075927e-01,
-    -1.949238680640e-01,
-    1.283166894171e-01,
-    -1.076535470802e-01,
-    7.612250098919e-02,
+/// Minimax coefficients of `1/x` on `[1, 2]` in `t = x - 1.5` (max
+/// relative error 5.1e-5: degree 5 takes the same three rounds of powers as
+/// degree 6, one product fewer, and stays far inside the 1e-3 bound).
+const RECIP: [f64; 6] = [
+    6.667006785368e-01,
+    -4.444671190245e-01,
+    2.938625580335e-01,
+    -1.959083720223e-01,
+    1.567266976152e-01,
+    -1.044844650768e-01,
 ];
 /// Minimax coefficients of `1/sqrt(x)` on `[1, 2]` in `t = x - 1.5` (max error 9.9e-6).
 const INV_SQRT: [f64; 6] = [
@@ -61,15 +63,15 @@ const INV_SQRT: [f64; 6] = [
     5.093103920662e-02,
     -3.227550068042e-02,
 ];
-/// Minimax coefficients of `ln x` on `[1, 2]` in `t = x - 1.5` (max error 1.3e-6).
-const LN: [f64; 7] = [
-    4.054654836645e-01,
-    6.666836773427e-01,
-    -2.222592339958e-01,
-    9.823146521003e-02,
-    -4.878143216969e-02,
-    3.044925415843e-02,
-    -1.780770393712e-02,
+/// Minimax coefficients of `ln x` on `[1, 2]` in `t = x - 1.5` (max error
+/// 8.7e-6, degree 5 as [`RECIP`]).
+const LN: [f64; 6] = [
+    4.054567846429e-01,
+    6.666964629592e-01,
+    -2.216330571873e-01,
+    9.802686630642e-02,
+    -5.545982192605e-02,
+    3.110401638646e-02,
 ];
 /// Chebyshev interpolant of `e^u` on `[-1/2, 1/2]` (relative error 2.5e-5).
 const EXP_HALF: [f64; 5] = [

@@ -145,8 +145,9 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
     let len = x.len();
     let flat = x.reshape(&[len])?;
     let bits = if sess.prep().deals_tables() {
-        let t = sess.prep().compare_material(len, k as u32)?;
-        let (m, _) = crate::compare::top_bits(sess, &flat, &t, thresholds)?;
+        let plan = crate::compare::NodePlan::new(thresholds);
+        let t = sess.prep().compare_material(len, &plan)?;
+        let (m, _) = crate::compare::top_bits(sess, &flat, &t, &plan)?;
         additive_bits(sess, &m, (&t.s_packed, &t.s), len)?.1
     } else {
         // The tree, one per threshold, from one opening of x + r and one
@@ -224,8 +225,9 @@ fn select(sess: &mut Session, x: &AShare, strict: bool) -> Result<(AShare, AShar
     let y = y.reshape(&[len])?;
     // Tables from a dealer (4 rounds), or the tree (8 rounds).
     let (m, c, s_packed, s, r_s) = if sess.prep().deals_tables() {
-        let t = sess.prep().compare_material(len, 1)?;
-        let (m, c) = crate::compare::top_bits(sess, &y, &t, &[0])?;
+        let plan = crate::compare::NodePlan::new(&[0]);
+        let t = sess.prep().compare_material(len, &plan)?;
+        let (m, c) = crate::compare::top_bits(sess, &y, &t, &plan)?;
         (m, c, t.s_packed, t.s, t.r_s)
     } else {
         let t = sess.prep().select_material(len)?;

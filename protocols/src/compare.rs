@@ -51,8 +51,8 @@ use tessera_tensor::RingTensor;
 pub(crate) const CHUNKS: usize = 16;
 /// Words of tables per element: 16 chunks of 16 bits.
 pub(crate) const TABLE_WORDS: usize = CHUNKS / 4;
-/// Nodes per threshold: four over the chunks, one over those four.
-pub(crate) const NODES: usize = 5;
+/// Node groups of four chunks (16 bits; the last one 15).
+const GROUPS: usize = CHUNKS / 4;
 /// Masked inputs of a node: `e3 e2 e1 e0 l2 l1 l0`.
 pub(crate) const NODE_VARS: usize = 7;
 /// Dealt mask products per node.
@@ -120,46 +120,230 @@ pub(crate) fn mask_products(masks: &[u64], words: usize) -> Vec<u64> {
     out
 }
 
+/// The nodes of a batch of thresholds' trees. Group `q` of the chunks
+/// (bits `16q..16q + 16`) of `c - t` is `c_q - t_q - b` (mod 2^16), where the
+/// borrow `b = [c mod 2^16q < t mod 2^16q]` is public. A first-level node
+/// is keyed by `(q, a, s)` and reads the group of `((c - a) >> 16q) - s`:
+/// * `(q, 0, t_q + b)`, when each element picks the node its borrow
+///   selects: thresholds that agree on `t_q` or `t_q + 1` share these;
+/// * `(q, t mod 2^16q, t_q)`, the group of `c - t` itself: one node,
+///   shared only with thresholds equal below `2^(16q + 16)`.
+///
+/// Per group, thresholds without low bits (no borrow) take the first kind,
+/// and the others whichever adds fewer nodes. The octave's powers of two
+/// `2^0 .. 2^41` need 47 first-level nodes instead of 168; a single
+/// threshold needs its four.
+#[derive(Debug, Clone)]
+pub struct NodePlan {
+    thresholds: Vec<u64>,
+    /// Each first-level node, in the order of the material.
+    first: Vec<NodeKey>,
+    /// Per threshold and group: the first-level node without a borrow and
+    /// with one (the same where the node does not depend on it).
+    pick: Vec<[(usize, usize); GROUPS]>,
+}
+
+impl NodePlan {
+    /// The plan of `thresholds` (ring encodings).
+    pub fn new(thresholds: &[u64]) -> Self {
+        let mut first: Vec<NodeKey> = Vec::new();
+        let mut pick = vec![[(0, 0); GROUPS]; thresholds.len()];
+        for q in 0..GROUPS {
+            // The fewest nodes of three rules for the thresholds that may
+            // borrow: all pick by their borrow, none does, or each does
+            // where that adds fewer nodes, in order.
+            let (nodes, picks) = [Rule::Borrow, Rule::Direct, Rule::Greedy]
+                .into_iter()
+                .map(|rule| group_plan(thresholds, q, rule))
+                .min_by_key(|(nodes, _)| nodes.len())
+                .expect("three rules");
+            let from = first.len();
+            first.extend(nodes);
+            for (p, (a, b)) in pick.iter_mut().zip(picks) {
+                p[q] = (from + a, from + b);
+            }
+        }
+        Self {
+            thresholds: thresholds.to_vec(),
+            first,
+            pick,
+        }
+    }
+
+    /// The thresholds, in order.
+    pub fn thresholds(&self) -> &[u64] {
+        &self.thresholds
+    }
+
+    /// Nodes in all: the shared first level, then one top node per threshold.
+    pub fn nodes(&self) -> usize {
+        self.first.len() + self.thresholds.len()
+    }
+
+    /// Each first-level node's four (less, equal) leaves: the tables at the
+    /// chunks of its public group and the entries below them (`[v ==
+    /// rho] = [v - 1 < rho] ^ [v < rho]`), as planes `4 g + j` (chunk `j` of
+    /// node `g`) of `words` words.
+    fn leaves(
+        &self,
+        c: &[u64],
+        tables: &[u64],
+        words: usize,
+        leader: bool,
+    ) -> (Vec<u64>, Vec<u64>) {
+        let planes = 4 * self.first.len();
+        let mut lt = vec![0u64; planes * words];
+        let mut eq = vec![0u64; planes * words];
+        for (g, &(q, a, s)) in self.first.iter().enumerate() {
+            for (i, (&c, row)) in c.iter().zip(tables.chunks_exact(TABLE_WORDS)).enumerate() {
+                let (word, bit) = (i / 64, i % 64);
+                let v = (c.wrapping_sub(a) >> (16 * q)).wrapping_sub(s) & group_mask(q);
+                for j in 0..4 {
+                    let nibble = (v >> (4 * j)) & 15;
+                    // Bit 0 of `t` is `[-1 < rho] = 1`, held by the leader.
+                    let t = ((row[q] >> (16 * j)) & 0xffff) << 1 | leader as u64;
+                    let p = (4 * g + j) * words + word;
+                    lt[p] |= ((t >> (nibble + 1)) & 1) << bit;
+                    eq[p] |= (((t >> nibble) ^ (t >> (nibble + 1))) & 1) << bit;
+                }
+            }
+        }
+        (lt, eq)
+    }
+
+    /// The children of every threshold's top node, from the first level's
+    /// (less, equal) planes: per element, the node its public borrow picks
+    /// (local: both parties select their shares alike).
+    fn children(
+        &self,
+        c: &[u64],
+        (less, equal): (&[u64], &[u64]),
+        words: usize,
+    ) -> (Vec<u64>, Vec<u64>) {
+        let planes = GROUPS * self.thresholds.len();
+        let (mut lt, mut eq) = (
+            Vec::with_capacity(planes * words),
+            Vec::with_capacity(planes * words),
+        );
+        for (&t, pick) in self.thresholds.iter().zip(&self.pick) {
+            for (q, &(plain, borrowed)) in pick.iter().enumerate() {
+                let low = (1u64 << (16 * q)) - 1;
+                let borrows: Vec<u64> = if plain == borrowed {
+                    vec![0; words]
+                } else {
+                    c.chunks(64)
+                        .map(|chunk| {
+                            chunk.iter().enumerate().fold(0u64, |acc, (i, v)| {
+                                acc | (((v & low) < (t & low)) as u64) << i
+                            })
+                        })
+                        .collect()
+                };
+                for (out, v) in [(&mut lt, less), (&mut eq, equal)] {
+                    let (a, b) = (plane(v, plain, words), plane(v, borrowed, words));
+                    out.extend((0..words).map(|w| (a[w] & !borrows[w]) | (b[w] & borrows[w])));
+                }
+            }
+        }
+        (lt, eq)
+    }
+}
+
+/// How [`group_plan`] treats a threshold whose borrow into a group is not
+/// always 0.
+#[derive(Clone, Copy)]
+enum Rule {
+    Borrow,
+    Direct,
+    Greedy,
+}
+
+/// A first-level node `(q, a, s)`: it reads group `q` of `((c - a) >> 16q) - s`.
+type NodeKey = (usize, u64, u64);
+
+/// Group `q`'s first-level nodes for `thresholds`, and each threshold's (no
+/// borrow, borrow) node among them.
+fn group_plan(thresholds: &[u64], q: usize, rule: Rule) -> (Vec<NodeKey>, Vec<(usize, usize)>) {
+    let mut nodes: Vec<NodeKey> = Vec::new();
+    let index = |nodes: &mut Vec<_>, key| match nodes.iter().position(|&k| k == key) {
+        Some(i) => i,
+        None => {
+            nodes.push(key);
+            nodes.len() - 1
+        }
+    };
+    let low = |t: u64| t & ((1u64 << (16 * q)) - 1);
+    let group = |t: u64| (t >> (16 * q)) & 0xffff;
+    let shifted = |s: u64| (q, 0, s & group_mask(q));
+    let mut picks = vec![(0, 0); thresholds.len()];
+    // Thresholds that never borrow first: their nodes are needed anyway.
+    for (i, &t) in thresholds.iter().enumerate().filter(|(_, &t)| low(t) == 0) {
+        let n = index(&mut nodes, shifted(group(t)));
+        picks[i] = (n, n);
+    }
+    for (i, &t) in thresholds.iter().enumerate().filter(|(_, &t)| low(t) != 0) {
+        let (k0, k1) = (shifted(group(t)), shifted(group(t) + 1));
+        let direct = (q, low(t), group(t) & group_mask(q));
+        let new = |key| !nodes.contains(&key) as usize;
+        let by_borrow = match rule {
+            Rule::Borrow => true,
+            Rule::Direct => false,
+            Rule::Greedy => new(k0) + new(k1) <= new(direct),
+        };
+        picks[i] = if by_borrow {
+            (index(&mut nodes, k0), index(&mut nodes, k1))
+        } else {
+            let n = index(&mut nodes, direct);
+            (n, n)
+        };
+    }
+    (nodes, picks)
+}
+
+/// The bits of group `q` that the borrow of the low 63 bits reads.
+fn group_mask(q: usize) -> u64 {
+    if q == GROUPS - 1 {
+        0x7fff
+    } else {
+        0xffff
+    }
+}
+
 /// XOR shares of the top bits of `y - t` but for `r_63` (which the material
 /// folds into the mask of the opening that follows), for flat `y` and each
-/// threshold `t` of `thresholds`, packed 64 to a word (`[k * words]`, threshold `i`'s
-/// planes at `i * words`), and the opened `c = y + r`. Three rounds.
+/// threshold `t` of the plan, packed 64 to a word (`[k * words]`, threshold
+/// `i`'s planes at `i * words`), and the opened `c = y + r`. Three rounds.
 ///
 /// The thresholds share one mask `r` and its tables: `y - t + r = c - t`
-/// is public for every `t`, so each further threshold costs only its nodes'
-/// openings (35 bits) and masks. Every opening stays masked by fresh
+/// is public for every `t`, so each further threshold costs only its top
+/// node's opening (7 bits), the first-level nodes it does not share
+/// ([`NodePlan`]), and masks. Every opening stays masked by fresh
 /// randomness, so sharing `r` reveals nothing more.
 pub(crate) fn top_bits(
     sess: &mut Session,
     y: &AShare,
     mat: &CompareMaterial,
-    thresholds: &[u64],
+    plan: &NodePlan,
 ) -> Result<(BShare, RingTensor)> {
     let len = y.len();
     let words = len.div_ceil(64);
-    let k = thresholds.len();
+    let k = plan.thresholds.len();
+    let first = plan.first.len();
     let masked = y.share().reshape(&[len])?.add(&mat.r)?;
-    let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
-    let shifted: Vec<Vec<u64>> = thresholds
-        .iter()
-        .map(|&t| c.as_slice().iter().map(|v| v.wrapping_sub(t)).collect())
-        .collect();
-    let (mut lt, mut eq) = (Vec::new(), Vec::new());
-    for public in &shifted {
-        let (l, e) = look_up(public, mat.tables.as_slice(), words, sess.is_leader());
-        lt.extend(l);
-        eq.extend(e);
-    }
+    let opened = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
+    let c = opened.as_slice();
+    let (lt, eq) = plan.leaves(c, mat.tables.as_slice(), words, sess.is_leader());
     let (masks, products) = (mat.masks.as_slice(), mat.products.as_slice());
-    let split = 4 * k * NODE_VARS * words;
-    let split_p = 4 * k * NODE_PRODUCTS * words;
+    let split = first * NODE_VARS * words;
+    let split_p = first * NODE_PRODUCTS * words;
     let (l1, e1) = combine(
         sess,
         (&lt, &eq),
-        4 * k,
+        first,
         words,
         (&masks[..split], &products[..split_p]),
     )?;
+    let (l1, e1) = plan.children(c, (&l1, &e1), words);
     let (mut bits, _) = combine(
         sess,
         (&l1, &e1),
@@ -168,37 +352,18 @@ pub(crate) fn top_bits(
         (&masks[split..], &products[split_p..]),
     )?;
     if sess.is_leader() {
-        for (i, public) in shifted.iter().enumerate() {
-            for (w, chunk) in public.chunks(64).enumerate() {
+        for (i, &t) in plan.thresholds.iter().enumerate() {
+            for (w, chunk) in c.chunks(64).enumerate() {
                 let top = chunk
                     .iter()
                     .enumerate()
-                    .fold(0u64, |acc, (j, v)| acc | ((v >> 63) << j));
+                    .fold(0u64, |acc, (j, v)| acc | ((v.wrapping_sub(t) >> 63) << j));
                 bits[i * words + w] ^= top;
             }
         }
     }
     let bits = RingTensor::from_vec(&[k * words], bits)?;
-    Ok((BShare::from_share(bits), c))
-}
-
-/// Shares of each chunk's (less, equal) pair: the table at the public
-/// chunk of `c` and the one below it, as 16 planes of `words` words each.
-fn look_up(c: &[u64], tables: &[u64], words: usize, leader: bool) -> (Vec<u64>, Vec<u64>) {
-    let mut lt = vec![0u64; CHUNKS * words];
-    let mut eq = vec![0u64; CHUNKS * words];
-    for (i, (&c, row)) in c.iter().zip(tables.chunks_exact(TABLE_WORDS)).enumerate() {
-        let (word, bit) = (i / 64, i % 64);
-        let low = c & LOW;
-        for k in 0..CHUNKS {
-            let v = (low >> (4 * k)) & 15;
-            // Bit 0 of `t` is `[-1 < rho] = 1`, held by the leader.
-            let t = ((row[k / 4] >> (16 * (k % 4))) & 0xffff) << 1 | leader as u64;
-            lt[k * words + word] |= ((t >> (v + 1)) & 1) << bit;
-            eq[k * words + word] |= (((t >> v) ^ (t >> (v + 1))) & 1) << bit;
-        }
-    }
-    (lt, eq)
+    Ok((BShare::from_share(bits), opened))
 }
 
 /// One level of `groups` nodes (one round): child `j` of group `g` is plane
@@ -426,17 +591,22 @@ mod tests {
         [a, b]
     }
 
-    /// The borrow `[c_low < r_low]` as two parties compute it, with
-    /// the dealer's tables and products split at random and the openings
-    /// done by XOR.
-    fn two_party_borrow(c: &[u64], r: &[u64], prg: &mut tessera_tensor::Prg) -> Vec<u64> {
+    /// The borrows `[(c - t)_low < r_low]` for each threshold of `plan`
+    /// (threshold-major), as two parties compute them, with the dealer's
+    /// tables and products split at random and the openings done by XOR.
+    fn two_party_borrows(
+        c: &[u64],
+        r: &[u64],
+        plan: &NodePlan,
+        prg: &mut tessera_tensor::Prg,
+    ) -> Vec<u64> {
         let words = c.len().div_ceil(64);
         let tables = split(&deal_tables(r), prg);
-        let masks = prg.next_u64_vec(NODES * NODE_VARS * words);
+        let masks = prg.next_u64_vec(plan.nodes() * NODE_VARS * words);
         let products = split(&mask_products(&masks, words), prg);
         let masks = split(&masks, prg);
         let leaves: Vec<_> = (0..2)
-            .map(|p| look_up(c, &tables[p], words, p == 0))
+            .map(|p| plan.leaves(c, &tables[p], words, p == 0))
             .collect();
         let level = |inputs: &[(Vec<u64>, Vec<u64>)], groups: usize, from: (usize, usize)| {
             let dealt = |p: usize| (&masks[p][from.0 * words..], &products[p][from.1 * words..]);
@@ -448,12 +618,83 @@ mod tests {
                 .map(|p| node_outputs(&inputs[p].0, groups, words, dealt(p), &opened, p == 0))
                 .collect::<Vec<_>>()
         };
-        let first = level(&leaves, 4, (0, 0));
-        let top = level(&first, 1, (4 * NODE_VARS, 4 * NODE_PRODUCTS));
+        let f = plan.first.len();
+        let first: Vec<_> = level(&leaves, f, (0, 0))
+            .iter()
+            .map(|(l, e)| plan.children(c, (l, e), words))
+            .collect();
+        let k = plan.thresholds().len();
+        let top = level(&first, k, (f * NODE_VARS, f * NODE_PRODUCTS));
         let bits: Vec<u64> = top[0].0.iter().zip(&top[1].0).map(|(a, b)| a ^ b).collect();
-        (0..c.len())
-            .map(|i| (bits[i / 64] >> (i % 64)) & 1)
+        (0..k * c.len())
+            .map(|i| {
+                let (t, e) = (i / c.len(), i % c.len());
+                (bits[t * words + e / 64] >> (e % 64)) & 1
+            })
             .collect()
+    }
+
+    /// Checks every threshold's borrow against the plaintext one.
+    fn check_borrows(c: &[u64], r: &[u64], thresholds: &[u64], prg: &mut tessera_tensor::Prg) {
+        let plan = NodePlan::new(thresholds);
+        let got = two_party_borrows(c, r, &plan, prg);
+        for (ti, &t) in thresholds.iter().enumerate() {
+            for i in 0..c.len() {
+                let shifted = c[i].wrapping_sub(t);
+                let want = ((shifted & LOW) < (r[i] & LOW)) as u64;
+                assert_eq!(
+                    got[ti * c.len() + i],
+                    want,
+                    "t = {t:#x}, c = {:#x}, r = {:#x}",
+                    c[i],
+                    r[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn thresholds_share_first_level_nodes_where_their_low_groups_agree() {
+        let powers: Vec<u64> = (0..42).map(|j| 1u64 << j).collect();
+        // Group 0: 2^0..2^15 and 0; group 1: 2^0..2^15 and 0 (2^16 and up
+        // need none; a borrow is the same as 2^16); group 2: 0, 1 (borrow or
+        // 2^32) and 2^1..2^9; group 3: 0 and 1.
+        assert_eq!(NodePlan::new(&powers).nodes(), 17 + 17 + 11 + 2 + 42);
+        assert_eq!(NodePlan::new(&[0]).nodes(), 5);
+        assert_eq!(NodePlan::new(&[1 << 48, 1 << 48]).nodes(), 4 + 2);
+        // A lone threshold with low bits reads the groups of c - t.
+        assert_eq!(NodePlan::new(&[7]).nodes(), 4 + 1);
+        // Here the borrow's two nodes are cheaper than a fifth of c - t.
+        // Group 1 of 0 and 2^16 serves both borrows of 2^15: two nodes each
+        // for groups 0 to 3, not a third for group 1.
+        assert_eq!(NodePlan::new(&[0, 1 << 16, 1 << 15]).nodes(), 8 + 3);
+        let mut prg = tessera_tensor::Prg::from_seed([9; 32]);
+        let mut c = prg.next_u64_vec(150);
+        let r = prg.next_u64_vec(150);
+        // Words right at each threshold, and at the borrows' edges.
+        for (i, j) in [0, 1, 15, 16, 17, 31, 32, 33, 41, 47, 48]
+            .iter()
+            .enumerate()
+        {
+            c[i] = r[i].wrapping_add(1 << j);
+            c[20 + i] = r[20 + i].wrapping_add(1 << j).wrapping_sub(1);
+            c[40 + i] = (r[40 + i] & !0xffff_ffff) | (1 << (j % 32));
+            c[60 + i] = 1 << j;
+        }
+        check_borrows(&c, &r, &powers, &mut prg);
+        let mut mixed = prg.next_u64_vec(20);
+        mixed.extend([
+            0,
+            1,
+            u64::MAX,
+            1 << 63,
+            LOW,
+            0xffff,
+            0x1_0000,
+            0x1_0000_0000,
+        ]);
+        mixed.extend([(-8i64 << 16) as u64, (-2i64 << 16) as u64, 3 << 15]);
+        check_borrows(&c, &r, &mixed, &mut prg);
     }
 
     #[test]
@@ -486,10 +727,6 @@ mod tests {
             c.push(a);
             r.push(b);
         }
-        let got = two_party_borrow(&c, &r, &mut prg);
-        for i in 0..c.len() {
-            let want = ((c[i] & LOW) < (r[i] & LOW)) as u64;
-            assert_eq!(got[i], want, "c = {:#x}, r = {:#x}", c[i], r[i]);
-        }
+        check_borrows(&c, &r, &[0], &mut prg);
     }
 }

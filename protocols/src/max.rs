@@ -75,8 +75,9 @@ fn winners(sess: &mut Session, x: &AShare, rows: usize, n: usize) -> Result<Winn
         .collect();
     let len = diffs.len();
     let d = AShare::from_share(RingTensor::from_vec(&[len], diffs)?);
-    let t = sess.prep().compare_material(len, 1)?;
-    let (m, c) = crate::compare::top_bits(sess, &d, &t, &[0])?;
+    let plan = crate::compare::NodePlan::new(&[0]);
+    let t = sess.prep().compare_material(len, &plan)?;
+    let (m, c) = crate::compare::top_bits(sess, &d, &t, &plan)?;
     // [x_a < x_b] = [b beats a], XOR-shared, one per entry.
     let loses = unpack_bits(m.share().xor(&t.r_top)?.as_slice(), len);
     let pair_of = |a: usize, b: usize| {

@@ -159,7 +159,7 @@ pub trait Backend {
     /// The cheapest sigmoid that keeps a model's accuracy (logistic
     /// regression's): the accurate spline where comparisons are cheap (a
     /// dealer's tables: its 12 thresholds share one opening, 10 rounds,
-    /// 1329 bits); where each comparison is a tree of AND gates (made by
+    /// 1196 bits); where each comparison is a tree of AND gates (made by
     /// OT, or authenticated under active security), the clipped polynomial
     /// with 2 (breast_cancer, active: 0.49 s against 0.28 s; OT: 0.89 s
     /// against 0.72 s; the same accuracy).

@@ -44,7 +44,7 @@ impl Material {
             Material::Trunc(s, f) | Material::WordBits(s, f) | Material::BitTriple(s, f) => {
                 (s.clone(), *f)
             }
-            Material::CompareTables(len, k) => (vec![*len], *k),
+            Material::CompareTables(len, k, nodes) => (vec![*len, *nodes as usize], *k),
             Material::EdaSelect(len) => (vec![*len], 0),
             Material::Mask {
                 id,
@@ -106,8 +106,11 @@ impl Material {
             (5, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
                 Material::BitTriple(dims, *f as u32)
             }
-            (8, &[len]) if (1..=MAX_THRESHOLDS).contains(&(*f as u32)) => {
-                Material::CompareTables(len, *f as u32)
+            (8, &[len, nodes])
+                if (1..=MAX_THRESHOLDS).contains(&(*f as u32))
+                    && (*f as usize + 4..=5 * *f as usize).contains(&nodes) =>
+            {
+                Material::CompareTables(len, *f as u32, nodes as u32)
             }
             (9, &[id, start, rows, cols]) if start.checked_add(rows).is_some() => Material::Mask {
                 id: id as u64,
@@ -221,9 +224,9 @@ mod tests {
             Material::Trunc(vec![7], 16),
             Material::WordBits(vec![3], 64),
             Material::BitTriple(vec![5], 2),
-            Material::CompareTables(130, 1),
+            Material::CompareTables(130, 1, 5),
             Material::EdaSelect(130),
-            Material::CompareTables(70, 12),
+            Material::CompareTables(70, 12, 37),
             Material::Mask {
                 id: 2,
                 start: 5,

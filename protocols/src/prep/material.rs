@@ -31,13 +31,14 @@ pub enum Material {
     /// additively (an extra trailing axis of length `nbits`).
     WordBits(Vec<usize>, u32),
     /// A comparison's material ([`crate::compare`]) for `len` elements
-    /// against `k` thresholds (1 to [`MAX_THRESHOLDS`]): a random `r`
+    /// against `k` thresholds (1 to [`MAX_THRESHOLDS`]) whose trees have
+    /// `nodes` nodes in all ([`crate::compare::NodePlan`]): a random `r`
     /// (additive), the nodes' random masks and random packed bits `s'`, one
     /// plane per threshold (XOR-shared bit planes, `ceil(len/64)` words
     /// each), then the chunk tables of `r`, the products of the masks, the
     /// bits of `s = s' ^ r_63` shared additively, and `r * s` (the first
     /// threshold's).
-    CompareTables(usize, u32),
+    CompareTables(usize, u32, u32),
     /// The tree comparison's material (providers without cheap tables): a
     /// random `r` (additive, `len`) and random packed bits `s` (XOR-shared,
     /// `ceil(len/64)` words), then `r`'s bits XOR-shared, the bits of `s`
@@ -135,18 +136,18 @@ impl Material {
                 bits.push(*nbits as usize);
                 (vec![(s.clone(), Binary)], vec![(bits, Arithmetic)])
             }
-            Material::CompareTables(len, k) => {
-                use crate::compare::{NODES, NODE_PRODUCTS, NODE_VARS, TABLE_WORDS};
-                let (words, k) = (len.div_ceil(64), *k as usize);
+            Material::CompareTables(len, k, nodes) => {
+                use crate::compare::{NODE_PRODUCTS, NODE_VARS, TABLE_WORDS};
+                let (words, k, nodes) = (len.div_ceil(64), *k as usize, *nodes as usize);
                 (
                     vec![
                         (vec![*len], Arithmetic),
-                        (vec![k * NODES * NODE_VARS, words], Binary),
+                        (vec![nodes * NODE_VARS, words], Binary),
                         (vec![k * words], Binary),
                     ],
                     vec![
                         (vec![*len, TABLE_WORDS], Binary),
-                        (vec![k * NODES * NODE_PRODUCTS, words], Binary),
+                        (vec![nodes * NODE_PRODUCTS, words], Binary),
                         (vec![k * *len], Arithmetic),
                         (vec![*len], Arithmetic),
                         (vec![words], Binary),
@@ -250,7 +251,7 @@ impl Material {
             Material::RowTriple {
                 transposed: true, ..
             } => vec![random[0].transpose().matmul(&random[1])?],
-            Material::CompareTables(len, k) => {
+            Material::CompareTables(len, k, nodes) => {
                 let w = len.div_ceil(64);
                 let words = random[2].as_slice();
                 // The opened planes mask the bits without r_63; the
@@ -270,7 +271,7 @@ impl Material {
                     .collect();
                 let tables = crate::compare::deal_tables(random[0].as_slice());
                 let products = crate::compare::mask_products(random[1].as_slice(), w);
-                let planes = *k as usize * crate::compare::NODES * crate::compare::NODE_PRODUCTS;
+                let planes = *nodes as usize * crate::compare::NODE_PRODUCTS;
                 // r's top bits, packed, for protocols that keep the bit
                 // XOR-shared (the row maximum).
                 let mut top = vec![0u64; w];

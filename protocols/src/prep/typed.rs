@@ -5,6 +5,7 @@
 //! documented component order, checked here once.
 
 use super::{Material, Preprocessing};
+use crate::compare::NodePlan;
 use crate::error::{ProtocolError, Result};
 use tessera_tensor::RingTensor;
 
@@ -154,9 +155,9 @@ pub trait Correlations {
     fn word_bits(&mut self, shape: &[usize], nbits: u32) -> Result<WordBits>;
     /// The tree comparison's material for `len` elements.
     fn select_material(&mut self, len: usize) -> Result<SelectMaterial>;
-    /// A comparison's material for `len` elements against `thresholds`
-    /// thresholds.
-    fn compare_material(&mut self, len: usize, thresholds: u32) -> Result<CompareMaterial>;
+    /// A comparison's material for `len` elements against the thresholds
+    /// of `plan`.
+    fn compare_material(&mut self, len: usize, plan: &NodePlan) -> Result<CompareMaterial>;
 }
 
 impl<P: Preprocessing + ?Sized> Correlations for P {
@@ -252,9 +253,10 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
         })
     }
 
-    fn compare_material(&mut self, len: usize, thresholds: u32) -> Result<CompareMaterial> {
+    fn compare_material(&mut self, len: usize, plan: &NodePlan) -> Result<CompareMaterial> {
+        let (k, nodes) = (plan.thresholds().len() as u32, plan.nodes() as u32);
         let [r, masks, s_packed, tables, products, s, r_s, r_top] =
-            parts(self, &Material::CompareTables(len, thresholds))?;
+            parts(self, &Material::CompareTables(len, k, nodes))?;
         Ok(CompareMaterial {
             r,
             masks,
