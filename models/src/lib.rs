@@ -52,7 +52,7 @@ pub use error::{ModelError, Result};
 pub use infer::{
     folded_blocks, infer_fixed, infer_plain, load_model, party_infer, party_infer_shared,
     party_infer_shared_with, plan_infer, run_inference_embedded, run_inference_embedded_with,
-    InferModel, InferOutput, InferReport, InferSpec, SharedModel,
+    InferModel, InferOutput, InferReport, InferSpec, SharedModel, MAX_PLANNED_WORDS,
 };
 pub use job::{
     check_own_data, check_parties, check_parties_shapes, partition, partition_shuffled, party_main,

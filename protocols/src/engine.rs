@@ -198,9 +198,15 @@ impl Secret for AShare {
         AShare::sum_axis(self, axis)
     }
     fn weigh(&self, consts: &[u64]) -> Result<Self> {
-        let c = RingTensor::from_vec(&[consts.len(), 1], consts.to_vec())?;
         let len = self.shape()[0];
-        AShare::from_share(self.share().matmul(&c)?).reshape(&[len])
+        check_weigh(self.shape(), consts.len())?;
+        let out = self
+            .share()
+            .as_slice()
+            .chunks_exact(consts.len())
+            .map(|row| dot(row, consts, u64::wrapping_mul, u64::wrapping_add))
+            .collect();
+        Ok(AShare::from_share(RingTensor::from_vec(&[len], out)?))
     }
 }
 
@@ -210,11 +216,37 @@ impl Secret for AuthShare {
         AuthShare::sum_axis(self, axis)
     }
     fn weigh(&self, consts: &[u64]) -> Result<Self> {
-        let len = self.shape()[0];
-        let row: Vec<u128> = consts.iter().map(|&c| c as u128).collect();
-        let all: Vec<u128> = (0..len).flat_map(|_| row.iter().copied()).collect();
-        self.mul_public(&all)?.sum_axis(1)?.reshape(&[len])
+        check_weigh(self.shape(), consts.len())?;
+        let c: Vec<u128> = consts.iter().map(|&c| c as u128).collect();
+        let weigh = |v: &[u128]| {
+            v.chunks_exact(c.len())
+                .map(|row| dot(row, &c, u128::wrapping_mul, u128::wrapping_add))
+                .collect()
+        };
+        Ok(AuthShare {
+            shape: vec![self.shape()[0]],
+            value: weigh(&self.value),
+            mac: weigh(&self.mac),
+        })
     }
+}
+
+/// `weigh`'s shapes: a `[len, k]` secret and `k` constants (`k > 0`).
+fn check_weigh(shape: &[usize], k: usize) -> Result<()> {
+    if shape.len() != 2 || shape[1] != k || k == 0 {
+        return Err(crate::ProtocolError::InvalidArgument {
+            op: "weigh",
+            detail: format!("a secret of shape {shape:?} against {k} constants"),
+        });
+    }
+    Ok(())
+}
+
+/// `sum_j a_j b_j` in a ring, with its wrapping operations.
+fn dot<T: Copy + Default>(a: &[T], b: &[T], mul: fn(T, T) -> T, add: fn(T, T) -> T) -> T {
+    a.iter()
+        .zip(b)
+        .fold(T::default(), |acc, (&x, &y)| add(acc, mul(x, y)))
 }
 
 impl Engine for Session {

@@ -278,7 +278,30 @@ impl RingTensor {
                 len,
             });
         }
-        Ok(Self::from_array(self.data.select(Axis(0), rows)))
+        let Some(inner) = self.shape().get(1..) else {
+            return Err(TensorError::OutOfRange {
+                op: "select_rows of a scalar",
+                index: 0,
+                len: 0,
+            });
+        };
+        // Rows are contiguous (standard layout): copy them as slices.
+        let width: usize = inner.iter().product();
+        let data = self.as_slice();
+        let mut out = Vec::with_capacity(rows.len() * width);
+        let mut i = 0;
+        while i < rows.len() {
+            // A run of consecutive rows is one copy.
+            let mut j = i + 1;
+            while j < rows.len() && rows[j] == rows[j - 1] + 1 {
+                j += 1;
+            }
+            out.extend_from_slice(&data[rows[i] * width..(rows[j - 1] + 1) * width]);
+            i = j;
+        }
+        let mut shape = self.shape().to_vec();
+        shape[0] = rows.len();
+        Self::from_vec(&shape, out)
     }
 
     /// Rows `start..end` along axis 0.
@@ -291,12 +314,35 @@ impl RingTensor {
                 len,
             });
         }
-        let idx: Vec<usize> = (start..end).collect();
-        self.select_rows(&idx)
+        let Some(inner) = self.shape().get(1..) else {
+            return Err(TensorError::OutOfRange {
+                op: "slice_rows of a scalar",
+                index: end,
+                len: 0,
+            });
+        };
+        let width: usize = inner.iter().product();
+        let mut shape = self.shape().to_vec();
+        shape[0] = end - start;
+        Self::from_vec(&shape, self.as_slice()[start * width..end * width].to_vec())
     }
 
     /// Concatenation along `axis`; all other dimensions must agree.
     pub fn concat(parts: &[&Self], axis: usize) -> Result<Self, TensorError> {
+        // Along axis 0 the parts' data follow one another (standard layout).
+        if let (0, Some(first)) = (axis, parts.first()) {
+            let inner = first.shape().get(1..).unwrap_or(&[]);
+            if !first.shape().is_empty() && parts.iter().all(|p| p.shape().get(1..) == Some(inner))
+            {
+                let mut shape = first.shape().to_vec();
+                shape[0] = parts.iter().map(|p| p.shape()[0]).sum();
+                let mut data = Vec::with_capacity(parts.iter().map(|p| p.len()).sum());
+                for p in parts {
+                    data.extend_from_slice(p.as_slice());
+                }
+                return Self::from_vec(&shape, data);
+            }
+        }
         let views: Vec<_> = parts.iter().map(|t| t.data.view()).collect();
         concatenate(Axis(axis), &views)
             .map(Self::from_array)
@@ -402,5 +448,39 @@ mod tests {
         assert_eq!(parts[1].shape(), &[3, 3]);
         let cols = RingTensor::concat(&[&a, &a], 1).unwrap();
         assert_eq!(cols.select_cols(&[3, 0]).unwrap().as_slice(), &[0, 0, 3, 3]);
+    }
+
+    #[test]
+    fn rows_are_selected_sliced_and_stacked_as_ndarray_does() {
+        let a = RingTensor::from_vec(&[5, 2, 2], (0..20).collect()).unwrap();
+        for rows in [
+            vec![],
+            vec![4],
+            vec![1, 2, 3],
+            vec![3, 1, 1, 2, 0],
+            vec![0, 1, 4],
+        ] {
+            let want = a.data.select(Axis(0), &rows);
+            let got = a.select_rows(&rows).unwrap();
+            assert_eq!(got.shape(), want.shape(), "{rows:?}");
+            assert_eq!(got.as_slice(), want.as_slice().unwrap(), "{rows:?}");
+        }
+        assert!(a.select_rows(&[5]).is_err());
+        assert_eq!(
+            a.slice_rows(1, 3).unwrap().as_slice(),
+            &(4..12).collect::<Vec<_>>()[..]
+        );
+        assert_eq!(a.slice_rows(2, 2).unwrap().shape(), &[0, 2, 2]);
+        assert!(a.slice_rows(3, 6).is_err());
+        let scalar = RingTensor::from_vec(&[], vec![7]).unwrap();
+        assert!(scalar.select_rows(&[]).is_err());
+        assert!(scalar.slice_rows(0, 0).is_err());
+        let b = RingTensor::from_vec(&[1, 2, 2], (20..24).collect()).unwrap();
+        let c = RingTensor::concat(&[&a, &b, &a], 0).unwrap();
+        let want = concatenate(Axis(0), &[a.data.view(), b.data.view(), a.data.view()]).unwrap();
+        assert_eq!(c.shape(), want.shape());
+        assert_eq!(c.as_slice(), want.as_slice().unwrap());
+        let bad = RingTensor::from_vec(&[1, 4], (0..4).collect()).unwrap();
+        assert!(RingTensor::concat(&[&a, &bad], 0).is_err());
     }
 }
