@@ -150,24 +150,21 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
         let (m, _) = crate::compare::top_bits(sess, &flat, &t, &plan)?;
         additive_bits(sess, &m, (&t.s_packed, &t.s), len)?.1
     } else {
-        // The tree, one per threshold, from one opening of x + r and one
+        // Trees sharing their subtrees, from one opening of x + r and one
         // edaBit r (x - t + r = c - t), then one conversion of every bit.
         let t = sess.prep().select_material(len)?;
         let masked = flat.share().add(&t.r)?;
         let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
-        let shifted: Vec<u64> = thresholds
-            .iter()
-            .flat_map(|&th| c.as_slice().iter().map(move |v| v.wrapping_sub(th)))
+        let r_bits = BShare::from_share(t.r_bits.clone());
+        let planes = crate::shared_tree::top_bits(sess, c.as_slice(), &r_bits, thresholds)?;
+        let words = len.div_ceil(64);
+        let bits: Vec<u64> = planes
+            .share()
+            .as_slice()
+            .chunks(words.max(1))
+            .take(k)
+            .flat_map(|plane| unpack_bits(plane, len))
             .collect();
-        let r_bits: Vec<u64> = (0..k)
-            .flat_map(|_| t.r_bits.as_slice().iter().copied())
-            .collect();
-        let packed = crate::compare::tree_from_opened(
-            sess,
-            &RingTensor::from_vec(&[k * len], shifted)?,
-            &RingTensor::from_vec(&[k * len], r_bits)?,
-        )?;
-        let bits = unpack_bits(packed.share().as_slice(), k * len);
         b2a(
             sess,
             &BShare::from_share(RingTensor::from_vec(&[k * len], bits)?),

@@ -52,6 +52,7 @@ pub mod prep;
 pub mod runtime;
 pub mod session;
 pub mod share;
+mod shared_tree;
 pub mod tls;
 
 pub use channel::{Channel, NetError};

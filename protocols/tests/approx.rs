@@ -276,13 +276,20 @@ fn outside_the_domain_values_saturate_not_wrap() {
 /// Rounds and bits per element party 0 sends for `f` on 1024 inputs in
 /// [-8, 8], semi-honest with the dealer, for `parties` parties.
 fn semi_honest_cost(parties: usize, f: Protocol) -> (u64, f64) {
+    cost_with(parties, f, Provider::Dealer)
+}
+
+/// [`semi_honest_cost`] with the material from `provider`.
+fn cost_with(parties: usize, f: Protocol, provider: Provider) -> (u64, f64) {
     const LEN: usize = 1024;
     let fp = FixedPoint::default();
     let xs: Vec<u64> = (0..LEN)
         .map(|i| fp.encode(-8.0 + 16.0 * i as f64 / LEN as f64).unwrap())
         .collect();
     let x = RingTensor::from_vec(&[LEN], xs).unwrap();
-    let cfg = EmbeddedConfig::new(parties).with_seed([7; 32]);
+    let cfg = EmbeddedConfig::new(parties)
+        .with_seed([7; 32])
+        .with_preprocessing(provider);
     let outs = run_embedded(&cfg, |s| {
         let sx = arith::share_input(s, 0, (s.id() == 0).then_some(&x), &[LEN])?;
         let before = (s.stats().rounds, s.stats().total_sent());
@@ -324,54 +331,78 @@ fn approximations_cost_no_more_than_measured() {
 }
 
 #[test]
+fn approximations_cost_no_more_than_measured_without_a_dealer() {
+    // With OT each threshold is a tree of AND gates; the trees of a batch
+    // share their subtrees (the octave's 42 thresholds: 333 nodes instead
+    // of 2646; before that the reciprocal took 9218 bits).
+    let budgets = [
+        (Protocol::Sigmoid, 14, 1672.0),
+        (Protocol::Exp, 16, 1614.0),
+        (Protocol::Reciprocal, 19, 2281.0),
+        (Protocol::ReciprocalTo10, 14, 1483.0),
+    ];
+    for (f, max_rounds, max_bits) in budgets {
+        let (rounds, bits) = cost_with(2, f, Provider::Ot);
+        eprintln!("{f:?}, OT: {rounds} rounds, {bits:.0} bits per element");
+        assert!(rounds <= max_rounds, "{f:?}: {rounds} rounds");
+        assert!(bits <= max_bits, "{f:?}: {bits:.0} bits per element");
+    }
+}
+
+#[test]
 fn every_threshold_is_compared_exactly_in_both_modes() {
     // Inputs near and at every threshold, one ulp either side, and far
     // outside; thresholds of both signs with the extremes of the fixed
-    // range. |x - t| stays below 2^63, where the comparison is exact.
+    // range, and the octave's powers of two (whose trees share nodes).
+    // |x - t| stays below 2^63, where the comparison is exact.
     let ulp = 1.0 / 65536.0;
-    let thresholds = [-30000.0, -10.0, -ulp, 0.0, ulp, 0.625, 9.5, 30000.0];
-    let mut xs = vec![-32000.0, 32000.0, 0.0, 1.0, -1.0];
-    for &t in &thresholds {
-        xs.extend([t - ulp, t, t + ulp]);
-    }
     let fp = FixedPoint::default();
     let enc = |v: f64| fp.encode(v).unwrap();
-    let ts: Vec<u64> = thresholds.iter().map(|&t| enc(t)).collect();
-    let x = RingTensor::from_vec(&[xs.len()], xs.iter().map(|&v| enc(v)).collect()).unwrap();
-    // Tables from the dealer, the tree with OT, and active security.
-    let modes = [
-        (Provider::Dealer, false),
-        (Provider::Ot, false),
-        (Provider::Dealer, true),
-    ];
-    for parties in [2, 3] {
-        for (provider, active) in modes {
-            let cfg = EmbeddedConfig::new(parties)
-                .with_seed([parties as u8 + 40; 32])
-                .with_preprocessing(provider);
-            let outs = run_embedded(&cfg, |s| {
-                let mine = (s.id() == 0).then_some(&x);
-                if active {
-                    let mut a = Active::new(s)?;
-                    let sx = a.input(0, mine, x.shape())?;
-                    let b = a.less_than_each(&sx, &ts)?;
-                    a.reveal(&b, "bits")
-                } else {
-                    let sx = arith::share_input(s, 0, mine, x.shape())?;
-                    let b = Engine::less_than_each(s, &sx, &ts)?;
-                    arith::reveal(s, &b, "bits")
-                }
-            })
-            .unwrap();
-            let got = outs[0].value.as_slice();
-            for (e, &v) in xs.iter().enumerate() {
-                for (i, &t) in thresholds.iter().enumerate() {
-                    let want = (enc(v) as i64) < (enc(t) as i64);
-                    assert_eq!(
-                        got[e * thresholds.len() + i],
-                        want as u64,
-                        "[{v} < {t}], {parties} parties, {provider}, active {active}"
-                    );
+    let signed = [-30000.0, -10.0, -ulp, 0.0, ulp, 0.625, 9.5, 30000.0].map(enc);
+    let powers: Vec<u64> = (0..42).map(|j| 1u64 << j).collect();
+    let mut prg = tessera_tensor::Prg::from_seed([12; 32]);
+    for ts in [signed.to_vec(), powers] {
+        let mut xs = vec![enc(-32000.0), enc(32000.0), 0, enc(1.0), enc(-1.0)];
+        for &t in &ts {
+            xs.extend([t.wrapping_sub(1), t, t.wrapping_add(1)]);
+        }
+        xs.extend((0..40).map(|_| prg.next_u64() >> (1 + prg.next_u64() % 40)));
+        let x = RingTensor::from_vec(&[xs.len()], xs.clone()).unwrap();
+        // Tables from the dealer, the trees with OT, and active security.
+        let modes = [
+            (Provider::Dealer, false),
+            (Provider::Ot, false),
+            (Provider::Dealer, true),
+        ];
+        for parties in [2, 3] {
+            for (provider, active) in modes {
+                let cfg = EmbeddedConfig::new(parties)
+                    .with_seed([parties as u8 + 40; 32])
+                    .with_preprocessing(provider);
+                let outs = run_embedded(&cfg, |s| {
+                    let mine = (s.id() == 0).then_some(&x);
+                    if active {
+                        let mut a = Active::new(s)?;
+                        let sx = a.input(0, mine, x.shape())?;
+                        let b = a.less_than_each(&sx, &ts)?;
+                        a.reveal(&b, "bits")
+                    } else {
+                        let sx = arith::share_input(s, 0, mine, x.shape())?;
+                        let b = Engine::less_than_each(s, &sx, &ts)?;
+                        arith::reveal(s, &b, "bits")
+                    }
+                })
+                .unwrap();
+                let got = outs[0].value.as_slice();
+                for (e, &v) in xs.iter().enumerate() {
+                    for (i, &t) in ts.iter().enumerate() {
+                        let want = (v as i64) < (t as i64);
+                        assert_eq!(
+                            got[e * ts.len() + i],
+                            want as u64,
+                            "[{v:#x} < {t:#x}], {parties} parties, {provider}, active {active}"
+                        );
+                    }
                 }
             }
         }
