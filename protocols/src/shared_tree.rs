@@ -39,10 +39,10 @@ const SPLITS: [u32; 9] = [0, 8, 16, 24, 32, 40, 48, 56, 64];
 
 /// A node's key `(index within its level, a, s)`: it compares the bits of
 /// `((c - a) >> lo) - s` in its range.
-type Key = (usize, u64, u64);
+pub(crate) type Key = (usize, u64, u64);
 
 /// `v mod 2^bits` (`bits` up to 64).
-fn low(v: u64, bits: u32) -> u64 {
+pub(crate) fn low(v: u64, bits: u32) -> u64 {
     if bits >= 64 {
         v
     } else {
@@ -52,7 +52,7 @@ fn low(v: u64, bits: u32) -> u64 {
 
 /// The children of node `key` at `level`: the low half, and the high half
 /// without and with a borrow from the low one.
-fn children(level: usize, (n, a, s): Key) -> (Key, Key, Key) {
+pub(crate) fn children(level: usize, (n, a, s): Key) -> (Key, Key, Key) {
     let half = 1u32 << (level - 1);
     let lo_bit = n as u32 * 2 * half;
     let (mid, hi) = (lo_bit + half, lo_bit + 2 * half);
@@ -71,17 +71,23 @@ fn children(level: usize, (n, a, s): Key) -> (Key, Key, Key) {
 /// Which nodes every level needs, and how they link.
 #[derive(Debug, Clone)]
 pub(crate) struct TreePlan {
-    /// Keys per level, leaves (level 0) to roots (level 6).
-    levels: Vec<Vec<Key>>,
-    /// Per level from 1: each node's (low, high, high with borrow) child.
-    links: Vec<Vec<(usize, usize, usize)>>,
+    /// The leaves' level: 0 for bits, 2 for the 4-bit chunks of active
+    /// security ([`crate::active`]).
+    pub(crate) leaf_level: usize,
+    /// Keys per level (width `2^level`), roots at level 6; none below the
+    /// leaves.
+    pub(crate) levels: Vec<Vec<Key>>,
+    /// Per level from 1: each node's (low, high, high with borrow) child
+    /// (none at and below the leaves).
+    pub(crate) links: Vec<Vec<(usize, usize, usize)>>,
     /// Each threshold's root at level 6.
-    roots: Vec<usize>,
+    pub(crate) roots: Vec<usize>,
 }
 
 impl TreePlan {
-    /// The cheapest of the three rules for `thresholds`.
-    pub(crate) fn new(thresholds: &[u64]) -> Self {
+    /// The cheapest of the three rules for `thresholds`, with leaves at
+    /// `leaf_level`.
+    pub(crate) fn new(thresholds: &[u64], leaf_level: usize) -> Self {
         let root = |t: u64, m: u32| (0, low(t, m), t.wrapping_sub(low(t, m)));
         let direct: Vec<Key> = thresholds.iter().map(|&t| root(t, 64)).collect();
         let keyed: Vec<Key> = thresholds.iter().map(|&t| root(t, 0)).collect();
@@ -92,7 +98,7 @@ impl TreePlan {
                 .iter()
                 .map(|&m| root(t, m))
                 .min_by_key(|&r| {
-                    closure(&[r], &seen)
+                    closure(&[r], &seen, leaf_level)
                         .0
                         .iter()
                         .map(|l| l.len())
@@ -100,19 +106,22 @@ impl TreePlan {
                 })
                 .expect("splits");
             greedy.push(best);
-            seen = closure(&greedy, &[]).1;
+            seen = closure(&greedy, &[], leaf_level).1;
         }
         [direct, keyed, greedy]
             .iter()
-            .map(|roots| Self::from_roots(roots))
+            .map(|roots| Self::from_roots(roots, leaf_level))
             .min_by_key(|p| p.internal_nodes())
             .expect("three rules")
     }
 
-    fn from_roots(roots: &[Key]) -> Self {
-        let (levels, index) = closure(roots, &[]);
+    fn from_roots(roots: &[Key], leaf_level: usize) -> Self {
+        let (levels, index) = closure(roots, &[], leaf_level);
         let links = (1..=LEVELS)
             .map(|level| {
+                if level <= leaf_level {
+                    return Vec::new();
+                }
                 levels[level]
                     .iter()
                     .map(|&key| {
@@ -125,6 +134,7 @@ impl TreePlan {
             .collect();
         let roots = roots.iter().map(|r| index[LEVELS][r]).collect();
         Self {
+            leaf_level,
             levels,
             links,
             roots,
@@ -133,16 +143,20 @@ impl TreePlan {
 
     /// Nodes above the leaves: each costs one or two AND gates.
     pub(crate) fn internal_nodes(&self) -> usize {
-        self.levels[1..].iter().map(|l| l.len()).sum()
+        self.levels[self.leaf_level + 1..]
+            .iter()
+            .map(|l| l.len())
+            .sum()
     }
 }
 
 /// Keys per level, and each key's position in its level.
 type Levels = (Vec<Vec<Key>>, Vec<HashMap<Key, usize>>);
 
-/// The keys `roots` need on every level that `known` does not already
-/// hold (all of them if `known` is empty), and their positions.
-fn closure(roots: &[Key], known: &[HashMap<Key, usize>]) -> Levels {
+/// The keys `roots` need on every level down to `leaf_level` that `known`
+/// does not already hold (all of them if `known` is empty), and their
+/// positions.
+fn closure(roots: &[Key], known: &[HashMap<Key, usize>], leaf_level: usize) -> Levels {
     let mut levels: Vec<Vec<Key>> = vec![Vec::new(); LEVELS + 1];
     let mut index: Vec<HashMap<Key, usize>> = vec![HashMap::new(); LEVELS + 1];
     let mut add = |level: usize, key: Key, levels: &mut Vec<Vec<Key>>| {
@@ -155,7 +169,7 @@ fn closure(roots: &[Key], known: &[HashMap<Key, usize>]) -> Levels {
     for &r in roots {
         add(LEVELS, r, &mut levels);
     }
-    for level in (1..=LEVELS).rev() {
+    for level in (leaf_level + 1..=LEVELS).rev() {
         for i in 0..levels[level].len() {
             let (lo, h0, h1) = children(level, levels[level][i]);
             for k in [lo, h0, h1] {
@@ -176,7 +190,7 @@ pub(crate) fn top_bits(
     r_bits: &BShare,
     thresholds: &[u64],
 ) -> Result<BShare> {
-    let plan = TreePlan::new(thresholds);
+    let plan = TreePlan::new(thresholds, 0);
     let words = c.len().div_ceil(64);
     let r = planes_of(r_bits.share().as_slice(), words);
     let leader = sess.is_leader();
@@ -316,13 +330,17 @@ mod tests {
     #[test]
     fn powers_of_two_share_most_of_their_trees() {
         let powers: Vec<u64> = (0..42).map(|j| 1u64 << j).collect();
-        let shared = TreePlan::new(&powers).internal_nodes();
+        let shared = TreePlan::new(&powers, 0).internal_nodes();
         // Every node a power needs, in any of its levels, is keyed by 0, 1 or
         // one power of two of its width: well under a fifth of 42 trees.
         assert!(shared * 5 < 42 * 63, "{shared} nodes");
         // One threshold alone costs one tree; equal thresholds share it.
-        assert_eq!(TreePlan::new(&[12345]).internal_nodes(), 63);
-        assert_eq!(TreePlan::new(&[7, 7]).internal_nodes(), 63);
-        assert!(TreePlan::new(&[3 << 16, 5 << 16]).internal_nodes() < 2 * 63);
+        assert_eq!(TreePlan::new(&[12345], 0).internal_nodes(), 63);
+        assert_eq!(TreePlan::new(&[7, 7], 0).internal_nodes(), 63);
+        assert!(TreePlan::new(&[3 << 16, 5 << 16], 0).internal_nodes() < 2 * 63);
+        // Over 4-bit chunks, a tree has 15 nodes.
+        assert_eq!(TreePlan::new(&[12345], 2).internal_nodes(), 15);
+        let chunked = TreePlan::new(&powers, 2).internal_nodes();
+        assert!(chunked * 3 < 42 * 15, "{chunked} nodes");
     }
 }

@@ -25,14 +25,17 @@
 //! opening, four levels, the conversion); per element and peer: 128 bits
 //! for `c`, 44 opened bits in the tree, one to convert (the tree over all
 //! 64 bits took eight rounds and 189 bits). Several thresholds share the
-//! opening and the products (`x - t + r = c - t`): each costs only its
-//! leaves, its tree and its conversion.
+//! opening and the products (`x - t + r = c - t`), and their trees share
+//! subtrees where the thresholds' digits agree ([`crate::shared_tree`]:
+//! a node picks per element, by a public borrow, between two keyed
+//! children); each costs only its own nodes and its conversion.
 
 use super::binary::BitShare;
 use super::bits::Masked;
 use super::{Active, AuthShare};
 use crate::error::Result;
 use crate::prep::auth::{CHUNK_MONOMIALS, MONOMIALS_PER_WORD};
+use crate::shared_tree::{low, TreePlan};
 
 /// Chunks per 64-bit word.
 const CHUNKS: usize = 16;
@@ -78,7 +81,7 @@ impl Active<'_> {
     /// authenticated. Six rounds.
     pub fn msb(&mut self, x: &AuthShare) -> Result<AuthShare> {
         let masked = self.open_masked(x, true)?;
-        let bit = self.top_bits(&masked.c, 1, &masked)?;
+        let bit = self.top_bits(&masked.c, &masked)?;
         self.bits_to_arith(&bit, &masked.b_bits, &masked.b_arith)?
             .reshape(x.shape())
     }
@@ -86,24 +89,88 @@ impl Active<'_> {
     /// `[x < t]` for each element of flat `x` and each public threshold
     /// `t` (as signed 64-bit values), authenticated, `[len, k]`: one
     /// opening of `x + r` and one set of chunk products serve every
-    /// threshold (`x - t + r = c - t`). Six rounds.
+    /// threshold (`x - t + r = c - t`), and the thresholds' trees share
+    /// their subtrees ([`crate::shared_tree`], over chunks). Six rounds.
     pub fn less_than_each(&mut self, x: &AuthShare, thresholds: &[u64]) -> Result<AuthShare> {
         let (len, k) = (x.len(), thresholds.len());
         let masked = self.open_masked(x, true)?;
-        let shifted: Vec<u64> = masked
-            .c
+        let c = &masked.c;
+        let plan = TreePlan::new(thresholds, CHUNK_LEVEL);
+        let forms = ChunkForms::new();
+        // Leaves: a chunk key's pair for every element, local.
+        let (mut less, mut equal): (Vec<BitShare>, Vec<BitShare>) = plan.levels[CHUNK_LEVEL]
             .iter()
-            .flat_map(|&v| thresholds.iter().map(move |&t| v.wrapping_sub(t)))
-            .collect();
-        let bits = self.top_bits(&shifted, k, &masked)?;
+            .map(|&(q, a, s)| {
+                let top = q == CHUNKS - 1;
+                let (l, e): (Vec<_>, Vec<_>) = (0..len)
+                    .map(|e| {
+                        let terms = chunk_terms(&masked, e, q, self.sess.is_leader(), self.bin_key);
+                        let v = ((c[e].wrapping_sub(a) >> (4 * q)).wrapping_sub(s) & 15) as usize;
+                        let (lf, ef) = if top {
+                            (forms.top_less[v], forms.top_equal[v])
+                        } else {
+                            (forms.less[v], forms.equal[v])
+                        };
+                        (form_sum(&terms, lf), form_sum(&terms, ef))
+                    })
+                    .unzip();
+                (from_pairs(l), from_pairs(e))
+            })
+            .unzip();
+        for level in CHUNK_LEVEL + 1..=6 {
+            let half = 1u32 << (level - 1);
+            let (mut less_hi, mut eq_hi, mut less_lo, mut eq_lo) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (&(n, a, s), &(lo, h0, h1)) in plan.levels[level].iter().zip(&plan.links[level - 1])
+            {
+                if h0 == h1 {
+                    less_hi.push(less[h0].clone());
+                    eq_hi.push(equal[h0].clone());
+                } else {
+                    let lo_bit = n as u32 * 2 * half;
+                    let s_lo = low(s, half);
+                    let pick: Vec<bool> = c
+                        .iter()
+                        .map(|&c| low(c.wrapping_sub(a) >> lo_bit, half) < s_lo)
+                        .collect();
+                    less_hi.push(select(&less[h0], &less[h1], &pick));
+                    eq_hi.push(select(&equal[h0], &equal[h1], &pick));
+                }
+                less_lo.push(less[lo].clone());
+                eq_lo.push(equal[lo].clone());
+            }
+            let (less_hi, eq_hi) = (concat(&less_hi), concat(&eq_hi));
+            let (less_lo, eq_lo) = (concat(&less_lo), concat(&eq_lo));
+            if level < 6 {
+                let mut both = self.and_fanout(&eq_hi, &[&less_lo, &eq_lo])?;
+                equal = split(&both.remove(1), len);
+                less = split(&less_hi.xor(&both[0])?, len);
+            } else {
+                let prod = self.and_fanout(&eq_hi, &[&less_lo])?;
+                less = split(&less_hi.xor(&prod[0])?, len);
+            }
+        }
+        // Element-major, with each threshold's public (c - t)_63.
+        let mut bits = BitShare {
+            bits: Vec::with_capacity(len * k),
+            macs: Vec::with_capacity(len * k),
+        };
+        let mut u63 = Vec::with_capacity(len * k);
+        for (e, &ce) in c.iter().enumerate() {
+            for (&t, &root) in thresholds.iter().zip(&plan.roots) {
+                bits.bits.push(less[root].bits[e]);
+                bits.macs.push(less[root].macs[e]);
+                u63.push(ce.wrapping_sub(t) >> 63);
+            }
+        }
+        let bits = self.xor_public(&bits, &u63)?;
         self.bits_as_values(&bits, len, k)
     }
 
-    /// The top bits of `u_j - r` for public words `u` (`per` of them for
-    /// each element of `r`, element-major): local chunk pairs, then four
-    /// rounds of the tree.
-    fn top_bits(&mut self, u: &[u64], per: usize, masked: &Masked) -> Result<BitShare> {
-        let (mut less, mut eq) = self.chunk_pairs(u, per, masked);
+    /// The top bits of `u_e - r_e` for public words `u` (one per element of
+    /// `r`): local chunk pairs, then four rounds of the tree.
+    fn top_bits(&mut self, u: &[u64], masked: &Masked) -> Result<BitShare> {
+        let (mut less, mut eq) = self.chunk_pairs(u, masked);
         let mut width = CHUNKS;
         while width > 1 {
             // Neighbours within a comparison: the odd one is higher.
@@ -124,64 +191,26 @@ impl Active<'_> {
 
     /// Every comparison's 16 (less, equal) pairs, chunk-major within it:
     /// sums of the constant 1, `r`'s bits and the dealt products, as the
-    /// public chunk of `u` selects (local). A chunk's 16 terms are read
-    /// once and serve every threshold.
-    fn chunk_pairs(&self, u: &[u64], per: usize, masked: &Masked) -> (BitShare, BitShare) {
+    /// public chunk of `u` selects (local).
+    fn chunk_pairs(&self, u: &[u64], masked: &Masked) -> (BitShare, BitShare) {
         let forms = ChunkForms::new();
-        // The terms of each form, per public chunk value: regular, then top.
-        let terms_of = |forms: &[u16; 16]| -> Vec<Vec<usize>> {
-            forms
-                .iter()
-                .map(|&f| (0..16).filter(|s| f >> s & 1 == 1).collect())
-                .collect()
-        };
-        let (less_terms, eq_terms) = (terms_of(&forms.less), terms_of(&forms.equal));
-        let (top_less_terms, top_eq_terms) =
-            (terms_of(&forms.top_less), terms_of(&forms.top_equal));
-        let (r_words, r_macs) = (masked.r_low.as_slice(), masked.r_bit_macs.as_slice());
-        let (p_words, p_macs) = masked
-            .monomials
-            .as_ref()
-            .map(|(w, m)| (w.as_slice(), m.as_slice()))
-            .expect("comparison material with the chunks' products");
-        let one = (self.sess.is_leader() as u64, self.bin_key);
+        let leader = self.sess.is_leader();
         let n = u.len() * CHUNKS;
-        let (mut less, mut eq) = (vec![(0u64, 0u64); n], vec![(0u64, 0u64); n]);
-        let mut terms = [(0u64, 0u64); 16];
-        terms[0] = one;
-        for e in 0..u.len() / per {
+        let (mut less, mut eq) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for (e, &u) in u.iter().enumerate() {
             for q in 0..CHUNKS {
-                for j in 0..4 {
-                    let i = 64 * e + 4 * q + j;
-                    terms[1 << j] = ((r_words[e] >> (4 * q + j)) & 1, r_macs[i]);
-                }
-                for (t, &s) in CHUNK_MONOMIALS.iter().enumerate() {
-                    let i = MONOMIALS_PER_WORD * e + CHUNK_MONOMIALS.len() * q + t;
-                    terms[s as usize] = ((p_words[i / 64] >> (i % 64)) & 1, p_macs[i]);
-                }
-                let sum = |list: &[usize]| {
-                    list.iter().fold((0, 0), |(b, m), &s| {
-                        let (tb, tm) = terms[s];
-                        (b ^ tb, m ^ tm)
-                    })
-                };
+                let terms = chunk_terms(masked, e, q, leader, self.bin_key);
+                let nibble = (u >> (4 * q)) as usize & 15;
                 let (l, eqs) = if q == CHUNKS - 1 {
-                    (&top_less_terms, &top_eq_terms)
+                    (forms.top_less[nibble], forms.top_equal[nibble])
                 } else {
-                    (&less_terms, &eq_terms)
+                    (forms.less[nibble], forms.equal[nibble])
                 };
-                for j in e * per..(e + 1) * per {
-                    let nibble = (u[j] >> (4 * q)) as usize & 15;
-                    less[j * CHUNKS + q] = sum(&l[nibble]);
-                    eq[j * CHUNKS + q] = sum(&eqs[nibble]);
-                }
+                less.push(form_sum(&terms, l));
+                eq.push(form_sum(&terms, eqs));
             }
         }
-        let split = |v: Vec<(u64, u64)>| {
-            let (bits, macs) = v.into_iter().unzip();
-            BitShare { bits, macs }
-        };
-        (split(less), split(eq))
+        (from_pairs(less), from_pairs(eq))
     }
 
     /// 1 where the secret is positive, else 0 (`msb(-x)`), authenticated.
@@ -194,6 +223,81 @@ impl Active<'_> {
         let mask = self.greater_than_zero(x)?;
         Ok((self.mul(x, &mask)?, mask))
     }
+}
+/// The level of [`TreePlan`] whose nodes are 4-bit chunks.
+const CHUNK_LEVEL: usize = 2;
+
+/// The 16 terms of chunk `q` of element `e`'s mask, by monomial: the
+/// constant 1 (held by the leader), `r`'s bits and the dealt products, each
+/// a bit and its MAC share.
+fn chunk_terms(masked: &Masked, e: usize, q: usize, leader: bool, key: u64) -> [(u64, u64); 16] {
+    let (r_words, r_macs) = (masked.r_low.as_slice(), masked.r_bit_macs.as_slice());
+    let (p_words, p_macs) = masked
+        .monomials
+        .as_ref()
+        .map(|(w, m)| (w.as_slice(), m.as_slice()))
+        .expect("comparison material with the chunks' products");
+    let mut terms = [(0u64, 0u64); 16];
+    terms[0] = (leader as u64, key);
+    for j in 0..4 {
+        let i = 64 * e + 4 * q + j;
+        terms[1 << j] = ((r_words[e] >> (4 * q + j)) & 1, r_macs[i]);
+    }
+    for (t, &s) in CHUNK_MONOMIALS.iter().enumerate() {
+        let i = MONOMIALS_PER_WORD * e + CHUNK_MONOMIALS.len() * q + t;
+        terms[s as usize] = ((p_words[i / 64] >> (i % 64)) & 1, p_macs[i]);
+    }
+    terms
+}
+
+/// The XOR of the terms a normal form selects.
+fn form_sum(terms: &[(u64, u64); 16], form: u16) -> (u64, u64) {
+    let mut rest = form;
+    let (mut b, mut m) = (0, 0);
+    while rest != 0 {
+        let (tb, tm) = terms[rest.trailing_zeros() as usize];
+        b ^= tb;
+        m ^= tm;
+        rest &= rest - 1;
+    }
+    (b, m)
+}
+
+fn from_pairs(v: Vec<(u64, u64)>) -> BitShare {
+    let (bits, macs) = v.into_iter().unzip();
+    BitShare { bits, macs }
+}
+
+/// `y` where `pick`, else `x` (public choices: local on bits and MACs).
+fn select(x: &BitShare, y: &BitShare, pick: &[bool]) -> BitShare {
+    let choose = |a: &[u64], b: &[u64]| {
+        a.iter()
+            .zip(b)
+            .zip(pick)
+            .map(|((&a, &b), &p)| if p { b } else { a })
+            .collect()
+    };
+    BitShare {
+        bits: choose(&x.bits, &y.bits),
+        macs: choose(&x.macs, &y.macs),
+    }
+}
+
+fn concat(parts: &[BitShare]) -> BitShare {
+    BitShare {
+        bits: parts.iter().flat_map(|p| p.bits.iter().copied()).collect(),
+        macs: parts.iter().flat_map(|p| p.macs.iter().copied()).collect(),
+    }
+}
+
+/// Consecutive parts of `len` bits.
+fn split(x: &BitShare, len: usize) -> Vec<BitShare> {
+    (0..x.len().checked_div(len).unwrap_or(0))
+        .map(|i| BitShare {
+            bits: x.bits[i * len..(i + 1) * len].to_vec(),
+            macs: x.macs[i * len..(i + 1) * len].to_vec(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
