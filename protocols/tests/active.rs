@@ -488,7 +488,7 @@ fn active_approximations_cost_no_more_than_measured() {
         ("exp", |a, x| approx::exp(a, x), 14, 2262.0),
         ("sigmoid", |a, x| approx::sigmoid(a, x), 12, 2108.0),
         ("reciprocal", |a, x| approx::reciprocal(a, x), 17, 3116.0),
-        ("relu", |a, x| Ok(a.relu_with_mask(x)?.0), 7, 429.0),
+        ("relu", |a, x| Ok(a.relu_with_mask(x)?.0), 6, 173.0),
     ];
     for (name, f, max_rounds, max_bits) in budgets {
         let (rounds, bits) = active_cost(f);

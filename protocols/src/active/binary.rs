@@ -365,13 +365,24 @@ impl Active<'_> {
         b_bits: &BitShare,
         b_arith: &super::AuthShare,
     ) -> Result<super::AuthShare> {
+        Ok(self.bits_to_arith_opened(x, b_bits, b_arith)?.1)
+    }
+
+    /// [`Self::bits_to_arith`], also returning the opened `e = x ^ b`.
+    pub(super) fn bits_to_arith_opened(
+        &mut self,
+        x: &BitShare,
+        b_bits: &BitShare,
+        b_arith: &super::AuthShare,
+    ) -> Result<(Vec<u64>, super::AuthShare)> {
         let v = self.open_bits(&[&x.xor(b_bits)?])?.remove(0);
         let flip: Vec<u128> = v
             .iter()
             .map(|&b| 1u128.wrapping_sub(2 * b as u128))
             .collect();
         let public: Vec<u128> = v.iter().map(|&b| b as u128).collect();
-        self.add_public(&b_arith.mul_public(&flip)?, &public)
+        let arith = self.add_public(&b_arith.mul_public(&flip)?, &public)?;
+        Ok((v, arith))
     }
 }
 

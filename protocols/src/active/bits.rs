@@ -75,6 +75,13 @@ fn spread(len: usize, width: usize, at: &[usize]) -> Vec<usize> {
 pub(super) struct Masked {
     /// The low word of `x + r`, public.
     pub c: Vec<u64>,
+    /// All of `x + r` (128 bits), public.
+    pub c_wide: Vec<u128>,
+    /// The mask `r`, authenticated.
+    pub r: AuthShare,
+    /// `r b` for the daBit `b`, authenticated
+    /// ([`AuthKind::CompareSelect`] only).
+    pub rb: Option<AuthShare>,
     /// `r`'s low word per element (XOR-shared bits, packed), and the
     /// MACs of its 64 bits (`[len, 64]`).
     pub r_low: RingTensor,
@@ -136,19 +143,35 @@ impl Active<'_> {
     /// and the parts of `r` ([`Masked`]).
     pub(super) fn open_masked(&mut self, x: &AuthShare, chunks: bool) -> Result<Masked> {
         let len = x.len();
-        let mut m = self.take(if chunks {
-            AuthKind::CompareChunks(vec![len])
-        } else {
-            AuthKind::Compare(vec![len])
-        })?;
+        self.open_masked_as(
+            x,
+            if chunks {
+                AuthKind::CompareChunks(vec![len])
+            } else {
+                AuthKind::Compare(vec![len])
+            },
+        )
+    }
+
+    /// [`Self::open_masked`] with the material `kind` (one of the
+    /// comparison kinds).
+    pub(super) fn open_masked_as(&mut self, x: &AuthShare, kind: AuthKind) -> Result<Masked> {
+        let len = x.len();
+        let select = matches!(kind, AuthKind::CompareSelect(_));
+        let chunks = select || matches!(kind, AuthKind::CompareChunks(_));
+        let mut m = self.take(kind)?;
         // r, b; then r's MAC, r's bits (packed: one word per element), their
         // MACs, b (128-bit), its MAC, b's binary MAC; the monomials (packed)
-        // and their MACs.
+        // and their MACs; r b and its MAC.
         let r = AuthShare::from_parts(&m[0], &m[2]);
-        let c = self.open(&[&x.reshape(&[len])?.add(&r)?])?[0]
-            .iter()
-            .map(|&v| v as u64)
-            .collect();
+        let c_wide = self.open(&[&x.reshape(&[len])?.add(&r)?])?.remove(0);
+        let c = c_wide.iter().map(|&v| v as u64).collect();
+        let rb = if select {
+            let mac = m.pop().expect("r b's MAC");
+            Some(AuthShare::from_parts(&m.pop().expect("r b"), &mac))
+        } else {
+            None
+        };
         let b_bits = BitShare::from_parts(&m[1], &m[7]);
         let b_arith = AuthShare::from_parts(&m[5], &m[6]);
         let monomials = if chunks {
@@ -161,6 +184,9 @@ impl Active<'_> {
         let (r_low, r_bit_macs) = (rest.next(), rest.next());
         Ok(Masked {
             c,
+            c_wide,
+            r,
+            rb,
             r_low: r_low.expect("r's bits"),
             r_bit_macs: r_bit_macs.expect("their MACs"),
             b_bits,

@@ -34,7 +34,7 @@ use super::binary::BitShare;
 use super::bits::Masked;
 use super::{Active, AuthShare};
 use crate::error::Result;
-use crate::prep::auth::{CHUNK_MONOMIALS, MONOMIALS_PER_WORD};
+use crate::prep::auth::{AuthKind, CHUNK_MONOMIALS, MONOMIALS_PER_WORD};
 use crate::shared_tree::{low, TreePlan};
 
 /// Chunks per 64-bit word.
@@ -218,10 +218,30 @@ impl Active<'_> {
         self.msb(&x.neg())
     }
 
-    /// `max(x, 0)` and the 0/1 mask `[x > 0]`: seven rounds.
+    /// `max(x, 0)` and the 0/1 mask `[x > 0]`: six rounds. The comparison's
+    /// mask `r` doubles as the product's: `y = -x` is opened as `c = y + r`,
+    /// and the bit `m` comes back through the daBit `b` as `m = e + b -
+    /// 2 e b` with `e` opened, so `x m = r m - c m = e r + (1 - 2 e) r b -
+    /// c m`: local, given the dealt `r b` ([`AuthKind::CompareSelect`];
+    /// before, a Beaver product: one more round and 256 more bits).
     pub fn relu_with_mask(&mut self, x: &AuthShare) -> Result<(AuthShare, AuthShare)> {
-        let mask = self.greater_than_zero(x)?;
-        Ok((self.mul(x, &mask)?, mask))
+        let (shape, len) = (x.shape().to_vec(), x.len());
+        let y = x.neg().reshape(&[len])?;
+        let masked = self.open_masked_as(&y, AuthKind::CompareSelect(vec![len]))?;
+        let bit = self.top_bits(&masked.c, &masked)?;
+        let (e, m) = self.bits_to_arith_opened(&bit, &masked.b_bits, &masked.b_arith)?;
+        let e: Vec<u128> = e.iter().map(|&b| b as u128).collect();
+        let flip: Vec<u128> = e.iter().map(|&b| 1u128.wrapping_sub(2 * b)).collect();
+        let rb = masked
+            .rb
+            .as_ref()
+            .expect("CompareSelect material deals r b");
+        let relu = masked
+            .r
+            .mul_public(&e)?
+            .add(&rb.mul_public(&flip)?)?
+            .sub(&m.mul_public(&masked.c_wide)?)?;
+        Ok((relu.reshape(&shape)?, m.reshape(&shape)?))
     }
 }
 /// The level of [`TreePlan`] whose nodes are 4-bit chunks.

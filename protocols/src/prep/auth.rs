@@ -179,6 +179,10 @@ pub enum AuthKind {
     /// 176 per element), authenticated: each chunk's comparison with a
     /// public word is then a local sum of them.
     CompareChunks(Vec<usize>),
+    /// A [`AuthKind::CompareChunks`] item that also authenticates `r b`,
+    /// the product of `r` (all 128 bits) and the daBit `b`: the comparison's
+    /// bit then selects `x` locally (ReLU), as the semi-honest tables do.
+    CompareSelect(Vec<usize>),
     /// Rows `rows` of persistent authenticated mask `mask` (`cols` wide),
     /// with their MACs: training data is opened once as `X - A`.
     MaskRows {
@@ -262,19 +266,24 @@ impl AuthKind {
                     [vec![words; f], vec![b(s); 1 + 2 * f]].concat(),
                 )
             }
-            AuthKind::Compare(s) | AuthKind::CompareChunks(s) => {
+            AuthKind::Compare(s) | AuthKind::CompareChunks(s) | AuthKind::CompareSelect(s) => {
                 let mut bits = s.clone();
                 bits.push(64);
                 // r, b; then r's MAC, r's low word as XOR-shared bits and
                 // their MACs, b as a 128-bit value and its MAC, b's binary MAC.
                 let mut determined = vec![w(s), b(s), b(&bits), w(s), w(s), b(s)];
-                if let AuthKind::CompareChunks(_) = self {
+                if let AuthKind::CompareChunks(_) | AuthKind::CompareSelect(_) = self {
                     // The chunks' monomials, packed, then their MACs.
                     let n = s.iter().fold(1usize, |a, &d| a.saturating_mul(d));
                     let mut monomials = s.clone();
                     monomials.push(MONOMIALS_PER_WORD);
                     determined.push(b(&[n.saturating_mul(MONOMIALS_PER_WORD).div_ceil(64)]));
                     determined.push(b(&monomials));
+                }
+                if let AuthKind::CompareSelect(_) = self {
+                    // r b and its MAC.
+                    determined.push(w(s));
+                    determined.push(w(s));
                 }
                 (vec![w(s), b(s)], determined)
             }
@@ -370,7 +379,7 @@ impl AuthKind {
                 }
                 out
             }
-            AuthKind::Compare(_) | AuthKind::CompareChunks(_) => {
+            AuthKind::Compare(_) | AuthKind::CompareChunks(_) | AuthKind::CompareSelect(_) => {
                 let r = from_wide(&random[0]);
                 let shape = shape_of(&random[0]);
                 let mut bits_shape = shape.clone();
@@ -393,7 +402,7 @@ impl AuthKind {
                     pack(&random[0], &mac(&b))?,
                     bit_mac(&random[1]),
                 ];
-                if let AuthKind::CompareChunks(_) = self {
+                if let AuthKind::CompareChunks(_) | AuthKind::CompareSelect(_) = self {
                     // 176 monomial bits per element: two words and 48 bits.
                     let words: Vec<[u64; 3]> =
                         r.iter().map(|&v| chunk_monomials(v as u64)).collect();
@@ -408,6 +417,11 @@ impl AuthKind {
                         &s,
                         bit_macs_of(&flat, MONOMIALS_PER_WORD, keys.binary),
                     )?);
+                }
+                if let AuthKind::CompareSelect(_) = self {
+                    let rb: Vec<u128> = r.iter().zip(&b).map(|(r, b)| r.wrapping_mul(*b)).collect();
+                    out.push(pack(&random[0], &rb)?);
+                    out.push(pack(&random[0], &mac(&rb))?);
                 }
                 out
             }

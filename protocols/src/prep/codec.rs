@@ -62,7 +62,8 @@ impl Material {
                 | AuthKind::Random(s)
                 | AuthKind::DaBits(s)
                 | AuthKind::Compare(s)
-                | AuthKind::CompareChunks(s),
+                | AuthKind::CompareChunks(s)
+                | AuthKind::CompareSelect(s),
             ) => (s.clone(), 0),
             Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
             Material::Auth(AuthKind::RowTriple { .. } | AuthKind::MaskRows { .. }) => {
@@ -134,6 +135,7 @@ impl Material {
             }
             (18, _) => Material::Auth(AuthKind::Compare(dims)),
             (22, _) => Material::Auth(AuthKind::CompareChunks(dims)),
+            (23, _) => Material::Auth(AuthKind::CompareSelect(dims)),
             (21, &[len]) => Material::EdaSelect(len),
             _ => return Err(format!("unknown request tag {tag}")),
         };
@@ -244,6 +246,7 @@ mod tests {
             Material::Auth(AuthKind::Compare(vec![4, 2])),
             Material::Auth(AuthKind::CompareChunks(vec![3, 5])),
             Material::Auth(AuthKind::DaBits(vec![130])),
+            Material::Auth(AuthKind::CompareSelect(vec![9])),
             Material::Auth(AuthKind::MaskRows {
                 mask: 1 << 63,
                 rows: vec![3, 1],

@@ -102,6 +102,7 @@ impl Material {
                 AuthKind::AndTriples(..) => 17,
                 AuthKind::Compare(_) => 18,
                 AuthKind::CompareChunks(_) => 22,
+                AuthKind::CompareSelect(_) => 23,
                 AuthKind::RowTriple { .. } => 19,
                 AuthKind::MaskRows { .. } => 20,
             },
