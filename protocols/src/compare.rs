@@ -194,17 +194,20 @@ impl NodePlan {
         let planes = 4 * self.first.len();
         let mut lt = vec![0u64; planes * words];
         let mut eq = vec![0u64; planes * words];
+        // Bit 0 of a table is `[-1 < rho] = 1`, held by the leader.
+        let one = leader as u64;
         for (g, &(q, a, s)) in self.first.iter().enumerate() {
-            for (i, (&c, row)) in c.iter().zip(tables.chunks_exact(TABLE_WORDS)).enumerate() {
-                let (word, bit) = (i / 64, i % 64);
-                let v = (c.wrapping_sub(a) >> (16 * q)).wrapping_sub(s) & group_mask(q);
+            for (w, block) in c.chunks(64).enumerate() {
+                let (mut rows, mut values) = ([0u64; 64], [0u64; 64]);
+                for (bit, &c) in block.iter().enumerate() {
+                    rows[bit] = tables[(64 * w + bit) * TABLE_WORDS + q];
+                    values[bit] = (c.wrapping_sub(a) >> (16 * q)).wrapping_sub(s) & group_mask(q);
+                }
+                let (l, e) = leaf_words(&rows, &values, one);
+                let valid = u64::MAX >> (64 - block.len());
                 for j in 0..4 {
-                    let nibble = (v >> (4 * j)) & 15;
-                    // Bit 0 of `t` is `[-1 < rho] = 1`, held by the leader.
-                    let t = ((row[q] >> (16 * j)) & 0xffff) << 1 | leader as u64;
-                    let p = (4 * g + j) * words + word;
-                    lt[p] |= ((t >> (nibble + 1)) & 1) << bit;
-                    eq[p] |= (((t >> nibble) ^ (t >> (nibble + 1))) & 1) << bit;
+                    lt[(4 * g + j) * words + w] = l[j] & valid;
+                    eq[(4 * g + j) * words + w] = e[j] & valid;
                 }
             }
         }
@@ -256,6 +259,52 @@ enum Rule {
     Borrow,
     Direct,
     Greedy,
+}
+
+/// One word of each of a first-level node's 8 leaf planes (less and equal
+/// of its 4 chunks) for 64 elements, from their table words for the node's
+/// group (`rows`) and the group's public values (`values`): bit `v` of a
+/// chunk's table (after the leader's constant bit) is `[v < rho]`.
+#[inline(always)]
+fn leaf_words_body(rows: &[u64; 64], values: &[u64; 64], one: u64) -> ([u64; 4], [u64; 4]) {
+    let (mut l, mut e) = ([0u64; 4], [0u64; 4]);
+    for j in 0..4 {
+        let (mut lj, mut ej) = (0u64, 0u64);
+        for bit in 0..64 {
+            let nibble = (values[bit] >> (4 * j)) & 15;
+            let t = ((rows[bit] >> (16 * j)) & 0xffff) << 1 | one;
+            let below = t >> nibble;
+            lj |= ((below >> 1) & 1) << bit;
+            ej |= ((below ^ (below >> 1)) & 1) << bit;
+        }
+        l[j] = lj;
+        e[j] = ej;
+    }
+    (l, e)
+}
+
+/// [`leaf_words_body`] compiled with AVX2 (variable shifts per lane).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn leaf_words_avx2(rows: &[u64; 64], values: &[u64; 64], one: u64) -> ([u64; 4], [u64; 4]) {
+    leaf_words_body(rows, values, one)
+}
+
+/// The fastest compiled copy of [`leaf_words_body`] this CPU supports.
+fn leaf_words(rows: &[u64; 64], values: &[u64; 64], one: u64) -> ([u64; 4], [u64; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), the only
+            // requirement of calling a `target_feature(enable = "avx2")`
+            // function; the function itself is safe code.
+            #[allow(unsafe_code)]
+            unsafe {
+                return leaf_words_avx2(rows, values, one);
+            }
+        }
+    }
+    leaf_words_body(rows, values, one)
 }
 
 /// A first-level node `(q, a, s)`: it reads group `q` of `((c - a) >> 16q) - s`.
