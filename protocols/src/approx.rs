@@ -305,10 +305,16 @@ fn exp_by_pieces<E: Engine>(e: &mut E, x: &E::Secret, hi: i32, width: i32) -> Re
     let scale_e = 37u32.saturating_sub(f).max(8);
     let product_bits = scale_e + f + POLY_BITS;
     let root_bits = if width == 2 { 22 } else { f };
-    let centre = select_piece(e, &below, &with_ends(0.0, &|c| c, 0.0), f)?;
-    let growth = select_piece(e, &below, &with_ends(0.0, &|c| (c / w).exp(), 0.0), scale_e)?;
-    let top = with_ends(0.0, &|_| 0.0, (hi as f64 / w).exp());
-    let top = select_piece(e, &below, &top, product_bits)?;
+    let (centres, growths) = (
+        with_ends(0.0, &|c| c, 0.0),
+        with_ends(0.0, &|c| (c / w).exp(), 0.0),
+    );
+    let tops = with_ends(0.0, &|_| 0.0, (hi as f64 / w).exp());
+    let [centre, growth, top] = select_pieces(
+        e,
+        &below,
+        [(&centres, f), (&growths, scale_e), (&tops, product_bits)],
+    )?;
     // p(v) = sum_j a_j (v / w)^j, v = x - centre, untruncated.
     let v = x.sub(&centre)?;
     let pows = powers(e, &v, EXP_HALF.len() - 1)?;
@@ -423,46 +429,69 @@ pub fn spline<E: Engine>(
         .map(|&t| fixed.encode(t))
         .collect::<std::result::Result<_, _>>()?;
     let below = e.less_than_each(&x, &ts)?;
-    let select = |e: &mut E, param: &dyn Fn(&Piece) -> f64, scale: u32| {
-        let values: Vec<f64> = pieces.iter().map(param).collect();
-        select_piece(e, &below, &values, scale)
-    };
-    let centre = select(e, &|p| p.0, f)?;
+    // Each piece's centre and coefficients, in one pass over the bits.
+    let of = |param: &dyn Fn(&Piece) -> f64| -> Vec<f64> { pieces.iter().map(param).collect() };
+    let (centres, c0) = (of(&|p| p.0), of(&|p| p.1[0]));
+    let (c1, c2, c3) = (of(&|p| p.1[1]), of(&|p| p.1[2]), of(&|p| p.1[3]));
+    let c = SPLINE_COEFF_BITS;
+    let [centre, a1, a2, a3, mut acc] = select_pieces(
+        e,
+        &below,
+        [(&centres, f), (&c1, c), (&c2, c), (&c3, c), (&c0, c + f)],
+    )?;
     let u = x.sub(&centre)?;
     let pows = powers(e, &u, 3)?;
-    let coeffs: Vec<E::Secret> = (1..4)
-        .map(|k| select(e, &|p| p.1[k], SPLINE_COEFF_BITS))
-        .collect::<Result<_>>()?;
-    let lhs: Vec<&E::Secret> = coeffs.iter().collect();
     let rhs: Vec<&E::Secret> = pows.iter().collect();
-    let terms = e.mul(&stack(&lhs)?, &stack(&rhs)?)?;
-    let mut acc = select(e, &|p| p.1[0], SPLINE_COEFF_BITS + f)?;
+    let terms = e.mul(&stack(&[&a1, &a2, &a3])?, &stack(&rhs)?)?;
     for k in 0..3 {
         acc = acc.add(&part(&terms, k, len)?)?;
     }
     e.truncate_bits(&acc, SPLINE_COEFF_BITS)?.reshape(&shape)
 }
 
-/// `values[j]` (encoded at `scale` fractional bits) where `x` lies in piece
-/// `j`, given `below = [len, m]` with `below[e, i] = [x_e < t_i]` for
-/// ascending thresholds: `v_m + sum_i [x < t_i] (v_i - v_{i+1})`, one local
-/// dot product per element. The differences are of encodings, so they
-/// telescope exactly: a piece's zero stays exactly zero, however large what
-/// it multiplies.
-fn select_piece<E: Engine>(
+/// For each `(values, scale)`: `values[j]` (encoded at `scale` fractional
+/// bits) where `x` lies in piece `j`, given `below = [len, m]` with
+/// `below[e, i] = [x_e < t_i]` for ascending thresholds: `v_m + sum_i [x <
+/// t_i] (v_i - v_{i+1})`, local dot products per element (one pass over
+/// `below` for all of them). The differences are of encodings, so they
+/// telescope exactly: a piece's zero stays exactly zero, however large
+/// what it multiplies.
+fn select_pieces<E: Engine, const N: usize>(
     e: &mut E,
     below: &E::Secret,
-    values: &[f64],
-    scale: u32,
-) -> Result<E::Secret> {
+    pieces: [(&[f64], u32); N],
+) -> Result<[E::Secret; N]> {
     // Magnitudes below 2^(62 - scale): exact enough as f64, no overflow.
-    let enc: Vec<u64> = values
+    let encs: Vec<Vec<u64>> = pieces
         .iter()
-        .map(|v| (v * 2f64.powi(scale as i32)).round() as i64 as u64)
+        .map(|(values, scale)| {
+            values
+                .iter()
+                .map(|v| (v * 2f64.powi(*scale as i32)).round() as i64 as u64)
+                .collect()
+        })
         .collect();
-    let m = enc.len() - 1;
-    let steps: Vec<u64> = (0..m).map(|i| enc[i].wrapping_sub(enc[i + 1])).collect();
-    e.add_public_scalar(&below.weigh(&steps)?, enc[m])
+    let steps: Vec<Vec<u64>> = encs
+        .iter()
+        .map(|enc| {
+            (0..enc.len() - 1)
+                .map(|i| enc[i].wrapping_sub(enc[i + 1]))
+                .collect()
+        })
+        .collect();
+    let sets: Vec<&[u64]> = steps.iter().map(|s| s.as_slice()).collect();
+    let selected: Vec<E::Secret> = below
+        .weigh_each(&sets)?
+        .iter()
+        .zip(&encs)
+        .map(|(w, enc)| e.add_public_scalar(w, enc[enc.len() - 1]))
+        .collect::<Result<_>>()?;
+    selected
+        .try_into()
+        .map_err(|_| crate::ProtocolError::InvalidArgument {
+            op: "select_pieces",
+            detail: "one selection per set of values".into(),
+        })
 }
 
 /// Chebyshev cubic of `1/t` on `[1, sqrt 2)` in `t - RECIP_CENTRE`

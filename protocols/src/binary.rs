@@ -172,9 +172,12 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
     };
     // Threshold-major to element-major.
     let b = bits.share().as_slice();
-    let rows: Vec<u64> = (0..len)
-        .flat_map(|e| (0..k).map(move |i| b[i * len + e]))
-        .collect();
+    let mut rows = vec![0u64; len * k];
+    for (i, plane) in b.chunks_exact(len.max(1)).take(k).enumerate() {
+        for (row, &v) in rows.chunks_exact_mut(k).zip(plane) {
+            row[i] = v;
+        }
+    }
     Ok(AShare::from_share(RingTensor::from_vec(&[len, k], rows)?))
 }
 

@@ -47,7 +47,12 @@ pub trait Secret: Clone + Sized {
     fn sum_axis(&self, axis: usize) -> Result<Self>;
     /// Each row of a `[len, k]` secret dotted with public ring constants
     /// `[k]`: a `[len]` secret (no truncation).
-    fn weigh(&self, consts: &[u64]) -> Result<Self>;
+    fn weigh(&self, consts: &[u64]) -> Result<Self> {
+        Ok(self.weigh_each(&[consts])?.remove(0))
+    }
+    /// [`Self::weigh`] for several sets of constants, reading the secret
+    /// once.
+    fn weigh_each(&self, sets: &[&[u64]]) -> Result<Vec<Self>>;
 }
 
 /// A party's means of computing on [`Secret`]s: the operations that send
@@ -197,16 +202,18 @@ impl Secret for AShare {
     fn sum_axis(&self, axis: usize) -> Result<Self> {
         AShare::sum_axis(self, axis)
     }
-    fn weigh(&self, consts: &[u64]) -> Result<Self> {
+    fn weigh_each(&self, sets: &[&[u64]]) -> Result<Vec<Self>> {
         let len = self.shape()[0];
-        check_weigh(self.shape(), consts.len())?;
-        let out = self
-            .share()
-            .as_slice()
-            .chunks_exact(consts.len())
-            .map(|row| dot(row, consts, u64::wrapping_mul, u64::wrapping_add))
-            .collect();
-        Ok(AShare::from_share(RingTensor::from_vec(&[len], out)?))
+        check_weigh(self.shape(), sets)?;
+        weigh_rows(
+            self.share().as_slice(),
+            sets,
+            u64::wrapping_mul,
+            u64::wrapping_add,
+        )
+        .into_iter()
+        .map(|out| Ok(AShare::from_share(RingTensor::from_vec(&[len], out)?)))
+        .collect()
     }
 }
 
@@ -215,38 +222,68 @@ impl Secret for AuthShare {
     fn sum_axis(&self, axis: usize) -> Result<Self> {
         AuthShare::sum_axis(self, axis)
     }
-    fn weigh(&self, consts: &[u64]) -> Result<Self> {
-        check_weigh(self.shape(), consts.len())?;
-        let c: Vec<u128> = consts.iter().map(|&c| c as u128).collect();
-        let weigh = |v: &[u128]| {
-            v.chunks_exact(c.len())
-                .map(|row| dot(row, &c, u128::wrapping_mul, u128::wrapping_add))
-                .collect()
-        };
-        Ok(AuthShare {
-            shape: vec![self.shape()[0]],
-            value: weigh(&self.value),
-            mac: weigh(&self.mac),
-        })
+    fn weigh_each(&self, sets: &[&[u64]]) -> Result<Vec<Self>> {
+        check_weigh(self.shape(), sets)?;
+        let wide: Vec<Vec<u128>> = sets
+            .iter()
+            .map(|c| c.iter().map(|&c| c as u128).collect())
+            .collect();
+        let wide: Vec<&[u128]> = wide.iter().map(|c| c.as_slice()).collect();
+        let weigh = |v: &[u128]| weigh_rows(v, &wide, u128::wrapping_mul, u128::wrapping_add);
+        Ok(weigh(&self.value)
+            .into_iter()
+            .zip(weigh(&self.mac))
+            .map(|(value, mac)| AuthShare {
+                shape: vec![self.shape()[0]],
+                value,
+                mac,
+            })
+            .collect())
     }
 }
 
-/// `weigh`'s shapes: a `[len, k]` secret and `k` constants (`k > 0`).
-fn check_weigh(shape: &[usize], k: usize) -> Result<()> {
-    if shape.len() != 2 || shape[1] != k || k == 0 {
+/// `weigh`'s shapes: a `[len, k]` secret and sets of `k` constants (`k > 0`).
+fn check_weigh(shape: &[usize], sets: &[&[u64]]) -> Result<()> {
+    if let Some(bad) = sets
+        .iter()
+        .find(|c| shape.len() != 2 || shape[1] != c.len() || c.is_empty())
+    {
         return Err(crate::ProtocolError::InvalidArgument {
             op: "weigh",
-            detail: format!("a secret of shape {shape:?} against {k} constants"),
+            detail: format!(
+                "a secret of shape {shape:?} against {} constants",
+                bad.len()
+            ),
         });
     }
     Ok(())
 }
 
-/// `sum_j a_j b_j` in a ring, with its wrapping operations.
-fn dot<T: Copy + Default>(a: &[T], b: &[T], mul: fn(T, T) -> T, add: fn(T, T) -> T) -> T {
-    a.iter()
-        .zip(b)
-        .fold(T::default(), |acc, (&x, &y)| add(acc, mul(x, y)))
+/// Each row of `rows` (of the sets' length) dotted with each set, in a
+/// ring with these wrapping operations: one output vector per set.
+fn weigh_rows<T: Copy + Default>(
+    rows: &[T],
+    sets: &[&[T]],
+    mul: fn(T, T) -> T,
+    add: fn(T, T) -> T,
+) -> Vec<Vec<T>> {
+    let Some(k) = sets.first().map(|c| c.len()) else {
+        return Vec::new();
+    };
+    let mut outs: Vec<Vec<T>> = sets
+        .iter()
+        .map(|_| Vec::with_capacity(rows.len() / k))
+        .collect();
+    for row in rows.chunks_exact(k) {
+        for (out, c) in outs.iter_mut().zip(sets) {
+            out.push(
+                row.iter()
+                    .zip(*c)
+                    .fold(T::default(), |acc, (&x, &y)| add(acc, mul(x, y))),
+            );
+        }
+    }
+    outs
 }
 
 impl Engine for Session {
