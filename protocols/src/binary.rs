@@ -144,14 +144,27 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
     }
     let len = x.len();
     let flat = x.reshape(&[len])?;
-    let bits = if sess.prep().deals_tables() {
+    if sess.prep().deals_tables() {
         let plan = crate::compare::NodePlan::new(thresholds);
         let t = sess.prep().compare_material(len, &plan)?;
         let (m, _) = crate::compare::top_bits(sess, &flat, &t, &plan)?;
-        additive_bits(sess, &m, (&t.s_packed, &t.s), len)?.1
-    } else {
-        // Trees sharing their subtrees, from one opening of x + r and one
-        // edaBit r (x - t + r = c - t), then one conversion of every bit.
+        // Converted straight into element-major rows.
+        let opened = open_xor(sess, &[&m.share().xor(&t.s_packed)?])?.remove(0);
+        let (o, s) = (opened.as_slice(), t.s.as_slice());
+        let (words, leader) = (len.div_ceil(64), sess.is_leader());
+        let mut rows = vec![0u64; len * k];
+        for (e, row) in rows.chunks_exact_mut(k).enumerate() {
+            for (i, v) in row.iter_mut().enumerate() {
+                let bit = (o[i * words + e / 64] >> (e % 64)) & 1;
+                *v = arith_bit(bit, s[i * len + e], leader);
+            }
+        }
+        return Ok(AShare::from_share(RingTensor::from_vec(&[len, k], rows)?));
+    }
+    // Without tables: trees sharing their subtrees, from one opening of
+    // x + r and one edaBit r (x - t + r = c - t), then one conversion of
+    // every bit.
+    let bits = {
         let t = sess.prep().select_material(len)?;
         let masked = flat.share().add(&t.r)?;
         let c = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
@@ -173,12 +186,20 @@ pub fn less_than_each(sess: &mut Session, x: &AShare, thresholds: &[u64]) -> Res
     // Threshold-major to element-major.
     let b = bits.share().as_slice();
     let mut rows = vec![0u64; len * k];
-    for (i, plane) in b.chunks_exact(len.max(1)).take(k).enumerate() {
-        for (row, &v) in rows.chunks_exact_mut(k).zip(plane) {
-            row[i] = v;
+    for (e, row) in rows.chunks_exact_mut(k).enumerate() {
+        for (i, v) in row.iter_mut().enumerate() {
+            *v = b[i * len + e];
         }
     }
     Ok(AShare::from_share(RingTensor::from_vec(&[len, k], rows)?))
+}
+
+/// This party's additive share of `e ^ s` for the opened bit `e` and its
+/// share of the bit `s`: `e + s - 2 e s` (the leader adds `e`).
+fn arith_bit(e: u64, s: u64, leader: bool) -> u64 {
+    let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
+    flip.wrapping_mul(s)
+        .wrapping_add(if leader { e } else { 0 })
 }
 
 /// Opens the packed bits `m` masked by `s_packed` (one round; planes of
@@ -197,14 +218,11 @@ pub(crate) fn additive_bits(
     let e: Vec<u64> = (0..planes)
         .flat_map(|i| unpack_bits(&opened.as_slice()[i * words..], plane))
         .collect();
-    let leader = sess.is_leader() as u64;
+    let leader = sess.is_leader();
     let bits: Vec<u64> = e
         .iter()
         .zip(s.as_slice())
-        .map(|(&e, &s)| {
-            let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
-            flip.wrapping_mul(s).wrapping_add(leader * e)
-        })
+        .map(|(&e, &s)| arith_bit(e, s, leader))
         .collect();
     let bits = RingTensor::from_vec(&[e.len()], bits)?;
     Ok((e, AShare::from_share(bits)))
