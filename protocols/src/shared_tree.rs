@@ -271,7 +271,7 @@ pub(crate) fn top_bits(
 }
 
 /// `f` of every element, packed 64 to a word.
-fn pack(c: &[u64], f: impl Fn(u64) -> bool) -> Vec<u64> {
+pub(crate) fn pack(c: &[u64], f: impl Fn(u64) -> bool) -> Vec<u64> {
     c.chunks(64)
         .map(|chunk| {
             chunk

@@ -44,6 +44,7 @@ use crate::error::Result;
 use crate::prep::{CompareMaterial, Sharing};
 use crate::session::Session;
 use crate::share::{AShare, BShare};
+use crate::shared_tree::pack;
 use std::sync::OnceLock;
 use tessera_tensor::RingTensor;
 
@@ -115,12 +116,9 @@ pub(crate) fn top_bits(
     )?;
     if sess.is_leader() {
         for (i, &t) in plan.thresholds.iter().enumerate() {
-            for (w, chunk) in c.chunks(64).enumerate() {
-                let top = chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0u64, |acc, (j, v)| acc | ((v.wrapping_sub(t) >> 63) << j));
-                bits[i * words + w] ^= top;
+            let top = pack(c, |v| v.wrapping_sub(t) >> 63 == 1);
+            for (b, top) in bits[i * words..(i + 1) * words].iter_mut().zip(top) {
+                *b ^= top;
             }
         }
     }

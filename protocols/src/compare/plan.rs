@@ -117,13 +117,7 @@ impl NodePlan {
                 let borrows: Vec<u64> = if plain == borrowed {
                     vec![0; words]
                 } else {
-                    c.chunks(64)
-                        .map(|chunk| {
-                            chunk.iter().enumerate().fold(0u64, |acc, (i, v)| {
-                                acc | (((v & low) < (t & low)) as u64) << i
-                            })
-                        })
-                        .collect()
+                    pack(c, |v| (v & low) < (t & low))
                 };
                 for (out, v) in [(&mut lt, less), (&mut eq, equal)] {
                     let (a, b) = (plane(v, plain, words), plane(v, borrowed, words));
