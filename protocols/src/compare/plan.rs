@@ -80,10 +80,11 @@ impl NodePlan {
         // Bit 0 of a table is `[-1 < rho] = 1`, held by the leader.
         let one = leader as u64;
         for (g, &(q, a, s)) in self.first.iter().enumerate() {
-            for (w, block) in c.chunks(64).enumerate() {
+            let group = &tables[q * c.len()..(q + 1) * c.len()];
+            for (w, (block, group)) in c.chunks(64).zip(group.chunks(64)).enumerate() {
                 let (mut rows, mut values) = ([0u64; 64], [0u64; 64]);
+                rows[..group.len()].copy_from_slice(group);
                 for (bit, &c) in block.iter().enumerate() {
-                    rows[bit] = tables[(64 * w + bit) * TABLE_WORDS + q];
                     values[bit] = (c.wrapping_sub(a) >> (16 * q)).wrapping_sub(s) & group_mask(q);
                 }
                 let (l, e) = leaf_words(&rows, &values, one);

@@ -30,15 +30,19 @@ pub(super) fn less_table(rho: u64) -> u64 {
 }
 
 /// The dealer's tables for masks `r`: per element, 16 chunks of `[v <
-/// rho]` (bit `v`), four chunks per word. (The equal table is not dealt:
+/// rho]` (bit `v`), four chunks per word, group-major (`[TABLE_WORDS,
+/// len]`: a group's words are contiguous, so a first-level node reads its
+/// group's tables in one sequential pass). (The equal table is not dealt:
 /// `[v == rho] = [v - 1 < rho] ^ [v < rho]`, with `[-1 < rho] = 1`.)
 pub(crate) fn deal_tables(r: &[u64]) -> Vec<u64> {
     let mut out = vec![0u64; r.len() * TABLE_WORDS];
-    for (row, &r) in out.chunks_exact_mut(TABLE_WORDS).zip(r) {
-        let low = r & LOW;
-        for k in 0..CHUNKS {
-            let rho = (low >> (4 * k)) & 15;
-            row[k / 4] |= less_table(rho) << (16 * (k % 4));
+    for (q, words) in out.chunks_exact_mut(r.len().max(1)).enumerate() {
+        for (word, &r) in words.iter_mut().zip(r) {
+            let group = (r & LOW) >> (16 * q);
+            for k in 0..4 {
+                let rho = (group >> (4 * k)) & 15;
+                *word |= less_table(rho) << (16 * k);
+            }
         }
     }
     out

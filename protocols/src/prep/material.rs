@@ -147,7 +147,7 @@ impl Material {
                         (vec![k * words], Binary),
                     ],
                     vec![
-                        (vec![*len, TABLE_WORDS], Binary),
+                        (vec![TABLE_WORDS, *len], Binary),
                         (vec![nodes * NODE_PRODUCTS, words], Binary),
                         (vec![k * *len], Arithmetic),
                         (vec![*len], Arithmetic),
@@ -280,7 +280,7 @@ impl Material {
                     top[e / 64] |= (v >> 63) << (e % 64);
                 }
                 vec![
-                    RingTensor::from_vec(&[*len, crate::compare::TABLE_WORDS], tables)?,
+                    RingTensor::from_vec(&[crate::compare::TABLE_WORDS, *len], tables)?,
                     RingTensor::from_vec(&[planes, w], products)?,
                     RingTensor::from_vec(&[s.len()], s)?,
                     RingTensor::from_vec(&[*len], r_s)?,
