@@ -137,6 +137,15 @@ impl Job {
         self
     }
 
+    /// Semi-honest: make all of the job's preprocessing before the parties
+    /// start (the offline phase), so that the reported wall time is the
+    /// online phase alone and the offline time is reported apart
+    /// ([`crate::models::JobReport::offline_seconds`]).
+    pub fn make_ahead(mut self, on: bool) -> Self {
+        self.run.make_ahead = on;
+        self
+    }
+
     /// Evaluate on the held-out rows after every epoch (one more opening per epoch).
     pub fn epoch_eval(mut self, on: bool) -> Self {
         self.spec.train.epoch_eval = on;

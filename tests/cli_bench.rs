@@ -128,6 +128,7 @@ fn bench_quick_runs_every_task_and_reports_json() {
             "mlp_semi_honest",
             "mlp_active",
             "mlp_digits_epoch",
+            "mlp_digits_online",
             "inference_digits",
             "mnist_logreg_epoch",
             "mnist_mlp_epoch",

@@ -515,3 +515,53 @@ fn a_diverging_loss_stops_training_with_advice() {
     }
     std::fs::remove_file(path).unwrap();
 }
+
+/// A job whose preprocessing is all made before it starts (listed by a dry
+/// run on zeros) trains the same model as one whose material is made as it
+/// goes, never waits for the dealer online, and is dealt no more: a
+/// mispredicted item would have been made twice, and waited for.
+#[test]
+fn preprocessing_made_ahead_trains_the_same_model_without_waiting() {
+    let data = Dataset::from_csv(data_path("iris.csv")).unwrap();
+    let (order, _) = train_test_indices(data.rows(), 0.0, 1);
+    for (parties, split, model) in [
+        (2, Split::Rows, ModelKind::Mlp),
+        (3, Split::Columns, ModelKind::Softmax),
+    ] {
+        let parts = partition(&data.select(&order), parties, split, 0).unwrap();
+        let train = TrainConfig {
+            model,
+            epochs: 2,
+            learning_rate: 0.5,
+            batch_size: 16,
+            classes: 3,
+            hidden: vec![8],
+            ..TrainConfig::default()
+        };
+        let spec = JobSpec::new(parties, split, train);
+        let run = |make_ahead| {
+            let run = Embedded {
+                mpc_seed: Some([5; 32]),
+                make_ahead,
+                ..Embedded::default()
+            };
+            run_job_embedded_observed(&spec, &parts, run, &ignore_events).unwrap()
+        };
+        let (demand, ahead) = (run(false), run(true));
+        assert_eq!(demand.offline_seconds, 0.0);
+        assert!(ahead.offline_seconds > 0.0);
+        assert_eq!(
+            ahead.model().unwrap().layers,
+            demand.model().unwrap().layers,
+            "{model:?}"
+        );
+        for (a, d) in ahead.cost.stats.iter().zip(&demand.cost.stats) {
+            assert_eq!(
+                a.preprocessing_wait_s, 0.0,
+                "party {} waited online",
+                a.party
+            );
+            assert!(a.preprocessing_bytes <= d.preprocessing_bytes);
+        }
+    }
+}

@@ -91,6 +91,9 @@ pub fn reveal_many(sess: &mut Session, xs: &[&AShare], label: &str) -> Result<Ve
     for x in xs {
         sess.note_opening(label, x.shape(), None);
     }
+    if sess.is_dry() {
+        return Ok(xs.iter().map(|x| RingTensor::zeros(x.shape())).collect());
+    }
     Ok(opened)
 }
 
@@ -143,6 +146,9 @@ pub fn reveal_to(
     for p in peers {
         let s = sess.recv_tensor(p, x.shape())?;
         sum.add_assign(&s)?;
+    }
+    if sess.is_dry() {
+        return Ok(Some(RingTensor::zeros(x.shape())));
     }
     Ok(Some(sum))
 }

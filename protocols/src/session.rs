@@ -212,6 +212,14 @@ impl Session {
         self.n
     }
 
+    /// True in a dry run ([`plan`]): a reveal there gives zeros, so that
+    /// what a program does with revealed values (standardise by revealed
+    /// moments, check a revealed loss) sees the all-zero data it is run on,
+    /// not the noise of one party's masks.
+    pub(crate) fn is_dry(&self) -> bool {
+        self.dry
+    }
+
     /// True for the party that adds public constants to its share.
     pub fn is_leader(&self) -> bool {
         self.id == 0

@@ -70,7 +70,7 @@ fn not_active(name: &str) -> Option<&'static str> {
         "mnist_mlp_epoch" | "mnist_cnn_epoch" => {
             "MNIST's 60000 x 784 training matrix as 128-bit values with MACs takes more than this machine's 24 GB when every party and the dealer share one process; mlp_digits_epoch and mlp_active run"
         }
-        "matmul" | "beaver_triples" | "relu" | "sigmoid" => {
+        "matmul" | "beaver_triples" | "relu" | "sigmoid" | "mlp_digits_online" => {
             "a measurement of the semi-honest protocols; the active costs are in logreg_active and mlp_active"
         }
         "mnist_logreg_epoch" => {
@@ -81,13 +81,14 @@ fn not_active(name: &str) -> Option<&'static str> {
 }
 
 /// Every task name, in the order `run` reports them.
-const TASKS: [&str; 19] = [
+const TASKS: [&str; 20] = [
     "logreg_breast_cancer",
     "logreg_semi_honest",
     "logreg_active",
     "mlp_semi_honest",
     "mlp_active",
     "mlp_digits_epoch",
+    "mlp_digits_online",
     "inference_digits",
     "mnist_logreg_epoch",
     "mnist_mlp_epoch",
@@ -215,6 +216,19 @@ pub fn run(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Vec<Ta
             &mlp,
             &parts,
             Some(75.0),
+            reps,
+        )?);
+    }
+    if wanted("mlp_digits_online") {
+        progress("mlp_digits_online");
+        let parts = mlp.split_dataset(&digits)?;
+        out.push(training_task(
+            "mlp_digits_online",
+            "the same MLP epoch, online: all its preprocessing made before it starts (offline apart)"
+                .into(),
+            &mlp.clone().make_ahead(true),
+            &parts,
+            Some(20.0),
             reps,
         )?);
     }

@@ -8,8 +8,13 @@ use super::*;
 pub struct JobReport {
     /// Each party's result, in party order.
     pub parties: Vec<PartyResult>,
-    /// Each party's counters and wall time.
+    /// Each party's counters and wall time. With [`Embedded::make_ahead`],
+    /// the waits and the wall time are the online phase's.
     pub cost: RunCost,
+    /// Offline seconds before the online phase, with
+    /// [`Embedded::make_ahead`]: the dry run listing the preprocessing
+    /// items, then the provider making them (0 otherwise).
+    pub offline_seconds: f64,
 }
 
 impl JobReport {
@@ -26,6 +31,13 @@ pub struct Embedded {
     pub mpc_seed: Option<[u8; 32]>,
     /// The simulated network between the threads (none by default).
     pub link: SimulatedLink,
+    /// Semi-honest only: list the job's preprocessing by a dry run and have
+    /// the provider make all of it before the parties start (the offline
+    /// phase, as a dealer would between jobs), so that the run's time is
+    /// the online phase alone; the offline time is reported apart. Off by
+    /// default: the dealer then makes each step's material while the
+    /// parties compute the step before.
+    pub make_ahead: bool,
 }
 
 impl Embedded {
@@ -74,14 +86,77 @@ pub fn run_job_embedded_observed(
 ) -> Result<JobReport> {
     let shapes = check_parties(spec, data)?;
     let cfg = run.config(spec.parties, spec.frac_bits, spec.preprocessing)?;
-    let outs = run_embedded(&cfg, |sess| {
+    let planning = std::time::Instant::now();
+    let items = match (run.make_ahead, spec.security) {
+        (true, Security::SemiHonest) => plan_job(spec, &shapes, &data[0], cfg.fixed)?,
+        _ => Vec::new(),
+    };
+    let planning = planning.elapsed().as_secs_f64();
+    let outs = run_embedded(&cfg, |sess| -> Result<_> {
         let me = sess.id();
         let observer: Observer<'_> = if me == 0 { observe } else { &ignore_events };
-        party_run(sess, spec, &shapes, &data[me], observer)
+        let offline = std::time::Instant::now();
+        if !items.is_empty() {
+            sess.prep().plan(&items)?;
+            sess.prep().make_ahead()?;
+            sess.sync()?;
+        }
+        let offline = offline.elapsed().as_secs_f64();
+        let before = sess.stats();
+        let online = std::time::Instant::now();
+        let result = party_run(sess, spec, &shapes, &data[me], observer)?;
+        Ok((result, offline, online.elapsed().as_secs_f64(), before))
     })?;
+    let made_ahead = !items.is_empty();
     Ok(JobReport {
-        cost: RunCost::of(&outs),
-        parties: outs.into_iter().map(|o| o.value).collect(),
+        cost: RunCost {
+            stats: outs
+                .iter()
+                .map(|o| tessera_protocols::Stats {
+                    preprocessing_wait_s: o.stats.preprocessing_wait_s
+                        - o.value.3.preprocessing_wait_s,
+                    peer_wait_s: o.stats.peer_wait_s - o.value.3.peer_wait_s,
+                    ..o.stats.clone()
+                })
+                .collect(),
+            seconds: outs
+                .iter()
+                .map(|o| match made_ahead {
+                    true => o.value.2,
+                    false => o.elapsed.as_secs_f64(),
+                })
+                .collect(),
+        },
+        offline_seconds: match made_ahead {
+            true => planning + outs.iter().map(|o| o.value.1).fold(0.0, f64::max),
+            false => 0.0,
+        },
+        parties: outs.into_iter().map(|o| o.value.0).collect(),
+    })
+}
+
+/// The preprocessing items party 0 takes running `spec`, found by a dry run
+/// of its program on zeros shaped like its data `mine` (only shapes matter:
+/// MPC code never branches on secrets, and a real run that took other items
+/// would have them made on demand, never wrong).
+pub fn plan_job(
+    spec: &JobSpec,
+    shapes: &[PartyShape],
+    mine: &Dataset,
+    fixed: FixedPoint,
+) -> Result<Vec<tessera_protocols::prep::Material>> {
+    let zeros = Dataset {
+        path: "dry run".into(),
+        feature_names: mine.feature_names.clone(),
+        features: ndarray::Array2::zeros(mine.features.dim()),
+        labels: mine
+            .labels
+            .as_ref()
+            .map(|l| ndarray::Array1::zeros(l.len())),
+        lines: mine.lines.clone(),
+    };
+    tessera_protocols::session::plan(0, spec.parties, fixed, spec.preprocessing, |sess| {
+        party_run(sess, spec, shapes, &zeros, &ignore_events)
     })
 }
 

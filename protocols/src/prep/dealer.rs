@@ -81,6 +81,9 @@ pub struct DealerClient {
     /// Items announced by `plan`, from index `planned_from` on.
     planned: Vec<Material>,
     planned_from: u64,
+    /// The end of the last plan: until then the plan, not the last step,
+    /// says what comes next, and nothing is prefetched.
+    planned_until: u64,
     /// Items made ahead by `make_ahead`, by index.
     made: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
     role: Role,
@@ -147,6 +150,7 @@ impl DealerClient {
             next: 0,
             planned: Vec::new(),
             planned_from: 0,
+            planned_until: 0,
             made: Default::default(),
             role,
         })
@@ -324,6 +328,9 @@ impl Preprocessing for DealerClient {
         let next = self.next;
         self.made.retain(|&k, _| k >= next);
         match &mut self.role {
+            // Prefetching past a plan's end would ask for items the job
+            // never takes (its last step has no next one).
+            Role::Receiver(_) if next < self.planned_until => Ok(()),
             Role::Receiver(link) => link.prefetch(next, next_rows),
             Role::Expander { .. } => Ok(()),
         }
@@ -333,6 +340,7 @@ impl Preprocessing for DealerClient {
     fn plan(&mut self, items: &[Material]) -> Result<()> {
         self.planned = items.to_vec();
         self.planned_from = self.next;
+        self.planned_until = self.next + items.len() as u64;
         match &mut self.role {
             Role::Receiver(link) => link.request_plan(self.next, items),
             Role::Expander { .. } => Ok(()),
