@@ -311,25 +311,33 @@ pub fn truncate_bits(sess: &mut Session, x: &AShare, f: u32) -> Result<AShare> {
         });
     }
     let t = sess.prep().trunc_pair(x.shape(), f)?;
-    let (r, r_low_shifted, r_msb) = (&t.r, &t.low_shifted, &t.msb);
     const BIAS: u64 = 1 << 62;
-    let masked = x.add_public_scalar(sess, BIAS).share().add(r)?;
+    let leader = sess.is_leader();
+    // One pass each way (the tensors are whole layers' outputs).
+    let bias = if leader { BIAS } else { 0 };
+    let masked: Vec<u64> = (x.share().as_slice().iter())
+        .zip(t.r.as_slice())
+        .map(|(&x, &r)| x.wrapping_add(r).wrapping_add(bias))
+        .collect();
+    let masked = RingTensor::from_vec(x.shape(), masked)?;
     let c = open_masked(sess, &[&masked])?.remove(0);
     let low_mask = u64::MAX >> 1;
-    // carry = c_msb XOR r_msb = c_msb + r_msb - 2 c_msb r_msb (c_msb public)
-    let c_msb = c.map(|v| v >> 63);
-    let sign = c_msb.map(|b| 1u64.wrapping_sub(b.wrapping_mul(2)));
-    let carry = r_msb.mul(&sign)?;
-    let mut out = carry.mul_scalar(1u64 << (63 - f)).sub(r_low_shifted)?;
-    if sess.is_leader() {
-        let public = c.zip_with(&c_msb, "truncate", |cv, m| {
-            ((cv & low_mask) >> f)
-                .wrapping_add(m << (63 - f))
-                .wrapping_sub(BIAS >> f)
-        })?;
-        out.add_assign(&public)?;
-    }
-    Ok(AShare::from_share(out))
+    let out: Vec<u64> = (c.as_slice().iter())
+        .zip(t.msb.as_slice())
+        .zip(t.low_shifted.as_slice())
+        .map(|((&c, &r_msb), &r_low_shifted)| {
+            // carry = c_msb XOR r_msb = c_msb + r_msb - 2 c_msb r_msb (c_msb public)
+            let c_msb = c >> 63;
+            let sign = 1u64.wrapping_sub(c_msb.wrapping_mul(2));
+            let carry = r_msb.wrapping_mul(sign);
+            let share = (carry << (63 - f)).wrapping_sub(r_low_shifted);
+            let public = ((c & low_mask) >> f)
+                .wrapping_add(c_msb << (63 - f))
+                .wrapping_sub(BIAS >> f);
+            share.wrapping_add(if leader { public } else { 0 })
+        })
+        .collect();
+    Ok(AShare::from_share(RingTensor::from_vec(x.shape(), out)?))
 }
 
 /// Two-party local truncation (SecureML): party 0 shifts its share, party 1
