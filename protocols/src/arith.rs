@@ -97,21 +97,6 @@ pub fn reveal_many(sess: &mut Session, xs: &[&AShare], label: &str) -> Result<Ve
     Ok(opened)
 }
 
-pub(crate) fn split_flat<'a>(
-    flat: &[u64],
-    shapes: impl Iterator<Item = &'a [usize]>,
-) -> Result<Vec<RingTensor>> {
-    let mut at = 0;
-    shapes
-        .map(|s| {
-            let len: usize = s.iter().product();
-            let t = RingTensor::from_vec(s, flat[at..at + len].to_vec());
-            at += len;
-            t.map_err(ProtocolError::from)
-        })
-        .collect()
-}
-
 /// Opens `x` to every party (one round). `label` names the value in the
 /// session's record of openings.
 pub fn reveal(sess: &mut Session, x: &AShare, label: &str) -> Result<RingTensor> {
@@ -176,11 +161,10 @@ pub(crate) fn open_mixed(
     parts: &[(&RingTensor, Sharing)],
 ) -> Result<Vec<RingTensor>> {
     let total: usize = parts.iter().map(|(x, _)| x.len()).sum();
-    let mut acc: Vec<u64> = Vec::with_capacity(total);
-    for (x, _) in parts {
-        acc.extend_from_slice(x.as_slice());
-    }
-    sess.send_to_peers(wire::encode_slice(&[total], &acc))?;
+    let mine: Vec<&[u64]> = parts.iter().map(|(x, _)| x.as_slice()).collect();
+    sess.send_to_peers(wire::encode_concat(&[total], &mine))?;
+    // Each part's own share, to which every peer's is added in place.
+    let mut acc: Vec<Vec<u64>> = mine.iter().map(|m| m.to_vec()).collect();
     let peers: Vec<_> = sess.peers().collect();
     for p in peers {
         let frame = sess.recv_frame(p, &[total])?;
@@ -188,9 +172,7 @@ pub(crate) fn open_mixed(
         let mut words = body
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of 8")));
-        let mut at = 0;
-        for (x, sharing) in parts {
-            let dst = &mut acc[at..at + x.len()];
+        for (dst, (_, sharing)) in acc.iter_mut().zip(parts) {
             match sharing {
                 Sharing::Arithmetic => dst
                     .iter_mut()
@@ -207,11 +189,13 @@ pub(crate) fn open_mixed(
                     }
                 }
             }
-            at += x.len();
         }
     }
     sess.count_round();
-    split_flat(&acc, parts.iter().map(|(x, _)| x.shape()))
+    acc.into_iter()
+        .zip(parts)
+        .map(|(v, (x, _))| Ok(RingTensor::from_vec(x.shape(), v)?))
+        .collect()
 }
 
 pub(crate) fn open_masked(sess: &mut Session, masked: &[&RingTensor]) -> Result<Vec<RingTensor>> {

@@ -18,23 +18,40 @@ pub fn encode_into(t: &RingTensor, out: &mut Vec<u8>) {
 
 /// Appends the encoding of a tensor of `shape` with elements `data`.
 fn encode_parts_into(shape: &[usize], data: &[u64], out: &mut Vec<u8>) {
-    debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-    out.reserve(1 + 8 * shape.len() + 8 * data.len());
+    encode_concat_into(shape, &[data], out);
+}
+
+/// Appends the encoding of a tensor of `shape` whose elements are the
+/// `pieces` one after the other (no intermediate copy of them joined).
+fn encode_concat_into(shape: &[usize], pieces: &[&[u64]], out: &mut Vec<u8>) {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    debug_assert_eq!(shape.iter().product::<usize>(), len);
+    out.reserve(1 + 8 * shape.len() + 8 * len);
     out.push(shape.len() as u8);
     for &d in shape {
         out.extend_from_slice(&(d as u64).to_le_bytes());
     }
-    let start = out.len();
-    out.resize(start + 8 * data.len(), 0);
-    for (dst, v) in out[start..].chunks_exact_mut(8).zip(data) {
-        dst.copy_from_slice(&v.to_le_bytes());
+    let mut start = out.len();
+    out.resize(start + 8 * len, 0);
+    for piece in pieces {
+        let end = start + 8 * piece.len();
+        for (dst, v) in out[start..end].chunks_exact_mut(8).zip(*piece) {
+            dst.copy_from_slice(&v.to_le_bytes());
+        }
+        start = end;
     }
 }
 
 /// The encoding of a tensor of `shape` with elements `data` (row-major).
 pub fn encode_slice(shape: &[usize], data: &[u64]) -> Vec<u8> {
+    encode_concat(shape, &[data])
+}
+
+/// The encoding of a tensor of `shape` whose elements are `pieces`
+/// concatenated: several tensors opened in one message.
+pub fn encode_concat(shape: &[usize], pieces: &[&[u64]]) -> Vec<u8> {
     let mut out = Vec::new();
-    encode_parts_into(shape, data, &mut out);
+    encode_concat_into(shape, pieces, &mut out);
     out
 }
 
