@@ -244,8 +244,30 @@ fn beaver(
 /// No truncation: use [`mul_fixed`] for fixed-point values.
 pub fn mul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
     same_shape("mul", x, y)?;
-    let t = sess.prep().beaver_triple(x.shape())?;
-    beaver(sess, x, y, &t, RingTensor::mul)
+    let Triple { a, b, c } = sess.prep().beaver_triple(x.shape())?;
+    // [`beaver`] for the elementwise product, in one pass each way (the
+    // polynomials of every nonlinear function run on whole tensors).
+    let minus = |v: &AShare, m: &RingTensor| -> Result<RingTensor> {
+        let out = (v.share().as_slice().iter())
+            .zip(m.as_slice())
+            .map(|(v, m)| v.wrapping_sub(*m))
+            .collect();
+        Ok(RingTensor::from_vec(x.shape(), out)?)
+    };
+    let opened = open_masked(sess, &[&minus(x, &a)?, &minus(y, &b)?])?;
+    let (d, e) = (opened[0].as_slice(), opened[1].as_slice());
+    // The leader folds d e into d (b + e).
+    let leader = sess.is_leader() as u64;
+    let z = (c.as_slice().iter())
+        .zip(a.as_slice().iter().zip(b.as_slice()))
+        .zip(d.iter().zip(e))
+        .map(|((&c, (&a, &b)), (&d, &e))| {
+            let b = b.wrapping_add(e.wrapping_mul(leader));
+            c.wrapping_add(d.wrapping_mul(b))
+                .wrapping_add(a.wrapping_mul(e))
+        })
+        .collect();
+    Ok(AShare::from_share(RingTensor::from_vec(x.shape(), z)?))
 }
 
 /// Elementwise ring square of a secret with a square pair (one round).

@@ -34,9 +34,10 @@ pub struct Embedded {
     /// Semi-honest only: list the job's preprocessing by a dry run and have
     /// the provider make all of it before the parties start (the offline
     /// phase, as a dealer would between jobs), so that the run's time is
-    /// the online phase alone; the offline time is reported apart. Off by
-    /// default: the dealer then makes each step's material while the
-    /// parties compute the step before.
+    /// the online phase alone; the offline time is reported apart. A job
+    /// whose material is more than [`crate::MAX_PLANNED_WORDS`] words runs
+    /// as without it. Off by default: the dealer then makes each step's
+    /// material while the parties compute the step before.
     pub make_ahead: bool,
 }
 
@@ -87,10 +88,17 @@ pub fn run_job_embedded_observed(
     let shapes = check_parties(spec, data)?;
     let cfg = run.config(spec.parties, spec.frac_bits, spec.preprocessing)?;
     let planning = std::time::Instant::now();
-    let items = match (run.make_ahead, spec.security) {
+    let mut items = match (run.make_ahead, spec.security) {
         (true, Security::SemiHonest) => plan_job(spec, &shapes, &data[0], cfg.fixed)?,
         _ => Vec::new(),
     };
+    let words = items
+        .iter()
+        .try_fold(0usize, |a, m| a.checked_add(m.elements()?));
+    if words.is_none_or(|w| w > crate::MAX_PLANNED_WORDS) {
+        // Too much to hold at once: made as the job goes, as without a plan.
+        items.clear();
+    }
     let planning = planning.elapsed().as_secs_f64();
     let outs = run_embedded(&cfg, |sess| -> Result<_> {
         let me = sess.id();
