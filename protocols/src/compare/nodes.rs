@@ -39,23 +39,26 @@ pub(super) fn node_inputs(
     words: usize,
     masks: &[u64],
 ) -> Vec<u64> {
-    (0..groups)
-        .flat_map(|g| {
-            let c = 4 * g;
-            [
-                plane(equal, c + 3, words),
-                plane(equal, c + 2, words),
-                plane(equal, c + 1, words),
-                plane(equal, c, words),
-                plane(less, c + 2, words),
-                plane(less, c + 1, words),
-                plane(less, c, words),
-            ]
-        })
-        .flatten()
-        .zip(masks)
-        .map(|(v, a)| v ^ a)
-        .collect()
+    let mut out = Vec::with_capacity(groups * NODE_VARS * words);
+    for g in 0..groups {
+        let c = 4 * g;
+        let inputs = [
+            plane(equal, c + 3, words),
+            plane(equal, c + 2, words),
+            plane(equal, c + 1, words),
+            plane(equal, c, words),
+            plane(less, c + 2, words),
+            plane(less, c + 1, words),
+            plane(less, c, words),
+        ];
+        // Plane by plane, so each XOR runs over two slices (vectorised).
+        for input in inputs {
+            let at = out.len();
+            let mask = &masks[at..at + words];
+            out.extend(input.iter().zip(mask).map(|(v, a)| v ^ a));
+        }
+    }
+    out
 }
 
 /// Each group's (less, equal) from the opened masked inputs `d`: a
