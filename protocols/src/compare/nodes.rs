@@ -65,6 +65,11 @@ pub(super) fn node_inputs(
 /// monomial `prod_{i in m} (d_i ^ a_i)` is the XOR over subsets `t` of `m`
 /// of `(prod_{i in m \ t} d_i) & A_t`, with `A_{}` = 1 on the leader,
 /// `A_{i}` the mask and larger `A_t` the dealt products.
+///
+/// Eight words at a time: the products of public inputs each term needs
+/// are built once per block (each from a smaller one and one more input),
+/// then every term is one AND and one XOR over the block, which the
+/// compiler vectorises.
 pub(super) fn node_outputs(
     less: &[u64],
     groups: usize,
@@ -73,47 +78,125 @@ pub(super) fn node_outputs(
     d: &[u64],
     leader: bool,
 ) -> (Vec<u64>, Vec<u64>) {
-    let subsets = node_subsets();
-    let (mut out_less, mut out_equal) = (Vec::new(), Vec::new());
+    let terms = node_terms();
+    let (mut out_less, mut out_equal) = (
+        Vec::with_capacity(groups * words),
+        Vec::with_capacity(groups * words),
+    );
+    let constant = if leader { u64::MAX } else { 0 };
     for g in 0..groups {
         let var = |i: usize| g * NODE_VARS + i;
-        let monomial = |m: u8| {
-            let mut acc = vec![0u64; words];
-            let mut t = m;
-            loop {
-                let public: Vec<usize> = (0..NODE_VARS)
-                    .filter(|i| (m & !t) >> i & 1 == 1)
-                    .map(|i| var(i) * words)
-                    .collect();
-                let share = match t.count_ones() {
-                    0 => None,
-                    1 => Some(plane(masks, var(t.trailing_zeros() as usize), words)),
-                    _ => {
-                        let at = subsets.binary_search(&t).expect("a dealt subset");
-                        Some(plane(products, g * NODE_PRODUCTS + at, words))
-                    }
-                };
-                if t != 0 || leader {
-                    for (w, a) in acc.iter_mut().enumerate() {
-                        let p = public.iter().fold(u64::MAX, |p, &o| p & d[o + w]);
-                        *a ^= p & share.map_or(u64::MAX, |s| s[w]);
+        for w0 in (0..words).step_by(BLOCK) {
+            let n = BLOCK.min(words - w0);
+            let load = |v: &[u64], p: usize| {
+                let mut out = [0u64; BLOCK];
+                out[..n].copy_from_slice(&plane(v, p, words)[w0..w0 + n]);
+                out
+            };
+            // The shares a term may use: the constant, the masks, the products.
+            let mut shares = [[0u64; BLOCK]; 1 + NODE_VARS + NODE_PRODUCTS];
+            shares[0] = [constant; BLOCK];
+            for i in 0..NODE_VARS {
+                shares[1 + i] = load(masks, var(i));
+            }
+            for k in 0..NODE_PRODUCTS {
+                shares[1 + NODE_VARS + k] = load(products, g * NODE_PRODUCTS + k);
+            }
+            let inputs: [[u64; BLOCK]; NODE_VARS] = std::array::from_fn(|i| load(d, var(i)));
+            let mut public = [[u64::MAX; BLOCK]; MAX_PUBLICS];
+            for (j, &(parent, input)) in terms.publics.iter().enumerate().skip(1) {
+                let (p, x) = (public[parent as usize], &inputs[input as usize]);
+                public[j] = std::array::from_fn(|l| p[l] & x[l]);
+            }
+            let eval = |list: &[(u8, u8)], start: [u64; BLOCK]| {
+                let mut acc = start;
+                for &(p, sh) in list {
+                    let (p, sh) = (&public[p as usize], &shares[sh as usize]);
+                    for l in 0..BLOCK {
+                        acc[l] ^= p[l] & sh[l];
                     }
                 }
+                acc
+            };
+            let l = eval(&terms.less, load(less, 4 * g + 3));
+            let e = eval(&terms.equal, [0; BLOCK]);
+            out_less.extend_from_slice(&l[..n]);
+            out_equal.extend_from_slice(&e[..n]);
+        }
+    }
+    (out_less, out_equal)
+}
+
+/// Words a block of [`node_outputs`] works on.
+const BLOCK: usize = 8;
+
+/// At most this many public products in [`NodeTerms`] (30 are needed).
+const MAX_PUBLICS: usize = 32;
+
+/// A node's monomials as terms `(public product, share)`: `publics[j]` is
+/// `publics[parent] & d_input` (entry 0 the empty product); a share index
+/// is 0 for the constant, `1 + i` for mask `i`, `1 + NODE_VARS + k` for
+/// dealt product `k` (in [`node_subsets`] order).
+struct NodeTerms {
+    publics: Vec<(u8, u8)>,
+    less: Vec<(u8, u8)>,
+    equal: Vec<(u8, u8)>,
+}
+
+fn node_terms() -> &'static NodeTerms {
+    static TERMS: OnceLock<NodeTerms> = OnceLock::new();
+    TERMS.get_or_init(|| {
+        let subsets = node_subsets();
+        // Each public product once, keyed by its set of inputs.
+        let mut keys: Vec<u8> = vec![0];
+        let mut publics: Vec<(u8, u8)> = vec![(0, 0)];
+        let mut public_of = |set: u8| -> u8 {
+            let mut at = 0usize;
+            let mut built = 0u8;
+            for i in 0..NODE_VARS as u8 {
+                if set >> i & 1 == 0 {
+                    continue;
+                }
+                built |= 1 << i;
+                at = match keys.iter().position(|&k| k == built) {
+                    Some(j) => j,
+                    None => {
+                        keys.push(built);
+                        publics.push((at as u8, i));
+                        keys.len() - 1
+                    }
+                };
+            }
+            at as u8
+        };
+        let mut terms_of = |m: u8| -> Vec<(u8, u8)> {
+            let mut out = Vec::new();
+            let mut t = m;
+            loop {
+                let share = match t.count_ones() {
+                    0 => 0,
+                    1 => 1 + t.trailing_zeros() as usize,
+                    _ => 1 + NODE_VARS + subsets.binary_search(&t).expect("a dealt subset"),
+                };
+                out.push((public_of(m & !t), share as u8));
                 if t == 0 {
                     break;
                 }
                 t = (t - 1) & m;
             }
-            acc
+            out
         };
-        let mut l = plane(less, 4 * g + 3, words).to_vec();
-        for &m in &MONOMIALS[..3] {
-            for (a, b) in l.iter_mut().zip(monomial(m)) {
-                *a ^= b;
-            }
+        let less = MONOMIALS[..3].iter().flat_map(|&m| terms_of(m)).collect();
+        let equal = terms_of(MONOMIALS[3]);
+        assert!(
+            publics.len() <= MAX_PUBLICS,
+            "{} public products",
+            publics.len()
+        );
+        NodeTerms {
+            publics,
+            less,
+            equal,
         }
-        out_less.extend(l);
-        out_equal.extend(monomial(MONOMIALS[3]));
-    }
-    (out_less, out_equal)
+    })
 }
