@@ -486,8 +486,9 @@ pub fn plan_infer(
 }
 
 /// The most preprocessing words (per party) made ahead of a private
-/// inference (1 GiB); a larger query is served chunk by chunk.
-pub const MAX_PLANNED_WORDS: usize = 1 << 27;
+/// inference or a training job (1 GiB); a larger query is served chunk by
+/// chunk, its material made as it goes.
+pub use tessera_protocols::session::MAX_PLANNED_WORDS;
 
 /// Runs private inference with every party as a thread of this process.
 /// `mpc_seed` fixes all MPC randomness (reproducible, for tests only).
@@ -511,28 +512,18 @@ pub fn run_inference_embedded_with(
     let planning = std::time::Instant::now();
     // The dry run's provider makes no authenticated material: an active
     // run takes its material as it goes.
-    let mut items = match spec.security {
+    // Too much to hold at once: the chunks' material is made as they go,
+    // each chunk's while the one before is computed.
+    let items = tessera_protocols::session::fitting_plan(match spec.security {
         crate::spec::Security::SemiHonest => plan_infer(spec, Some(model), cfg.fixed)?,
         crate::spec::Security::Active => Vec::new(),
-    };
-    let words = items
-        .iter()
-        .try_fold(0usize, |a, m| a.checked_add(m.elements()?));
-    if words.is_none_or(|w| w > MAX_PLANNED_WORDS) {
-        // Too much to hold at once: the chunks' material is made as they
-        // go, each chunk's while the one before is computed.
-        items.clear();
-    }
+    });
     let planning_seconds = planning.elapsed().as_secs_f64();
     let outs = run_embedded(&cfg, |sess| -> Result<_> {
         let me = sess.id();
         // Offline: the dealer makes the planned material and party 0 has it
         // before the query is processed; then every party starts together.
-        let offline = std::time::Instant::now();
-        sess.prep().plan(&items)?;
-        sess.prep().make_ahead()?;
-        sess.sync()?;
-        let offline = offline.elapsed().as_secs_f64();
+        let offline = sess.make_ahead(&items)?;
         let waited = sess.stats();
         let online = std::time::Instant::now();
         let preds = party_infer(

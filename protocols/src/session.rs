@@ -396,6 +396,17 @@ impl Session {
         Ok(())
     }
 
+    /// The offline phase of a planned run: the provider makes `items` (a
+    /// [`plan`], cut to size by [`fitting_plan`]), then every party waits
+    /// for all, so the online phase starts together. Returns its seconds.
+    pub fn make_ahead(&mut self, items: &[Material]) -> Result<f64> {
+        let start = std::time::Instant::now();
+        self.prep.plan(items)?;
+        self.prep.make_ahead()?;
+        self.sync()?;
+        Ok(start.elapsed().as_secs_f64())
+    }
+
     /// Counts one communication round for a step that did not go through
     /// [`Session::exchange`] (for example a reveal to one party).
     pub(crate) fn count_round(&mut self) {
@@ -444,6 +455,22 @@ impl Preprocessing for Recorder {
     }
     fn finish(&mut self) -> Result<()> {
         Ok(())
+    }
+}
+
+/// The most preprocessing words (per party) made ahead of a run (1 GiB):
+/// a larger run has its material made as it goes.
+pub const MAX_PLANNED_WORDS: usize = 1 << 27;
+
+/// `items` if their material fits in [`MAX_PLANNED_WORDS`]; otherwise
+/// none, and the run makes its material as it goes.
+pub fn fitting_plan(items: Vec<Material>) -> Vec<Material> {
+    let words = items
+        .iter()
+        .try_fold(0usize, |a, m| a.checked_add(m.elements()?));
+    match words {
+        Some(w) if w <= MAX_PLANNED_WORDS => items,
+        _ => Vec::new(),
     }
 }
 

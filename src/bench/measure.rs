@@ -230,24 +230,19 @@ pub(crate) fn op_task(
     // `MAX_PLANNED_WORDS`; then it is made as the call goes).
     let planning = Instant::now();
     let zeros = AShare::from_share(RingTensor::zeros(shape));
-    let mut items =
-        crate::protocols::session::plan(0, 2, fp, opts.preprocessing, |s| op(s, &zeros))?;
-    let words = items
-        .iter()
-        .try_fold(0usize, |a, m| a.checked_add(m.elements()?));
-    if words.is_none_or(|w| w > crate::models::MAX_PLANNED_WORDS) {
-        items.clear();
-    }
+    let items = crate::protocols::session::fitting_plan(crate::protocols::session::plan(
+        0,
+        2,
+        fp,
+        opts.preprocessing,
+        |s| op(s, &zeros),
+    )?);
     let planning_s = planning.elapsed().as_secs_f64();
     reset_peak_memory();
     let (cost, offline_s) = fastest_run(reps, || {
         let outs = run_embedded(&opts.embedded(), |s| {
             let x = arith::share_input(s, 0, (s.id() == 0).then_some(&enc), shape)?;
-            let offline = Instant::now();
-            s.prep().plan(&items)?;
-            s.prep().make_ahead()?;
-            s.sync()?;
-            let offline = offline.elapsed().as_secs_f64();
+            let offline = s.make_ahead(&items)?;
             let before = s.stats();
             let online = Instant::now();
             let y = op(s, &x)?;

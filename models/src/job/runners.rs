@@ -88,28 +88,18 @@ pub fn run_job_embedded_observed(
     let shapes = check_parties(spec, data)?;
     let cfg = run.config(spec.parties, spec.frac_bits, spec.preprocessing)?;
     let planning = std::time::Instant::now();
-    let mut items = match (run.make_ahead, spec.security) {
+    let items = tessera_protocols::session::fitting_plan(match (run.make_ahead, spec.security) {
         (true, Security::SemiHonest) => plan_job(spec, &shapes, &data[0], cfg.fixed)?,
         _ => Vec::new(),
-    };
-    let words = items
-        .iter()
-        .try_fold(0usize, |a, m| a.checked_add(m.elements()?));
-    if words.is_none_or(|w| w > crate::MAX_PLANNED_WORDS) {
-        // Too much to hold at once: made as the job goes, as without a plan.
-        items.clear();
-    }
+    });
     let planning = planning.elapsed().as_secs_f64();
     let outs = run_embedded(&cfg, |sess| -> Result<_> {
         let me = sess.id();
         let observer: Observer<'_> = if me == 0 { observe } else { &ignore_events };
-        let offline = std::time::Instant::now();
-        if !items.is_empty() {
-            sess.prep().plan(&items)?;
-            sess.prep().make_ahead()?;
-            sess.sync()?;
-        }
-        let offline = offline.elapsed().as_secs_f64();
+        let offline = match items.is_empty() {
+            true => 0.0,
+            false => sess.make_ahead(&items)?,
+        };
         let before = sess.stats();
         let online = std::time::Instant::now();
         let result = party_run(sess, spec, &shapes, &data[me], observer)?;
