@@ -12,7 +12,7 @@ use tessera_layers::softmax::{argmax_index_cols, softmax};
 use tessera_layers::{Backend, FixedBackend, Function, MpcBackend, MpcSession};
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, RunCost};
-use tessera_protocols::{AShare, Opening, PartyId, Session, Stats};
+use tessera_protocols::{AShare, Opening, PartyId, Session};
 use tessera_tensor::FixedPoint;
 
 pub use crate::infer_spec::{InferOutput, InferSpec};
@@ -537,7 +537,7 @@ pub fn run_inference_embedded_with(
             sess.openings().to_vec(),
             offline,
             online.elapsed().as_secs_f64(),
-            (waited.preprocessing_wait_s, waited.peer_wait_s),
+            waited,
         ))
     })?;
     let predictions = outs[spec.querier]
@@ -551,14 +551,7 @@ pub fn run_inference_embedded_with(
         cost: RunCost {
             stats: outs
                 .iter()
-                .map(|o| {
-                    let (dealer, peers) = o.value.4;
-                    Stats {
-                        preprocessing_wait_s: o.stats.preprocessing_wait_s - dealer,
-                        peer_wait_s: o.stats.peer_wait_s - peers,
-                        ..o.stats.clone()
-                    }
-                })
+                .map(|o| o.stats.waits_since(&o.value.4))
                 .collect(),
             seconds: outs.iter().map(|o| o.value.3).collect(),
         },

@@ -38,6 +38,15 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// These counters with the waits counted since `before` only (the
+    /// online phase's, after an offline one); bytes and rounds stay whole.
+    pub fn waits_since(&self, before: &Stats) -> Stats {
+        Stats {
+            preprocessing_wait_s: self.preprocessing_wait_s - before.preprocessing_wait_s,
+            peer_wait_s: self.peer_wait_s - before.peer_wait_s,
+            ..self.clone()
+        }
+    }
     /// Total bytes sent to other parties.
     pub fn total_sent(&self) -> u64 {
         self.bytes_sent.iter().sum()

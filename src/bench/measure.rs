@@ -251,15 +251,7 @@ pub(crate) fn op_task(
         })?;
         let stats: Vec<_> = outs
             .iter()
-            .map(|o| {
-                let before = &o.value.3;
-                crate::protocols::Stats {
-                    preprocessing_wait_s: o.stats.preprocessing_wait_s
-                        - before.preprocessing_wait_s,
-                    peer_wait_s: o.stats.peer_wait_s - before.peer_wait_s,
-                    ..o.stats.clone()
-                }
-            })
+            .map(|o| o.stats.waits_since(&o.value.3))
             .collect();
         let online = outs.iter().map(|o| o.value.2).fold(0.0, f64::max);
         let offline = outs.iter().map(|o| o.value.1).fold(0.0, f64::max);

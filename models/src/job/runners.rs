@@ -110,12 +110,7 @@ pub fn run_job_embedded_observed(
         cost: RunCost {
             stats: outs
                 .iter()
-                .map(|o| tessera_protocols::Stats {
-                    preprocessing_wait_s: o.stats.preprocessing_wait_s
-                        - o.value.3.preprocessing_wait_s,
-                    peer_wait_s: o.stats.peer_wait_s - o.value.3.peer_wait_s,
-                    ..o.stats.clone()
-                })
+                .map(|o| o.stats.waits_since(&o.value.3))
                 .collect(),
             seconds: outs
                 .iter()
