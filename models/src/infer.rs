@@ -9,7 +9,7 @@ use crate::spec::{hidden_activation, ConvSpec, ModelKind};
 use ndarray::{Array2, ArrayD};
 use serde::Serialize;
 use tessera_layers::softmax::{argmax_index_cols, softmax};
-use tessera_layers::{Backend, FixedBackend, Function, MpcBackend, MpcSession};
+use tessera_layers::{Backend, FixedBackend, Function, MpcBackend, MpcSession, OwnedBlocks};
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, RunCost};
 use tessera_protocols::{AShare, Opening, PartyId, Session};
@@ -152,19 +152,20 @@ fn head<B: Backend>(b: &mut B, spec: &InferSpec, z: &B::Tensor) -> Result<B::Ten
     })
 }
 
-/// The joint forward pass over `x`'s rows, in chunks that keep every
-/// intermediate tensor bounded (as evaluation does), each chunk's result
-/// opened by `open`. Returns the decoded predictions where `open` gives
-/// them (on the querier), `None` elsewhere.
+/// The joint forward pass over the rows of `x` (prepared by
+/// [`query_data`]), in chunks that keep every intermediate tensor bounded
+/// (as evaluation does), each chunk's result opened by `open`. Returns the
+/// decoded predictions where `open` gives them (on the querier), `None`
+/// elsewhere.
 fn predict_chunks<B: Backend>(
     b: &mut B,
     spec: &InferSpec,
     blocks: &[B::Tensor],
-    x: &B::Tensor,
+    x: &B::Data,
     mut open: impl FnMut(&mut B, &B::Tensor) -> Result<Option<ArrayD<f64>>>,
 ) -> Result<Option<Vec<Vec<f64>>>> {
     let net = spec.architecture()?.build(b, blocks)?;
-    let rows = b.shape(x)[0];
+    let rows = spec.rows;
     let chunk = crate::train::eval_chunk(b, &net);
     let mut all = Some(Vec::with_capacity(rows));
     for start in (0..rows).step_by(chunk) {
@@ -173,12 +174,8 @@ fn predict_chunks<B: Backend>(
             // make the next chunks' material while this one is computed.
             b.step_boundary(&[])?;
         }
-        let xc = if chunk >= rows {
-            x.clone()
-        } else {
-            b.select_rows(x, &(start..(start + chunk).min(rows)).collect::<Vec<_>>())?
-        };
-        let z = net.predict(b, &xc)?;
+        let chunk_rows: Vec<usize> = (start..(start + chunk).min(rows)).collect();
+        let z = net.predict_rows(b, x, &chunk_rows)?;
         let out = head(b, spec, &z)?;
         match (open(b, &out)?, all.as_mut()) {
             (Some(o), Some(v)) => v.extend(decode(spec, &o)),
@@ -310,7 +307,7 @@ pub fn party_infer_shared_with<B: MpcSession>(
         }
         None => None,
     };
-    let xs = b.input(querier, x.as_ref(), &[n_rows, spec.dims[0]])?;
+    let xs = query_data(b, &spec, x.as_ref())?;
     let opened = predict_chunks(b, &spec, &model.blocks, &xs, |b, out| {
         Ok(b.reveal_to(out, querier, "predictions for the querier")?)
     })?;
@@ -389,10 +386,27 @@ fn infer_with<B: Backend>(
     for (i, shape) in spec.block_shapes()?.into_iter().enumerate() {
         shared.push(b.input(spec.owner, blocks.map(|bl| &bl[i]), &shape)?);
     }
-    let xs = b.input(spec.querier, x, &[spec.rows, spec.dims[0]])?;
+    let xs = query_data(b, spec, x)?;
     predict_chunks(b, spec, &shared, &xs, |b, out| {
         Ok(b.reveal_to(out, spec.querier, "predictions for the querier")?)
     })
+}
+
+/// The querier's rows `x` (`Some` on the querier only), as data it holds
+/// in the clear: under MPC the first layer multiplies by them through held
+/// triples, one matrix product per party and one round, with material made
+/// before the query exists.
+fn query_data<B: Backend>(b: &mut B, spec: &InferSpec, x: Option<&ArrayD<f64>>) -> Result<B::Data> {
+    let xs = b.input(spec.querier, x, &[spec.rows, spec.dims[0]])?;
+    let mut extents = vec![0; spec.parties];
+    extents[spec.querier] = spec.rows;
+    let owned = OwnedBlocks {
+        axis: 0,
+        extents: &extents,
+        mine: x,
+        single_use: true,
+    };
+    Ok(b.owned_data(&xs, &owned)?)
 }
 
 /// Raw query values enter products with the folded weights: they must stay
@@ -439,7 +453,15 @@ pub fn infer_plain<B: Backend, M: InferModel + ?Sized>(
         .iter()
         .map(|bl| b.public(bl))
         .collect::<std::result::Result<_, _>>()?;
+    if rows.rows() != spec.rows {
+        return Err(ModelError::Mismatch(format!(
+            "{} rows to predict; the job declares {}",
+            rows.rows(),
+            spec.rows
+        )));
+    }
     let x = b.public(&rows.features.clone().into_dyn())?;
+    let x = b.data(&x)?;
     let all = predict_chunks(b, spec, &blocks, &x, |b, out| {
         Ok(Some(b.reveal(out, "predictions")?))
     })?;

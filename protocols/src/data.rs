@@ -5,8 +5,11 @@
 //!   mask from the provider (the SecureML trick); any provider.
 //! * [`OwnedMatrix`]: each party's rows (or columns) stay in the clear on
 //!   that party, and a product needs only the cross terms between the owner
-//!   and the others ([`crate::prep::Preprocessing::owned_triple`]); used
-//!   where the provider makes those (OT), as they need the owner's data.
+//!   and the others ([`crate::prep::Preprocessing::owned_triple`] by OT, on
+//!   the owner's data; a dealer's [`crate::prep::Material::HeldTriple`] on a
+//!   random mask of it). Training uses it where the provider multiplies by
+//!   the data itself (OT); private inference for the querier's rows, which
+//!   enter one product only.
 //!
 //! [`DataMatrix`] is either, with the same operations.
 
@@ -151,6 +154,8 @@ pub fn matmul_masked_rows(
 #[derive(Clone)]
 pub struct OwnedMatrix {
     inner: std::sync::Arc<OwnedInner>,
+    /// Products take held triples from every provider ([`OwnedMatrix::held_triples`]).
+    held: bool,
 }
 
 struct OwnedInner {
@@ -239,7 +244,18 @@ impl OwnedMatrix {
                 bounds,
                 mine,
             }),
+            held: false,
         })
+    }
+
+    /// Products take held triples ([`crate::prep::Material::HeldTriple`])
+    /// from every provider, not only from one that may not see the owners'
+    /// data: material that does not depend on the matrix, so a provider
+    /// can make it before the matrix exists (a query's rows, each used in
+    /// one product), at the cost of opening the masked block per product.
+    pub fn held_triples(mut self) -> Self {
+        self.held = true;
+        self
     }
 
     /// Shape of the whole matrix.
@@ -350,7 +366,11 @@ impl OwnedMatrix {
 /// owner's part `L`: every other party `j` sends the owner `Y_j - B_j`
 /// (uniform, as `B_j` is `j`'s alone), and the owner adds
 /// `L (Y_owner + sum_j (Y_j - B_j))` to its share of `sum_j L B_j`.
-/// Nothing is opened to anyone else. No truncation: see
+/// With a held triple (dealer), the material is `A sum_j B_j` for the
+/// owner's random `A`, and the owner also sends each `j` the uniform
+/// `L - A`, from which `j` adds `(L - A) B_j`. Either way each party
+/// computes one matrix product (a matrix triple takes two), and nothing is
+/// opened beyond values masked by one party's own randomness. No truncation: see
 /// [`DataMatrix::matmul_rows_fixed`].
 pub fn matmul_owned_rows(
     sess: &mut Session,
@@ -365,32 +385,65 @@ pub fn matmul_owned_rows(
     let out_len = if transposed { cols } else { rows.len() };
     let width = other_operand("matmul_owned_rows", [rows.len(), cols], want, y)?;
     let me = sess.id();
+    let peers: Vec<PartyId> = sess.peers().collect();
     let parts = x.parts(me, rows, transposed)?;
+    // A provider that may see an owner's matrix (OT between the owner and
+    // each other party) multiplies by it directly; a dealer may not, so it
+    // makes the triple on a random `A` and the owner also sends `L - A`
+    // (as every provider does for a matrix made with `held_triples`).
+    let held = x.held || !sess.prep().owned_products();
     // Material first, for every part in order (the same on every party).
     let mut triples: Vec<OwnedTriple> = Vec::with_capacity(parts.len());
+    let mut masks: Vec<Option<RingTensor>> = Vec::with_capacity(parts.len());
     for p in &parts {
         let dims = [p.m, p.y_rows.len(), width];
-        triples.push(sess.prep().owned_triple(p.owner, p.left.as_ref(), dims)?);
+        if held {
+            let Triple { a, b, c } = sess.prep().held_triple(p.owner, dims)?;
+            let owner = p.owner == me;
+            masks.push(owner.then_some(a));
+            triples.push(OwnedTriple {
+                b: (!owner).then_some(b),
+                c,
+            });
+        } else {
+            masks.push(None);
+            triples.push(sess.prep().owned_triple(p.owner, p.left.as_ref(), dims)?);
+        }
     }
-    // One round: each party sends its masked rows of y to every other owner.
+    // One round: each party sends its masked rows of y to every other
+    // owner, and the owner of a held triple sends its masked matrix.
     let mine: Vec<RingTensor> = parts
         .iter()
         .map(|p| y.share().select_rows(&p.y_rows))
         .collect::<std::result::Result<_, _>>()?;
-    for ((p, t), y_p) in parts.iter().zip(&triples).zip(&mine) {
+    for (((p, t), y_p), a) in parts.iter().zip(&triples).zip(&mine).zip(&masks) {
         if let (false, Some(b)) = (p.owner == me, &t.b) {
             sess.send_tensor(p.owner, &y_p.sub(b)?)?;
+        }
+        if let (Some(l), Some(a)) = (&p.left, a) {
+            let e = l.sub(a)?;
+            for &j in &peers {
+                sess.send_tensor(j, &e)?;
+            }
         }
     }
     let mut out = RingTensor::zeros(&[out_len, width]);
     for ((p, t), y_p) in parts.iter().zip(&triples).zip(&mine) {
         let mut z = t.c.clone();
-        if let (true, Some(l)) = (p.owner == me, &p.left) {
-            let mut y_sum = y_p.clone();
-            for j in sess.peers().collect::<Vec<_>>() {
-                y_sum.add_assign(&sess.recv_tensor(j, y_p.shape())?)?;
+        match (p.owner == me, &p.left, &t.b) {
+            (true, Some(l), _) => {
+                let mut y_sum = y_p.clone();
+                for &j in &peers {
+                    y_sum.add_assign(&sess.recv_tensor(j, y_p.shape())?)?;
+                }
+                z.add_assign(&l.matmul(&y_sum)?)?;
             }
-            z.add_assign(&l.matmul(&y_sum)?)?;
+            (false, _, Some(b)) if held => {
+                // (L - A) B_j: this party's term of L B_j.
+                let e = sess.recv_tensor(p.owner, &[p.m, p.y_rows.len()])?;
+                z.add_assign(&e.matmul(b)?)?;
+            }
+            _ => {}
         }
         add_rows(&mut out, &p.out_rows, &z);
     }

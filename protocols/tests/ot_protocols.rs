@@ -14,14 +14,25 @@ fn run<T: Send + PartialEq + std::fmt::Debug>(
     seed: u8,
     f: impl Fn(&mut Session) -> Result<T, ProtocolError> + Sync,
 ) -> T {
+    run_on(Provider::Ot, n, seed, f)
+}
+
+fn run_on<T: Send + PartialEq + std::fmt::Debug>(
+    provider: Provider,
+    n: usize,
+    seed: u8,
+    f: impl Fn(&mut Session) -> Result<T, ProtocolError> + Sync,
+) -> T {
     let cfg = EmbeddedConfig::new(n)
         .with_seed([seed; 32])
-        .with_preprocessing(Provider::Ot);
+        .with_preprocessing(provider);
     let mut outs = run_embedded(&cfg, f).expect("protocol run");
     let first = outs.remove(0).value;
     for o in outs {
         assert_eq!(o.value, first, "parties disagree");
-        assert!(o.stats.preprocessing_bytes > 0 && o.stats.preprocessing_bytes_sent > 0);
+        if provider == Provider::Ot {
+            assert!(o.stats.preprocessing_bytes > 0 && o.stats.preprocessing_bytes_sent > 0);
+        }
     }
     first
 }
@@ -111,15 +122,18 @@ fn block_of(x: &RingTensor, axis: usize, extents: &[usize], p: usize) -> RingTen
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(8))]
+    #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// Products with rows of data its owners hold in the clear are exact in
     /// the ring, both ways round, whoever holds which rows or columns (a
-    /// party may hold none); the rows themselves read back exactly.
+    /// party may hold none); the rows themselves read back exactly. By OT on
+    /// the data itself or on held triples, and with the dealer's held triples.
     #[test]
     fn owned_rows_products_are_exact(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3]),
                                      axis in 0usize..2, ext in prop::collection::vec(0usize..5, 3),
-                                     other in 1usize..5, out in 1usize..4, picks in prop::collection::vec(any::<u16>(), 1..6)) {
+                                     other in 1usize..5, out in 1usize..4, picks in prop::collection::vec(any::<u16>(), 1..6),
+                                     provider in prop::sample::select(vec![Provider::Ot, Provider::Dealer]),
+                                     held in any::<bool>()) {
         let mut extents = ext[..n].to_vec();
         extents[0] = extents[0].max(1);
         let total: usize = extents.iter().sum();
@@ -128,9 +142,12 @@ proptest! {
         let rows: Vec<usize> = picks.iter().map(|&r| r as usize % shape[0]).collect();
         let y = data(seed ^ 3, &[shape[1], out]);
         let g = data(seed ^ 5, &[rows.len(), out]);
-        let (got_rows, xy, xtg) = run(n, seed as u8, |s| {
+        let (got_rows, xy, xtg) = run_on(provider, n, seed as u8, |s| {
             let mine = (extents[s.id()] > 0).then(|| block_of(&x, axis, &extents, s.id()));
-            let owned = data::OwnedMatrix::new(s, axis, &extents, shape[1 - axis], mine)?;
+            let mut owned = data::OwnedMatrix::new(s, axis, &extents, shape[1 - axis], mine)?;
+            if held {
+                owned = owned.held_triples();
+            }
             let (sy, sg) = (input(s, n - 1, &y), input(s, 0, &g));
             let r = owned.rows(s, &rows)?;
             let p = data::matmul_owned_rows(s, &owned, &rows, &sy, false)?;

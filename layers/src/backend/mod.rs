@@ -20,6 +20,11 @@ pub struct OwnedBlocks<'a> {
     pub extents: &'a [usize],
     /// This party's own block (where it holds one).
     pub mine: Option<&'a ArrayD<f64>>,
+    /// Each row enters one product only (a query in private inference):
+    /// masking the matrix once for reuse would gain nothing, so under MPC
+    /// every provider multiplies by the held blocks, through material that
+    /// does not depend on them (made before the query exists).
+    pub single_use: bool,
 }
 
 use crate::gather::Gather;
@@ -132,9 +137,12 @@ pub trait Backend {
     /// Prepares a matrix that will be read again and again by rows.
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data>;
     /// [`Backend::data`] for a matrix `x` whose blocks the parties hold in
-    /// the clear ([`OwnedBlocks`]). Under MPC, where the provider can, its
-    /// products then need only each owner's cross terms with the others
-    /// instead of a masking; otherwise (and in plaintext) it is `data(x)`.
+    /// the clear ([`OwnedBlocks`]). Under MPC its products then need only
+    /// each owner's cross terms with the others, one matrix product per
+    /// party: where the provider multiplies by the data itself (OT), or
+    /// where the rows are used once (a dealer's held triples cost an opening
+    /// of the block per product); otherwise (and in plaintext) it is
+    /// `data(x)`, masked once for every later product.
     fn owned_data(&mut self, x: &Self::Tensor, owned: &OwnedBlocks<'_>) -> Result<Self::Data> {
         let _ = owned;
         self.data(x)

@@ -45,7 +45,8 @@ impl Backend for MpcBackend<'_> {
         Ok(DataMatrix::Masked(data::mask_once(self.sess, x)?))
     }
     fn owned_data(&mut self, x: &Self::Tensor, owned: &OwnedBlocks<'_>) -> Result<Self::Data> {
-        let (&[rows, cols], true) = (x.shape(), self.sess.prep().owned_products()) else {
+        let owned_products = self.sess.prep().owned_products() || owned.single_use;
+        let (&[rows, cols], true) = (x.shape(), owned_products) else {
             return self.data(x);
         };
         let other = if owned.axis == 0 { cols } else { rows };
@@ -53,7 +54,10 @@ impl Backend for MpcBackend<'_> {
             Some(block) => Some(self.sess.fixed().encode_array(block)?),
             None => None,
         };
-        let m = data::OwnedMatrix::new(self.sess, owned.axis, owned.extents, other, mine)?;
+        let mut m = data::OwnedMatrix::new(self.sess, owned.axis, owned.extents, other, mine)?;
+        if owned.single_use {
+            m = m.held_triples();
+        }
         same("owned_data", m.shape(), x.shape())?;
         Ok(DataMatrix::Owned(m))
     }

@@ -335,6 +335,7 @@ pub(crate) fn share_all<B: Backend>(
         axis,
         extents: &extents,
         mine: mine.as_ref(),
+        single_use: false,
     };
     let data = b.owned_data(&x_train, &owned)?;
     let x_test = if xs_test.is_empty() || ys_test.is_empty() {

@@ -41,6 +41,7 @@ impl Material {
         }
         let (dims, f): (Vec<usize>, u32) = match self {
             Material::MatTriple(m, k, n) => (vec![*m, *k, *n], 0),
+            Material::HeldTriple { owner, m, k, n } => (vec![*m, *k, *n], *owner as u32),
             Material::Trunc(s, f) | Material::WordBits(s, f) | Material::BitTriple(s, f) => {
                 (s.clone(), *f)
             }
@@ -101,6 +102,13 @@ impl Material {
         let item = match (*tag, dims.as_slice()) {
             (3, &[m, k, n]) => Material::MatTriple(m, k, n),
             (3, _) => return Err("bad matrix triple request".into()),
+            (24, &[m, k, n]) => Material::HeldTriple {
+                owner: *f as usize,
+                m,
+                k,
+                n,
+            },
+            (24, _) => return Err("bad held triple request".into()),
             (1, _) => Material::Triple(dims),
             (2, _) => Material::Square(dims),
             (4, _) if (1..64).contains(f) => Material::Trunc(dims, *f as u32),
@@ -223,6 +231,12 @@ mod tests {
         for m in [
             Material::Triple(vec![2, 3]),
             Material::MatTriple(4, 5, 6),
+            Material::HeldTriple {
+                owner: 2,
+                m: 3,
+                k: 4,
+                n: 5,
+            },
             Material::Trunc(vec![7], 16),
             Material::WordBits(vec![3], 64),
             Material::BitTriple(vec![5], 2),

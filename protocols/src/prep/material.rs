@@ -74,6 +74,21 @@ pub enum Material {
         /// `A_I^T B` instead of `A_I B`.
         transposed: bool,
     },
+    /// A matrix triple for a product `L Y` where party `owner` holds `L [m,
+    /// k]` in the clear and `Y [k, n]` is secret, made without seeing `L`:
+    /// a random `A [m, k]` only the owner draws, a random `B_j [k, n]` each
+    /// other party `j` draws for itself, and `C = A (sum_j B_j)`. The owner
+    /// opens `L - A` to the others alone ([`crate::data::OwnedMatrix`]).
+    HeldTriple {
+        /// The party holding `L` (and `A`).
+        owner: usize,
+        /// Rows of `L`.
+        m: usize,
+        /// Columns of `L`, rows of `Y`.
+        k: usize,
+        /// Columns of `Y`.
+        n: usize,
+    },
     /// Authenticated material for the actively secure mode (see [`super::auth`]).
     Auth(AuthKind),
 }
@@ -92,6 +107,7 @@ impl Material {
             Material::EdaSelect(_) => 21,
             Material::Mask { .. } => 9,
             Material::RowTriple { .. } => 10,
+            Material::HeldTriple { .. } => 24,
             Material::Auth(k) => match k {
                 AuthKind::Triple(_) => 11,
                 AuthKind::MatTriple(..) => 12,
@@ -119,7 +135,7 @@ impl Material {
                 vec![(s.clone(), Arithmetic)],
             ),
             Material::Square(s) => (vec![(s.clone(), Arithmetic)], vec![(s.clone(), Arithmetic)]),
-            Material::MatTriple(m, k, n) => (
+            Material::MatTriple(m, k, n) | Material::HeldTriple { m, k, n, .. } => (
                 vec![(vec![*m, *k], Arithmetic), (vec![*k, *n], Arithmetic)],
                 vec![(vec![*m, *n], Arithmetic)],
             ),
@@ -223,7 +239,9 @@ impl Material {
             Material::Auth(k) => k.determine(random, keys)?,
             Material::Triple(_) => vec![random[0].mul(&random[1])?],
             Material::Square(_) => vec![random[0].mul(&random[0])?],
-            Material::MatTriple(..) => vec![random[0].matmul(&random[1])?],
+            Material::MatTriple(..) | Material::HeldTriple { .. } => {
+                vec![random[0].matmul(&random[1])?]
+            }
             Material::Trunc(_, f) => {
                 let low = random[0].map(|r| (r & (u64::MAX >> 1)) >> f);
                 let msb = random[0].map(|r| r >> 63);
@@ -318,6 +336,14 @@ impl Material {
                 prg.uniform(&random[1].0),
             ],
             Material::Auth(kind) => kind.draw(seed, &mut prg, party),
+            // The owner draws A alone, the others their own B_j (the
+            // secrets are the sums, so zero stands for "not drawn").
+            Material::HeldTriple { owner, m, k, n } if party == *owner => {
+                vec![prg.uniform(&[*m, *k]), RingTensor::zeros(&[*k, *n])]
+            }
+            Material::HeldTriple { m, k, n, .. } => {
+                vec![RingTensor::zeros(&[*m, *k]), prg.uniform(&[*k, *n])]
+            }
             _ => draw(&mut prg, &random),
         };
         (drawn, prg)

@@ -133,6 +133,10 @@ pub trait Correlations {
     fn square_pair(&mut self, shape: &[usize]) -> Result<SquarePair>;
     /// A matrix triple `[m, k] x [k, n]`.
     fn matrix_triple(&mut self, m: usize, k: usize, n: usize) -> Result<Triple>;
+    /// A [`Material::HeldTriple`] for a product with `owner`'s matrix: `a`
+    /// is the owner's `A` (zero elsewhere), `b` this party's own `B_j`
+    /// (zero on the owner), `c` its share of `A sum_j B_j`.
+    fn held_triple(&mut self, owner: usize, dims: [usize; 3]) -> Result<Triple>;
     /// A triple on rows `rows` of persistent mask `mask` (`cols` wide): `c = a b`
     /// with `b: [cols, out]`, or `transposed`, `c = a^T b` with `b: [|rows|, out]`.
     fn row_triple(
@@ -173,6 +177,11 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
 
     fn matrix_triple(&mut self, m: usize, k: usize, n: usize) -> Result<Triple> {
         let [a, b, c] = parts(self, &Material::MatTriple(m, k, n))?;
+        Ok(Triple { a, b, c })
+    }
+
+    fn held_triple(&mut self, owner: usize, [m, k, n]: [usize; 3]) -> Result<Triple> {
+        let [a, b, c] = parts(self, &Material::HeldTriple { owner, m, k, n })?;
         Ok(Triple { a, b, c })
     }
 

@@ -473,6 +473,21 @@ impl OtProvider {
                 let c = self.matmul(&a, &b)?;
                 vec![a, b, c]
             }
+            Material::HeldTriple { owner, m, k, n } => {
+                // The owned product's cross terms, on a random A.
+                let dims = [*m, *k, *n];
+                if self.id == *owner {
+                    let a = self.local.uniform(&[*m, *k]);
+                    let t = self.owned(*owner, Some(&a), dims)?;
+                    vec![a, RingTensor::zeros(&[*k, *n]), t.c]
+                } else {
+                    let t = self.owned(*owner, None, dims)?;
+                    let b = t.b.ok_or_else(|| {
+                        crate::ProtocolError::Preprocessing("an owned triple without B_j".into())
+                    })?;
+                    vec![RingTensor::zeros(&[*m, *k]), b, t.c]
+                }
+            }
             Material::Trunc(s, f) => {
                 let e = self.eda(shape_of(s), Some(*f as usize))?;
                 vec![
