@@ -264,8 +264,8 @@ fn check_weigh(shape: &[usize], sets: &[&[u64]]) -> Result<()> {
 fn weigh_rows<T: Copy + Default>(
     rows: &[T],
     sets: &[&[T]],
-    mul: fn(T, T) -> T,
-    add: fn(T, T) -> T,
+    mul: impl Fn(T, T) -> T + Copy,
+    add: impl Fn(T, T) -> T + Copy,
 ) -> Vec<Vec<T>> {
     let Some(k) = sets.first().map(|c| c.len()) else {
         return Vec::new();
