@@ -178,4 +178,8 @@ impl<B: Backend> crate::Module<B> for ActivationLayer<B> {
     fn entries_per_row(&self, _b: &B) -> usize {
         1
     }
+
+    fn is_relu(&self) -> bool {
+        self.kind == Activation::Relu
+    }
 }

@@ -160,6 +160,21 @@ impl<B: Backend> crate::Module<B> for Linear<B> {
         b.add(&y, &self.bias)
     }
 
+    fn predict_relu(&self, b: &mut B, x: &B::Tensor) -> Result<Option<B::Tensor>> {
+        let p = b.matmul_wide(x, &self.weight)?;
+        Ok(Some(b.relu_wide(&p, &self.bias)?))
+    }
+
+    fn predict_rows_relu(
+        &self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<Option<B::Tensor>> {
+        let p = b.matmul_rows_wide(data, rows, &self.weight)?;
+        Ok(Some(b.relu_wide(&p, &self.bias)?))
+    }
+
     fn backward(
         &mut self,
         b: &mut B,

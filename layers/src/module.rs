@@ -28,6 +28,33 @@ pub trait Module<B: Backend> {
         self.predict(b, &x)
     }
 
+    /// [`Module::predict`] followed by an exact ReLU, in one step where the
+    /// layer can leave its last truncation to the ReLU's comparison (a dense
+    /// layer: under MPC one opening and one round fewer). `None` where it
+    /// cannot.
+    fn predict_relu(&self, b: &mut B, x: &B::Tensor) -> Result<Option<B::Tensor>> {
+        let _ = (b, x);
+        Ok(None)
+    }
+
+    /// [`Module::predict_rows`] followed by an exact ReLU, as
+    /// [`Module::predict_relu`].
+    fn predict_rows_relu(
+        &self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<Option<B::Tensor>> {
+        let _ = (b, data, rows);
+        Ok(None)
+    }
+
+    /// Whether the layer is an exact ReLU, which the layer before it may
+    /// fold in ([`Module::predict_relu`]).
+    fn is_relu(&self) -> bool {
+        false
+    }
+
     /// Backward pass from `dL/d(output)`: stores parameter gradients and
     /// returns `dL/d(input)` when `want_input` (a first layer skips it).
     fn backward(

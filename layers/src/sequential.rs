@@ -96,25 +96,47 @@ impl<'a, B: Backend + 'a> Sequential<'a, B> {
         Ok(h)
     }
 
-    /// Forward pass for inference (nothing remembered).
+    /// Forward pass for inference (nothing remembered). A layer followed by
+    /// an exact ReLU takes it in one step where it can
+    /// ([`Module::predict_relu`]).
     pub fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
-        let mut h = x.clone();
-        for l in &self.layers {
-            h = l.predict(b, &h)?;
-        }
-        Ok(h)
+        self.predict_from(b, 0, x.clone())
     }
 
     /// [`Sequential::predict`] on rows `rows` of prepared data.
     pub fn predict_rows(&self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
-        let Some((first, rest)) = self.layers.split_first() else {
+        let Some(first) = self.layers.first() else {
             return b.data_rows(data, rows);
         };
-        let mut h = first.predict_rows(b, data, rows)?;
-        for l in rest {
-            h = l.predict(b, &h)?;
+        if self.relu_follows(0) {
+            if let Some(h) = first.predict_rows_relu(b, data, rows)? {
+                return self.predict_from(b, 2, h);
+            }
+        }
+        let h = first.predict_rows(b, data, rows)?;
+        self.predict_from(b, 1, h)
+    }
+
+    /// Layers `start..` applied to `h`.
+    fn predict_from(&self, b: &mut B, start: usize, mut h: B::Tensor) -> Result<B::Tensor> {
+        let mut i = start;
+        while let Some(layer) = self.layers.get(i) {
+            if self.relu_follows(i) {
+                if let Some(y) = layer.predict_relu(b, &h)? {
+                    h = y;
+                    i += 2;
+                    continue;
+                }
+            }
+            h = layer.predict(b, &h)?;
+            i += 1;
         }
         Ok(h)
+    }
+
+    /// Whether layer `i + 1` is an exact ReLU.
+    fn relu_follows(&self, i: usize) -> bool {
+        self.layers.get(i + 1).is_some_and(|l| l.is_relu())
     }
 
     /// Backward pass from `dL/d(output)`; the first layer's input gradient is skipped.

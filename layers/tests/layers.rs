@@ -89,6 +89,54 @@ fn linear_and_sigmoid_step_matches_plaintext_for_2_and_3_parties() {
     }
 }
 
+/// An MLP's prediction takes each hidden layer's truncation inside its
+/// ReLU under MPC (one round fewer per hidden layer) and still gives the
+/// plaintext fixed-point result, up to a unit in the last place per
+/// truncation, for 2 and 3 parties; on the OT provider it takes the two
+/// steps, with the same result.
+#[test]
+fn an_mlp_prediction_folds_truncation_into_relu_and_matches_plaintext() {
+    use tessera_layers::Sequential;
+    use tessera_protocols::prep::Provider;
+    let x = random(12, 6, 4, 2.0);
+    let dims = [6, 16, 8, 3];
+    let mut plain = FixedBackend::default();
+    let net = Sequential::mlp(&mut plain, &dims, Activation::Relu, 11).unwrap();
+    let xt = plain.public(&x).unwrap();
+    let y = net.predict(&mut plain, &xt).unwrap();
+    let want = plain.reveal(&y, "y").unwrap();
+    for (n, provider) in [
+        (2, Provider::Dealer),
+        (3, Provider::Dealer),
+        (2, Provider::Ot),
+    ] {
+        let cfg = EmbeddedConfig::new(n)
+            .with_seed([5; 32])
+            .with_preprocessing(provider);
+        let outs = run_embedded(&cfg, |s| -> Result<_, LayerError> {
+            let me = s.id();
+            let mut b = MpcBackend::new(s);
+            let xs = b.input(n - 1, (me == n - 1).then_some(&x), x.shape())?;
+            let net = Sequential::mlp(&mut b, &dims, Activation::Relu, 11)?;
+            let before = b.session().stats().rounds;
+            let y = net.predict(&mut b, &xs)?;
+            let rounds = b.session().stats().rounds - before;
+            Ok((b.reveal(&y, "y")?, rounds))
+        })
+        .unwrap();
+        let (got, rounds) = &outs[0].value;
+        // Per hidden layer a product and the fused ReLU (1 + 4 rounds; with
+        // OT 1 + 1 + 8), then the last product and its truncation.
+        let want_rounds = match provider {
+            Provider::Dealer => 2 * 5 + 2,
+            Provider::Ot => 2 * 10 + 2,
+        };
+        assert_eq!(*rounds, want_rounds, "{n} parties, {provider}");
+        let d = max_diff(got, &want);
+        assert!(d < 1e-3, "{n} parties, {provider}: {d} from fixed point");
+    }
+}
+
 #[test]
 fn sigmoid_is_within_its_bound_everywhere_on_every_backend() {
     let mut grid: Vec<f64> = (-4000..=4000).map(|i| i as f64 * 0.005).collect();

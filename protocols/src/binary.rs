@@ -391,6 +391,72 @@ pub fn relu(sess: &mut Session, x: &AShare) -> Result<AShare> {
     x.sub(&select(sess, x, false)?.1)
 }
 
+/// `max(x, 0)` for `x` the truncation by `f` bits of `y` (a product at
+/// twice the fractional bits, `|y| < 2^62`), the truncation done inside the
+/// comparison: one opening of `c = y + 2^62 + r` serves both, as the sign
+/// of `x` is the sign of `y`. The result is `max(x, 0)` for `x` either
+/// `floor(y / 2^f)` or one more, as [`arith::truncate_bits`] gives. Four
+/// rounds and 100 bits per element for 2 parties, where a truncation then
+/// [`relu`] take five and 164; a provider without tables (OT) takes the two
+/// steps.
+///
+/// With `x = P + carry 2^(63 - f) - low` (`P` public from `c`, `carry =
+/// c_63 ^ r_63`, `low = (r mod 2^63) >> f`), `x s` for the comparison's
+/// random bit `s` is `P s + (1 - 2 c_63) (r_63 s) 2^(63 - f) - low s`, from
+/// the provider's `r_63 s` and `low s`; then `x [y < 0] = e x + (1 - 2e) x
+/// s` for the opened `e`, as in [`relu`].
+pub fn relu_truncated(sess: &mut Session, y: &AShare, f: u32) -> Result<AShare> {
+    if !(1..=62).contains(&f) {
+        return Err(crate::ProtocolError::InvalidArgument {
+            op: "relu_truncated",
+            detail: format!("cannot truncate by {f} bits"),
+        });
+    }
+    let len = y.len();
+    if len == 0 || !sess.prep().deals_tables() {
+        let x = arith::truncate_bits(sess, y, f)?;
+        return relu(sess, &x);
+    }
+    let t = sess.prep().trunc_compare(len, f)?;
+    const BIAS: u64 = 1 << 62;
+    let leader = sess.is_leader();
+    let bias = if leader { BIAS } else { 0 };
+    let masked: Vec<u64> = (y.share().as_slice().iter())
+        .zip(t.compare.r.as_slice())
+        .map(|(&y, &r)| y.wrapping_add(r).wrapping_add(bias))
+        .collect();
+    let opened = arith::open_masked(sess, &[&RingTensor::from_vec(&[len], masked)?])?.remove(0);
+    // c - 2^62 = y + r: the comparison's opening.
+    let shifted = opened.map(|c| c.wrapping_sub(BIAS));
+    let plan = crate::compare::NodePlan::new(&[0]);
+    let m = crate::compare::top_bits_of_opened(sess, &shifted, &t.compare, &plan)?;
+    let cmp = &t.compare;
+    let (e, _) = additive_bits(sess, &m, (&cmp.s_packed, &cmp.s), len)?;
+    let shift = 63 - f;
+    let (c, s, low_s) = (opened.as_slice(), cmp.s.as_slice(), cmp.r_s.as_slice());
+    let (low, msb, msb_s) = (t.low.as_slice(), t.msb.as_slice(), t.msb_s.as_slice());
+    let out: Vec<u64> = (0..len)
+        .map(|i| {
+            let c_msb = c[i] >> 63;
+            let sign = 1u64.wrapping_sub(c_msb.wrapping_mul(2));
+            let public = ((c[i] & (u64::MAX >> 1)) >> f)
+                .wrapping_add(c_msb << shift)
+                .wrapping_sub(BIAS >> f);
+            let x = (msb[i].wrapping_mul(sign) << shift)
+                .wrapping_sub(low[i])
+                .wrapping_add(if leader { public } else { 0 });
+            let x_s = public
+                .wrapping_mul(s[i])
+                .wrapping_add(msb_s[i].wrapping_mul(sign) << shift)
+                .wrapping_sub(low_s[i]);
+            let flip = 1u64.wrapping_sub(e[i].wrapping_mul(2));
+            let negative_part = e[i].wrapping_mul(x).wrapping_add(flip.wrapping_mul(x_s));
+            x.wrapping_sub(negative_part)
+        })
+        .collect();
+    Ok(AShare::from_share(RingTensor::from_vec(y.shape(), out)?))
+}
+
 /// `max(x, 0)` and the mask `[x > 0]` (additive shares of 0/1 integers,
 /// what ReLU's backward pass multiplies by), in four rounds: the
 /// comparison's bit selects `x` directly, with no separate conversion.

@@ -144,6 +144,31 @@ proptest! {
             prop_assert_eq!(relu.as_slice()[i], v.max(0) as u64, "relu({})", v);
         }
     }
+
+    /// The fused truncation and ReLU gives what a truncation then a ReLU
+    /// may: the ReLU of `floor(y / 2^f)` or of one more, over the whole
+    /// range `|y| < 2^62` and at the edges of each unit.
+    #[test]
+    fn relu_truncated_is_relu_of_the_truncation(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]),
+                                                len in 1usize..70, f in prop::sample::select(vec![1u32, 16, 32, 62])) {
+        let unit = 1i64 << f.min(61);
+        let edges = [0, 1, -1, unit, -unit, unit - 1, 1 - unit, (1 << 62) - 1, 1 - (1 << 62), 3 * unit + 1, -3 * unit - 1];
+        let mut prg = Prg::from_seed([(seed % 251) as u8; 32]);
+        let y: Vec<i64> = (0..len)
+            .map(|i| edges.get(i).copied().unwrap_or_else(|| (prg.next_u64() as i64) >> (2 + i % 50)))
+            .collect();
+        let x = RingTensor::from_vec(&[len], y.iter().map(|&v| v as u64).collect()).unwrap();
+        let got = run(n, seed as u8, |s| {
+            let sx = input(s, n - 1, &x);
+            let r = binary::relu_truncated(s, &sx, f)?;
+            arith::reveal(s, &r, "relu")
+        });
+        for (i, &v) in y.iter().enumerate() {
+            let low = v >> f;
+            let g = got.as_slice()[i] as i64;
+            prop_assert!(g == low.max(0) || g == (low + 1).max(0), "relu(trunc({} by {})) = {}", v, f, g);
+        }
+    }
 }
 
 /// Online cost per element for 2 parties: rounds, and bits each party sends
@@ -189,6 +214,10 @@ fn comparison_meets_its_round_and_bit_budget() {
             binary::relu_with_mask(s, x).map(|_| ())
         }),
         ("relu", |s, x| binary::relu(s, x).map(|_| ())),
+        // The truncation's opening is the comparison's.
+        ("relu truncated", |s, x| {
+            binary::relu_truncated(s, x, 16).map(|_| ())
+        }),
     ] {
         let (rounds, bits) = online_cost(4096, f);
         assert_eq!(rounds, 4, "{what}");

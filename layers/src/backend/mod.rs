@@ -134,6 +134,28 @@ pub trait Backend {
         let _ = next_rows;
         Ok(())
     }
+    /// `a b` before its truncation, for [`Backend::relu_wide`]: under MPC the
+    /// ReLU's comparison then truncates it with the same opening. A backend
+    /// that overrides neither gives the truncated product.
+    fn matmul_wide(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        self.matmul(a, b)
+    }
+    /// [`Backend::matmul_rows`] (not transposed) before its truncation, for
+    /// [`Backend::relu_wide`].
+    fn matmul_rows_wide(
+        &mut self,
+        d: &Self::Data,
+        rows: &[usize],
+        w: &Self::Tensor,
+    ) -> Result<Self::Tensor> {
+        self.matmul_rows(d, rows, w, false)
+    }
+    /// `relu(p + bias)` for a product `p` from [`Backend::matmul_wide`] or
+    /// [`Backend::matmul_rows_wide`], truncated as [`Backend::matmul`] would.
+    fn relu_wide(&mut self, p: &Self::Tensor, bias: &Self::Tensor) -> Result<Self::Tensor> {
+        let y = self.add(p, bias)?;
+        self.relu(&y)
+    }
     /// Prepares a matrix that will be read again and again by rows.
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data>;
     /// [`Backend::data`] for a matrix `x` whose blocks the parties hold in

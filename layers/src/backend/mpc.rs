@@ -61,6 +61,23 @@ impl Backend for MpcBackend<'_> {
         same("owned_data", m.shape(), x.shape())?;
         Ok(DataMatrix::Owned(m))
     }
+    fn matmul_wide(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor> {
+        Ok(arith::matmul(self.sess, a, b)?)
+    }
+    fn matmul_rows_wide(
+        &mut self,
+        d: &Self::Data,
+        rows: &[usize],
+        w: &Self::Tensor,
+    ) -> Result<Self::Tensor> {
+        Ok(d.matmul_rows(self.sess, rows, w, false)?)
+    }
+    /// One opening truncates and compares ([`binary::relu_truncated`]).
+    fn relu_wide(&mut self, p: &Self::Tensor, bias: &Self::Tensor) -> Result<Self::Tensor> {
+        let f = self.sess.fixed().frac_bits();
+        let y = p.add(&bias.mul_public_scalar(1 << f))?;
+        Ok(binary::relu_truncated(self.sess, &y, f)?)
+    }
     fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor> {
         Ok(d.rows(self.sess, rows)?)
     }

@@ -88,12 +88,24 @@ pub(crate) fn top_bits(
     mat: &CompareMaterial,
     plan: &NodePlan,
 ) -> Result<(BShare, RingTensor)> {
-    let len = y.len();
+    let masked = y.share().reshape(&[y.len()])?.add(&mat.r)?;
+    let opened = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
+    let bits = top_bits_of_opened(sess, &opened, mat, plan)?;
+    Ok((bits, opened))
+}
+
+/// [`top_bits`] from the opened `c = y + r` (rounds 2 and 3), for a
+/// protocol that opened it for another use as well.
+pub(crate) fn top_bits_of_opened(
+    sess: &mut Session,
+    opened: &RingTensor,
+    mat: &CompareMaterial,
+    plan: &NodePlan,
+) -> Result<BShare> {
+    let len = opened.len();
     let words = len.div_ceil(64);
     let k = plan.thresholds.len();
     let first = plan.first.len();
-    let masked = y.share().reshape(&[len])?.add(&mat.r)?;
-    let opened = arith::open_combined(sess, &[&masked], Sharing::Arithmetic)?.remove(0);
     let c = opened.as_slice();
     let (lt, eq) = plan.leaves(c, mat.tables.as_slice(), words, sess.is_leader());
     let (masks, products) = (mat.masks.as_slice(), mat.products.as_slice());
@@ -123,7 +135,7 @@ pub(crate) fn top_bits(
         }
     }
     let bits = RingTensor::from_vec(&[k * words], bits)?;
-    Ok((BShare::from_share(bits), opened))
+    Ok(BShare::from_share(bits))
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ impl Material {
             }
             Material::CompareTables(len, k, nodes) => (vec![*len, *nodes as usize], *k),
             Material::EdaSelect(len) => (vec![*len], 0),
+            Material::TruncCompare(len, f) => (vec![*len], *f),
             Material::Mask {
                 id,
                 start,
@@ -145,6 +146,7 @@ impl Material {
             (22, _) => Material::Auth(AuthKind::CompareChunks(dims)),
             (23, _) => Material::Auth(AuthKind::CompareSelect(dims)),
             (21, &[len]) => Material::EdaSelect(len),
+            (25, &[len]) if (1..=62).contains(f) => Material::TruncCompare(len, *f as u32),
             _ => return Err(format!("unknown request tag {tag}")),
         };
         item.check_size()?;
@@ -242,6 +244,7 @@ mod tests {
             Material::BitTriple(vec![5], 2),
             Material::CompareTables(130, 1, 5),
             Material::EdaSelect(130),
+            Material::TruncCompare(130, 16),
             Material::CompareTables(70, 12, 37),
             Material::Mask {
                 id: 2,

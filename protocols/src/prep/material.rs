@@ -39,6 +39,13 @@ pub enum Material {
     /// bits of `s = s' ^ r_63` shared additively, and `r * s` (the first
     /// threshold's).
     CompareTables(usize, u32, u32),
+    /// A truncation by `f` bits fused with the comparison of its result
+    /// with zero ([`crate::binary::relu_truncated`]): one mask `r` serves
+    /// both. The components of `CompareTables(len, 1, 5)` (one threshold,
+    /// zero), except that the product with `s` is of `(r mod 2^63) >> f`
+    /// instead of `r`; then `(r mod 2^63) >> f` and `r >> 63` (as a
+    /// truncation pair has them) and `(r >> 63) * s`.
+    TruncCompare(usize, u32),
     /// The tree comparison's material (providers without cheap tables): a
     /// random `r` (additive, `len`) and random packed bits `s` (XOR-shared,
     /// `ceil(len/64)` words), then `r`'s bits XOR-shared, the bits of `s`
@@ -104,6 +111,7 @@ impl Material {
             Material::EdaBits(_) => 6,
             Material::WordBits(..) => 7,
             Material::CompareTables(..) => 8,
+            Material::TruncCompare(..) => 25,
             Material::EdaSelect(_) => 21,
             Material::Mask { .. } => 9,
             Material::RowTriple { .. } => 10,
@@ -170,6 +178,11 @@ impl Material {
                         (vec![words], Binary),
                     ],
                 )
+            }
+            Material::TruncCompare(len, _) => {
+                let (random, mut determined) = Material::CompareTables(*len, 1, 5).layout();
+                determined.extend(std::iter::repeat_n((vec![*len], Arithmetic), 3));
+                (random, determined)
             }
             Material::EdaSelect(len) => (
                 vec![(vec![*len], Arithmetic), (vec![len.div_ceil(64)], Binary)],
@@ -304,6 +317,22 @@ impl Material {
                     RingTensor::from_vec(&[*len], r_s)?,
                     RingTensor::from_vec(&[w], top)?,
                 ]
+            }
+            Material::TruncCompare(len, f) => {
+                let mut out = Material::CompareTables(*len, 1, 5).determine(random, keys)?;
+                let r = random[0].as_slice();
+                let s = out[2].as_slice();
+                let low: Vec<u64> = r.iter().map(|r| (r & (u64::MAX >> 1)) >> f).collect();
+                let msb: Vec<u64> = r.iter().map(|r| r >> 63).collect();
+                let times_s = |v: &[u64]| -> Vec<u64> {
+                    v.iter().zip(s).map(|(v, s)| v.wrapping_mul(*s)).collect()
+                };
+                let (low_s, msb_s) = (times_s(&low), times_s(&msb));
+                out[3] = RingTensor::from_vec(&[*len], low_s)?;
+                for v in [low, msb, msb_s] {
+                    out.push(RingTensor::from_vec(&[*len], v)?);
+                }
+                out
             }
             Material::EdaSelect(len) => {
                 let words = random[1].as_slice();

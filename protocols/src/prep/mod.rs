@@ -30,7 +30,7 @@ pub use material::Material;
 pub use ot::{OtProvider, OT_TRUST};
 pub use typed::{
     AndTriples, CompareMaterial, Correlations, EdaBits, OwnedTriple, SelectMaterial, SquarePair,
-    Triple, TruncPair, WordBits,
+    Triple, TruncCompareMaterial, TruncPair, WordBits,
 };
 
 /// How the shares of a component combine.

@@ -96,6 +96,20 @@ pub struct CompareMaterial {
     pub r_top: RingTensor,
 }
 
+/// A truncation fused with a comparison with zero
+/// ([`Material::TruncCompare`]): the comparison's material on the
+/// truncation's mask `r`, whose `r_s` is of the truncated part.
+pub struct TruncCompareMaterial {
+    /// The comparison's material, with `r_s` a share of `((r mod 2^63) >> f) s`.
+    pub compare: CompareMaterial,
+    /// Additive share of `(r mod 2^63) >> f`.
+    pub low: RingTensor,
+    /// Additive share of `r >> 63`.
+    pub msb: RingTensor,
+    /// Additive share of `(r >> 63) s`.
+    pub msb_s: RingTensor,
+}
+
 /// The tree comparison's material: edaBits `r` that also mask a product
 /// with a random bit `s`.
 pub struct SelectMaterial {
@@ -162,6 +176,9 @@ pub trait Correlations {
     /// A comparison's material for `len` elements against the thresholds
     /// of `plan`.
     fn compare_material(&mut self, len: usize, plan: &NodePlan) -> Result<CompareMaterial>;
+    /// A truncation by `f` bits fused with the comparison of its result
+    /// with zero, for `len` elements.
+    fn trunc_compare(&mut self, len: usize, f: u32) -> Result<TruncCompareMaterial>;
 }
 
 impl<P: Preprocessing + ?Sized> Correlations for P {
@@ -275,6 +292,26 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
             s,
             r_s,
             r_top,
+        })
+    }
+
+    fn trunc_compare(&mut self, len: usize, f: u32) -> Result<TruncCompareMaterial> {
+        let [r, masks, s_packed, tables, products, s, r_s, r_top, low, msb, msb_s] =
+            parts(self, &Material::TruncCompare(len, f))?;
+        Ok(TruncCompareMaterial {
+            compare: CompareMaterial {
+                r,
+                masks,
+                s_packed,
+                tables,
+                products,
+                s,
+                r_s,
+                r_top,
+            },
+            low,
+            msb,
+            msb_s,
         })
     }
 }

@@ -560,7 +560,7 @@ impl OtProvider {
                     r_s,
                 ]
             }
-            Material::CompareTables(..) => {
+            Material::CompareTables(..) | Material::TruncCompare(..) => {
                 return Err(crate::ProtocolError::Preprocessing(
                     "comparison tables are made by the dealer; with OT comparisons take edaBits \
                      for the tree (see Preprocessing::deals_tables)"
