@@ -96,6 +96,22 @@ pub struct CompareMaterial {
     pub r_top: RingTensor,
 }
 
+/// The components of [`Material::CompareTables`], in order.
+impl From<[RingTensor; 8]> for CompareMaterial {
+    fn from([r, masks, s_packed, tables, products, s, r_s, r_top]: [RingTensor; 8]) -> Self {
+        Self {
+            r,
+            masks,
+            s_packed,
+            tables,
+            products,
+            s,
+            r_s,
+            r_top,
+        }
+    }
+}
+
 /// A truncation fused with a comparison with zero
 /// ([`Material::TruncCompare`]): the comparison's material on the
 /// truncation's mask `r`, whose `r_s` is of the truncated part.
@@ -281,34 +297,16 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
 
     fn compare_material(&mut self, len: usize, plan: &NodePlan) -> Result<CompareMaterial> {
         let (k, nodes) = (plan.thresholds().len() as u32, plan.nodes() as u32);
-        let [r, masks, s_packed, tables, products, s, r_s, r_top] =
-            parts(self, &Material::CompareTables(len, k, nodes))?;
-        Ok(CompareMaterial {
-            r,
-            masks,
-            s_packed,
-            tables,
-            products,
-            s,
-            r_s,
-            r_top,
-        })
+        let got: [RingTensor; 8] = parts(self, &Material::CompareTables(len, k, nodes))?;
+        Ok(CompareMaterial::from(got))
     }
 
     fn trunc_compare(&mut self, len: usize, f: u32) -> Result<TruncCompareMaterial> {
         let [r, masks, s_packed, tables, products, s, r_s, r_top, low, msb, msb_s] =
             parts(self, &Material::TruncCompare(len, f))?;
+        let compare = [r, masks, s_packed, tables, products, s, r_s, r_top];
         Ok(TruncCompareMaterial {
-            compare: CompareMaterial {
-                r,
-                masks,
-                s_packed,
-                tables,
-                products,
-                s,
-                r_s,
-                r_top,
-            },
+            compare: CompareMaterial::from(compare),
             low,
             msb,
             msb_s,
