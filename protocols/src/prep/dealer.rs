@@ -420,6 +420,13 @@ impl Dealer {
     /// Party 0's shares of the determined components of item `k`, drawing
     /// every party's streams for that item exactly as the party does.
     pub fn deal(&self, k: u64, item: &Material) -> Result<Vec<RingTensor>> {
+        let parties = self.seeds.len();
+        if let Some(p) = item.holder().filter(|&p| p >= parties) {
+            return Err(ProtocolError::DealerMalformed {
+                party: 0,
+                detail: format!("a request held by party {p}, of {parties} parties"),
+            });
+        }
         let (random, determined) = item.layout();
         let (per_party_random, mut prgs): (Vec<Vec<RingTensor>>, Vec<Prg>) = self
             .seeds
@@ -488,4 +495,32 @@ fn combine<'a>(
         }
     }
     Ok(acc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::MemChannel;
+    use std::time::Duration;
+
+    #[test]
+    fn a_request_held_by_a_party_that_does_not_exist_is_refused() {
+        let (mut ends, mut keep) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            let (dealer_end, party_end) = MemChannel::pair(Duration::from_secs(1));
+            ends.push(Box::new(dealer_end) as Box<dyn Channel>);
+            keep.push(party_end);
+        }
+        let dealer = Dealer::start(ends, Prg::from_seed([1; 32])).unwrap();
+        let held = |owner| Material::HeldTriple {
+            owner,
+            m: 2,
+            k: 3,
+            n: 4,
+        };
+        // Party 0 gets the determined part: its share of C.
+        assert_eq!(dealer.deal(0, &held(1)).unwrap().len(), 1);
+        let err = dealer.deal(1, &held(2)).unwrap_err().to_string();
+        assert!(err.contains("held by party 2, of 2 parties"), "{err}");
+    }
 }

@@ -226,6 +226,18 @@ impl Material {
         }
     }
 
+    /// The party whose own draws make up part of the item while the others
+    /// draw zeros (an input's mask, a held triple's `A`), if any: a dealer
+    /// checks that it names a party.
+    pub(crate) fn holder(&self) -> Option<usize> {
+        match self {
+            Material::HeldTriple { owner, .. } | Material::Auth(AuthKind::Input(_, owner)) => {
+                Some(*owner)
+            }
+            _ => None,
+        }
+    }
+
     /// Whether the dealer sends anything for this item (determined components).
     pub(crate) fn is_dealt(&self) -> bool {
         !self.layout().1.is_empty()
