@@ -317,33 +317,52 @@ pub fn truncate_bits(sess: &mut Session, x: &AShare, f: u32) -> Result<AShare> {
         });
     }
     let t = sess.prep().trunc_pair(x.shape(), f)?;
-    const BIAS: u64 = 1 << 62;
     let leader = sess.is_leader();
     // One pass each way (the tensors are whole layers' outputs).
-    let bias = if leader { BIAS } else { 0 };
-    let masked: Vec<u64> = (x.share().as_slice().iter())
-        .zip(t.r.as_slice())
-        .map(|(&x, &r)| x.wrapping_add(r).wrapping_add(bias))
-        .collect();
-    let masked = RingTensor::from_vec(x.shape(), masked)?;
-    let c = open_masked(sess, &[&masked])?.remove(0);
-    let low_mask = u64::MAX >> 1;
+    let c = open_for_truncation(sess, x, &t.r)?;
     let out: Vec<u64> = (c.as_slice().iter())
         .zip(t.msb.as_slice())
         .zip(t.low_shifted.as_slice())
         .map(|((&c, &r_msb), &r_low_shifted)| {
-            // carry = c_msb XOR r_msb = c_msb + r_msb - 2 c_msb r_msb (c_msb public)
-            let c_msb = c >> 63;
-            let sign = 1u64.wrapping_sub(c_msb.wrapping_mul(2));
-            let carry = r_msb.wrapping_mul(sign);
-            let share = (carry << (63 - f)).wrapping_sub(r_low_shifted);
-            let public = ((c & low_mask) >> f)
-                .wrapping_add(c_msb << (63 - f))
-                .wrapping_sub(BIAS >> f);
+            let (public, sign) = truncation_terms(c, f);
+            let share = (r_msb.wrapping_mul(sign) << (63 - f)).wrapping_sub(r_low_shifted);
             share.wrapping_add(if leader { public } else { 0 })
         })
         .collect();
     Ok(AShare::from_share(RingTensor::from_vec(x.shape(), out)?))
+}
+
+/// What a truncation adds to a value before opening it masked, so that
+/// `x + 2^62` is non-negative for `|x| < 2^62`.
+pub(crate) const TRUNC_BIAS: u64 = 1 << 62;
+
+/// Opens `x + 2^62 + r` for a truncation's mask `r` (one round; one pass to
+/// mask).
+pub(crate) fn open_for_truncation(
+    sess: &mut Session,
+    x: &AShare,
+    r: &RingTensor,
+) -> Result<RingTensor> {
+    let bias = if sess.is_leader() { TRUNC_BIAS } else { 0 };
+    let masked: Vec<u64> = (x.share().as_slice().iter())
+        .zip(r.as_slice())
+        .map(|(&x, &r)| x.wrapping_add(r).wrapping_add(bias))
+        .collect();
+    let masked = RingTensor::from_vec(x.shape(), masked)?;
+    Ok(open_masked(sess, &[&masked])?.remove(0))
+}
+
+/// The truncation by `f` bits from the opened `c = x + 2^62 + r`: its
+/// public part `P` and the sign `1 - 2 c_63` of `r_63` in the carry out of
+/// the low 63 bits (`c_63 ^ r_63`, with `c_63` public), so that
+/// `x >> f = P + (sign r_63) 2^(63 - f) - ((r mod 2^63) >> f)`.
+pub(crate) fn truncation_terms(c: u64, f: u32) -> (u64, u64) {
+    let c_msb = c >> 63;
+    let sign = 1u64.wrapping_sub(c_msb.wrapping_mul(2));
+    let public = ((c & (u64::MAX >> 1)) >> f)
+        .wrapping_add(c_msb << (63 - f))
+        .wrapping_sub(TRUNC_BIAS >> f);
+    (public, sign)
 }
 
 /// Two-party local truncation (SecureML): party 0 shifts its share, party 1

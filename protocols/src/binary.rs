@@ -418,16 +418,10 @@ pub fn relu_truncated(sess: &mut Session, y: &AShare, f: u32) -> Result<AShare> 
         return relu(sess, &x);
     }
     let t = sess.prep().trunc_compare(len, f)?;
-    const BIAS: u64 = 1 << 62;
     let leader = sess.is_leader();
-    let bias = if leader { BIAS } else { 0 };
-    let masked: Vec<u64> = (y.share().as_slice().iter())
-        .zip(t.compare.r.as_slice())
-        .map(|(&y, &r)| y.wrapping_add(r).wrapping_add(bias))
-        .collect();
-    let opened = arith::open_masked(sess, &[&RingTensor::from_vec(&[len], masked)?])?.remove(0);
+    let opened = arith::open_for_truncation(sess, y, &t.compare.r)?;
     // c - 2^62 = y + r: the comparison's opening.
-    let shifted = opened.map(|c| c.wrapping_sub(BIAS));
+    let shifted = opened.map(|c| c.wrapping_sub(arith::TRUNC_BIAS));
     let plan = crate::compare::NodePlan::new(&[0]);
     let m = crate::compare::top_bits_of_opened(sess, &shifted, &t.compare, &plan)?;
     let cmp = &t.compare;
@@ -437,11 +431,7 @@ pub fn relu_truncated(sess: &mut Session, y: &AShare, f: u32) -> Result<AShare> 
     let (low, msb, msb_s) = (t.low.as_slice(), t.msb.as_slice(), t.msb_s.as_slice());
     let out: Vec<u64> = (0..len)
         .map(|i| {
-            let c_msb = c[i] >> 63;
-            let sign = 1u64.wrapping_sub(c_msb.wrapping_mul(2));
-            let public = ((c[i] & (u64::MAX >> 1)) >> f)
-                .wrapping_add(c_msb << shift)
-                .wrapping_sub(BIAS >> f);
+            let (public, sign) = arith::truncation_terms(c[i], f);
             let x = (msb[i].wrapping_mul(sign) << shift)
                 .wrapping_sub(low[i])
                 .wrapping_add(if leader { public } else { 0 });

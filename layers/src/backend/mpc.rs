@@ -45,8 +45,8 @@ impl Backend for MpcBackend<'_> {
         Ok(DataMatrix::Masked(data::mask_once(self.sess, x)?))
     }
     fn owned_data(&mut self, x: &Self::Tensor, owned: &OwnedBlocks<'_>) -> Result<Self::Data> {
-        let owned_products = self.sess.prep().owned_products() || owned.single_use;
-        let (&[rows, cols], true) = (x.shape(), owned_products) else {
+        let by_blocks = self.sess.prep().owned_products() || owned.single_use;
+        let (&[rows, cols], true) = (x.shape(), by_blocks) else {
             return self.data(x);
         };
         let other = if owned.axis == 0 { cols } else { rows };

@@ -332,18 +332,17 @@ impl Material {
             }
             Material::TruncCompare(len, f) => {
                 let mut out = Material::CompareTables(*len, 1, 5).determine(random, keys)?;
-                let r = random[0].as_slice();
-                let s = out[2].as_slice();
-                let low: Vec<u64> = r.iter().map(|r| (r & (u64::MAX >> 1)) >> f).collect();
-                let msb: Vec<u64> = r.iter().map(|r| r >> 63).collect();
-                let times_s = |v: &[u64]| -> Vec<u64> {
-                    v.iter().zip(s).map(|(v, s)| v.wrapping_mul(*s)).collect()
+                // A truncation pair's parts of r, then each times s.
+                let pair = Material::Trunc(vec![*len], *f).determine(&random[..1], keys)?;
+                let mut parts = pair.into_iter();
+                let (Some(low), Some(msb)) = (parts.next(), parts.next()) else {
+                    return Err(crate::ProtocolError::Preprocessing(
+                        "a truncation pair without its two parts".into(),
+                    ));
                 };
-                let (low_s, msb_s) = (times_s(&low), times_s(&msb));
-                out[3] = RingTensor::from_vec(&[*len], low_s)?;
-                for v in [low, msb, msb_s] {
-                    out.push(RingTensor::from_vec(&[*len], v)?);
-                }
+                out[3] = low.mul(&out[2])?;
+                let msb_s = msb.mul(&out[2])?;
+                out.extend([low, msb, msb_s]);
                 out
             }
             Material::EdaSelect(len) => {
