@@ -182,4 +182,15 @@ impl<B: Backend> crate::Module<B> for ActivationLayer<B> {
     fn is_relu(&self) -> bool {
         self.kind == Activation::Relu
     }
+
+    fn remember_relu_mask(&mut self, mask: B::Tensor) -> Result<()> {
+        if !self.is_relu() {
+            return Err(LayerError::Usage(format!(
+                "a ReLU mask handed to a {:?} activation",
+                self.kind
+            )));
+        }
+        self.cache = Some(mask);
+        Ok(())
+    }
 }

@@ -162,7 +162,7 @@ impl<B: Backend> crate::Module<B> for Linear<B> {
 
     fn predict_relu(&self, b: &mut B, x: &B::Tensor) -> Result<Option<B::Tensor>> {
         let p = b.matmul_wide(x, &self.weight)?;
-        Ok(Some(b.relu_wide(&p, &self.bias)?))
+        Ok(Some(b.relu_wide(&p, &self.bias)?.0))
     }
 
     fn predict_rows_relu(
@@ -172,7 +172,26 @@ impl<B: Backend> crate::Module<B> for Linear<B> {
         rows: &[usize],
     ) -> Result<Option<B::Tensor>> {
         let p = b.matmul_rows_wide(data, rows, &self.weight)?;
-        Ok(Some(b.relu_wide(&p, &self.bias)?))
+        Ok(Some(b.relu_wide(&p, &self.bias)?.0))
+    }
+
+    fn forward_relu(&mut self, b: &mut B, x: &B::Tensor) -> Result<Option<(B::Tensor, B::Tensor)>> {
+        let p = b.matmul_wide(x, &self.weight)?;
+        let out = b.relu_wide(&p, &self.bias)?;
+        self.input = Some(Input::Tensor(x.clone()));
+        Ok(Some(out))
+    }
+
+    fn forward_rows_relu(
+        &mut self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<Option<(B::Tensor, B::Tensor)>> {
+        let p = b.matmul_rows_wide(data, rows, &self.weight)?;
+        let out = b.relu_wide(&p, &self.bias)?;
+        self.input = Some(Input::Rows(data.clone(), rows.to_vec()));
+        Ok(Some(out))
     }
 
     fn backward(

@@ -49,10 +49,40 @@ pub trait Module<B: Backend> {
         Ok(None)
     }
 
+    /// [`Module::forward`] followed by an exact ReLU, in one step as
+    /// [`Module::predict_relu`]: the ReLU's output and the mask its backward
+    /// pass needs (handed to the ReLU by [`Module::remember_relu_mask`]).
+    /// `None` where the layer cannot.
+    fn forward_relu(&mut self, b: &mut B, x: &B::Tensor) -> Result<Option<(B::Tensor, B::Tensor)>> {
+        let _ = (b, x);
+        Ok(None)
+    }
+
+    /// [`Module::forward_rows`] followed by an exact ReLU, as
+    /// [`Module::forward_relu`].
+    fn forward_rows_relu(
+        &mut self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<Option<(B::Tensor, B::Tensor)>> {
+        let _ = (b, data, rows);
+        Ok(None)
+    }
+
     /// Whether the layer is an exact ReLU, which the layer before it may
-    /// fold in ([`Module::predict_relu`]).
+    /// fold in ([`Module::predict_relu`], [`Module::forward_relu`]).
     fn is_relu(&self) -> bool {
         false
+    }
+
+    /// An exact ReLU's forward pass done by the layer before it
+    /// ([`Module::forward_relu`]): keeps the mask for the backward pass.
+    fn remember_relu_mask(&mut self, mask: B::Tensor) -> Result<()> {
+        let _ = mask;
+        Err(crate::LayerError::Usage(
+            "a ReLU mask handed to a layer that is not an exact ReLU".into(),
+        ))
     }
 
     /// Backward pass from `dL/d(output)`: stores parameter gradients and

@@ -74,24 +74,44 @@ impl<'a, B: Backend + 'a> Sequential<'a, B> {
         Ok(net)
     }
 
-    /// Forward pass, remembering what backward needs.
+    /// Forward pass, remembering what backward needs. A layer followed by an
+    /// exact ReLU takes it in one step where it can
+    /// ([`Module::forward_relu`]).
     pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
-        let mut h = x.clone();
-        for l in &mut self.layers {
-            h = l.forward(b, &h)?;
-        }
-        Ok(h)
+        self.forward_from(b, 0, x.clone())
     }
 
     /// [`Sequential::forward`] on rows `rows` of prepared data: a first
     /// linear layer multiplies them in place (masked once under MPC).
     pub fn forward_rows(&mut self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
-        let Some((first, rest)) = self.layers.split_first_mut() else {
+        let relu_follows = self.relu_follows(0);
+        let Some(first) = self.layers.first_mut() else {
             return b.data_rows(data, rows);
         };
-        let mut h = first.forward_rows(b, data, rows)?;
-        for l in rest {
-            h = l.forward(b, &h)?;
+        if relu_follows {
+            if let Some((h, mask)) = first.forward_rows_relu(b, data, rows)? {
+                self.layers[1].remember_relu_mask(mask)?;
+                return self.forward_from(b, 2, h);
+            }
+        }
+        let h = first.forward_rows(b, data, rows)?;
+        self.forward_from(b, 1, h)
+    }
+
+    /// Layers `start..` applied to `h` in training.
+    fn forward_from(&mut self, b: &mut B, start: usize, mut h: B::Tensor) -> Result<B::Tensor> {
+        let mut i = start;
+        while i < self.layers.len() {
+            if self.relu_follows(i) {
+                if let Some((y, mask)) = self.layers[i].forward_relu(b, &h)? {
+                    self.layers[i + 1].remember_relu_mask(mask)?;
+                    h = y;
+                    i += 2;
+                    continue;
+                }
+            }
+            h = self.layers[i].forward(b, &h)?;
+            i += 1;
         }
         Ok(h)
     }

@@ -6,6 +6,7 @@ use tessera_layers::{
     SIGMOID_MAX_ERROR,
 };
 use tessera_layers::{Activation, ActivationLayer, LayerError, SigmoidKind};
+use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 use tessera_tensor::Prg;
 
@@ -97,7 +98,6 @@ fn linear_and_sigmoid_step_matches_plaintext_for_2_and_3_parties() {
 #[test]
 fn an_mlp_prediction_folds_truncation_into_relu_and_matches_plaintext() {
     use tessera_layers::Sequential;
-    use tessera_protocols::prep::Provider;
     let x = random(12, 6, 4, 2.0);
     let dims = [6, 16, 8, 3];
     let mut plain = FixedBackend::default();
@@ -134,6 +134,78 @@ fn an_mlp_prediction_folds_truncation_into_relu_and_matches_plaintext() {
         assert_eq!(*rounds, want_rounds, "{n} parties, {provider}");
         let d = max_diff(got, &want);
         assert!(d < 1e-3, "{n} parties, {provider}: {d} from fixed point");
+    }
+}
+
+/// One SGD step of an MLP on a public loss gradient `grad`: the output,
+/// then every layer's updated weights and bias, and the forward pass's
+/// rounds (`rounds` reads the backend's counter).
+fn mlp_step<B: Backend>(
+    b: &mut B,
+    xs: &B::Tensor,
+    grad: &ArrayD<f64>,
+    dims: &[usize],
+    rounds: impl Fn(&mut B) -> u64,
+) -> Result<(Vec<ArrayD<f64>>, u64), LayerError> {
+    use tessera_layers::Sequential;
+    let mut net = Sequential::mlp(b, dims, Activation::Relu, 11)?;
+    let before = rounds(b);
+    let y = net.forward(b, xs)?;
+    let forward_rounds = rounds(b) - before;
+    let g = b.public(grad)?;
+    net.backward(b, &g)?;
+    net.step(b, &Sgd::new(0.25))?;
+    let mut out = vec![b.reveal(&y, "y")?];
+    for (w, bias) in net.parameters() {
+        let (w, bias) = (w.clone(), bias.clone());
+        out.push(b.reveal(&w, "w")?);
+        out.push(b.reveal(&bias, "b")?);
+    }
+    Ok((out, forward_rounds))
+}
+
+/// Training folds each hidden layer's truncation into its ReLU as
+/// prediction does, and the ReLU's backward pass uses the mask from the
+/// same comparison: one training step gives the plaintext fixed-point
+/// output and updated parameters, for 2 and 3 parties and with OT.
+#[test]
+fn an_mlp_training_step_folds_truncation_into_relu_and_matches_plaintext() {
+    let x = random(12, 6, 4, 2.0);
+    let grad = random(12, 3, 6, 0.5);
+    let dims = [6, 16, 8, 3];
+    let mut plain = FixedBackend::default();
+    let xt = plain.public(&x).unwrap();
+    let (want, _) = mlp_step(&mut plain, &xt, &grad, &dims, |_| 0).unwrap();
+    for (n, provider) in [
+        (2, Provider::Dealer),
+        (3, Provider::Dealer),
+        (2, Provider::Ot),
+    ] {
+        let cfg = EmbeddedConfig::new(n)
+            .with_seed([7; 32])
+            .with_preprocessing(provider);
+        let outs = run_embedded(&cfg, |s| -> Result<_, LayerError> {
+            let me = s.id();
+            let mut b = MpcBackend::new(s);
+            let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
+            mlp_step(&mut b, &xs, &grad, &dims, |b| b.session().stats().rounds)
+        })
+        .unwrap();
+        let (got, rounds) = &outs[0].value;
+        // As in prediction: 1 + 4 rounds per hidden layer (OT: 1 + 1 + 8),
+        // then the last product and its truncation.
+        let want_rounds = match provider {
+            Provider::Dealer => 2 * 5 + 2,
+            Provider::Ot => 2 * 10 + 2,
+        };
+        assert_eq!(*rounds, want_rounds, "{n} parties, {provider}");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let d = max_diff(g, w);
+            assert!(
+                d < 1e-3,
+                "{n} parties, {provider}: output {i} is {d} from fixed point"
+            );
+        }
     }
 }
 

@@ -400,12 +400,17 @@ pub fn relu(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// [`relu`] take five and 164; a provider without tables (OT) takes the two
 /// steps.
 ///
+/// Also returns the mask `[y >= 0]` (additive shares of 0/1 integers, for
+/// ReLU's backward pass), free from the comparison's bit. It is `[x >= 0]`
+/// up to the truncation's last unit: the two differ only where `x` is 0, and
+/// the ReLU is 0 there either way. (Without tables the mask is `[x >= 0]`.)
+///
 /// With `x = P + carry 2^(63 - f) - low` (`P` public from `c`, `carry =
 /// c_63 ^ r_63`, `low = (r mod 2^63) >> f`), `x s` for the comparison's
 /// random bit `s` is `P s + (1 - 2 c_63) (r_63 s) 2^(63 - f) - low s`, from
 /// the provider's `r_63 s` and `low s`; then `x [y < 0] = e x + (1 - 2e) x
 /// s` for the opened `e`, as in [`relu`].
-pub fn relu_truncated(sess: &mut Session, y: &AShare, f: u32) -> Result<AShare> {
+pub fn relu_truncated(sess: &mut Session, y: &AShare, f: u32) -> Result<(AShare, AShare)> {
     if !(1..=62).contains(&f) {
         return Err(crate::ProtocolError::InvalidArgument {
             op: "relu_truncated",
@@ -415,7 +420,9 @@ pub fn relu_truncated(sess: &mut Session, y: &AShare, f: u32) -> Result<AShare> 
     let len = y.len();
     if len == 0 || !sess.prep().deals_tables() {
         let x = arith::truncate_bits(sess, y, f)?;
-        return relu(sess, &x);
+        let (negative, negative_part) = select(sess, &x, false)?;
+        let mask = negative.neg().add_public_scalar(sess, 1);
+        return Ok((x.sub(&negative_part)?, mask));
     }
     let t = sess.prep().trunc_compare(len, f)?;
     let leader = sess.is_leader();
@@ -425,7 +432,7 @@ pub fn relu_truncated(sess: &mut Session, y: &AShare, f: u32) -> Result<AShare> 
     let plan = crate::compare::NodePlan::new(&[0]);
     let m = crate::compare::top_bits_of_opened(sess, &shifted, &t.compare, &plan)?;
     let cmp = &t.compare;
-    let (e, _) = additive_bits(sess, &m, (&cmp.s_packed, &cmp.s), len)?;
+    let (e, negative) = additive_bits(sess, &m, (&cmp.s_packed, &cmp.s), len)?;
     let shift = 63 - f;
     let (c, s, low_s) = (opened.as_slice(), cmp.s.as_slice(), cmp.r_s.as_slice());
     let (low, msb, msb_s) = (t.low.as_slice(), t.msb.as_slice(), t.msb_s.as_slice());
@@ -444,7 +451,12 @@ pub fn relu_truncated(sess: &mut Session, y: &AShare, f: u32) -> Result<AShare> 
             x.wrapping_sub(negative_part)
         })
         .collect();
-    Ok(AShare::from_share(RingTensor::from_vec(y.shape(), out)?))
+    let relu = AShare::from_share(RingTensor::from_vec(y.shape(), out)?);
+    let mask = negative
+        .reshape(y.shape())?
+        .neg()
+        .add_public_scalar(sess, 1);
+    Ok((relu, mask))
 }
 
 /// `max(x, 0)` and the mask `[x > 0]` (additive shares of 0/1 integers,

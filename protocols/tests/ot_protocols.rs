@@ -93,17 +93,26 @@ proptest! {
     fn comparison_relu_and_truncation_match_the_reference(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3]), len in 1usize..150) {
         let fp = FixedPoint::default();
         let (xs, x) = fixed(seed, len, 1000.0);
-        let (ltz, relu, prod) = run(n, seed as u8, |s| {
+        let f = fp.frac_bits();
+        let (ltz, relu, prod, (relu_t, mask)) = run(n, seed as u8, |s| {
             let sx = input(s, 0, &x);
             let l = binary::less_than_zero(s, &sx)?;
             let r = binary::relu(s, &sx)?;
             let p = arith::mul_fixed(s, &sx, &sx)?;
-            Ok((arith::reveal(s, &l, "l")?, arith::reveal(s, &r, "r")?, arith::reveal(s, &p, "p")?))
+            // Without tables, the fused truncation and ReLU takes two steps.
+            let (rt, m) = binary::relu_truncated(s, &sx.mul_public_scalar(1 << f), f)?;
+            let fused = (arith::reveal(s, &rt, "rt")?, arith::reveal(s, &m, "mask")?);
+            Ok((arith::reveal(s, &l, "l")?, arith::reveal(s, &r, "r")?, arith::reveal(s, &p, "p")?, fused))
         });
         for i in 0..len {
             let v = x.as_slice()[i];
             prop_assert_eq!(ltz.as_slice()[i], (xs[i] < 0.0) as u64);
             prop_assert_eq!(relu.as_slice()[i], if xs[i] > 0.0 { v } else { 0 });
+            // The truncation may add one unit: -1 ulp may become 0.
+            let t = relu_t.as_slice()[i] as i64;
+            prop_assert!(t == (v as i64).max(0) || t == (v as i64 + 1).max(0), "relu_truncated({})", xs[i]);
+            let m = mask.as_slice()[i];
+            prop_assert!(m == (xs[i] >= 0.0) as u64 || (xs[i] == -fp.ulp() && m == 1), "mask of {}", xs[i]);
             let want = fp.decode(v) * fp.decode(v);
             prop_assert!((fp.decode(prod.as_slice()[i]) - want).abs() <= fp.ulp() * 1.01, "{} squared", xs[i]);
         }

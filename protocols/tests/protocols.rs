@@ -161,13 +161,16 @@ proptest! {
         let x = RingTensor::from_vec(&[len], y.iter().map(|&v| v as u64).collect()).unwrap();
         let got = run(n, seed as u8, |s| {
             let sx = input(s, n - 1, &x);
-            let r = binary::relu_truncated(s, &sx, f)?;
-            arith::reveal(s, &r, "relu")
+            let (r, mask) = binary::relu_truncated(s, &sx, f)?;
+            let both = RingTensor::concat(&[r.share(), mask.share()], 0)?;
+            arith::reveal(s, &AShare::from_share(both), "relu and mask")
         });
+        let (relu, mask) = got.as_slice().split_at(len);
         for (i, &v) in y.iter().enumerate() {
             let low = v >> f;
-            let g = got.as_slice()[i] as i64;
+            let g = relu[i] as i64;
             prop_assert!(g == low.max(0) || g == (low + 1).max(0), "relu(trunc({} by {})) = {}", v, f, g);
+            prop_assert_eq!(mask[i], (v >= 0) as u64, "mask of {}", v);
         }
     }
 }

@@ -151,10 +151,17 @@ pub trait Backend {
         self.matmul_rows(d, rows, w, false)
     }
     /// `relu(p + bias)` for a product `p` from [`Backend::matmul_wide`] or
-    /// [`Backend::matmul_rows_wide`], truncated as [`Backend::matmul`] would.
-    fn relu_wide(&mut self, p: &Self::Tensor, bias: &Self::Tensor) -> Result<Self::Tensor> {
+    /// [`Backend::matmul_rows_wide`], truncated as [`Backend::matmul`] would,
+    /// and the mask for ReLU's backward pass, as [`Backend::relu_with_mask`]
+    /// gives them (under MPC the mask may also be set where the truncated
+    /// value is 0, where it makes no difference to the output).
+    fn relu_wide(
+        &mut self,
+        p: &Self::Tensor,
+        bias: &Self::Tensor,
+    ) -> Result<(Self::Tensor, Self::Tensor)> {
         let y = self.add(p, bias)?;
-        self.relu(&y)
+        self.relu_with_mask(&y)
     }
     /// Prepares a matrix that will be read again and again by rows.
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data>;

@@ -73,7 +73,11 @@ impl Backend for MpcBackend<'_> {
         Ok(d.matmul_rows(self.sess, rows, w, false)?)
     }
     /// One opening truncates and compares ([`binary::relu_truncated`]).
-    fn relu_wide(&mut self, p: &Self::Tensor, bias: &Self::Tensor) -> Result<Self::Tensor> {
+    fn relu_wide(
+        &mut self,
+        p: &Self::Tensor,
+        bias: &Self::Tensor,
+    ) -> Result<(Self::Tensor, Self::Tensor)> {
         let f = self.sess.fixed().frac_bits();
         let y = p.add(&bias.mul_public_scalar(1 << f))?;
         Ok(binary::relu_truncated(self.sess, &y, f)?)
