@@ -363,8 +363,11 @@ impl<B: Backend> crate::Module<B> for Conv2d<B> {
         Conv2d::backward(self, b, grad, want_input)
     }
 
-    fn update(&mut self, b: &mut B, sgd: &crate::Sgd) -> Result<()> {
-        sgd.update(b, self.params_and_grads()?)
+    #[allow(clippy::type_complexity)]
+    fn params_and_grads(
+        &mut self,
+    ) -> Result<Vec<(&mut B::Tensor, B::Tensor, &mut Option<B::Tensor>)>> {
+        Conv2d::params_and_grads(self)
     }
 
     fn entries_per_row(&self, b: &B) -> usize {

@@ -104,20 +104,34 @@ impl<B: Backend> Linear<B> {
             .input
             .take()
             .ok_or_else(|| LayerError::Usage("Linear::backward called before forward".into()))?;
-        self.grad_weight = Some(match &x {
-            Input::Tensor(x) => {
-                let xt = b.transpose(x)?;
-                b.matmul(&xt, grad_out)?
-            }
-            Input::Rows(data, rows) => b.matmul_rows(data, rows, grad_out, true)?,
-        });
         self.grad_bias = Some(b.sum_rows(grad_out)?);
-        if input_grad {
-            let wt = b.transpose(&self.weight)?;
-            Ok(Some(b.matmul(grad_out, &wt)?))
+        let wt = if input_grad {
+            Some(b.transpose(&self.weight)?)
         } else {
-            Ok(None)
-        }
+            None
+        };
+        let (grad_weight, grad_input) = match (&x, &wt) {
+            // Both products of the gradient at once (under MPC, in the
+            // rounds of one).
+            (Input::Tensor(x), Some(wt)) => {
+                let xt = b.transpose(x)?;
+                let mut both = b
+                    .matmul_each(&[(&xt, grad_out), (grad_out, wt)])?
+                    .into_iter();
+                (both.next(), both.next())
+            }
+            (Input::Tensor(x), None) => {
+                let xt = b.transpose(x)?;
+                (Some(b.matmul(&xt, grad_out)?), None)
+            }
+            (Input::Rows(data, rows), wt) => {
+                let gw = b.matmul_rows(data, rows, grad_out, true)?;
+                let gi = wt.as_ref().map(|wt| b.matmul(grad_out, wt)).transpose()?;
+                (Some(gw), gi)
+            }
+        };
+        self.grad_weight = grad_weight;
+        Ok(grad_input)
     }
 
     /// Each parameter with its gradient from the last backward pass and its
@@ -203,8 +217,11 @@ impl<B: Backend> crate::Module<B> for Linear<B> {
         Linear::backward(self, b, grad, want_input)
     }
 
-    fn update(&mut self, b: &mut B, sgd: &crate::Sgd) -> Result<()> {
-        sgd.update(b, self.params_and_grads()?)
+    #[allow(clippy::type_complexity)]
+    fn params_and_grads(
+        &mut self,
+    ) -> Result<Vec<(&mut B::Tensor, B::Tensor, &mut Option<B::Tensor>)>> {
+        Linear::params_and_grads(self)
     }
 
     fn entries_per_row(&self, b: &B) -> usize {

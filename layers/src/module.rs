@@ -3,7 +3,7 @@
 //! modules, so a new layer is one new type with one `impl Module`, and the
 //! container never changes.
 
-use crate::{Backend, Result, Sgd};
+use crate::{Backend, Result};
 
 /// One layer of a network, on backend `B`. Tensors are `[batch, width]`,
 /// one example per row (images flattened channel-major, as NCHW).
@@ -94,10 +94,14 @@ pub trait Module<B: Backend> {
         want_input: bool,
     ) -> Result<Option<B::Tensor>>;
 
-    /// Applies one optimiser step to the parameters, if any.
-    fn update(&mut self, b: &mut B, sgd: &Sgd) -> Result<()> {
-        let _ = (b, sgd);
-        Ok(())
+    /// Each parameter with its gradient from the last backward pass and its
+    /// momentum buffer, for the optimiser ([`crate::Sgd::update`]), which
+    /// steps every layer's at once; none for a layer without parameters.
+    #[allow(clippy::type_complexity)]
+    fn params_and_grads(
+        &mut self,
+    ) -> Result<Vec<(&mut B::Tensor, B::Tensor, &mut Option<B::Tensor>)>> {
+        Ok(Vec::new())
     }
 
     /// The most entries the layer produces (or rearranges its input into)

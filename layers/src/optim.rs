@@ -30,22 +30,28 @@ impl Sgd {
         b: &mut B,
         params: Vec<(&mut B::Tensor, B::Tensor, &mut Option<B::Tensor>)>,
     ) -> Result<()> {
+        // Every parameter's scaling at once (under MPC, one round each for
+        // the momentum and the step, not one per parameter).
+        let (mut targets, mut directions, mut velocities) = (Vec::new(), Vec::new(), Vec::new());
         for (param, grad, velocity) in params {
-            let direction = if self.momentum > 0.0 {
-                let v = match velocity.take() {
-                    None => grad,
-                    Some(v) => {
-                        let kept = b.scale(&v, self.momentum)?;
-                        b.add(&kept, &grad)?
-                    }
-                };
-                *velocity = Some(v.clone());
-                v
-            } else {
-                grad
-            };
-            let update = b.scale(&direction, self.lr)?;
-            *param = b.sub(param, &update)?;
+            targets.push(param);
+            directions.push(grad);
+            velocities.push(velocity);
+        }
+        if self.momentum > 0.0 {
+            let old: Vec<&B::Tensor> = velocities.iter().filter_map(|v| v.as_ref()).collect();
+            let mut kept = b.scale_each(&old, self.momentum)?.into_iter();
+            for (direction, velocity) in directions.iter_mut().zip(&mut velocities) {
+                if velocity.is_some() {
+                    let k = kept.next().expect("one kept velocity per stored one");
+                    *direction = b.add(&k, direction)?;
+                }
+                **velocity = Some(direction.clone());
+            }
+        }
+        let updates = b.scale_each(&directions.iter().collect::<Vec<_>>(), self.lr)?;
+        for (param, update) in targets.iter_mut().zip(&updates) {
+            **param = b.sub(param, update)?;
         }
         Ok(())
     }

@@ -170,12 +170,14 @@ impl<'a, B: Backend + 'a> Sequential<'a, B> {
         Ok(())
     }
 
-    /// One SGD update of every layer with parameters.
+    /// One SGD update of every layer with parameters, all at once (under
+    /// MPC the scalings of every parameter share their rounds).
     pub fn step(&mut self, b: &mut B, sgd: &Sgd) -> Result<()> {
+        let mut all = Vec::new();
         for l in &mut self.layers {
-            l.update(b, sgd)?;
+            all.extend(l.params_and_grads()?);
         }
-        Ok(())
+        sgd.update(b, all)
     }
 
     /// The most entries any layer produces (or rearranges its input into)

@@ -138,30 +138,33 @@ fn an_mlp_prediction_folds_truncation_into_relu_and_matches_plaintext() {
 }
 
 /// One SGD step of an MLP on a public loss gradient `grad`: the output,
-/// then every layer's updated weights and bias, and the forward pass's
-/// rounds (`rounds` reads the backend's counter).
+/// then every layer's updated weights and bias; and the rounds of the
+/// forward pass and of the backward pass with the update (`rounds` reads
+/// the backend's counter).
 fn mlp_step<B: Backend>(
     b: &mut B,
     xs: &B::Tensor,
     grad: &ArrayD<f64>,
     dims: &[usize],
     rounds: impl Fn(&mut B) -> u64,
-) -> Result<(Vec<ArrayD<f64>>, u64), LayerError> {
+) -> Result<(Vec<ArrayD<f64>>, [u64; 2]), LayerError> {
     use tessera_layers::Sequential;
     let mut net = Sequential::mlp(b, dims, Activation::Relu, 11)?;
     let before = rounds(b);
     let y = net.forward(b, xs)?;
     let forward_rounds = rounds(b) - before;
     let g = b.public(grad)?;
+    let before = rounds(b);
     net.backward(b, &g)?;
     net.step(b, &Sgd::new(0.25))?;
+    let backward_rounds = rounds(b) - before;
     let mut out = vec![b.reveal(&y, "y")?];
     for (w, bias) in net.parameters() {
         let (w, bias) = (w.clone(), bias.clone());
         out.push(b.reveal(&w, "w")?);
         out.push(b.reveal(&bias, "b")?);
     }
-    Ok((out, forward_rounds))
+    Ok((out, [forward_rounds, backward_rounds]))
 }
 
 /// Training folds each hidden layer's truncation into its ReLU as
@@ -192,13 +195,20 @@ fn an_mlp_training_step_folds_truncation_into_relu_and_matches_plaintext() {
         })
         .unwrap();
         let (got, rounds) = &outs[0].value;
-        // As in prediction: 1 + 4 rounds per hidden layer (OT: 1 + 1 + 8),
-        // then the last product and its truncation.
-        let want_rounds = match provider {
+        // Forward as in prediction: 1 + 4 rounds per hidden layer (OT: 1 + 1
+        // + 8), then the last product and its truncation. Backward: the two
+        // products of each of the last two layers' gradients together (a
+        // product and a truncation), each ReLU's mask (a product), the first
+        // layer's weight gradient; then one truncation for every update.
+        let want_forward = match provider {
             Provider::Dealer => 2 * 5 + 2,
             Provider::Ot => 2 * 10 + 2,
         };
-        assert_eq!(*rounds, want_rounds, "{n} parties, {provider}");
+        let want_rounds = [want_forward, 2 * (2 + 1) + 2 + 1];
+        assert_eq!(
+            *rounds, want_rounds,
+            "{n} parties, {provider}: rounds forward, backward"
+        );
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             let d = max_diff(g, w);
             assert!(

@@ -158,9 +158,10 @@ pub fn fit_observed<'a, B: Backend + 'a>(
     for epoch in 0..cfg.epochs {
         let next_order = batch_order(rows, cfg.seed, epoch + 1);
         let mut loss_sum: Option<B::Tensor> = None;
-        // Softmax models: each row's probability of its true class; the
-        // logarithm runs once per epoch on all of them, not once per batch.
-        let mut p_true_rows: Vec<B::Tensor> = Vec::new();
+        // Softmax models: each batch's probabilities and labels. Picking the
+        // true class's probability (a product) and its logarithm run once
+        // per epoch on all of them, not once per batch.
+        let mut p_rows: Vec<(B::Tensor, B::Tensor)> = Vec::new();
         let batches: Vec<&[usize]> = order.chunks(cfg.batch_size).collect();
         let upcoming: Vec<&[usize]> = batches
             .iter()
@@ -186,9 +187,7 @@ pub fn fit_observed<'a, B: Backend + 'a>(
                 }
                 ModelKind::Softmax | ModelKind::Mlp => {
                     let (p, grad) = softmax_cross_entropy(b, &out, &yb)?;
-                    // y is an exact 0/1 mask, so p * y is exact.
-                    let picked = b.mul(&p, &yb)?;
-                    p_true_rows.push(b.sum_cols(&picked)?);
+                    p_rows.push((p, yb));
                     (grad, None)
                 }
             };
@@ -206,10 +205,13 @@ pub fn fit_observed<'a, B: Backend + 'a>(
                 batches: batches.len(),
             });
         }
-        if !p_true_rows.is_empty() {
-            // -sum log p_true over the epoch's rows.
-            let all: Vec<&B::Tensor> = p_true_rows.iter().collect();
-            let p_true = b.concat(&all, 0)?;
+        if !p_rows.is_empty() {
+            // -sum log p_true over the epoch's rows; y is an exact 0/1 mask,
+            // so p * y is exact.
+            let p = b.concat(&p_rows.iter().map(|(p, _)| p).collect::<Vec<_>>(), 0)?;
+            let y = b.concat(&p_rows.iter().map(|(_, y)| y).collect::<Vec<_>>(), 0)?;
+            let picked = b.mul(&p, &y)?;
+            let p_true = b.sum_cols(&picked)?;
             let logp = b.apply(Function::Log, &p_true)?;
             let s = sum_all(b, &logp)?;
             loss_sum = Some(b.neg(&s)?);

@@ -19,7 +19,7 @@ use crate::error::{ProtocolError, Result};
 use crate::prep::{Correlations, Sharing, Triple};
 use crate::session::{PartyId, Session};
 use crate::share::AShare;
-use tessera_tensor::{wire, RingTensor, TensorError};
+use tessera_tensor::{wire, RingTensor};
 
 /// Secret-shares `value`, held by `owner`, among all parties without any
 /// message: each other party `j` takes the next `shape`-sized draw of the PRG
@@ -214,32 +214,6 @@ fn same_shape(op: &'static str, x: &AShare, y: &AShare) -> Result<()> {
     Ok(())
 }
 
-/// Beaver's trick for any bilinear product `op` (elementwise or matrix):
-/// opens `d = x - a`, `e = y - b` in one round and returns shares of
-/// `op(x, y) = c + op(d, b) + op(a, e) (+ op(d, e) on party 0)`.
-fn beaver(
-    sess: &mut Session,
-    x: &AShare,
-    y: &AShare,
-    triple: &Triple,
-    op: impl Fn(&RingTensor, &RingTensor) -> std::result::Result<RingTensor, TensorError>,
-) -> Result<AShare> {
-    let Triple { a, b, c } = triple;
-    let d_mine = x.share().sub(a)?;
-    let e_mine = y.share().sub(b)?;
-    let opened = open_masked(sess, &[&d_mine, &e_mine])?;
-    let (d, e) = (&opened[0], &opened[1]);
-    // The leader folds d e into d (b + e): two products per party, not three.
-    let d_times = if sess.is_leader() {
-        op(d, &b.add(e)?)?
-    } else {
-        op(d, b)?
-    };
-    let mut z = c.add(&d_times)?;
-    z.add_assign(&op(a, e)?)?;
-    Ok(AShare::from_share(z))
-}
-
 /// Elementwise ring product of two secrets with a Beaver triple (one round).
 /// No truncation: use [`mul_fixed`] for fixed-point values.
 pub fn mul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
@@ -287,9 +261,43 @@ pub fn square(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// Ring matrix product `[m,k] x [k,n]` of two secrets with a matrix triple
 /// (one round, opening `m*k + k*n` elements).
 pub fn matmul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
-    let (m, k, n) = x.share().matmul_dims(y.share())?;
-    let t = sess.prep().matrix_triple(m, k, n)?;
-    beaver(sess, x, y, &t, RingTensor::matmul)
+    Ok(matmul_many(sess, &[(x, y)])?.remove(0))
+}
+
+/// Several ring matrix products in one round (a layer's backward pass needs
+/// two, from the same gradient), each with its own matrix triple: Beaver's
+/// trick opens every `d = x - a` and `e = y - b` together, then each party
+/// computes `c + d (b + e) + a e` (the `d e` term folded in by the leader).
+pub fn matmul_many(sess: &mut Session, pairs: &[(&AShare, &AShare)]) -> Result<Vec<AShare>> {
+    let mut triples = Vec::with_capacity(pairs.len());
+    let mut masked = Vec::with_capacity(2 * pairs.len());
+    for (x, y) in pairs {
+        let (m, k, n) = x.share().matmul_dims(y.share())?;
+        let t = sess.prep().matrix_triple(m, k, n)?;
+        masked.push(x.share().sub(&t.a)?);
+        masked.push(y.share().sub(&t.b)?);
+        triples.push(t);
+    }
+    let opened = open_masked(sess, &masked.iter().collect::<Vec<_>>())?;
+    let leader = sess.is_leader();
+    triples
+        .iter()
+        .zip(opened.chunks_exact(2))
+        .map(|(Triple { a, b, c }, de)| {
+            let (d, e) = (&de[0], &de[1]);
+            let b_plus_e;
+            let right = if leader {
+                b_plus_e = b.add(e)?;
+                &b_plus_e
+            } else {
+                b
+            };
+            let d_times = d.matmul(right)?;
+            let mut z = c.add(&d_times)?;
+            z.add_assign(&a.matmul(e)?)?;
+            Ok(AShare::from_share(z))
+        })
+        .collect()
 }
 
 /// Fixed-point truncation by `f` bits with a dealer truncation pair (one round,
@@ -306,6 +314,34 @@ pub fn matmul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
 pub fn truncate(sess: &mut Session, x: &AShare) -> Result<AShare> {
     let f = sess.fixed().frac_bits();
     truncate_bits(sess, x, f)
+}
+
+/// [`truncate`] of several secrets in one round (one opening of all of
+/// them, flattened end to end).
+pub fn truncate_many(sess: &mut Session, xs: &[&AShare]) -> Result<Vec<AShare>> {
+    if let [x] = xs {
+        return Ok(vec![truncate(sess, x)?]);
+    }
+    let flat: Vec<u64> = xs
+        .iter()
+        .flat_map(|x| x.share().as_slice().iter().copied())
+        .collect();
+    let len = flat.len();
+    let all = truncate(
+        sess,
+        &AShare::from_share(RingTensor::from_vec(&[len], flat)?),
+    )?;
+    let mut rest = all.share().as_slice();
+    xs.iter()
+        .map(|x| {
+            let (mine, tail) = rest.split_at(x.len());
+            rest = tail;
+            Ok(AShare::from_share(RingTensor::from_vec(
+                x.shape(),
+                mine.to_vec(),
+            )?))
+        })
+        .collect()
 }
 
 /// [`truncate`] by any number of bits `1..=62` (one round; same bound).

@@ -43,13 +43,22 @@ proptest! {
                                      m in 1usize..6, k in 1usize..7, c in 1usize..6) {
         let x = data(seed, &[m, k]);
         let y = data(seed ^ 0xff, &[k, c]);
-        let got = run(n, seed as u8, |s| {
+        let w = data(seed ^ 0xf0, &[c, k]);
+        let (got, many, rounds) = run(n, seed as u8, |s| {
             let sx = input(s, 1, &x);
             let sy = input(s, 0, &y);
+            let sw = input(s, n - 1, &w);
             let z = arith::matmul(s, &sx, &sy)?;
-            arith::reveal(s, &z, "z")
+            // Two products sharing an operand, in one round.
+            let before = s.stats().rounds;
+            let both = arith::matmul_many(s, &[(&sx, &sy), (&sy, &sw)])?;
+            let rounds = s.stats().rounds - before;
+            let many = (arith::reveal(s, &both[0], "z")?, arith::reveal(s, &both[1], "v")?);
+            Ok((arith::reveal(s, &z, "z")?, many, rounds))
         });
-        prop_assert_eq!(got, x.matmul(&y).unwrap());
+        prop_assert_eq!(&got, &x.matmul(&y).unwrap());
+        prop_assert_eq!(many, (got, y.matmul(&w).unwrap()));
+        prop_assert_eq!(rounds, 1);
     }
 
     #[test]
@@ -82,14 +91,25 @@ proptest! {
         let mut x = data(seed, &[len]).map(|v| ((v as i64) >> 2) as u64);
         x.as_mut_slice()[0] = (1u64 << 62) - 1;
         if len > 1 { x.as_mut_slice()[1] = (1u64 << 62).wrapping_neg() + 1; }
-        let got = run(n, seed as u8, |s| {
+        // The same values as a column too, truncated with x in one round.
+        let column = x.reshape(&[len, 1]).unwrap();
+        let (got, many, rounds) = run(n, seed as u8, |s| {
             let sx = input(s, 0, &x);
+            let sc = input(s, n - 1, &column);
             let t = arith::truncate(s, &sx)?;
-            arith::reveal(s, &t, "t")
+            let before = s.stats().rounds;
+            let both = arith::truncate_many(s, &[&sx, &sc])?;
+            let rounds = s.stats().rounds - before;
+            let many = [arith::reveal(s, &both[0], "t")?, arith::reveal(s, &both[1], "c")?];
+            Ok((arith::reveal(s, &t, "t")?, many, rounds))
         });
-        for (g, v) in got.as_slice().iter().zip(x.as_slice()) {
-            let floor = fp.truncate(*v);
-            prop_assert!(*g == floor || *g == floor.wrapping_add(1), "x={} got={} floor={}", *v as i64, *g as i64, floor as i64);
+        prop_assert_eq!(rounds, 1);
+        prop_assert_eq!(many[1].shape(), &[len, 1]);
+        for got in [&got, &many[0], &many[1]] {
+            for (g, v) in got.as_slice().iter().zip(x.as_slice()) {
+                let floor = fp.truncate(*v);
+                prop_assert!(*g == floor || *g == floor.wrapping_add(1), "x={} got={} floor={}", *v as i64, *g as i64, floor as i64);
+            }
         }
     }
 

@@ -134,6 +134,19 @@ pub trait Backend {
         let _ = next_rows;
         Ok(())
     }
+    /// [`Backend::matmul`] of several pairs; under MPC in the rounds of one
+    /// (a layer's backward pass takes two products of the same gradient).
+    fn matmul_each(
+        &mut self,
+        pairs: &[(&Self::Tensor, &Self::Tensor)],
+    ) -> Result<Vec<Self::Tensor>> {
+        pairs.iter().map(|(a, b)| self.matmul(a, b)).collect()
+    }
+    /// [`Backend::scale`] of several tensors by one constant; under MPC in
+    /// one round (an optimiser step over every parameter).
+    fn scale_each(&mut self, xs: &[&Self::Tensor], c: f64) -> Result<Vec<Self::Tensor>> {
+        xs.iter().map(|x| self.scale(x, c)).collect()
+    }
     /// `a b` before its truncation, for [`Backend::relu_wide`]: under MPC the
     /// ReLU's comparison then truncates it with the same opening. A backend
     /// that overrides neither gives the truncated product.

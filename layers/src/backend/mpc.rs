@@ -151,6 +151,26 @@ impl Backend for MpcBackend<'_> {
     fn scale(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor> {
         Ok(arith::scale(self.sess, a, c)?)
     }
+    /// Every product in one round, every truncation in one more.
+    fn matmul_each(
+        &mut self,
+        pairs: &[(&Self::Tensor, &Self::Tensor)],
+    ) -> Result<Vec<Self::Tensor>> {
+        let wide = arith::matmul_many(self.sess, pairs)?;
+        Ok(arith::truncate_many(
+            self.sess,
+            &wide.iter().collect::<Vec<_>>(),
+        )?)
+    }
+    /// One truncation for all.
+    fn scale_each(&mut self, xs: &[&Self::Tensor], c: f64) -> Result<Vec<Self::Tensor>> {
+        let enc = self.sess.fixed().encode(c)?;
+        let products: Vec<AShare> = xs.iter().map(|x| x.mul_public_scalar(enc)).collect();
+        Ok(arith::truncate_many(
+            self.sess,
+            &products.iter().collect::<Vec<_>>(),
+        )?)
+    }
     fn add_scalar(&mut self, a: &Self::Tensor, c: f64) -> Result<Self::Tensor> {
         let enc = self.sess.fixed().encode(c)?;
         Ok(a.add_public_scalar(self.sess, enc))
