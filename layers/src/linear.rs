@@ -189,6 +189,21 @@ impl<B: Backend> crate::Module<B> for Linear<B> {
         Ok(Some(b.relu_wide(&p, &self.bias)?.0))
     }
 
+    fn predict_wide(&self, b: &mut B, x: &B::Tensor) -> Result<Option<B::Tensor>> {
+        let p = b.matmul_wide(x, &self.weight)?;
+        Ok(Some(b.add_bias_wide(&p, &self.bias)?))
+    }
+
+    fn predict_rows_wide(
+        &self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<Option<B::Tensor>> {
+        let p = b.matmul_rows_wide(data, rows, &self.weight)?;
+        Ok(Some(b.add_bias_wide(&p, &self.bias)?))
+    }
+
     fn forward_relu(&mut self, b: &mut B, x: &B::Tensor) -> Result<Option<(B::Tensor, B::Tensor)>> {
         let p = b.matmul_wide(x, &self.weight)?;
         let out = b.relu_wide(&p, &self.bias)?;

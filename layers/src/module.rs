@@ -49,6 +49,27 @@ pub trait Module<B: Backend> {
         Ok(None)
     }
 
+    /// [`Module::predict`] up to a positive factor, for a head that only
+    /// compares the outputs (argmax, sign): a dense layer skips its
+    /// truncation (under MPC its output is at twice the fractional bits, and
+    /// takes one round fewer). `None` where the layer cannot.
+    fn predict_wide(&self, b: &mut B, x: &B::Tensor) -> Result<Option<B::Tensor>> {
+        let _ = (b, x);
+        Ok(None)
+    }
+
+    /// [`Module::predict_rows`] up to a positive factor, as
+    /// [`Module::predict_wide`].
+    fn predict_rows_wide(
+        &self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<Option<B::Tensor>> {
+        let _ = (b, data, rows);
+        Ok(None)
+    }
+
     /// [`Module::forward`] followed by an exact ReLU, in one step as
     /// [`Module::predict_relu`]: the ReLU's output and the mask its backward
     /// pass needs (handed to the ReLU by [`Module::remember_relu_mask`]).

@@ -120,25 +120,64 @@ impl<'a, B: Backend + 'a> Sequential<'a, B> {
     /// an exact ReLU takes it in one step where it can
     /// ([`Module::predict_relu`]).
     pub fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
-        self.predict_from(b, 0, x.clone())
+        self.predict_from(b, 0, x.clone(), false)
+    }
+
+    /// [`Sequential::predict`] up to a positive factor, for a head that only
+    /// compares the outputs (argmax, sign): the last layer may skip its
+    /// truncation ([`Module::predict_wide`]; one round fewer under MPC).
+    pub fn predict_for_comparison(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
+        self.predict_from(b, 0, x.clone(), true)
     }
 
     /// [`Sequential::predict`] on rows `rows` of prepared data.
     pub fn predict_rows(&self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        self.predict_rows_from(b, data, rows, false)
+    }
+
+    /// [`Sequential::predict_for_comparison`] on rows `rows` of prepared data.
+    pub fn predict_rows_for_comparison(
+        &self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<B::Tensor> {
+        self.predict_rows_from(b, data, rows, true)
+    }
+
+    fn predict_rows_from(
+        &self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+        wide_last: bool,
+    ) -> Result<B::Tensor> {
         let Some(first) = self.layers.first() else {
             return b.data_rows(data, rows);
         };
         if self.relu_follows(0) {
             if let Some(h) = first.predict_rows_relu(b, data, rows)? {
-                return self.predict_from(b, 2, h);
+                return self.predict_from(b, 2, h, wide_last);
+            }
+        }
+        if wide_last && self.layers.len() == 1 {
+            if let Some(y) = first.predict_rows_wide(b, data, rows)? {
+                return Ok(y);
             }
         }
         let h = first.predict_rows(b, data, rows)?;
-        self.predict_from(b, 1, h)
+        self.predict_from(b, 1, h, wide_last)
     }
 
-    /// Layers `start..` applied to `h`.
-    fn predict_from(&self, b: &mut B, start: usize, mut h: B::Tensor) -> Result<B::Tensor> {
+    /// Layers `start..` applied to `h`; the last one up to a positive factor
+    /// if `wide_last`.
+    fn predict_from(
+        &self,
+        b: &mut B,
+        start: usize,
+        mut h: B::Tensor,
+        wide_last: bool,
+    ) -> Result<B::Tensor> {
         let mut i = start;
         while let Some(layer) = self.layers.get(i) {
             if self.relu_follows(i) {
@@ -146,6 +185,11 @@ impl<'a, B: Backend + 'a> Sequential<'a, B> {
                     h = y;
                     i += 2;
                     continue;
+                }
+            }
+            if wide_last && i + 1 == self.layers.len() {
+                if let Some(y) = layer.predict_wide(b, &h)? {
+                    return Ok(y);
                 }
             }
             h = layer.predict(b, &h)?;

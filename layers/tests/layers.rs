@@ -121,10 +121,19 @@ fn an_mlp_prediction_folds_truncation_into_relu_and_matches_plaintext() {
             let before = b.session().stats().rounds;
             let y = net.predict(&mut b, &xs)?;
             let rounds = b.session().stats().rounds - before;
-            Ok((b.reveal(&y, "y")?, rounds))
+            // For a head that compares: the last truncation skipped.
+            let before = b.session().stats().rounds;
+            let wide = net.predict_for_comparison(&mut b, &xs)?;
+            let wide_rounds = b.session().stats().rounds - before;
+            Ok((
+                b.reveal(&y, "y")?,
+                rounds,
+                b.reveal(&wide, "wide")?,
+                wide_rounds,
+            ))
         })
         .unwrap();
-        let (got, rounds) = &outs[0].value;
+        let (got, rounds, wide, wide_rounds) = &outs[0].value;
         // Per hidden layer a product and the fused ReLU (1 + 4 rounds; with
         // OT 1 + 1 + 8), then the last product and its truncation.
         let want_rounds = match provider {
@@ -132,8 +141,15 @@ fn an_mlp_prediction_folds_truncation_into_relu_and_matches_plaintext() {
             Provider::Ot => 2 * 10 + 2,
         };
         assert_eq!(*rounds, want_rounds, "{n} parties, {provider}");
+        assert_eq!(*wide_rounds, want_rounds - 1, "{n} parties, {provider}");
         let d = max_diff(got, &want);
         assert!(d < 1e-3, "{n} parties, {provider}: {d} from fixed point");
+        // The untruncated outputs are at twice the 16 fractional bits.
+        let d = max_diff(&wide.mapv(|v| v / 65536.0), &want);
+        assert!(
+            d < 1e-3,
+            "{n} parties, {provider}: {d} from fixed point, wide"
+        );
     }
 }
 

@@ -135,6 +135,13 @@ pub fn folded_blocks(model: &SavedModel) -> Vec<ArrayD<f64>> {
         .collect()
 }
 
+/// Whether [`head`] only compares the network's outputs (a class by argmax
+/// or by sign), so that they may come up to a positive factor.
+fn head_compares(spec: &InferSpec) -> Result<bool> {
+    let arch = spec.architecture()?;
+    Ok(spec.output == InferOutput::Class && !(arch.head == Head::Identity && arch.outputs()? == 1))
+}
+
 /// The tensor to open from the network's output `z`.
 fn head<B: Backend>(b: &mut B, spec: &InferSpec, z: &B::Tensor) -> Result<B::Tensor> {
     let outputs = b.shape(z).get(1).copied().unwrap_or(1);
@@ -175,7 +182,11 @@ fn predict_chunks<B: Backend>(
             b.step_boundary(&[])?;
         }
         let chunk_rows: Vec<usize> = (start..(start + chunk).min(rows)).collect();
-        let z = net.predict_rows(b, x, &chunk_rows)?;
+        let z = if head_compares(spec)? {
+            net.predict_rows_for_comparison(b, x, &chunk_rows)?
+        } else {
+            net.predict_rows(b, x, &chunk_rows)?
+        };
         let out = head(b, spec, &z)?;
         match (open(b, &out)?, all.as_mut()) {
             (Some(o), Some(v)) => v.extend(decode(spec, &o)),

@@ -310,13 +310,20 @@ pub fn evaluate<B: Backend>(
 ) -> Result<Evaluation> {
     let rows = b.shape(x)[0];
     let chunk = eval_chunk(b, net);
+    // Classes only compare the outputs, which may then skip a truncation.
+    let compares = kind != ModelKind::Linear;
     evaluate_with(b, rows, chunk, y, kind, set, |b, idx| {
-        if idx.len() == rows {
-            Ok(net.predict(b, x)?)
+        let xc;
+        let x = if idx.len() == rows {
+            x
         } else {
-            let xc = b.select_rows(x, idx)?;
-            Ok(net.predict(b, &xc)?)
-        }
+            xc = b.select_rows(x, idx)?;
+            &xc
+        };
+        Ok(match compares {
+            true => net.predict_for_comparison(b, x)?,
+            false => net.predict(b, x)?,
+        })
     })
 }
 
@@ -333,8 +340,12 @@ pub fn evaluate_data<B: Backend>(
 ) -> Result<Evaluation> {
     let rows = b.shape(y)[0];
     let chunk = eval_chunk(b, net);
+    let compares = kind != ModelKind::Linear;
     evaluate_with(b, rows, chunk, y, kind, set, |b, idx| {
-        Ok(net.predict_rows(b, data, idx)?)
+        Ok(match compares {
+            true => net.predict_rows_for_comparison(b, data, idx)?,
+            false => net.predict_rows(b, data, idx)?,
+        })
     })
 }
 
@@ -417,7 +428,7 @@ fn chunk_aggregate<B: Backend>(
             // wrong = y + pos - 2 y pos, with pos = [z > 0]
             let pos = b.positive(z)?;
             let both = b.mul(y, &pos)?;
-            let both2 = b.scale(&both, 2.0)?;
+            let both2 = b.add(&both, &both)?;
             let s = b.add(y, &pos)?;
             let wrong = b.sub(&s, &both2)?;
             sum_all(b, &wrong)
@@ -426,7 +437,7 @@ fn chunk_aggregate<B: Backend>(
             let hot = argmax_cols(b, z)?;
             let hit = b.mul(&hot, y)?;
             let right = sum_all(b, &hit)?;
-            let wrong = b.scale(&right, -1.0)?;
+            let wrong = b.neg(&right)?;
             Ok(b.add_scalar(&wrong, rows as f64)?)
         }
         ModelKind::Linear => {

@@ -173,8 +173,14 @@ pub trait Backend {
         p: &Self::Tensor,
         bias: &Self::Tensor,
     ) -> Result<(Self::Tensor, Self::Tensor)> {
-        let y = self.add(p, bias)?;
+        let y = self.add_bias_wide(p, bias)?;
         self.relu_with_mask(&y)
+    }
+    /// `p + bias` for a product `p` from [`Backend::matmul_wide`] or
+    /// [`Backend::matmul_rows_wide`], at `p`'s scale (under MPC twice the
+    /// fractional bits).
+    fn add_bias_wide(&mut self, p: &Self::Tensor, bias: &Self::Tensor) -> Result<Self::Tensor> {
+        self.add(p, bias)
     }
     /// Prepares a matrix that will be read again and again by rows.
     fn data(&mut self, x: &Self::Tensor) -> Result<Self::Data>;

@@ -78,9 +78,13 @@ impl Backend for MpcBackend<'_> {
         p: &Self::Tensor,
         bias: &Self::Tensor,
     ) -> Result<(Self::Tensor, Self::Tensor)> {
+        let y = self.add_bias_wide(p, bias)?;
         let f = self.sess.fixed().frac_bits();
-        let y = p.add(&bias.mul_public_scalar(1 << f))?;
         Ok(binary::relu_truncated(self.sess, &y, f)?)
+    }
+    fn add_bias_wide(&mut self, p: &Self::Tensor, bias: &Self::Tensor) -> Result<Self::Tensor> {
+        let f = self.sess.fixed().frac_bits();
+        self.add(p, &bias.mul_public_scalar(1 << f))
     }
     fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor> {
         Ok(d.rows(self.sess, rows)?)
