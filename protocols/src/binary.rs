@@ -77,6 +77,52 @@ pub fn and_fanout(sess: &mut Session, x: &BShare, ys: &[&BShare]) -> Result<Vec<
         .collect()
 }
 
+/// `x & y & z` of XOR-shared words in one round, with a dealer's masks
+/// `a, b, c` and shares of their products (`Material::AndCube`): opens
+/// `d = x ^ a`, `e = y ^ b`, `g = z ^ c`; then `x y z = d e g ^ d e c ^ d g b
+/// ^ e g a ^ d (b c) ^ e (a c) ^ g (a b) ^ a b c`, every term a public word
+/// ANDed with a share (the first on the leader only). A tree of them ANDs
+/// `k` words in `ceil(log3 k)` rounds, where two-input gates take
+/// `ceil(log2 k)`.
+pub fn and3(sess: &mut Session, x: &BShare, y: &BShare, z: &BShare) -> Result<BShare> {
+    for other in [y, z] {
+        if other.shape() != x.shape() {
+            return Err(tessera_tensor::TensorError::ShapeMismatch {
+                op: "and3",
+                left: x.shape().to_vec(),
+                right: other.shape().to_vec(),
+            }
+            .into());
+        }
+    }
+    let t = sess.prep().and_cubes(x.shape())?;
+    let [a, b, c] = &t.masks;
+    let masked = [x.share().xor(a)?, y.share().xor(b)?, z.share().xor(c)?];
+    let opened = open_xor(sess, &masked.iter().collect::<Vec<_>>())?;
+    let (d, e, g) = (
+        opened[0].as_slice(),
+        opened[1].as_slice(),
+        opened[2].as_slice(),
+    );
+    let [ab, ac, bc, abc] = t.products.each_ref().map(|p| p.as_slice());
+    let (a, b, c) = (a.as_slice(), b.as_slice(), c.as_slice());
+    let leader = if sess.is_leader() { u64::MAX } else { 0 };
+    let out: Vec<u64> = (0..d.len())
+        .map(|i| {
+            let (d, e, g) = (d[i], e[i], g[i]);
+            (d & e & g & leader)
+                ^ (d & e & c[i])
+                ^ (d & g & b[i])
+                ^ (e & g & a[i])
+                ^ (d & bc[i])
+                ^ (e & ac[i])
+                ^ (g & ab[i])
+                ^ abc[i]
+        })
+        .collect();
+    Ok(BShare::from_share(RingTensor::from_vec(x.shape(), out)?))
+}
+
 /// Bit decomposition: XOR shares of the 64 bits of each element of `x`
 /// (seven rounds).
 ///

@@ -1,5 +1,5 @@
 //! The maximum of each row of a `[rows, n]` secret by comparing every pair
-//! at once: `3 + ceil(log2(n - 1)) + 1` rounds (8 for ten columns, where a
+//! at once: `3 + ceil(log3(n - 1)) + 1` rounds (6 for ten columns, where a
 //! tournament of exact ReLUs takes four per level, 16), with a dealer's
 //! comparison tables.
 //!
@@ -9,8 +9,8 @@
 //! the provider also shares as a bit. Column `a` beats column `b` if `x_a >
 //! x_b`, ties going to the lower index (as plaintext argmax), so exactly
 //! one column beats every other; its winner bit is the AND of `n - 1` bits,
-//! by a tree of two-input AND gates ([`crate::binary::and`]), one round per
-//! level. Then `max = x_0 - sum_(i >= 1) w_i (x_0 - x_i)`: each product
+//! by a tree of three-input AND gates ([`crate::binary::and3`]), one round
+//! per level. Then `max = x_0 - sum_(i >= 1) w_i (x_0 - x_i)`: each product
 //! selects the compared value `x_0 - x_i` by the winner bit in one round,
 //! masked by that pair's own comparison mask and bit, as ReLU selects `x`
 //! ([`crate::binary::relu`]); the argmax ([`argmax_rows`]) is the winner
@@ -22,10 +22,11 @@
 //! triples, the winner bit by the pair's random bit `s`.
 //!
 //! Cost for ten columns (2 parties, per row and peer): 45 comparisons
-//! without their conversions (99 bits each), 72 AND gates (2 bits each) and
-//! 9 selecting bits: 4608 bits, where the tournament sends 9 ReLUs (909).
+//! without their conversions (99 bits each), 36 three-input AND gates (3
+//! bits each) and 9 selecting bits: 4572 bits, where the tournament sends 9
+//! ReLUs (909).
 
-use crate::binary::{additive_bits, and, pack_bits, unpack_bits};
+use crate::binary::{additive_bits, and3, pack_bits, unpack_bits};
 use crate::error::{ProtocolError, Result};
 use crate::prep::{CompareMaterial, Correlations};
 use crate::session::Session;
@@ -59,7 +60,7 @@ fn rows_and_cols(x: &AShare, op: &'static str) -> Result<(usize, usize)> {
 }
 
 /// Compares every pair of each row (`n >= 2`, `rows >= 1`) and ANDs each
-/// candidate's wins: `3 + ceil(log2(n - 1))` rounds. Column `a` beats
+/// candidate's wins: `3 + ceil(log3(n - 1))` rounds. Column `a` beats
 /// column `b` if `x_a > x_b`, ties going to the lower index (as plaintext
 /// argmax), so exactly one column wins.
 fn winners(sess: &mut Session, x: &AShare, rows: usize, n: usize) -> Result<Winners> {
@@ -109,27 +110,31 @@ fn winners(sess: &mut Session, x: &AShare, rows: usize, n: usize) -> Result<Winn
                 .collect()
         })
         .collect();
-    // The AND of every candidate's factors, a level per round.
+    // The AND of every candidate's factors, three to a gate, a level per
+    // round. A last pair is completed by a shared 1 (all ones on the
+    // leader); a last single factor waits for the next level.
+    let words = width.div_ceil(64);
+    let one = vec![leader.wrapping_neg(); words];
     while factors.len() > 1 {
-        let half = factors.len() / 2;
-        let words = width.div_ceil(64);
-        let side = |from: usize| -> Vec<u64> {
-            (0..half)
-                .flat_map(|k| pack_bits(&factors[2 * k + from]).into_vec())
-                .collect()
-        };
-        let both = |v: Vec<u64>| -> Result<BShare> {
+        let gates = factors.len() / 3 + usize::from(factors.len() % 3 == 2);
+        let input = |j: usize| -> Result<BShare> {
+            let v: Vec<u64> = (0..gates)
+                .flat_map(|g| match factors.get(3 * g + j) {
+                    Some(f) => pack_bits(f).into_vec(),
+                    None => one.clone(),
+                })
+                .collect();
             Ok(BShare::from_share(RingTensor::from_vec(&[v.len()], v)?))
         };
-        let anded = and(sess, &both(side(0))?, &both(side(1))?)?;
+        let anded = and3(sess, &input(0)?, &input(1)?, &input(2)?)?;
         let mut next: Vec<Vec<u64>> = anded
             .share()
             .as_slice()
             .chunks(words)
             .map(|w| unpack_bits(w, width))
             .collect();
-        if factors.len() % 2 == 1 {
-            next.push(factors.pop().expect("odd one"));
+        if factors.len() % 3 == 1 {
+            next.push(factors.pop().expect("a last single factor"));
         }
         factors = next;
     }
@@ -199,7 +204,7 @@ pub fn max_rows(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// Row-wise argmax of `x` (`[rows, n]`, ties to the lower index, as
 /// plaintext), as a one-hot `[rows, n]` and the index `[rows, 1]`, both
 /// ring integers: the winner bits of [`max_rows`]'s comparisons, converted
-/// in its last round with no product (8 rounds for ten columns; a
+/// in its last round with no product (6 rounds for ten columns; a
 /// tournament: 16). Needs comparison tables from the provider.
 pub fn argmax_rows(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
     let (rows, n) = rows_and_cols(x, "argmax_rows")?;

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use std::time::Duration;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
-use tessera_protocols::{arith, binary, AShare, ProtocolError, Session};
+use tessera_protocols::{arith, binary, AShare, BShare, ProtocolError, Session};
 use tessera_tensor::{FixedPoint, Prg, RingTensor};
 
 mod common;
@@ -36,6 +36,37 @@ proptest! {
         });
         prop_assert_eq!(prod, x.mul(&y).unwrap());
         prop_assert_eq!(sq, x.mul(&x).unwrap());
+    }
+
+    /// Two- and three-input AND gates on XOR-shared words, bit for bit.
+    #[test]
+    fn and_gates_are_exact(seed in any::<u64>(), n in prop::sample::select(vec![2usize, 3, 5]), len in 1usize..20) {
+        let inputs = [data(seed, &[len]), data(seed ^ 1, &[len]), data(seed ^ 2, &[len])];
+        let (two, three) = run(n, seed as u8, |s| {
+            // Party i % n holds input i; the others hold zero words.
+            let me = s.id();
+            let share = |i: usize| {
+                let mine = if me == i % n { inputs[i].clone() } else { RingTensor::zeros(&[len]) };
+                BShare::from_share(mine)
+            };
+            let (x, y, z) = (share(0), share(1), share(2));
+            let two = binary::and(s, &x, &y)?;
+            let before = s.stats().rounds;
+            let three = binary::and3(s, &x, &y, &z)?;
+            assert_eq!(s.stats().rounds - before, 1, "and3 takes one round");
+            // Open the words through their 64 bits, additively.
+            let mut open = |w: &BShare| -> Result<Vec<u64>, ProtocolError> {
+                let bits = binary::bits_to_arith(s, w, 64)?;
+                let bits = arith::reveal(s, &bits, "bits")?;
+                Ok(bits.as_slice().chunks(64).map(|b| b.iter().enumerate().map(|(i, v)| v << i).sum()).collect())
+            };
+            Ok((open(&two)?, open(&three)?))
+        });
+        for i in 0..len {
+            let [x, y, z] = [0, 1, 2].map(|k| inputs[k].as_slice()[i]);
+            prop_assert_eq!(two[i], x & y);
+            prop_assert_eq!(three[i], x & y & z);
+        }
     }
 
     #[test]

@@ -223,7 +223,7 @@ impl Backend for MpcBackend<'_> {
     fn apply(&mut self, f: Function, a: &Self::Tensor) -> Result<Self::Tensor> {
         Ok(f.approximate(&mut *self.sess, a)?)
     }
-    /// With a dealer's tables, every pair at once: 8 rounds for ten
+    /// With a dealer's tables, every pair at once: 6 rounds for ten
     /// columns where the tournament takes 16 (`tessera_protocols::max`).
     fn max_rows(&mut self, a: &Self::Tensor) -> Result<Option<Self::Tensor>> {
         if self.sess.prep().deals_tables() {
@@ -233,7 +233,7 @@ impl Backend for MpcBackend<'_> {
         }
     }
     /// With a dealer's tables, the winner bits of [`Backend::max_rows`]'s
-    /// comparisons: 8 rounds for ten columns where the tournament takes 16.
+    /// comparisons: 6 rounds for ten columns where the tournament takes 16.
     fn argmax_rows(&mut self, a: &Self::Tensor) -> Result<Option<(Self::Tensor, Self::Tensor)>> {
         if !self.sess.prep().deals_tables() {
             return Ok(None);

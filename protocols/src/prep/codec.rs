@@ -67,7 +67,10 @@ impl Material {
                 | AuthKind::CompareChunks(s)
                 | AuthKind::CompareSelect(s),
             ) => (s.clone(), 0),
-            Material::Triple(s) | Material::Square(s) | Material::EdaBits(s) => (s.clone(), 0),
+            Material::Triple(s)
+            | Material::Square(s)
+            | Material::EdaBits(s)
+            | Material::AndCube(s) => (s.clone(), 0),
             Material::Auth(AuthKind::RowTriple { .. } | AuthKind::MaskRows { .. }) => {
                 unreachable!("encoded above")
             }
@@ -111,6 +114,7 @@ impl Material {
             },
             (24, _) => return Err("bad held triple request".into()),
             (1, _) => Material::Triple(dims),
+            (26, _) => Material::AndCube(dims),
             (2, _) => Material::Square(dims),
             (4, _) if (1..64).contains(f) => Material::Trunc(dims, *f as u32),
             (5, _) if (1..=MAX_FANOUT).contains(&(*f as u32)) => {
@@ -242,6 +246,7 @@ mod tests {
             Material::Trunc(vec![7], 16),
             Material::WordBits(vec![3], 64),
             Material::BitTriple(vec![5], 2),
+            Material::AndCube(vec![3, 2]),
             Material::CompareTables(130, 1, 5),
             Material::EdaSelect(130),
             Material::TruncCompare(130, 16),

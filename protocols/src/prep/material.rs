@@ -25,6 +25,10 @@ pub enum Material {
     /// word ANDed with `fanout` others in one round:
     /// `(a, b_1..b_k, a & b_1..a & b_k)`.
     BitTriple(Vec<usize>, u32),
+    /// Three-input AND gates on XOR-shared words
+    /// ([`crate::binary::and3`]): random masks `(a, b, c)`, then `a & b`,
+    /// `a & c`, `b & c` and `a & b & c`.
+    AndCube(Vec<usize>),
     /// A random ring element held both additively and as XOR-shared bits.
     EdaBits(Vec<usize>),
     /// A random word, XOR-shared, and its low `nbits` bits each shared
@@ -108,6 +112,7 @@ impl Material {
             Material::MatTriple(..) => 3,
             Material::Trunc(..) => 4,
             Material::BitTriple(..) => 5,
+            Material::AndCube(_) => 26,
             Material::EdaBits(_) => 6,
             Material::WordBits(..) => 7,
             Material::CompareTables(..) => 8,
@@ -155,6 +160,7 @@ impl Material {
                 vec![(s.clone(), Binary); 1 + *fanout as usize],
                 vec![(s.clone(), Binary); *fanout as usize],
             ),
+            Material::AndCube(s) => (vec![(s.clone(), Binary); 3], vec![(s.clone(), Binary); 4]),
             Material::EdaBits(s) => (vec![(s.clone(), Arithmetic)], vec![(s.clone(), Binary)]),
             Material::WordBits(s, nbits) => {
                 let mut bits = s.clone();
@@ -276,6 +282,12 @@ impl Material {
                 .iter()
                 .map(|b| random[0].and(b))
                 .collect::<std::result::Result<_, _>>()?,
+            Material::AndCube(_) => {
+                let [a, b, c] = [&random[0], &random[1], &random[2]];
+                let ab = a.and(b)?;
+                let abc = ab.and(c)?;
+                vec![ab, a.and(c)?, b.and(c)?, abc]
+            }
             Material::EdaBits(_) => vec![random[0].clone()],
             Material::WordBits(_, nbits) => {
                 let nbits = *nbits as usize;

@@ -29,8 +29,8 @@ pub(crate) use material::mask_rows;
 pub use material::Material;
 pub use ot::{OtProvider, OT_TRUST};
 pub use typed::{
-    AndTriples, CompareMaterial, Correlations, EdaBits, OwnedTriple, SelectMaterial, SquarePair,
-    Triple, TruncCompareMaterial, TruncPair, WordBits,
+    AndCubes, AndTriples, CompareMaterial, Correlations, EdaBits, OwnedTriple, SelectMaterial,
+    SquarePair, Triple, TruncCompareMaterial, TruncPair, WordBits,
 };
 
 /// How the shares of a component combine.

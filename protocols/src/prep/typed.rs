@@ -59,6 +59,15 @@ pub struct AndTriples {
     pub c: Vec<RingTensor>,
 }
 
+/// Three-input AND gates' material: masks `a, b, c` and shares of their
+/// products `[a b, a c, b c, a b c]`.
+pub struct AndCubes {
+    /// Shares of the masks.
+    pub masks: [RingTensor; 3],
+    /// Shares of the products, in that order.
+    pub products: [RingTensor; 4],
+}
+
 /// A random ring element `r` held additively and as XOR-shared bits.
 pub struct EdaBits {
     /// Additive share of `r`.
@@ -183,6 +192,8 @@ pub trait Correlations {
     fn trunc_pair(&mut self, shape: &[usize], f: u32) -> Result<TruncPair>;
     /// AND triples with `fanout` right operands.
     fn and_triples(&mut self, shape: &[usize], fanout: u32) -> Result<AndTriples>;
+    /// Three-input AND gates' material of this shape.
+    fn and_cubes(&mut self, shape: &[usize]) -> Result<AndCubes>;
     /// EdaBits of this shape.
     fn eda_bits(&mut self, shape: &[usize]) -> Result<EdaBits>;
     /// A random word with its low `nbits` bits additively shared.
@@ -272,6 +283,14 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
         let b = got.split_off(1);
         let a = got.pop().expect("counted");
         Ok(AndTriples { a, b, c })
+    }
+
+    fn and_cubes(&mut self, shape: &[usize]) -> Result<AndCubes> {
+        let [a, b, c, ab, ac, bc, abc] = parts(self, &Material::AndCube(shape.to_vec()))?;
+        Ok(AndCubes {
+            masks: [a, b, c],
+            products: [ab, ac, bc, abc],
+        })
     }
 
     fn eda_bits(&mut self, shape: &[usize]) -> Result<EdaBits> {

@@ -560,10 +560,11 @@ impl OtProvider {
                     r_s,
                 ]
             }
-            Material::CompareTables(..) | Material::TruncCompare(..) => {
+            Material::CompareTables(..) | Material::TruncCompare(..) | Material::AndCube(_) => {
                 return Err(crate::ProtocolError::Preprocessing(
-                    "comparison tables are made by the dealer; with OT comparisons take edaBits \
-                     for the tree (see Preprocessing::deals_tables)"
+                    "comparison tables and the all-pairs maximum's AND gates are made by the \
+                     dealer; with OT comparisons take edaBits for the tree (see \
+                     Preprocessing::deals_tables)"
                         .into(),
                 ))
             }
