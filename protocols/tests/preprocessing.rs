@@ -207,3 +207,54 @@ fn a_large_matrix_is_masked_block_by_block() {
     });
     assert_eq!(got, rows_times(&x, &picked, &w, false));
 }
+
+/// Steps announced with their rows are asked for ahead exactly: a smaller
+/// last step is not predicted from the larger ones, and nothing is asked
+/// for past the last announced step. The dealer then sends what an
+/// unannounced run asks for item by item, and no more.
+#[test]
+fn announced_steps_are_prefetched_without_waste() {
+    let x = signed_fixed(33, &[14, 4], 100.0);
+    let w = signed_fixed(34, &[4, 3], 100.0);
+    let batches: Vec<Vec<usize>> = vec![
+        vec![0, 5, 9],
+        vec![1, 2, 13],
+        vec![3, 4, 6],
+        vec![7, 8, 10],
+        vec![11, 12],
+    ];
+    let body = |s: &mut Session, announce: bool| -> Result<_, ProtocolError> {
+        let sx = input(s, 1, &x);
+        let sw = input(s, 0, &w);
+        let masked = data::mask_once(s, &sx)?;
+        let mut out = vec![];
+        for (i, rows) in batches.iter().enumerate() {
+            if announce {
+                let next: Vec<&[usize]> =
+                    batches[i..].iter().take(2).map(|b| b.as_slice()).collect();
+                s.prep().step_boundary(&next)?;
+            }
+            let y = data::matmul_masked_rows(s, &masked, rows, &sw, false)?;
+            let t = arith::truncate(s, &y)?;
+            out.push(arith::reveal(s, &t, "t")?);
+        }
+        Ok(out)
+    };
+    for n in [2, 3] {
+        let cfg = EmbeddedConfig::new(n).with_seed([4; 32]);
+        let ahead = run_embedded(&cfg, |s| body(s, true)).unwrap();
+        let asked = run_embedded(&cfg, |s| body(s, false)).unwrap();
+        let fp = FixedPoint::default();
+        for (i, rows) in batches.iter().enumerate() {
+            let want = fp.truncate_tensor(&rows_times(&x, rows, &w, false));
+            let close = (ahead[0].value[i].as_slice().iter())
+                .zip(want.as_slice())
+                .all(|(g, r)| g.wrapping_sub(*r) <= 1);
+            assert!(close, "{n} parties, step {i}");
+        }
+        assert_eq!(
+            ahead[0].stats.preprocessing_bytes, asked[0].stats.preprocessing_bytes,
+            "{n} parties: material asked for ahead and never used"
+        );
+    }
+}

@@ -114,8 +114,10 @@ struct DealerLink {
     ready: std::collections::HashMap<u64, (Material, Vec<RingTensor>)>,
     /// Items taken since the last step boundary.
     history: Vec<Material>,
-    /// Items of the last complete step.
-    pattern: Vec<Material>,
+    /// The rows of the step in `history` (`None`: not given).
+    history_rows: Option<usize>,
+    /// Items of the last complete step of each size (rows per step).
+    patterns: std::collections::HashMap<Option<usize>, Vec<Material>>,
     /// Every index below this has been requested.
     requested_until: u64,
 }
@@ -138,7 +140,8 @@ impl DealerClient {
                 pending: Default::default(),
                 ready: Default::default(),
                 history: Vec::new(),
-                pattern: Vec::new(),
+                history_rows: None,
+                patterns: Default::default(),
                 requested_until: 0,
             }))
         } else {
@@ -235,32 +238,45 @@ impl DealerLink {
         }
     }
 
-    /// At a step boundary (`next` the index of the next item): keeps two
-    /// steps' worth requested ahead, predicted from the last step, on the
-    /// data rows `next_rows`.
+    /// At a step boundary (`next` the index of the next item): asks ahead
+    /// for the items of the coming steps, each predicted from the last step
+    /// of its size. `next_rows` are the data rows of this step and the next
+    /// ones, as far as the caller knows them: those steps, up to two, and
+    /// none past them (a training run's last batch, which may be smaller,
+    /// then the job's end). Without them, two steps like the last.
     fn prefetch(&mut self, next: u64, next_rows: &[&[usize]]) -> Result<()> {
         if !self.history.is_empty() {
-            self.pattern = std::mem::take(&mut self.history);
+            let items = std::mem::take(&mut self.history);
+            self.patterns.insert(self.history_rows, items);
         }
+        self.history_rows = next_rows.first().map(|r| r.len());
         // Drop answers that were never used (mispredictions of past steps).
         self.ready.retain(|&k, _| k >= next);
-        let m = self.pattern.len() as u64;
-        if m == 0 {
-            return Ok(());
-        }
+        let sizes: Vec<Option<usize>> = match next_rows {
+            [] => vec![None; 2],
+            known => known.iter().take(2).map(|r| Some(r.len())).collect(),
+        };
         let from = self.requested_until.max(next);
-        let until = next + 2 * m;
-        let batch: Vec<(u64, Material)> = (from..until)
-            .map(|k| {
-                let step = ((k - next) / m) as usize;
-                let mut item = self.pattern[((k - next) % m) as usize].clone();
-                if let (Some(rows), Some(rows_then)) = (item.data_rows_mut(), next_rows.get(step)) {
-                    *rows = rows_then.to_vec();
+        let mut k = next;
+        let mut batch = Vec::new();
+        for (step, size) in sizes.iter().enumerate() {
+            // A step of a size not seen yet: its items are unknown.
+            let Some(pattern) = self.patterns.get(size) else {
+                break;
+            };
+            for item in pattern {
+                if k >= from && item.is_dealt() {
+                    let mut item = item.clone();
+                    if let (Some(rows), Some(rows_then)) =
+                        (item.data_rows_mut(), next_rows.get(step))
+                    {
+                        *rows = rows_then.to_vec();
+                    }
+                    batch.push((k, item));
                 }
-                (k, item)
-            })
-            .filter(|(_, item)| item.is_dealt())
-            .collect();
+                k += 1;
+            }
+        }
         self.request(batch)
     }
 
