@@ -269,6 +269,9 @@ pub fn matmul(sess: &mut Session, x: &AShare, y: &AShare) -> Result<AShare> {
 /// trick opens every `d = x - a` and `e = y - b` together, then each party
 /// computes `c + d (b + e) + a e` (the `d e` term folded in by the leader).
 pub fn matmul_many(sess: &mut Session, pairs: &[(&AShare, &AShare)]) -> Result<Vec<AShare>> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut triples = Vec::with_capacity(pairs.len());
     let mut masked = Vec::with_capacity(2 * pairs.len());
     for (x, y) in pairs {
@@ -319,8 +322,10 @@ pub fn truncate(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// [`truncate`] of several secrets in one round (one opening of all of
 /// them, flattened end to end).
 pub fn truncate_many(sess: &mut Session, xs: &[&AShare]) -> Result<Vec<AShare>> {
-    if let [x] = xs {
-        return Ok(vec![truncate(sess, x)?]);
+    match xs {
+        [] => return Ok(Vec::new()),
+        [x] => return Ok(vec![truncate(sess, x)?]),
+        _ => {}
     }
     let flat: Vec<u64> = xs
         .iter()

@@ -130,7 +130,9 @@ proptest! {
             let t = arith::truncate(s, &sx)?;
             let before = s.stats().rounds;
             let both = arith::truncate_many(s, &[&sx, &sc])?;
-            let rounds = s.stats().rounds - before;
+            // Nothing to truncate or multiply: no round.
+            let nothing = arith::truncate_many(s, &[])?.len() + arith::matmul_many(s, &[])?.len();
+            let rounds = s.stats().rounds - before + nothing as u64;
             let many = [arith::reveal(s, &both[0], "t")?, arith::reveal(s, &both[1], "c")?];
             Ok((arith::reveal(s, &t, "t")?, many, rounds))
         });
