@@ -4,20 +4,9 @@ use crate::{Backend, Result};
 
 /// Gradient of the mean squared error `1/(2N) sum (p - y)^2`: `(p - y) / N`.
 pub fn mse_grad<B: Backend>(b: &mut B, pred: &B::Tensor, target: &B::Tensor) -> Result<B::Tensor> {
-    mse_grad_scaled(b, pred, target, 1.0)
-}
-
-/// [`mse_grad`] times `factor`, in the same scaling (a learning rate folded
-/// in, as [`crate::softmax::softmax_cross_entropy_scaled`]).
-pub fn mse_grad_scaled<B: Backend>(
-    b: &mut B,
-    pred: &B::Tensor,
-    target: &B::Tensor,
-    factor: f64,
-) -> Result<B::Tensor> {
     let n = b.shape(pred).first().copied().unwrap_or(1).max(1);
     let diff = b.sub(pred, target)?;
-    b.scale(&diff, factor / n as f64)
+    b.scale(&diff, 1.0 / n as f64)
 }
 
 /// Gradient of binary cross-entropy with respect to the logits, given the

@@ -49,13 +49,7 @@ impl Sgd {
                 **velocity = Some(direction.clone());
             }
         }
-        // A learning rate of 1 (one folded into the loss's gradient) is no
-        // scaling at all.
-        let updates = if self.lr == 1.0 {
-            directions
-        } else {
-            b.scale_each(&directions.iter().collect::<Vec<_>>(), self.lr)?
-        };
+        let updates = b.scale_each(&directions.iter().collect::<Vec<_>>(), self.lr)?;
         for (param, update) in targets.iter_mut().zip(&updates) {
             **param = b.sub(param, update)?;
         }

@@ -130,21 +130,9 @@ pub fn softmax_cross_entropy<B: Backend>(
     logits: &B::Tensor,
     onehot: &B::Tensor,
 ) -> Result<(B::Tensor, B::Tensor)> {
-    softmax_cross_entropy_scaled(b, logits, onehot, 1.0)
-}
-
-/// [`softmax_cross_entropy`] with the gradient times `factor`, in the same
-/// scaling (a learning rate folded in: under MPC the optimiser's step then
-/// needs no truncation of its own).
-pub fn softmax_cross_entropy_scaled<B: Backend>(
-    b: &mut B,
-    logits: &B::Tensor,
-    onehot: &B::Tensor,
-    factor: f64,
-) -> Result<(B::Tensor, B::Tensor)> {
     let rows = b.shape(logits)[0].max(1);
     let p = softmax(b, logits)?;
     let d = b.sub(&p, onehot)?;
-    let g = b.scale(&d, factor / rows as f64)?;
+    let g = b.scale(&d, 1.0 / rows as f64)?;
     Ok((p, g))
 }

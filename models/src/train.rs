@@ -4,7 +4,7 @@
 use crate::error::{ModelError, Result};
 use crate::spec::{conv_stages, hidden_activation, ModelKind, TrainConfig};
 use serde::{Deserialize, Serialize};
-use tessera_layers::softmax::{argmax_cols, softmax_cross_entropy_scaled};
+use tessera_layers::softmax::{argmax_cols, softmax_cross_entropy};
 use tessera_layers::{
     loss, Activation, ActivationLayer, Backend, Conv2d, Function, Init, Linear, Pool, Pool2d,
     Sequential, Sgd,
@@ -148,15 +148,10 @@ pub fn fit_observed<'a, B: Backend + 'a>(
     let shape = b.shape(x);
     let (rows, features) = (shape[0], shape[1]);
     let mut net = build(b, features, cfg)?;
-    // The learning rate is folded into the loss's gradient (one scaling by
-    // lr / batch, not one by 1 / batch and one by lr per parameter: under
-    // MPC one truncation round fewer per step). With a constant rate this
-    // is the same SGD, momentum included: the velocity is kept times lr.
     let sgd = Sgd {
-        lr: 1.0,
+        lr: cfg.learning_rate,
         momentum: cfg.momentum,
     };
-    let lr = cfg.learning_rate;
     let mut epoch_losses = Vec::with_capacity(cfg.epochs);
     let mut epoch_test = Vec::new();
     let mut order = batch_order(rows, cfg.seed, 0);
@@ -171,12 +166,13 @@ pub fn fit_observed<'a, B: Backend + 'a>(
         let upcoming: Vec<&[usize]> = batches
             .iter()
             .copied()
-            // The next epoch's first batch, if there is a next epoch: a
-            // provider asks ahead for exactly the steps named here.
+            // The next epoch's first batch, if it follows this epoch's last
+            // (a next epoch, and no evaluation step between): a provider
+            // asks ahead for exactly the steps named here.
             .chain(
                 next_order
                     .chunks(cfg.batch_size)
-                    .take(usize::from(epoch + 1 < cfg.epochs)),
+                    .take(usize::from(epoch + 1 < cfg.epochs && monitor.is_none())),
             )
             .collect();
         for (done, batch) in batches.iter().copied().enumerate() {
@@ -193,11 +189,11 @@ pub fn fit_observed<'a, B: Backend + 'a>(
                         _ => out,
                     };
                     // Both losses have the gradient (pred - y) / batch with respect to z.
-                    let grad = loss::mse_grad_scaled(b, &pred, &yb, lr)?;
+                    let grad = loss::mse_grad(b, &pred, &yb)?;
                     (grad, Some(loss::sum_squared_error(b, &pred, &yb)?))
                 }
                 ModelKind::Softmax | ModelKind::Mlp => {
-                    let (p, grad) = softmax_cross_entropy_scaled(b, &out, &yb, lr)?;
+                    let (p, grad) = softmax_cross_entropy(b, &out, &yb)?;
                     p_rows.push((p, yb));
                     (grad, None)
                 }
@@ -379,6 +375,9 @@ fn evaluate_with<B: Backend>(
     let mut total: Option<B::Tensor> = None;
     for start in (0..rows).step_by(chunk) {
         let idx: Vec<usize> = (start..(start + chunk).min(rows)).collect();
+        // A step of its own: a provider that saw an evaluation of this size
+        // before (the last epoch's) asks for its material ahead.
+        b.step_boundary(&[&idx])?;
         let z = logits(b, &idx)?;
         let part = if idx.len() == rows {
             chunk_aggregate(b, &z, y, kind, rows, mean_y.as_ref())?
