@@ -1,144 +1,29 @@
-//! The correlations themselves, from batches of correlated OT: Gilboa
-//! products (Beaver, square, matrix and row triples), AND triples with
-//! fan-out, and XOR-shared bits made additive (edaBits, truncation pairs,
-//! random bits, ReLU's select material). See the parent module for the
-//! protocols and their security.
+//! Bitwise correlations by correlated OT: AND triples with fan-out, and
+//! XOR-shared bits made additive (random bits, edaBits and truncation
+//! pairs).
 
-use super::iknp::{CotShape, Op, Width};
-use super::{OtProvider, MAX_BATCH_OTS};
+use super::super::iknp::{CotShape, Op, Width};
+use super::super::{OtProvider, MAX_BATCH_OTS};
 use crate::error::Result;
-use crate::prep::{mask_rows, Material};
-use tessera_tensor::RingTensor;
 
 /// Random ring elements with their bits XOR-shared, and for truncation
 /// pairs the two derived parts (see [`OtProvider::eda`]).
 #[derive(Default)]
-struct Eda {
-    r: Vec<u64>,
-    words: Vec<u64>,
-    low: Vec<u64>,
-    msb: Vec<u64>,
+pub(super) struct Eda {
+    pub(super) r: Vec<u64>,
+    pub(super) words: Vec<u64>,
+    pub(super) low: Vec<u64>,
+    pub(super) msb: Vec<u64>,
 }
 
 /// Several bit-packed words per element, one vector each (the `b_l` or `c_l`
 /// of AND triples).
-type Words = Vec<Vec<u64>>;
+pub(super) type Words = Vec<Vec<u64>>;
 
 impl OtProvider {
-    /// This party's share of the cross terms `sum over peers p of
-    /// (R_me * S_p + R_p * S_me)`: elementwise (`k == 0`: `R`, `S` and the
-    /// result have `rows` entries) or as matrix products (`R [rows, k]`,
-    /// `S [k, v]`, result `[rows, v]`). Gilboa: one OT per bit of `R`.
-    fn cross(&mut self, r: &[u64], s: &[u64], rows: usize, k: usize, v: usize) -> Result<Vec<u64>> {
-        let peers = self.others();
-        self.cross_with(r, s, rows, k, v, &peers, &peers)
-    }
-
-    /// This party's share of `sum over i < j of R_j * S_i` (elementwise):
-    /// each pair once, party `j` choosing. For a square, where `R = S = a`,
-    /// twice this is every cross term `a_i a_j` at half the OTs of [`Self::cross`].
-    fn cross_once(&mut self, r: &[u64], s: &[u64], rows: usize) -> Result<Vec<u64>> {
-        let me = self.id;
-        let lower: Vec<usize> = (0..me).collect();
-        let higher: Vec<usize> = (me + 1..self.peers.len()).collect();
-        self.cross_with(r, s, rows, 0, 1, &lower, &higher)
-    }
-
-    /// [`Self::cross`] with this party choosing against `recv_from` and
-    /// correlating for `send_to` (`r` may be empty if it chooses against no
-    /// one, `s` if it correlates for no one).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn cross_with(
-        &mut self,
-        r: &[u64],
-        s: &[u64],
-        rows: usize,
-        k: usize,
-        v: usize,
-        recv_from: &[usize],
-        send_to: &[usize],
-    ) -> Result<Vec<u64>> {
-        let elementwise = k == 0;
-        let (kk, vv) = if elementwise { (1, 1) } else { (k, v) };
-        let mut out = vec![0u64; rows * vv];
-        let per_row = kk * 64;
-        let slab = (MAX_BATCH_OTS / per_row).max(1);
-        for start in (0..rows).step_by(slab) {
-            let end = (start + slab).min(rows);
-            let r_slab = r.get(start * kk..end * kk).unwrap_or_default();
-            let out_slab = &mut out[start * vv..end * vv];
-            let shape = CotShape {
-                n: (end - start) * per_row,
-                v: vv,
-                op: Op::Add,
-                width: Width::Gilboa,
-            };
-            let choice = |j: usize| (r_slab[j / 64] >> (j % 64)) & 1;
-            let corr = |j: usize, c: &mut [u64]| {
-                let idx = j / 64;
-                if elementwise {
-                    c[0] = s[start + idx];
-                } else {
-                    let l = idx % kk;
-                    c.copy_from_slice(&s[l * vv..(l + 1) * vv]);
-                }
-            };
-            let acc = std::cell::RefCell::new(out_slab);
-            let add = |j: usize, y: &[u64], sign: bool| {
-                let row = if kk == 1 { j >> 6 } else { (j >> 6) / kk };
-                let t = (j % 64) as u32;
-                let mut o = acc.borrow_mut();
-                for (o, &y) in o[row * vv..(row + 1) * vv].iter_mut().zip(y) {
-                    let term = y << t;
-                    *o = if sign {
-                        o.wrapping_sub(term)
-                    } else {
-                        o.wrapping_add(term)
-                    };
-                }
-            };
-            self.cot(
-                &shape,
-                recv_from,
-                send_to,
-                choice,
-                corr,
-                &mut |_: usize, j: usize, y: &[u64]| add(j, y, false),
-                &mut |_: usize, j: usize, x: &[u64]| add(j, x, true),
-            )?;
-        }
-        Ok(out)
-    }
-
-    /// Shares of `A B` for this party's share `a` of `A [m, k]` and `b` of
-    /// `B [k, n]`: its local product plus the cross terms, bit-decomposing
-    /// whichever operand needs fewer OTs.
-    fn matmul(&mut self, a: &RingTensor, b: &RingTensor) -> Result<RingTensor> {
-        let (m, k, n) = a.matmul_dims(b)?;
-        let mut c = a.matmul(b)?;
-        let cross = if m <= n {
-            RingTensor::from_vec(&[m, n], self.cross(a.as_slice(), b.as_slice(), m, k, n)?)?
-        } else {
-            let bt = b.transpose();
-            let at = a.transpose();
-            RingTensor::from_vec(&[n, m], self.cross(bt.as_slice(), at.as_slice(), n, k, m)?)?
-                .transpose()
-        };
-        c.add_assign(&cross)?;
-        Ok(c)
-    }
-
-    /// Shares of `a * b` elementwise.
-    fn mul(&mut self, a: &RingTensor, b: &RingTensor) -> Result<RingTensor> {
-        let mut c = a.mul(b)?;
-        let cross = self.cross(b.as_slice(), a.as_slice(), a.len(), 0, 1)?;
-        c.add_assign(&RingTensor::from_vec(a.shape(), cross)?)?;
-        Ok(c)
-    }
-
     /// XOR shares of `a & b_l` for words `a` and `b_1..b_k` (XOR-shared):
     /// one OT per bit of `a`, carrying that bit of every `b_l`.
-    fn and_fanout(&mut self, a: &[u64], bs: &[&[u64]]) -> Result<Vec<Vec<u64>>> {
+    pub(super) fn and_fanout(&mut self, a: &[u64], bs: &[&[u64]]) -> Result<Vec<Vec<u64>>> {
         let k = bs.len();
         let words = a.len();
         let mut out: Vec<Vec<u64>> = bs
@@ -191,7 +76,7 @@ impl OtProvider {
     /// `m_a = m0 ^ a (m0 ^ m1)` and the sender's `m0` share `a b` exactly
     /// (Beaver's OT-based AND triples). Returns `b_1..b_k` and
     /// `c_l = a & b_l`, this party's XOR shares.
-    fn and_triples_pair(&mut self, a: &[u64], k: usize) -> Result<(Words, Words)> {
+    pub(super) fn and_triples_pair(&mut self, a: &[u64], k: usize) -> Result<(Words, Words)> {
         let words = a.len();
         let mut b = vec![vec![0u64; words]; k];
         let mut cross = vec![vec![0u64; words]; k];
@@ -233,7 +118,7 @@ impl OtProvider {
     /// one OT per element with every other party, carrying two words. Bit
     /// `i` is only needed modulo `2^width(i)` (the caller's use of it:
     /// `2^k b_k` needs `64 - k` bits), so only that many are sent.
-    fn bits_to_arith(
+    pub(super) fn bits_to_arith(
         &mut self,
         bits: &[u64],
         width: &[u32],
@@ -331,7 +216,7 @@ impl OtProvider {
     /// of the bits (bit `2i + 1` party 0, bit `2i` party 1) and both
     /// directions run at once: the work is even instead of all the sending
     /// on party 0 and all the receiving on party 1.
-    fn bits_to_arith_pair(&mut self, bits: &[u64], width: &[u32]) -> Result<Vec<u64>> {
+    pub(super) fn bits_to_arith_pair(&mut self, bits: &[u64], width: &[u32]) -> Result<Vec<u64>> {
         let me = self.id;
         let peer = 1 - me;
         let len = bits.len();
@@ -392,7 +277,7 @@ impl OtProvider {
     /// `nbits` bits (element-major, `nbits` per element), bit `k` correct
     /// modulo `2^width(k)`. Made a slab of elements at a time, so memory
     /// stays bounded; `each(words, bits)` receives every slab.
-    fn word_bits(
+    pub(super) fn word_bits(
         &mut self,
         len: usize,
         nbits: usize,
@@ -417,7 +302,7 @@ impl OtProvider {
     /// and for a truncation by `f` bits also `(r mod 2^63) >> f` and
     /// `r >> 63`. Bit `k` is made additive only to the width its uses need:
     /// `64 - k` for `r`, `64 - k + f` for the truncated part, 64 for the top bit.
-    fn eda(&mut self, len: usize, trunc: Option<usize>) -> Result<Eda> {
+    pub(super) fn eda(&mut self, len: usize, trunc: Option<usize>) -> Result<Eda> {
         let width = |k: usize| match trunc {
             Some(_) if k == 63 => 64,
             Some(f) if k >= f => (64 - k + f).min(64) as u32,
@@ -441,161 +326,5 @@ impl OtProvider {
             }
         })?;
         Ok(out)
-    }
-
-    /// Makes one item (every party in the same order).
-    pub(super) fn make(&mut self, item: &Material) -> Result<Vec<RingTensor>> {
-        let shape_of = |s: &[usize]| s.iter().product::<usize>();
-        Ok(match item {
-            Material::Auth(_) => {
-                return Err(crate::ProtocolError::Preprocessing(
-                    "authenticated material (active security) is made by the dealer; \
-                     the parties cannot make it by OT yet"
-                        .into(),
-                ))
-            }
-            Material::Triple(s) => {
-                let a = self.local.uniform(s);
-                let b = self.local.uniform(s);
-                let c = self.mul(&a, &b)?;
-                vec![a, b, c]
-            }
-            Material::Square(s) => {
-                let a = self.local.uniform(s);
-                let once = self.cross_once(a.as_slice(), a.as_slice(), a.len())?;
-                let mut c = a.mul(&a)?;
-                c.add_assign(&RingTensor::from_vec(s, once)?.mul_scalar(2))?;
-                vec![a, c]
-            }
-            Material::MatTriple(m, k, n) => {
-                let a = self.local.uniform(&[*m, *k]);
-                let b = self.local.uniform(&[*k, *n]);
-                let c = self.matmul(&a, &b)?;
-                vec![a, b, c]
-            }
-            Material::HeldTriple { owner, m, k, n } => {
-                // The owned product's cross terms, on a random A.
-                let dims = [*m, *k, *n];
-                if self.id == *owner {
-                    let a = self.local.uniform(&[*m, *k]);
-                    let t = self.owned(*owner, Some(&a), dims)?;
-                    vec![a, RingTensor::zeros(&[*k, *n]), t.c]
-                } else {
-                    let t = self.owned(*owner, None, dims)?;
-                    let b = t.b.ok_or_else(|| {
-                        crate::ProtocolError::Preprocessing("an owned triple without B_j".into())
-                    })?;
-                    vec![RingTensor::zeros(&[*m, *k]), b, t.c]
-                }
-            }
-            Material::Trunc(s, f) => {
-                let e = self.eda(shape_of(s), Some(*f as usize))?;
-                vec![
-                    RingTensor::from_vec(s, e.r)?,
-                    RingTensor::from_vec(s, e.low)?,
-                    RingTensor::from_vec(s, e.msb)?,
-                ]
-            }
-            Material::BitTriple(s, fanout) => {
-                let a = self.local.uniform(s);
-                let (bs, cs) = if self.peers.len() == 2 {
-                    self.and_triples_pair(a.as_slice(), *fanout as usize)?
-                } else {
-                    let bs: Vec<Vec<u64>> = (0..*fanout)
-                        .map(|_| self.local.next_u64_vec(a.len()))
-                        .collect();
-                    let refs: Vec<&[u64]> = bs.iter().map(|b| b.as_slice()).collect();
-                    let cs = self.and_fanout(a.as_slice(), &refs)?;
-                    (bs, cs)
-                };
-                let mut out = vec![a];
-                for b in bs {
-                    out.push(RingTensor::from_vec(s, b)?);
-                }
-                for c in cs {
-                    out.push(RingTensor::from_vec(s, c)?);
-                }
-                out
-            }
-            Material::EdaBits(s) => {
-                let e = self.eda(shape_of(s), None)?;
-                vec![
-                    RingTensor::from_vec(s, e.r)?,
-                    RingTensor::from_vec(s, e.words)?,
-                ]
-            }
-            Material::WordBits(s, nbits) => {
-                let (mut words, mut bits) = (Vec::new(), Vec::new());
-                self.word_bits(
-                    shape_of(s),
-                    *nbits as usize,
-                    |_| 64,
-                    |w, b| {
-                        words.extend_from_slice(w);
-                        bits.extend_from_slice(b);
-                    },
-                )?;
-                let mut bshape = s.clone();
-                bshape.push(*nbits as usize);
-                vec![
-                    RingTensor::from_vec(s, words)?,
-                    RingTensor::from_vec(&bshape, bits)?,
-                ]
-            }
-            Material::EdaSelect(len) => {
-                let Eda { r, words, .. } = self.eda(*len, None)?;
-                let s_words = self.local.next_u64_vec(len.div_ceil(64));
-                let s_bits: Vec<u64> = (0..*len)
-                    .map(|i| (s_words[i / 64] >> (i % 64)) & 1)
-                    .collect();
-                let (s_arith, r_s) = self.bits_to_arith(&s_bits, &[64], Some(&r))?;
-                let s_arith = RingTensor::from_vec(&[*len], s_arith)?;
-                let r_s = RingTensor::from_vec(&[*len], r_s)?;
-                let r = RingTensor::from_vec(&[*len], r)?;
-                vec![
-                    r,
-                    RingTensor::from_vec(&[s_words.len()], s_words)?,
-                    RingTensor::from_vec(&[*len], words)?,
-                    s_arith,
-                    r_s,
-                ]
-            }
-            Material::CompareTables(..) | Material::TruncCompare(..) | Material::AndCube(_) => {
-                return Err(crate::ProtocolError::Preprocessing(
-                    "comparison tables and the all-pairs maximum's AND gates are made by the \
-                     dealer; with OT comparisons take edaBits for the tree (see \
-                     Preprocessing::deals_tables)"
-                        .into(),
-                ))
-            }
-            Material::Mask {
-                id,
-                start,
-                rows,
-                cols,
-            } => vec![mask_rows(
-                &self.mask_seed,
-                *id,
-                *cols,
-                *start..*start + *rows,
-            )],
-            Material::RowTriple {
-                mask,
-                rows,
-                cols,
-                out,
-                transposed,
-            } => {
-                let a = mask_rows(&self.mask_seed, *mask, *cols, rows.iter().copied());
-                let b_rows = if *transposed { rows.len() } else { *cols };
-                let b = self.local.uniform(&[b_rows, *out]);
-                let c = if *transposed {
-                    self.matmul(&a.transpose(), &b)?
-                } else {
-                    self.matmul(&a, &b)?
-                };
-                vec![a, b, c]
-            }
-        })
     }
 }
