@@ -174,6 +174,7 @@ fn predict_chunks<B: Backend>(
     let net = spec.architecture()?.build(b, blocks)?;
     let rows = spec.rows;
     let chunk = crate::train::eval_chunk(b, &net);
+    let compares = head_compares(spec)?;
     let mut all = Some(Vec::with_capacity(rows));
     for start in (0..rows).step_by(chunk) {
         if start > 0 {
@@ -182,7 +183,7 @@ fn predict_chunks<B: Backend>(
             b.step_boundary(&[])?;
         }
         let chunk_rows: Vec<usize> = (start..(start + chunk).min(rows)).collect();
-        let z = if head_compares(spec)? {
+        let z = if compares {
             net.predict_rows_for_comparison(b, x, &chunk_rows)?
         } else {
             net.predict_rows(b, x, &chunk_rows)?

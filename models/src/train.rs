@@ -317,9 +317,7 @@ pub fn evaluate<B: Backend>(
 ) -> Result<Evaluation> {
     let rows = b.shape(x)[0];
     let chunk = eval_chunk(b, net);
-    // Classes only compare the outputs, which may then skip a truncation.
-    let compares = kind != ModelKind::Linear;
-    evaluate_with(b, rows, chunk, y, kind, set, |b, idx| {
+    evaluate_with(b, rows, chunk, y, kind, set, |b, idx, compares| {
         let xc;
         let x = if idx.len() == rows {
             x
@@ -347,8 +345,7 @@ pub fn evaluate_data<B: Backend>(
 ) -> Result<Evaluation> {
     let rows = b.shape(y)[0];
     let chunk = eval_chunk(b, net);
-    let compares = kind != ModelKind::Linear;
-    evaluate_with(b, rows, chunk, y, kind, set, |b, idx| {
+    evaluate_with(b, rows, chunk, y, kind, set, |b, idx, compares| {
         Ok(match compares {
             true => net.predict_rows_for_comparison(b, data, idx)?,
             false => net.predict_rows(b, data, idx)?,
@@ -363,8 +360,11 @@ fn evaluate_with<B: Backend>(
     y: &B::Tensor,
     kind: ModelKind,
     set: &str,
-    mut logits: impl FnMut(&mut B, &[usize]) -> Result<B::Tensor>,
+    mut logits: impl FnMut(&mut B, &[usize], bool) -> Result<B::Tensor>,
 ) -> Result<Evaluation> {
+    // Classes only compare the outputs, which may then come up to a
+    // positive factor (`logits` may skip the last truncation).
+    let compares = kind != ModelKind::Linear;
     // Linear regression needs the mean of all targets first (local: a sum).
     let mean_y = if kind == ModelKind::Linear {
         let sum_y = sum_all(b, y)?;
@@ -378,7 +378,7 @@ fn evaluate_with<B: Backend>(
         // A step of its own: a provider that saw an evaluation of this size
         // before (the last epoch's) asks for its material ahead.
         b.step_boundary(&[&idx])?;
-        let z = logits(b, &idx)?;
+        let z = logits(b, &idx, compares)?;
         let part = if idx.len() == rows {
             chunk_aggregate(b, &z, y, kind, rows, mean_y.as_ref())?
         } else {
