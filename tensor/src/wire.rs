@@ -126,10 +126,11 @@ pub fn decode_prefix(bytes: &[u8], max_elems: usize) -> Result<(RingTensor, &[u8
         )));
     }
     let (body, rest) = rest.split_at(need);
-    let mut data = vec![0u64; count];
-    for (v, c) in data.iter_mut().zip(body.chunks_exact(8)) {
-        *v = u64::from_le_bytes(c.try_into().expect("chunk of 8"));
-    }
+    // Collected, not zeroed and then overwritten: one pass over the memory.
+    let data: Vec<u64> = body
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("chunk of 8")))
+        .collect();
     Ok((RingTensor::from_vec(&shape, data)?, rest))
 }
 

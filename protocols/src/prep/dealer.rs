@@ -486,11 +486,15 @@ impl Dealer {
             if items.is_empty() {
                 return Ok(self.sent);
             }
-            let mut reply = Vec::new();
-            for (k, item) in &items {
-                for s in &self.deal(*k, item)? {
-                    wire::encode_into(s, &mut reply);
-                }
+            let dealt = items
+                .iter()
+                .map(|(k, item)| self.deal(*k, item))
+                .collect::<Result<Vec<_>>>()?;
+            // Sized once: grown piece by piece, a batch of many megabytes
+            // was copied at every doubling.
+            let mut reply = Vec::with_capacity(dealt.iter().flatten().map(wire::encoded_len).sum());
+            for s in dealt.iter().flatten() {
+                wire::encode_into(s, &mut reply);
             }
             self.sent += reply.len() as u64;
             self.channels[0].send(reply).map_err(net)?;
