@@ -159,6 +159,10 @@ fn bench_quick_runs_every_task_and_reports_json() {
             t["rounds"].as_u64().unwrap() > 0 && t["bytes_sent_per_party"].as_u64().unwrap() > 0,
             "{t}"
         );
+        // The process's CPU time over the measured run (every thread).
+        if cfg!(unix) {
+            assert!(t["cpu_s"].as_f64().is_some_and(|c| c > 0.0), "{t}");
+        }
         if let (Some(a), Some(b)) = (t["accuracy_mpc"].as_f64(), t["accuracy_plaintext"].as_f64()) {
             assert!((a - b).abs() < 0.03, "{t}");
         }

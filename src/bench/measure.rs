@@ -12,6 +12,30 @@ pub(crate) struct Cost {
     pub(crate) bytes: u64,
     pub(crate) preprocessing: u64,
     pub(crate) rounds: u64,
+    /// Process CPU time of the run, set by [`fastest_run`].
+    pub(crate) cpu_s: Option<f64>,
+}
+
+/// CPU time this process has used so far, all threads together (user and
+/// system), where the platform reports it.
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage writes one `rusage` into the pointer it is given,
+        // which points to a zeroed value of that type owned by this frame.
+        #[allow(unsafe_code)]
+        let (ok, usage) = unsafe {
+            let ok = libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) == 0;
+            (ok, usage.assume_init())
+        };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+        ok.then(|| secs(usage.ru_utime) + secs(usage.ru_stime))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 impl Cost {
@@ -38,6 +62,7 @@ impl Cost {
                 .max()
                 .unwrap_or(0),
             rounds: stats.iter().map(|s| s.rounds).max().unwrap_or(0),
+            cpu_s: None,
         }
     }
 }
@@ -83,6 +108,7 @@ pub(crate) fn result(
         preprocessing_bytes: cost.preprocessing,
         rounds: cost.rounds,
         peak_memory_bytes: peak,
+        cpu_s: cost.cpu_s,
         accuracy_mpc: accuracy.0,
         accuracy_plaintext: accuracy.1,
         note: None,
@@ -116,11 +142,17 @@ pub(crate) fn fastest_run<T>(
     let more = |runs: usize| {
         runs < reps || (reps > 1 && runs < MAX_RUNS && start.elapsed().as_secs_f64() < 1.0)
     };
-    let mut best = run()?;
+    let mut timed = || {
+        let before = process_cpu_seconds();
+        let (mut cost, value) = run()?;
+        cost.cpu_s = before.zip(process_cpu_seconds()).map(|(a, b)| b - a);
+        Ok::<_, ModelError>((cost, value))
+    };
+    let mut best = timed()?;
     let mut runs = 1;
     while more(runs) {
         runs += 1;
-        let next = run()?;
+        let next = timed()?;
         if next.0.mpc_s < best.0.mpc_s {
             best = next;
         }
@@ -302,6 +334,7 @@ pub(crate) fn skipped(name: &str, description: String, why: String) -> TaskResul
         preprocessing_bytes: 0,
         rounds: 0,
         peak_memory_bytes: None,
+        cpu_s: None,
         accuracy_mpc: None,
         accuracy_plaintext: None,
         note: Some(why),

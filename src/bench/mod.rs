@@ -144,6 +144,11 @@ pub struct TaskResult {
     pub rounds: u64,
     /// Peak resident memory of the process during the task, if measurable.
     pub peak_memory_bytes: Option<u64>,
+    /// CPU time of the whole process during the measured run (every
+    /// party's thread, the dealer's and the worker pool's, made-ahead
+    /// material included), where the platform reports it: what the run
+    /// costs in compute, which wall time on shared cores hides.
+    pub cpu_s: Option<f64>,
     /// Accuracy under MPC, for learning tasks.
     pub accuracy_mpc: Option<f64>,
     /// Accuracy of the plaintext twin.

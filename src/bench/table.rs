@@ -14,15 +14,29 @@ pub(crate) fn fmt_s(s: f64) -> String {
     }
 }
 
+/// A run's CPU time and how many cores it kept busy on average: above 1
+/// for a run whose threads overlap (parties, the dealer, worker pools).
+fn cpu_cell(r: &TaskResult) -> String {
+    match r.cpu_s {
+        // The cores figure only means something where the CPU time and the
+        // wall time cover the same span (not for made-ahead runs).
+        Some(cpu) if r.offline_s == 0.0 => {
+            format!("{} ({:.1} cores)", fmt_s(cpu), cpu / r.mpc_s.max(1e-9))
+        }
+        Some(cpu) => fmt_s(cpu),
+        None => "-".into(),
+    }
+}
+
 /// The results as a Markdown table.
 pub fn markdown(results: &[TaskResult]) -> String {
     let mut t = String::from(
-        "| task | MPC | plaintext f32 | ratio (target) | prep. wait / online (peer wait) | offline | sent per party | preprocessing bytes | rounds | peak memory | accuracy MPC / f32 |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| task | MPC | plaintext f32 | ratio (target) | CPU, all threads | prep. wait / online (peer wait) | offline | sent per party | preprocessing bytes | rounds | peak memory | accuracy MPC / f32 |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in results {
         if let Some(note) = r.note.as_ref().filter(|_| r.mpc_s.is_nan()) {
-            t += &format!("| {} | {note} | | | | | | | | | |\n", r.description);
+            t += &format!("| {} | {note} | | | | | | | | | | |\n", r.description);
             continue;
         }
         let description = match &r.note {
@@ -39,7 +53,7 @@ pub fn markdown(results: &[TaskResult]) -> String {
             .unwrap_or_default();
         t +=
             &format!(
-            "| {} | {} | {} | {:.1}x{target} | {} / {} ({}) | {} | {} | {} | {} | {} | {acc} |\n",
+            "| {} | {} | {} | {:.1}x{target} | {} | {} / {} ({}) | {} | {} | {} | {} | {} | {acc} |\n",
             description,
             match r.target_seconds {
                 Some(t) => format!("{} (<= {})", fmt_s(r.mpc_s), fmt_s(t)),
@@ -47,6 +61,7 @@ pub fn markdown(results: &[TaskResult]) -> String {
             },
             fmt_s(r.plaintext_s),
             r.ratio,
+            cpu_cell(r),
             fmt_s(r.preprocessing_wait_s),
             fmt_s(r.online_s),
             fmt_s(r.peer_wait_s),
