@@ -5,7 +5,7 @@
 //! ([`Gather`]) are local on every backend; only the products, comparisons
 //! and truncations communicate under MPC.
 
-use crate::softmax::{argmax_cols, max_cols};
+use crate::softmax::{max_and_argmax_cols, max_cols};
 use crate::{Backend, Gather, Init, LayerError, Result};
 
 /// The geometry of a 2-D window sliding over `channels` planes of
@@ -198,6 +198,26 @@ impl<B: Backend> Conv2d<B> {
         Ok((out, cols, n))
     }
 
+    /// The layer and the exact ReLU after it in one step (under MPC the
+    /// product's truncation shares the comparison's opening, as a dense
+    /// layer's does): the output and the ReLU's backward mask, both still in
+    /// rows of positions, the gather to images, and the im2col matrix.
+    fn apply_relu(&self, b: &mut B, x: &B::Tensor) -> Result<FusedRelu<B>> {
+        let n = batch_of(b, x, self.window.inputs(), "conv2d")?;
+        let cols = b.gather(x, &self.window.windows(n, false)?)?;
+        let p = b.matmul_wide(&cols, &self.weight)?;
+        let (y, mask) = b.relu_wide(&p, &self.bias)?;
+        let (oh, ow) = self.window.output()?;
+        let images = to_images(n, self.out_channels(b), oh * ow)?;
+        Ok(FusedRelu {
+            y,
+            mask,
+            images,
+            cols,
+            n,
+        })
+    }
+
     /// Forward pass, remembering the input's im2col matrix for backward.
     pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
         let (out, cols, n) = self.apply(b, x)?;
@@ -226,18 +246,31 @@ impl<B: Backend> Conv2d<B> {
         // Back to one row per (image, position), one column per channel.
         let g = b.scatter_add(grad, &to_images(n, self.out_channels(b), oh * ow)?)?;
         let cols_t = b.transpose(&cols)?;
-        let dw = b.matmul(&cols_t, &g)?;
         let db = b.sum_rows(&g)?;
-        self.grad = Some((dw, db));
         if !want_input {
+            self.grad = Some((b.matmul(&cols_t, &g)?, db));
             return Ok(None);
         }
+        // Both products of the output's gradient in the rounds of one.
         let w_t = b.transpose(&self.weight)?;
-        let dcols = b.matmul(&g, &w_t)?;
+        let [dw, dcols]: [B::Tensor; 2] =
+            b.matmul_each(&[(&cols_t, &g), (&g, &w_t)])?
+                .try_into()
+                .map_err(|_| LayerError::Usage("matmul_each: two products expected".into()))?;
+        self.grad = Some((dw, db));
         Ok(Some(
             b.scatter_add(&dcols, &self.window.windows(n, false)?)?,
         ))
     }
+}
+
+/// [`Conv2d::apply_relu`]'s results.
+struct FusedRelu<B: Backend> {
+    y: B::Tensor,
+    mask: B::Tensor,
+    images: Gather,
+    cols: B::Tensor,
+    n: usize,
 }
 
 /// How a pooling layer combines a window.
@@ -255,8 +288,16 @@ pub struct Pool2d<B: Backend> {
     pub kind: Pool,
     /// Geometry (max pooling takes no padding).
     pub window: Window,
-    /// Max pooling: the last forward pass's one-hot winners; average: the batch size.
-    memory: Option<(Option<B::Tensor>, usize)>,
+    /// Max pooling: the last forward pass's winners; average: the batch size.
+    memory: Option<(Option<Winners<B>>, usize)>,
+}
+
+/// Which entry of each window won, as the backward pass multiplies by it.
+enum Winners<B: Backend> {
+    /// A mask for [`Backend::mul_mask`] (exact, no truncation).
+    Mask(B::Tensor),
+    /// A one-hot in the backend's encoding of numbers, for [`Backend::mul`].
+    OneHot(B::Tensor),
 }
 
 impl<B: Backend> Pool2d<B> {
@@ -296,15 +337,17 @@ impl<B: Backend> Pool2d<B> {
         b: &mut B,
         x: &B::Tensor,
         train: bool,
-    ) -> Result<(B::Tensor, Option<B::Tensor>, usize)> {
+    ) -> Result<(B::Tensor, Option<Winners<B>>, usize)> {
         let n = batch_of(b, x, self.window.inputs(), "pool2d")?;
         let windows = b.gather(x, &self.window.windows(n, true)?)?;
         let (pooled, hot) = match self.kind {
-            Pool::Max if train => {
-                let hot = argmax_cols(b, &windows)?;
-                let picked = b.mul(&hot, &windows)?;
-                (b.sum_cols(&picked)?, Some(hot))
-            }
+            Pool::Max if train => match b.max_and_winner_rows(&windows)? {
+                Some((max, mask)) => (max, Some(Winners::Mask(mask))),
+                None => {
+                    let (max, hot) = max_and_argmax_cols(b, &windows)?;
+                    (max, Some(Winners::OneHot(hot)))
+                }
+            },
             Pool::Max => (max_cols(b, &windows)?, None),
             Pool::Average => {
                 let s = b.sum_cols(&windows)?;
@@ -338,7 +381,8 @@ impl<B: Backend> Pool2d<B> {
         let k2 = self.window.kernel * self.window.kernel;
         let spread = b.select_cols(&g, &vec![0; k2])?;
         let per_entry = match (self.kind, hot) {
-            (Pool::Max, Some(hot)) => b.mul(&hot, &spread)?,
+            (Pool::Max, Some(Winners::Mask(mask))) => b.mul_mask(&spread, &mask)?,
+            (Pool::Max, Some(Winners::OneHot(hot))) => b.mul(&hot, &spread)?,
             _ => b.scale(&spread, 1.0 / k2 as f64)?,
         };
         b.scatter_add(&per_entry, &self.window.windows(n, true)?)
@@ -352,6 +396,38 @@ impl<B: Backend> crate::Module<B> for Conv2d<B> {
 
     fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
         Conv2d::predict(self, b, x)
+    }
+
+    fn predict_relu(&self, b: &mut B, x: &B::Tensor) -> Result<Option<B::Tensor>> {
+        let f = self.apply_relu(b, x)?;
+        Ok(Some(b.gather(&f.y, &f.images)?))
+    }
+
+    fn predict_rows_relu(
+        &self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<Option<B::Tensor>> {
+        let x = b.data_rows(data, rows)?;
+        crate::Module::predict_relu(self, b, &x)
+    }
+
+    fn forward_rows_relu(
+        &mut self,
+        b: &mut B,
+        data: &B::Data,
+        rows: &[usize],
+    ) -> Result<Option<(B::Tensor, B::Tensor)>> {
+        let x = b.data_rows(data, rows)?;
+        crate::Module::forward_relu(self, b, &x)
+    }
+
+    fn forward_relu(&mut self, b: &mut B, x: &B::Tensor) -> Result<Option<(B::Tensor, B::Tensor)>> {
+        let f = self.apply_relu(b, x)?;
+        let out = (b.gather(&f.y, &f.images)?, b.gather(&f.mask, &f.images)?);
+        self.input = Some((f.cols, f.n));
+        Ok(Some(out))
     }
 
     fn backward(

@@ -42,6 +42,24 @@ pub fn argmax_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
     if let Some((hot, _)) = b.argmax_rows(x)? {
         return Ok(hot);
     }
+    Ok(one_hot_tournament(b, x)?.1)
+}
+
+/// Row-wise maximum `[rows, 1]` and argmax one-hot `[rows, n]` (ties to the
+/// lower index) together: the tournament carries the maximum along with
+/// the winner, so nothing is multiplied afterwards. A backend with its own
+/// argmax multiplies its one-hot with `x` instead.
+pub fn max_and_argmax_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<(B::Tensor, B::Tensor)> {
+    if let Some((hot, _)) = b.argmax_rows(x)? {
+        let picked = b.mul(&hot, x)?;
+        return Ok((b.sum_cols(&picked)?, hot));
+    }
+    one_hot_tournament(b, x)
+}
+
+/// The tournament with the identity's rows as payload: the maximum and the
+/// one-hot.
+fn one_hot_tournament<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<(B::Tensor, B::Tensor)> {
     let shape = b.shape(x);
     let (rows, n) = (shape[0], shape[1]);
     let eye = ndarray::Array2::from_shape_fn((rows, n * n), |(_, i)| f64::from(i / n == i % n));
@@ -61,19 +79,20 @@ pub fn argmax_index_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tens
     let (rows, n) = (shape[0], shape[1]);
     let index = ndarray::Array2::from_shape_fn((rows, n), |(_, i)| i as f64);
     let index = b.public(&index.into_dyn())?;
-    tournament(b, x, index, 1)
+    Ok(tournament(b, x, index, 1)?.1)
 }
 
 /// A pairwise tournament over the `n` columns of `x`: candidate `c` carries
 /// columns `c * width..(c + 1) * width` of `payload`, and each round's winner
 /// passes its payload on. Exact: the winner's value is `left + relu(right -
 /// left)`, and its payload moves by the exact 0/1 mask of that ReLU.
+/// Returns the row maxima and the winners' payloads.
 fn tournament<B: Backend>(
     b: &mut B,
     x: &B::Tensor,
     mut payload: B::Tensor,
     width: usize,
-) -> Result<B::Tensor> {
+) -> Result<(B::Tensor, B::Tensor)> {
     let mut v = x.clone();
     let mut k = b.shape(x)[1];
     while k > 1 {
@@ -104,7 +123,7 @@ fn tournament<B: Backend>(
         payload = np;
         k = pairs + k % 2;
     }
-    Ok(payload)
+    Ok((v, payload))
 }
 
 /// Softmax along rows, with the row maximum subtracted first so that every

@@ -349,3 +349,115 @@ fn zero_padding_matches_direct_loops_and_passes_gradients_back() {
         Err(LayerError::Shape { op: "pad2d", .. })
     ));
 }
+
+/// One SGD step of a CNN with two convolutional stages (convolution, ReLU,
+/// 2x2 max pooling) and a dense head, on a public loss gradient: the
+/// output and every updated parameter; and the rounds of the forward pass
+/// and of the backward pass with the update.
+fn cnn_step<B: Backend>(
+    b: &mut B,
+    xs: &B::Tensor,
+    grad: &ArrayD<f64>,
+    rounds: impl Fn(&mut B) -> u64,
+) -> Result<(Vec<ArrayD<f64>>, [u64; 2]), LayerError> {
+    use tessera_layers::{Activation, ActivationLayer, Linear, Sequential, Sgd};
+    let conv = |channels, side| Window {
+        channels,
+        height: side,
+        width: side,
+        kernel: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let pool = |channels, side| Window {
+        channels,
+        height: side,
+        width: side,
+        kernel: 2,
+        stride: 2,
+        padding: 0,
+    };
+    let mut net = Sequential::new()
+        .with(Conv2d::new(b, conv(1, 8), 2, Init::Uniform { seed: 3 })?)
+        .with(ActivationLayer::new(Activation::Relu))
+        .with(Pool2d::new(Pool::Max, pool(2, 8))?)
+        .with(Conv2d::new(b, conv(2, 4), 2, Init::Uniform { seed: 4 })?)
+        .with(ActivationLayer::new(Activation::Relu))
+        .with(Pool2d::new(Pool::Max, pool(2, 4))?)
+        .with(Linear::new(b, 8, 3, Init::Uniform { seed: 5 })?);
+    let before = rounds(b);
+    let y = net.forward(b, xs)?;
+    let forward_rounds = rounds(b) - before;
+    let g = b.public(grad)?;
+    let before = rounds(b);
+    net.backward(b, &g)?;
+    net.step(b, &Sgd::new(0.25))?;
+    let backward_rounds = rounds(b) - before;
+    let mut out = vec![b.reveal(&y, "y")?];
+    for (w, bias) in net.parameters() {
+        let (w, bias) = (w.clone(), bias.clone());
+        out.push(b.reveal(&w, "w")?);
+        out.push(b.reveal(&bias, "b")?);
+    }
+    Ok((out, [forward_rounds, backward_rounds]))
+}
+
+/// A convolution takes the ReLU after it in one step (its truncation shares
+/// the comparison's opening), max pooling takes its maximum and winner from
+/// one set of comparisons and passes the gradient back by the winner mask
+/// exactly, and a convolution's two backward products share their rounds:
+/// one training step still gives the plaintext fixed-point output and
+/// updated parameters, for 2 and 3 parties and with OT.
+#[test]
+fn a_cnn_training_step_fuses_its_layers_and_matches_plaintext() {
+    use tessera_protocols::prep::Provider;
+    let x = random(3, 64, 12, 1.5);
+    let grad = random(3, 3, 13, 0.5);
+    let mut plain = FixedBackend::default();
+    let xt = plain.public(&x).unwrap();
+    let (want, _) = cnn_step(&mut plain, &xt, &grad, |_| 0).unwrap();
+    for (n, provider) in [
+        (2, Provider::Dealer),
+        (3, Provider::Dealer),
+        (2, Provider::Ot),
+    ] {
+        let cfg = EmbeddedConfig::new(n)
+            .with_seed([8; 32])
+            .with_preprocessing(provider);
+        let outs = run_embedded(&cfg, |s| -> Result<_, LayerError> {
+            let me = s.id();
+            let mut b = MpcBackend::new(s);
+            let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
+            cnn_step(&mut b, &xs, &grad, |b| b.session().stats().rounds)
+        })
+        .unwrap();
+        let (got, rounds) = &outs[0].value;
+        // Forward, per stage: with the dealer, the convolution's product (1
+        // round) and its ReLU with the truncation folded in (4), then the
+        // pooling's maximum and winner from one set of comparisons (5: the
+        // six pairs' openings, two node levels, one three-input AND, the
+        // winner bits); with OT the product, its truncation and the ReLU (1
+        // + 1 + 8), then a tournament of two levels, each a ReLU and the
+        // payload's move (2 x 9). Then the head's product and truncation.
+        // Backward: the head's two products together (a product and a
+        // truncation), per stage the winner mask (with OT a one-hot number:
+        // a product and a truncation) and the ReLU's mask (1 each), the
+        // second convolution's two products together (2), the first's weight
+        // gradient (2), one truncation for every update.
+        let want_rounds = match provider {
+            Provider::Dealer => [2 * (5 + 5) + 2, 2 + 2 * (1 + 1) + 2 + 2 + 1],
+            Provider::Ot => [2 * (10 + 18) + 2, 2 + 2 * (2 + 1) + 2 + 2 + 1],
+        };
+        assert_eq!(
+            *rounds, want_rounds,
+            "{n} parties, {provider}: rounds forward, backward"
+        );
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let d = max_diff(g, w);
+            assert!(
+                d < 1e-3,
+                "{n} parties, {provider}: output {i} is {d} from fixed point"
+            );
+        }
+    }
+}

@@ -169,6 +169,60 @@ impl Winners {
         let s = RingTensor::from_vec(&[width], self.t.s.as_slice()[..width].to_vec())?;
         additive_bits(sess, &m, (&first(&self.t.s_packed)?, &s), width)
     }
+
+    /// The row maxima from the opened winner bits `e`: `max = x_0 - sum_i
+    /// w_i (x_0 - x_i)`, each product as ReLU selects, `w d = e d + (1 -
+    /// 2e) d s` with `d s = c s - r s` (local).
+    fn max(&self, x: &AShare, e: &[u64]) -> Result<AShare> {
+        let (rows, n) = (self.rows, self.n);
+        let (c, s, r_s, d) = (
+            self.c.as_slice(),
+            self.t.s.as_slice(),
+            self.t.r_s.as_slice(),
+            self.d.share().as_slice(),
+        );
+        let xs = x.share().as_slice();
+        let mut out: Vec<u64> = (0..rows).map(|r| xs[r * n]).collect();
+        for (k, &e) in e.iter().enumerate() {
+            let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
+            let d_s = c[k].wrapping_mul(s[k]).wrapping_sub(r_s[k]);
+            let picked = e.wrapping_mul(d[k]).wrapping_add(flip.wrapping_mul(d_s));
+            out[k % rows] = out[k % rows].wrapping_sub(picked);
+        }
+        Ok(AShare::from_share(RingTensor::from_vec(&[rows, 1], out)?))
+    }
+
+    /// The one-hot `[rows, n]` and the index `[rows, 1]` from the winner
+    /// bits as additive shares (local).
+    fn one_hot(&self, sess: &Session, bits: &AShare) -> Result<(AShare, AShare)> {
+        let (rows, n) = (self.rows, self.n);
+        let leader = sess.is_leader() as u64;
+        let mut hot = vec![0u64; rows * n];
+        let mut index = vec![0u64; rows];
+        for (k, &b) in bits.share().as_slice().iter().enumerate() {
+            let (i, r) = (k / rows + 1, k % rows);
+            hot[r * n + i] = b;
+            index[r] = index[r].wrapping_add((i as u64).wrapping_mul(b));
+        }
+        // Column 0 wins where no other does.
+        for r in 0..rows {
+            let others = (1..n).fold(0u64, |acc, i| acc.wrapping_add(hot[r * n + i]));
+            hot[r * n] = leader.wrapping_sub(others);
+        }
+        Ok((
+            AShare::from_share(RingTensor::from_vec(&[rows, n], hot)?),
+            AShare::from_share(RingTensor::from_vec(&[rows, 1], index)?),
+        ))
+    }
+}
+
+/// The one-hot and index of a row-wise argmax with at most one column.
+fn trivial_argmax(sess: &Session, rows: usize, n: usize) -> Result<(AShare, AShare)> {
+    let leader = sess.is_leader() as u64;
+    Ok((
+        AShare::from_share(RingTensor::from_vec(&[rows, n], vec![leader; rows * n])?),
+        AShare::from_share(RingTensor::zeros(&[rows, 1])),
+    ))
 }
 
 /// Row-wise maximum of `x` (`[rows, n]`, compared as signed ring values,
@@ -182,23 +236,7 @@ pub fn max_rows(sess: &mut Session, x: &AShare) -> Result<AShare> {
     }
     let w = winners(sess, x, rows, n)?;
     let (e, _) = w.open(sess)?;
-    // max = x_0 - sum_i w_i (x_0 - x_i); each product as ReLU selects:
-    // w d = e d + (1 - 2e) d s, with d s = c s - r s.
-    let (c, s, r_s, d) = (
-        w.c.as_slice(),
-        w.t.s.as_slice(),
-        w.t.r_s.as_slice(),
-        w.d.share().as_slice(),
-    );
-    let xs = x.share().as_slice();
-    let mut out: Vec<u64> = (0..rows).map(|r| xs[r * n]).collect();
-    for (k, &e) in e.iter().enumerate() {
-        let flip = 1u64.wrapping_sub(e.wrapping_mul(2));
-        let d_s = c[k].wrapping_mul(s[k]).wrapping_sub(r_s[k]);
-        let picked = e.wrapping_mul(d[k]).wrapping_add(flip.wrapping_mul(d_s));
-        out[k % rows] = out[k % rows].wrapping_sub(picked);
-    }
-    Ok(AShare::from_share(RingTensor::from_vec(&[rows, 1], out)?))
+    w.max(x, &e)
 }
 
 /// Row-wise argmax of `x` (`[rows, n]`, ties to the lower index, as
@@ -208,32 +246,24 @@ pub fn max_rows(sess: &mut Session, x: &AShare) -> Result<AShare> {
 /// tournament: 16). Needs comparison tables from the provider.
 pub fn argmax_rows(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
     let (rows, n) = rows_and_cols(x, "argmax_rows")?;
-    let leader = sess.is_leader() as u64;
     if n == 1 || rows == 0 {
-        let hot = RingTensor::from_vec(&[rows, n], vec![leader; rows * n])?;
-        return Ok((
-            AShare::from_share(hot),
-            AShare::from_share(RingTensor::zeros(&[rows, 1])),
-        ));
+        return trivial_argmax(sess, rows, n);
     }
     let w = winners(sess, x, rows, n)?;
     let (_, bits) = w.open(sess)?;
-    let bits = bits.share().as_slice();
-    let (rows, n) = (w.rows, w.n);
-    let mut hot = vec![0u64; rows * n];
-    let mut index = vec![0u64; rows];
-    for (k, &b) in bits.iter().enumerate() {
-        let (i, r) = (k / rows + 1, k % rows);
-        hot[r * n + i] = b;
-        index[r] = index[r].wrapping_add((i as u64).wrapping_mul(b));
+    w.one_hot(sess, &bits)
+}
+
+/// [`max_rows`] and the one-hot of [`argmax_rows`] together, in the rounds
+/// of either: both follow from the same opened winner bits. Max pooling in
+/// training needs both (the maximum forward, the winner backward); taking
+/// the maximum as the one-hot's product with `x` would cost another round.
+pub fn max_and_argmax_rows(sess: &mut Session, x: &AShare) -> Result<(AShare, AShare)> {
+    let (rows, n) = rows_and_cols(x, "max_and_argmax_rows")?;
+    if n == 1 || rows == 0 {
+        return Ok((x.reshape(&[rows, 1])?, trivial_argmax(sess, rows, n)?.0));
     }
-    // Column 0 wins where no other does.
-    for r in 0..rows {
-        let others = (1..n).fold(0u64, |acc, i| acc.wrapping_add(hot[r * n + i]));
-        hot[r * n] = leader.wrapping_sub(others);
-    }
-    Ok((
-        AShare::from_share(RingTensor::from_vec(&[rows, n], hot)?),
-        AShare::from_share(RingTensor::from_vec(&[rows, 1], index)?),
-    ))
+    let w = winners(sess, x, rows, n)?;
+    let (e, bits) = w.open(sess)?;
+    Ok((w.max(x, &e)?, w.one_hot(sess, &bits)?.0))
 }

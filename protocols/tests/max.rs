@@ -85,6 +85,31 @@ fn row_argmaxes_match_the_plaintext_with_ties_to_the_lower_index() {
 }
 
 #[test]
+fn maxima_and_one_hots_together_match_the_plaintext() {
+    for parties in [2, 3] {
+        for n in (1..=10).chain([13]) {
+            let x = rows(n as u64 + 11 * parties as u64, 23, n);
+            let (m, hot) = run(parties, n as u8 + 60, |s| {
+                let sx = input(s, 0, &x);
+                let (m, hot) = max::max_and_argmax_rows(s, &sx)?;
+                Ok((
+                    arith::reveal(s, &m, "max")?,
+                    arith::reveal(s, &hot, "one-hot")?,
+                ))
+            });
+            assert_eq!((m.shape(), hot.shape()), (&[23, 1][..], &[23, n][..]));
+            for (r, row) in x.as_slice().chunks(n).enumerate() {
+                let best = row.iter().map(|&v| v as i64).max().unwrap();
+                let want = row.iter().position(|&v| v as i64 == best).unwrap();
+                assert_eq!(m.as_slice()[r], best as u64, "{parties} parties, {row:?}");
+                let one_hot: Vec<u64> = (0..n).map(|i| (i == want) as u64).collect();
+                assert_eq!(&hot.as_slice()[r * n..(r + 1) * n], &one_hot[..]);
+            }
+        }
+    }
+}
+
+#[test]
 fn a_row_maximum_of_ten_takes_six_rounds() {
     const ROWS: usize = 640;
     let x = rows(5, ROWS, 10);
@@ -94,13 +119,19 @@ fn a_row_maximum_of_ten_takes_six_rounds() {
         let before = (s.stats().rounds, s.stats().total_sent());
         max::max_rows(s, &sx)?;
         let after = (s.stats().rounds, s.stats().total_sent());
+        // With the one-hot too: the same rounds and bits.
+        max::max_and_argmax_rows(s, &sx)?;
+        let both = (s.stats().rounds - after.0, s.stats().total_sent() - after.1);
         Ok((
             after.0 - before.0,
             (after.1 - before.1) as f64 * 8.0 / ROWS as f64,
+            both,
+            (after.0 - before.0, after.1 - before.1),
         ))
     })
     .unwrap();
-    let (rounds, bits) = outs[0].value;
+    let (rounds, bits, both, alone) = outs[0].value;
+    assert_eq!(both, alone);
     // Open the 45 pairs' c, two levels of nodes, two levels of three-input
     // ANDs over nine bits, the selecting bits: 6 rounds (a tournament: 16).
     assert_eq!(rounds, 6);

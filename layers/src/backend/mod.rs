@@ -114,6 +114,18 @@ pub trait Backend {
         let _ = a;
         Ok(None)
     }
+    /// Row-wise maximum `[m, 1]` and its winner (ties to the lower index)
+    /// as a mask `[m, n]` for [`Backend::mul_mask`], in the rounds of the
+    /// maximum alone (max pooling in training needs both); `None` where the
+    /// backend has no such protocol, and the pooling layer takes the argmax
+    /// and its product instead.
+    fn max_and_winner_rows(
+        &mut self,
+        a: &Self::Tensor,
+    ) -> Result<Option<(Self::Tensor, Self::Tensor)>> {
+        let _ = a;
+        Ok(None)
+    }
     /// Sum over axis 1, keeping it: `[m, n] -> [m, 1]`.
     fn sum_cols(&mut self, a: &Self::Tensor) -> Result<Self::Tensor>;
     /// Columns at the given indices (repeats allowed).

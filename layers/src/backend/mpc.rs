@@ -245,6 +245,20 @@ impl Backend for MpcBackend<'_> {
             index.mul_public_scalar(one),
         )))
     }
+    /// With a dealer's tables, [`Backend::max_rows`] and the winner bits
+    /// as the integer 0/1 mask [`Backend::mul_mask`] takes, from one set of
+    /// comparisons.
+    fn max_and_winner_rows(
+        &mut self,
+        a: &Self::Tensor,
+    ) -> Result<Option<(Self::Tensor, Self::Tensor)>> {
+        if !self.sess.prep().deals_tables() {
+            return Ok(None);
+        }
+        Ok(Some(tessera_protocols::max::max_and_argmax_rows(
+            self.sess, a,
+        )?))
+    }
     fn cheapest_sigmoid(&mut self) -> crate::SigmoidKind {
         if self.session().prep().deals_tables() {
             crate::SigmoidKind::Accurate
