@@ -5,7 +5,7 @@
 //! ([`Gather`]) are local on every backend; only the products, comparisons
 //! and truncations communicate under MPC.
 
-use crate::softmax::{max_and_argmax_cols, max_cols};
+use crate::softmax::{max_and_winner_cols, max_cols};
 use crate::{Backend, Gather, Init, LayerError, Result};
 
 /// The geometry of a 2-D window sliding over `channels` planes of
@@ -288,16 +288,9 @@ pub struct Pool2d<B: Backend> {
     pub kind: Pool,
     /// Geometry (max pooling takes no padding).
     pub window: Window,
-    /// Max pooling: the last forward pass's winners; average: the batch size.
-    memory: Option<(Option<Winners<B>>, usize)>,
-}
-
-/// Which entry of each window won, as the backward pass multiplies by it.
-enum Winners<B: Backend> {
-    /// A mask for [`Backend::mul_mask`] (exact, no truncation).
-    Mask(B::Tensor),
-    /// A one-hot in the backend's encoding of numbers, for [`Backend::mul`].
-    OneHot(B::Tensor),
+    /// Max pooling: the last forward pass's winners, as a mask for
+    /// [`Backend::mul_mask`]; average: the batch size.
+    memory: Option<(Option<B::Tensor>, usize)>,
 }
 
 impl<B: Backend> Pool2d<B> {
@@ -337,17 +330,14 @@ impl<B: Backend> Pool2d<B> {
         b: &mut B,
         x: &B::Tensor,
         train: bool,
-    ) -> Result<(B::Tensor, Option<Winners<B>>, usize)> {
+    ) -> Result<(B::Tensor, Option<B::Tensor>, usize)> {
         let n = batch_of(b, x, self.window.inputs(), "pool2d")?;
         let windows = b.gather(x, &self.window.windows(n, true)?)?;
         let (pooled, hot) = match self.kind {
-            Pool::Max if train => match b.max_and_winner_rows(&windows)? {
-                Some((max, mask)) => (max, Some(Winners::Mask(mask))),
-                None => {
-                    let (max, hot) = max_and_argmax_cols(b, &windows)?;
-                    (max, Some(Winners::OneHot(hot)))
-                }
-            },
+            Pool::Max if train => {
+                let (max, winner) = max_and_winner_cols(b, &windows)?;
+                (max, Some(winner))
+            }
             Pool::Max => (max_cols(b, &windows)?, None),
             Pool::Average => {
                 let s = b.sum_cols(&windows)?;
@@ -381,8 +371,7 @@ impl<B: Backend> Pool2d<B> {
         let k2 = self.window.kernel * self.window.kernel;
         let spread = b.select_cols(&g, &vec![0; k2])?;
         let per_entry = match (self.kind, hot) {
-            (Pool::Max, Some(Winners::Mask(mask))) => b.mul_mask(&spread, &mask)?,
-            (Pool::Max, Some(Winners::OneHot(hot))) => b.mul(&hot, &spread)?,
+            (Pool::Max, Some(winner)) => b.mul_mask(&spread, &winner)?,
             _ => b.scale(&spread, 1.0 / k2 as f64)?,
         };
         b.scatter_add(&per_entry, &self.window.windows(n, true)?)

@@ -45,16 +45,20 @@ pub fn argmax_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
     Ok(one_hot_tournament(b, x)?.1)
 }
 
-/// Row-wise maximum `[rows, 1]` and argmax one-hot `[rows, n]` (ties to the
-/// lower index) together: the tournament carries the maximum along with
-/// the winner, so nothing is multiplied afterwards. A backend with its own
-/// argmax multiplies its one-hot with `x` instead.
-pub fn max_and_argmax_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<(B::Tensor, B::Tensor)> {
-    if let Some((hot, _)) = b.argmax_rows(x)? {
-        let picked = b.mul(&hot, x)?;
-        return Ok((b.sum_cols(&picked)?, hot));
+/// Row-wise maximum `[rows, 1]` and its winner (ties to the lower index)
+/// as a mask `[rows, n]` for [`Backend::mul_mask`], together: by the
+/// backend's own protocol where it has one, else by the tournament, which
+/// carries the maximum along with the winner (its payload, the identity's
+/// rows as a mask, moves by exact masks).
+pub fn max_and_winner_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<(B::Tensor, B::Tensor)> {
+    if let Some(both) = b.max_and_winner_rows(x)? {
+        return Ok(both);
     }
-    one_hot_tournament(b, x)
+    let shape = b.shape(x);
+    let (rows, n) = (shape[0], shape[1]);
+    let eye = ndarray::Array2::from_shape_fn((rows, n * n), |(_, i)| i / n == i % n);
+    let hot = b.public_mask(&eye.into_dyn())?;
+    tournament(b, x, hot, n)
 }
 
 /// The tournament with the identity's rows as payload: the maximum and the

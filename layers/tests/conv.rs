@@ -439,14 +439,15 @@ fn a_cnn_training_step_fuses_its_layers_and_matches_plaintext() {
         // winner bits); with OT the product, its truncation and the ReLU (1
         // + 1 + 8), then a tournament of two levels, each a ReLU and the
         // payload's move (2 x 9). Then the head's product and truncation.
-        // Backward: the head's two products together (a product and a
-        // truncation), per stage the winner mask (with OT a one-hot number:
-        // a product and a truncation) and the ReLU's mask (1 each), the
-        // second convolution's two products together (2), the first's weight
-        // gradient (2), one truncation for every update.
+        // Backward, with either provider: the head's two products together (a
+        // product and a truncation), per stage the winner's and the ReLU's
+        // masks (1 each), the second convolution's two products together
+        // (2), the first's weight gradient (2), one truncation for every
+        // update.
+        let backward = 2 + 2 * (1 + 1) + 2 + 2 + 1;
         let want_rounds = match provider {
-            Provider::Dealer => [2 * (5 + 5) + 2, 2 + 2 * (1 + 1) + 2 + 2 + 1],
-            Provider::Ot => [2 * (10 + 18) + 2, 2 + 2 * (2 + 1) + 2 + 2 + 1],
+            Provider::Dealer => [2 * (5 + 5) + 2, backward],
+            Provider::Ot => [2 * (10 + 18) + 2, backward],
         };
         assert_eq!(
             *rounds, want_rounds,
@@ -459,5 +460,18 @@ fn a_cnn_training_step_fuses_its_layers_and_matches_plaintext() {
                 "{n} parties, {provider}: output {i} is {d} from fixed point"
             );
         }
+    }
+    // Under active security the winners and ReLU masks are authenticated
+    // integers too.
+    let outs = run_embedded(&EmbeddedConfig::new(2).with_seed([8; 32]), |s| {
+        let me = s.id();
+        let mut b = tessera_layers::ActiveBackend::new(s)?;
+        let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
+        cnn_step(&mut b, &xs, &grad, |_| 0)
+    })
+    .unwrap();
+    for (i, (g, w)) in outs[0].value.0.iter().zip(&want).enumerate() {
+        let d = max_diff(g, w);
+        assert!(d < 1e-3, "active: output {i} is {d} from fixed point");
     }
 }

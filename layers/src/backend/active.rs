@@ -83,6 +83,13 @@ impl Backend for ActiveBackend<'_> {
         };
         Ok(self.a.input(owner, encoded.as_ref(), shape)?)
     }
+    /// Ring integers 0 and 1, as ReLU's masks are.
+    fn public_mask(&mut self, bits: &ArrayD<bool>) -> Result<Self::Tensor> {
+        let ints: Vec<u64> = bits.iter().map(|&b| u64::from(b)).collect();
+        Ok(self
+            .a
+            .public(&tessera_tensor::RingTensor::from_vec(bits.shape(), ints)?))
+    }
     fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor> {
         let enc = self.a.session().fixed().encode_array(data)?;
         Ok(self.a.public(&enc))

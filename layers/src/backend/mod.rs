@@ -61,6 +61,11 @@ pub trait Backend {
     ) -> Result<Self::Tensor>;
     /// A public constant known to every party.
     fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor>;
+    /// A public 0/1 mask in the encoding [`Backend::mul_mask`] takes (by
+    /// default, as numbers).
+    fn public_mask(&mut self, bits: &ArrayD<bool>) -> Result<Self::Tensor> {
+        self.public(&bits.mapv(f64::from))
+    }
     /// `a + b`.
     fn add(&mut self, a: &Self::Tensor, b: &Self::Tensor) -> Result<Self::Tensor>;
     /// `a - b`.

@@ -125,6 +125,15 @@ impl Backend for MpcBackend<'_> {
             shape,
         )?)
     }
+    /// Ring integers 0 and 1, as ReLU's masks are.
+    fn public_mask(&mut self, bits: &ArrayD<bool>) -> Result<Self::Tensor> {
+        let leader = self.sess.is_leader();
+        let share = bits.iter().map(|&b| u64::from(b && leader)).collect();
+        Ok(AShare::from_share(RingTensor::from_vec(
+            bits.shape(),
+            share,
+        )?))
+    }
     fn public(&mut self, data: &ArrayD<f64>) -> Result<Self::Tensor> {
         let enc = self.sess.fixed().encode_array(data)?;
         let share = if self.sess.is_leader() {
