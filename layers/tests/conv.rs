@@ -1,17 +1,15 @@
 //! Convolution and pooling: the f32 backend against direct loops in f64,
 //! and MPC (2 and 3 parties) against the fixed-point backend.
 
-use ndarray::{Array2, ArrayD};
+use ndarray::ArrayD;
+use tessera_layers::{Activation, ActivationLayer, Linear, Sequential};
 use tessera_layers::{
     Backend, Conv2d, F32Backend, FixedBackend, Init, LayerError, MpcBackend, Pool, Pool2d, Window,
 };
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
-use tessera_tensor::Prg;
 
-fn random(rows: usize, cols: usize, seed: u8, scale: f64) -> ArrayD<f64> {
-    let mut prg = Prg::from_seed([seed; 32]);
-    Array2::from_shape_simple_fn((rows, cols), || (prg.next_f64() * 2.0 - 1.0) * scale).into_dyn()
-}
+mod common;
+use common::{max_diff, random, train_step};
 
 const WIN: Window = Window {
     channels: 2,
@@ -79,14 +77,6 @@ fn reference(
         }
     }
     (y, dw, db, dx)
-}
-
-fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 /// A convolution's forward and backward, then 2x2 max and average pooling
@@ -350,17 +340,9 @@ fn zero_padding_matches_direct_loops_and_passes_gradients_back() {
     ));
 }
 
-/// One SGD step of a CNN with two convolutional stages (convolution, ReLU,
-/// 2x2 max pooling) and a dense head, on a public loss gradient: the
-/// output and every updated parameter; and the rounds of the forward pass
-/// and of the backward pass with the update.
-fn cnn_step<B: Backend>(
-    b: &mut B,
-    xs: &B::Tensor,
-    grad: &ArrayD<f64>,
-    rounds: impl Fn(&mut B) -> u64,
-) -> Result<(Vec<ArrayD<f64>>, [u64; 2]), LayerError> {
-    use tessera_layers::{Activation, ActivationLayer, Linear, Sequential, Sgd};
+/// A CNN with two convolutional stages (convolution, ReLU, 2x2 max
+/// pooling) and a dense head, on 1x8x8 images.
+fn two_stage_cnn<'a, B: Backend + 'a>(b: &mut B) -> Result<Sequential<'a, B>, LayerError> {
     let conv = |channels, side| Window {
         channels,
         height: side,
@@ -377,29 +359,14 @@ fn cnn_step<B: Backend>(
         stride: 2,
         padding: 0,
     };
-    let mut net = Sequential::new()
+    Ok(Sequential::new()
         .with(Conv2d::new(b, conv(1, 8), 2, Init::Uniform { seed: 3 })?)
         .with(ActivationLayer::new(Activation::Relu))
         .with(Pool2d::new(Pool::Max, pool(2, 8))?)
         .with(Conv2d::new(b, conv(2, 4), 2, Init::Uniform { seed: 4 })?)
         .with(ActivationLayer::new(Activation::Relu))
         .with(Pool2d::new(Pool::Max, pool(2, 4))?)
-        .with(Linear::new(b, 8, 3, Init::Uniform { seed: 5 })?);
-    let before = rounds(b);
-    let y = net.forward(b, xs)?;
-    let forward_rounds = rounds(b) - before;
-    let g = b.public(grad)?;
-    let before = rounds(b);
-    net.backward(b, &g)?;
-    net.step(b, &Sgd::new(0.25))?;
-    let backward_rounds = rounds(b) - before;
-    let mut out = vec![b.reveal(&y, "y")?];
-    for (w, bias) in net.parameters() {
-        let (w, bias) = (w.clone(), bias.clone());
-        out.push(b.reveal(&w, "w")?);
-        out.push(b.reveal(&bias, "b")?);
-    }
-    Ok((out, [forward_rounds, backward_rounds]))
+        .with(Linear::new(b, 8, 3, Init::Uniform { seed: 5 })?))
 }
 
 /// A convolution takes the ReLU after it in one step (its truncation shares
@@ -415,7 +382,8 @@ fn a_cnn_training_step_fuses_its_layers_and_matches_plaintext() {
     let grad = random(3, 3, 13, 0.5);
     let mut plain = FixedBackend::default();
     let xt = plain.public(&x).unwrap();
-    let (want, _) = cnn_step(&mut plain, &xt, &grad, |_| 0).unwrap();
+    let mut net = two_stage_cnn(&mut plain).unwrap();
+    let (want, _) = train_step(&mut plain, &mut net, &xt, &grad, |_| 0).unwrap();
     for (n, provider) in [
         (2, Provider::Dealer),
         (3, Provider::Dealer),
@@ -428,7 +396,8 @@ fn a_cnn_training_step_fuses_its_layers_and_matches_plaintext() {
             let me = s.id();
             let mut b = MpcBackend::new(s);
             let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
-            cnn_step(&mut b, &xs, &grad, |b| b.session().stats().rounds)
+            let mut net = two_stage_cnn(&mut b)?;
+            train_step(&mut b, &mut net, &xs, &grad, |b| b.session().stats().rounds)
         })
         .unwrap();
         let (got, rounds) = &outs[0].value;
@@ -467,7 +436,8 @@ fn a_cnn_training_step_fuses_its_layers_and_matches_plaintext() {
         let me = s.id();
         let mut b = tessera_layers::ActiveBackend::new(s)?;
         let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
-        cnn_step(&mut b, &xs, &grad, |_| 0)
+        let mut net = two_stage_cnn(&mut b)?;
+        train_step(&mut b, &mut net, &xs, &grad, |_| 0)
     })
     .unwrap();
     for (i, (g, w)) in outs[0].value.0.iter().zip(&want).enumerate() {

@@ -1,6 +1,7 @@
 //! Layers on the MPC backend against the plaintext backends.
 
 use ndarray::{Array2, ArrayD};
+use tessera_layers::Sequential;
 use tessera_layers::{
     loss, Backend, F32Backend, FixedBackend, Init, Linear, MpcBackend, Sgd, Sigmoid,
     SIGMOID_MAX_ERROR,
@@ -8,12 +9,9 @@ use tessera_layers::{
 use tessera_layers::{Activation, ActivationLayer, LayerError, SigmoidKind};
 use tessera_protocols::prep::Provider;
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
-use tessera_tensor::Prg;
 
-fn random(rows: usize, cols: usize, seed: u8, scale: f64) -> ArrayD<f64> {
-    let mut prg = Prg::from_seed([seed; 32]);
-    Array2::from_shape_simple_fn((rows, cols), || (prg.next_f64() * 2.0 - 1.0) * scale).into_dyn()
-}
+mod common;
+use common::{max_diff, random, train_step};
 
 /// One training step of a linear layer with a sigmoid, returning the
 /// output, the updated weights and bias.
@@ -38,14 +36,6 @@ fn step<B: Backend>(
         b.reveal(&lin.weight, "w")?,
         b.reveal(&lin.bias, "b")?,
     ])
-}
-
-fn max_diff(a: &ArrayD<f64>, b: &ArrayD<f64>) -> f64 {
-    assert_eq!(a.shape(), b.shape());
-    a.iter()
-        .zip(b.iter())
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
 }
 
 #[test]
@@ -153,36 +143,6 @@ fn an_mlp_prediction_folds_truncation_into_relu_and_matches_plaintext() {
     }
 }
 
-/// One SGD step of an MLP on a public loss gradient `grad`: the output,
-/// then every layer's updated weights and bias; and the rounds of the
-/// forward pass and of the backward pass with the update (`rounds` reads
-/// the backend's counter).
-fn mlp_step<B: Backend>(
-    b: &mut B,
-    xs: &B::Tensor,
-    grad: &ArrayD<f64>,
-    dims: &[usize],
-    rounds: impl Fn(&mut B) -> u64,
-) -> Result<(Vec<ArrayD<f64>>, [u64; 2]), LayerError> {
-    use tessera_layers::Sequential;
-    let mut net = Sequential::mlp(b, dims, Activation::Relu, 11)?;
-    let before = rounds(b);
-    let y = net.forward(b, xs)?;
-    let forward_rounds = rounds(b) - before;
-    let g = b.public(grad)?;
-    let before = rounds(b);
-    net.backward(b, &g)?;
-    net.step(b, &Sgd::new(0.25))?;
-    let backward_rounds = rounds(b) - before;
-    let mut out = vec![b.reveal(&y, "y")?];
-    for (w, bias) in net.parameters() {
-        let (w, bias) = (w.clone(), bias.clone());
-        out.push(b.reveal(&w, "w")?);
-        out.push(b.reveal(&bias, "b")?);
-    }
-    Ok((out, [forward_rounds, backward_rounds]))
-}
-
 /// Training folds each hidden layer's truncation into its ReLU as
 /// prediction does, and the ReLU's backward pass uses the mask from the
 /// same comparison: one training step gives the plaintext fixed-point
@@ -194,7 +154,8 @@ fn an_mlp_training_step_folds_truncation_into_relu_and_matches_plaintext() {
     let dims = [6, 16, 8, 3];
     let mut plain = FixedBackend::default();
     let xt = plain.public(&x).unwrap();
-    let (want, _) = mlp_step(&mut plain, &xt, &grad, &dims, |_| 0).unwrap();
+    let mut net = Sequential::mlp(&mut plain, &dims, Activation::Relu, 11).unwrap();
+    let (want, _) = train_step(&mut plain, &mut net, &xt, &grad, |_| 0).unwrap();
     for (n, provider) in [
         (2, Provider::Dealer),
         (3, Provider::Dealer),
@@ -207,7 +168,8 @@ fn an_mlp_training_step_folds_truncation_into_relu_and_matches_plaintext() {
             let me = s.id();
             let mut b = MpcBackend::new(s);
             let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
-            mlp_step(&mut b, &xs, &grad, &dims, |b| b.session().stats().rounds)
+            let mut net = Sequential::mlp(&mut b, &dims, Activation::Relu, 11)?;
+            train_step(&mut b, &mut net, &xs, &grad, |b| b.session().stats().rounds)
         })
         .unwrap();
         let (got, rounds) = &outs[0].value;
