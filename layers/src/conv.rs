@@ -6,7 +6,8 @@
 //! and truncations communicate under MPC.
 
 use crate::softmax::{max_and_winner_cols, max_cols};
-use crate::{Backend, Gather, Init, LayerError, Result};
+use crate::{Backend, Gather, Init, LayerError, Result, WindowProduct};
+use tessera_tensor::SlidingWindow;
 
 /// The geometry of a 2-D window sliding over `channels` planes of
 /// `height x width`: `kernel x kernel` windows, `stride` apart, on a border
@@ -60,37 +61,35 @@ impl Window {
     /// entries (`channels * kernel^2` of them, or `kernel^2`), zero on the
     /// padding.
     fn windows(&self, batch: usize, per_channel: bool) -> Result<Gather> {
-        let (oh, ow) = self.output()?;
-        let (c, h, w, k) = (self.channels, self.height, self.width, self.kernel);
-        let planes = if per_channel { 1 } else { c };
-        let rows = batch * if per_channel { c } else { 1 } * oh * ow;
-        let cols = planes * k * k;
-        let mut index = Vec::with_capacity(rows * cols);
-        for n in 0..batch {
-            for ch in 0..if per_channel { c } else { 1 } {
-                for y in 0..oh {
-                    for x in 0..ow {
-                        for p in 0..planes {
-                            let plane = if per_channel { ch } else { p };
-                            for ky in 0..k {
-                                for kx in 0..k {
-                                    let iy = (y * self.stride + ky).checked_sub(self.padding);
-                                    let ix = (x * self.stride + kx).checked_sub(self.padding);
-                                    index.push(match (iy, ix) {
-                                        (Some(iy), Some(ix)) if iy < h && ix < w => {
-                                            Some(n * c * h * w + plane * h * w + iy * w + ix)
-                                        }
-                                        _ => None,
-                                    });
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Gather::new([batch, self.inputs()], [rows, cols], index)
+        self.output()?;
+        window_gather(&self.sliding(), batch, per_channel)
     }
+
+    /// The same geometry as the tensor crate's [`SlidingWindow`], which
+    /// defines the windows' layout.
+    pub fn sliding(&self) -> SlidingWindow {
+        SlidingWindow {
+            channels: self.channels,
+            height: self.height,
+            width: self.width,
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+        }
+    }
+}
+
+/// The windows matrix of `batch` images as a [`Gather`] (see
+/// [`SlidingWindow::index`]).
+pub(crate) fn window_gather(w: &SlidingWindow, batch: usize, per_channel: bool) -> Result<Gather> {
+    let bad = || {
+        LayerError::Usage(format!(
+            "{w:?} does not fit, or its windows of {batch} images overflow"
+        ))
+    };
+    let shape = w.shape(batch, per_channel).ok_or_else(bad)?;
+    let index = w.index(batch, per_channel).ok_or_else(bad)?;
+    Gather::new([batch, w.inputs()], shape, index)
 }
 
 /// The rows-of-positions layout `[batch * positions, channels]` back to
@@ -133,8 +132,8 @@ pub struct Conv2d<B: Backend> {
     pub weight: B::Tensor,
     /// One bias per output channel, `[1, OC]`.
     pub bias: B::Tensor,
-    /// The last forward pass's im2col matrix and its batch size.
-    input: Option<(B::Tensor, usize)>,
+    /// What the last forward pass multiplied, for the backward pass.
+    input: Option<ConvInput<B>>,
     /// Gradients of the last backward pass (filters, bias).
     pub grad: Option<(B::Tensor, B::Tensor)>,
     velocity: [Option<B::Tensor>; 2],
@@ -188,46 +187,81 @@ impl<B: Backend> Conv2d<B> {
         oh * ow * (self.window.channels * k * k).max(self.out_channels(b))
     }
 
-    fn apply(&self, b: &mut B, x: &B::Tensor) -> Result<(B::Tensor, B::Tensor, usize)> {
-        let n = batch_of(b, x, self.window.inputs(), "conv2d")?;
-        let cols = b.gather(x, &self.window.windows(n, false)?)?;
-        let y = b.matmul(&cols, &self.weight)?;
-        let y = b.add(&y, &self.bias)?;
+    /// The product of the input's windows with the filters (before the
+    /// truncation if `wide`), in rows of positions, and what the backward
+    /// pass needs of the input.
+    fn product(
+        &self,
+        b: &mut B,
+        input: Input<'_, B>,
+        wide: bool,
+    ) -> Result<(B::Tensor, ConvInput<B>)> {
+        match input {
+            Input::Tensor(x) => {
+                let n = batch_of(b, x, self.window.inputs(), "conv2d")?;
+                let cols = b.gather(x, &self.window.windows(n, false)?)?;
+                let p = match wide {
+                    true => b.matmul_wide(&cols, &self.weight)?,
+                    false => b.matmul(&cols, &self.weight)?,
+                };
+                Ok((p, ConvInput::Cols(cols, n)))
+            }
+            Input::Rows(data, rows) => {
+                let kind = match wide {
+                    true => WindowProduct::Wide,
+                    false => WindowProduct::Forward,
+                };
+                let w = self.window.sliding();
+                self.window.output()?;
+                let p = b.matmul_windows_rows(data, rows, &w, &self.weight, kind)?;
+                Ok((p, ConvInput::Rows(data.clone(), rows.to_vec())))
+            }
+        }
+    }
+
+    /// The gather from rows of positions to images, for `n` images.
+    fn images(&self, b: &B, n: usize) -> Result<Gather> {
         let (oh, ow) = self.window.output()?;
-        let out = b.gather(&y, &to_images(n, self.out_channels(b), oh * ow)?)?;
-        Ok((out, cols, n))
+        to_images(n, self.out_channels(b), oh * ow)
+    }
+
+    /// The layer's output and what the backward pass needs.
+    fn apply(&self, b: &mut B, input: Input<'_, B>) -> Result<(B::Tensor, ConvInput<B>)> {
+        let (p, kept) = self.product(b, input, false)?;
+        let y = b.add(&p, &self.bias)?;
+        let out = b.gather(&y, &self.images(b, kept.batch())?)?;
+        Ok((out, kept))
     }
 
     /// The layer and the exact ReLU after it in one step (under MPC the
     /// product's truncation shares the comparison's opening, as a dense
-    /// layer's does): the output and the ReLU's backward mask, both still in
-    /// rows of positions, the gather to images, and the im2col matrix.
-    fn apply_relu(&self, b: &mut B, x: &B::Tensor) -> Result<FusedRelu<B>> {
-        let n = batch_of(b, x, self.window.inputs(), "conv2d")?;
-        let cols = b.gather(x, &self.window.windows(n, false)?)?;
-        let p = b.matmul_wide(&cols, &self.weight)?;
-        let (y, mask) = b.relu_wide(&p, &self.bias)?;
-        let (oh, ow) = self.window.output()?;
-        let images = to_images(n, self.out_channels(b), oh * ow)?;
+    /// layer's does): the output and the ReLU's backward mask, both in
+    /// images, and what the backward pass needs.
+    fn apply_relu(&self, b: &mut B, input: Input<'_, B>, mask: bool) -> Result<FusedRelu<B>> {
+        let (p, kept) = self.product(b, input, true)?;
+        let (y, m) = b.relu_wide(&p, &self.bias)?;
+        let images = self.images(b, kept.batch())?;
+        let mask = match mask {
+            true => Some(b.gather(&m, &images)?),
+            false => None,
+        };
         Ok(FusedRelu {
-            y,
+            y: b.gather(&y, &images)?,
             mask,
-            images,
-            cols,
-            n,
+            kept,
         })
     }
 
     /// Forward pass, remembering the input's im2col matrix for backward.
     pub fn forward(&mut self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
-        let (out, cols, n) = self.apply(b, x)?;
-        self.input = Some((cols, n));
+        let (out, kept) = self.apply(b, Input::Tensor(x))?;
+        self.input = Some(kept);
         Ok(out)
     }
 
     /// Forward pass for inference.
     pub fn predict(&self, b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
-        Ok(self.apply(b, x)?.0)
+        Ok(self.apply(b, Input::Tensor(x))?.0)
     }
 
     /// Stores the filters' and bias's gradients from `grad` (`[batch,
@@ -238,15 +272,34 @@ impl<B: Backend> Conv2d<B> {
         grad: &B::Tensor,
         want_input: bool,
     ) -> Result<Option<B::Tensor>> {
-        let (cols, n) = self
+        let input = self
             .input
             .take()
             .ok_or_else(|| LayerError::Usage("conv2d backward before forward".into()))?;
-        let (oh, ow) = self.window.output()?;
+        let n = input.batch();
         // Back to one row per (image, position), one column per channel.
-        let g = b.scatter_add(grad, &to_images(n, self.out_channels(b), oh * ow)?)?;
-        let cols_t = b.transpose(&cols)?;
+        let g = b.scatter_add(grad, &self.images(b, n)?)?;
         let db = b.sum_rows(&g)?;
+        let cols = match input {
+            ConvInput::Cols(cols, _) => cols,
+            ConvInput::Rows(data, rows) => {
+                // Training images: the windows' transpose times the gradient,
+                // from the data's masked form.
+                let w = self.window.sliding();
+                let kind = WindowProduct::Transposed;
+                let dw = b.matmul_windows_rows(&data, &rows, &w, &g, kind)?;
+                self.grad = Some((dw, db));
+                if !want_input {
+                    return Ok(None);
+                }
+                let w_t = b.transpose(&self.weight)?;
+                let dcols = b.matmul(&g, &w_t)?;
+                return Ok(Some(
+                    b.scatter_add(&dcols, &self.window.windows(n, false)?)?,
+                ));
+            }
+        };
+        let cols_t = b.transpose(&cols)?;
         if !want_input {
             self.grad = Some((b.matmul(&cols_t, &g)?, db));
             return Ok(None);
@@ -264,13 +317,35 @@ impl<B: Backend> Conv2d<B> {
     }
 }
 
+/// A convolution's input: a tensor, or rows of prepared data (training
+/// images, whose windows a backend can multiply without opening them).
+enum Input<'x, B: Backend> {
+    Tensor(&'x B::Tensor),
+    Rows(&'x B::Data, &'x [usize]),
+}
+
+/// What a convolution's backward pass needs of its input.
+enum ConvInput<B: Backend> {
+    /// The windows matrix and the batch size.
+    Cols(B::Tensor, usize),
+    /// The prepared data and the rows (images) taken.
+    Rows(B::Data, Vec<usize>),
+}
+
+impl<B: Backend> ConvInput<B> {
+    fn batch(&self) -> usize {
+        match self {
+            ConvInput::Cols(_, n) => *n,
+            ConvInput::Rows(_, rows) => rows.len(),
+        }
+    }
+}
+
 /// [`Conv2d::apply_relu`]'s results.
 struct FusedRelu<B: Backend> {
     y: B::Tensor,
-    mask: B::Tensor,
-    images: Gather,
-    cols: B::Tensor,
-    n: usize,
+    mask: Option<B::Tensor>,
+    kept: ConvInput<B>,
 }
 
 /// How a pooling layer combines a window.
@@ -387,9 +462,18 @@ impl<B: Backend> crate::Module<B> for Conv2d<B> {
         Conv2d::predict(self, b, x)
     }
 
+    fn forward_rows(&mut self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        let (out, kept) = self.apply(b, Input::Rows(data, rows))?;
+        self.input = Some(kept);
+        Ok(out)
+    }
+
+    fn predict_rows(&self, b: &mut B, data: &B::Data, rows: &[usize]) -> Result<B::Tensor> {
+        Ok(self.apply(b, Input::Rows(data, rows))?.0)
+    }
+
     fn predict_relu(&self, b: &mut B, x: &B::Tensor) -> Result<Option<B::Tensor>> {
-        let f = self.apply_relu(b, x)?;
-        Ok(Some(b.gather(&f.y, &f.images)?))
+        Ok(Some(self.apply_relu(b, Input::Tensor(x), false)?.y))
     }
 
     fn predict_rows_relu(
@@ -398,8 +482,7 @@ impl<B: Backend> crate::Module<B> for Conv2d<B> {
         data: &B::Data,
         rows: &[usize],
     ) -> Result<Option<B::Tensor>> {
-        let x = b.data_rows(data, rows)?;
-        crate::Module::predict_relu(self, b, &x)
+        Ok(Some(self.apply_relu(b, Input::Rows(data, rows), false)?.y))
     }
 
     fn forward_rows_relu(
@@ -408,15 +491,15 @@ impl<B: Backend> crate::Module<B> for Conv2d<B> {
         data: &B::Data,
         rows: &[usize],
     ) -> Result<Option<(B::Tensor, B::Tensor)>> {
-        let x = b.data_rows(data, rows)?;
-        crate::Module::forward_relu(self, b, &x)
+        let f = self.apply_relu(b, Input::Rows(data, rows), true)?;
+        self.input = Some(f.kept);
+        Ok(f.mask.map(|m| (f.y, m)))
     }
 
     fn forward_relu(&mut self, b: &mut B, x: &B::Tensor) -> Result<Option<(B::Tensor, B::Tensor)>> {
-        let f = self.apply_relu(b, x)?;
-        let out = (b.gather(&f.y, &f.images)?, b.gather(&f.mask, &f.images)?);
-        self.input = Some((f.cols, f.n));
-        Ok(Some(out))
+        let f = self.apply_relu(b, Input::Tensor(x), true)?;
+        self.input = Some(f.kept);
+        Ok(f.mask.map(|m| (f.y, m)))
     }
 
     fn backward(

@@ -40,7 +40,8 @@ pub mod softmax;
 
 pub use activation::{Activation, ActivationLayer, SigmoidKind};
 pub use backend::{
-    ActiveBackend, Backend, F32Backend, FixedBackend, Function, MpcBackend, MpcSession, OwnedBlocks,
+    ActiveBackend, Backend, F32Backend, FixedBackend, Function, MpcBackend, MpcSession,
+    OwnedBlocks, WindowProduct,
 };
 pub use conv::{Conv2d, Pool, Pool2d, Window};
 pub use error::LayerError;

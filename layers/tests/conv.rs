@@ -9,7 +9,7 @@ use tessera_layers::{
 use tessera_protocols::runtime::{run_embedded, EmbeddedConfig};
 
 mod common;
-use common::{max_diff, random, train_step};
+use common::{max_diff, random, step_with, train_step};
 
 const WIN: Window = Window {
     channels: 2,
@@ -443,5 +443,78 @@ fn a_cnn_training_step_fuses_its_layers_and_matches_plaintext() {
     for (i, (g, w)) in outs[0].value.0.iter().zip(&want).enumerate() {
         let d = max_diff(g, w);
         assert!(d < 1e-3, "active: output {i} is {d} from fixed point");
+    }
+}
+
+/// A first convolution on training images (rows of prepared data) takes
+/// its windows' products from the images' one masked opening, so a step
+/// sends less than on the same images as a tensor: the same output and
+/// parameters as plaintext fixed point, for 2 and 3 parties and with OT.
+#[test]
+fn a_first_convolution_on_training_images_never_opens_their_windows() {
+    use tessera_protocols::prep::Provider;
+    let x = random(5, 64, 14, 1.5);
+    let grad = random(3, 3, 15, 0.5);
+    let rows = [3, 0, 4];
+    let on_rows = |b: &mut FixedBackend| {
+        let xt = b.public(&x)?;
+        let data = b.data(&xt)?;
+        let mut net = two_stage_cnn(b)?;
+        step_with(
+            b,
+            &mut net,
+            |b, n| n.forward_rows(b, &data, &rows),
+            &grad,
+            |_| 0,
+        )
+    };
+    let (want, _) = on_rows(&mut FixedBackend::default()).unwrap();
+    for (n, provider) in [
+        (2, Provider::Dealer),
+        (3, Provider::Dealer),
+        (2, Provider::Ot),
+    ] {
+        let cfg = EmbeddedConfig::new(n)
+            .with_seed([9; 32])
+            .with_preprocessing(provider);
+        let outs = run_embedded(&cfg, |s| -> Result<_, LayerError> {
+            let me = s.id();
+            let mut b = MpcBackend::new(s);
+            let xs = b.input(0, (me == 0).then_some(&x), x.shape())?;
+            let data = b.data(&xs)?;
+            let sent = |b: &mut MpcBackend| b.session().stats().total_sent();
+            let mut net = two_stage_cnn(&mut b)?;
+            let before = sent(&mut b);
+            let (out, _) = step_with(
+                &mut b,
+                &mut net,
+                |b, net| net.forward_rows(b, &data, &rows),
+                &grad,
+                |_| 0,
+            )?;
+            let on_rows = sent(&mut b) - before;
+            // The same images as a tensor: their windows are opened.
+            let picked = b.data_rows(&data, &rows)?;
+            let mut net = two_stage_cnn(&mut b)?;
+            let before = sent(&mut b);
+            train_step(&mut b, &mut net, &picked, &grad, |_| 0)?;
+            Ok((out, on_rows, sent(&mut b) - before))
+        })
+        .unwrap();
+        let (got, on_rows, as_tensor) = &outs[0].value;
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let d = max_diff(g, w);
+            assert!(
+                d < 1e-3,
+                "{n} parties, {provider}: output {i} is {d} from fixed point"
+            );
+        }
+        // Forward and backward each opened the 3 x 64 x 9 window entries of
+        // the first convolution (8 bytes each, to each peer) on a tensor.
+        let windows = (3 * 64 * 9 * 8 * (n - 1)) as u64;
+        assert!(
+            on_rows + 2 * windows <= *as_tensor + 1024,
+            "{n} parties, {provider}: {on_rows} bytes on rows, {as_tensor} as a tensor"
+        );
     }
 }

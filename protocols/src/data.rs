@@ -146,6 +146,50 @@ pub fn matmul_masked_rows(
     Ok(AShare::from_share(z))
 }
 
+/// The product of the im2col matrix of images `rows` of a masked matrix
+/// (each row an image in `window`'s layout) with a secret `y`: `W y`, or
+/// `W^T y` if `transposed`, for `W = im2col(x[rows])` (one round, opening
+/// only `y - B`, as [`matmul_masked_rows`]: `W = im2col(E_I) + im2col(A_I)`,
+/// the first public, the second the triple's `A`). A convolution of masked
+/// training images thus never opens its windows, which are `kernel^2` times
+/// as many entries as the images.
+pub fn matmul_masked_windows(
+    sess: &mut Session,
+    x: &MaskedMatrix,
+    rows: &[usize],
+    window: tessera_tensor::SlidingWindow,
+    y: &AShare,
+    transposed: bool,
+) -> Result<AShare> {
+    const OP: &str = "matmul_masked_windows";
+    let [n, inputs] = [x.shape()[0], x.shape()[1]];
+    check_rows(OP, rows, n)?;
+    let bad_window = || ProtocolError::InvalidArgument {
+        op: OP,
+        detail: format!("{window:?} does not fit images of {inputs} entries"),
+    };
+    if window.inputs() != inputs {
+        return Err(bad_window());
+    }
+    let [m, k] = window.shape(rows.len(), false).ok_or_else(bad_window)?;
+    let want = if transposed { m } else { k };
+    let out = other_operand(OP, [m, k], want, y)?;
+    let t = sess
+        .prep()
+        .window_triple(x.inner.mask, rows, window, out, transposed)?;
+    let Triple { a, b, c } = &t;
+    let f = open_masked(sess, &[&y.share().sub(b)?])?.remove(0);
+    let e = window.im2col(&x.inner.opened.select_rows(rows)?)?;
+    let times = |l: &RingTensor, r: &RingTensor| match transposed {
+        true => l.transpose().matmul(r),
+        false => l.matmul(r),
+    };
+    let mut z = times(&e, y.share())?;
+    z.add_assign(&times(a, &f)?)?;
+    z.add_assign(c)?;
+    Ok(AShare::from_share(z))
+}
+
 /// A matrix whose blocks of rows (`axis` 0) or columns (`axis` 1) are each
 /// held in the clear by one party, in party order: its secret sharing is
 /// the trivial one (the owner's share is its block, the others' zero), and

@@ -159,6 +159,68 @@ proptest! {
     }
 }
 
+/// Products with the im2col windows of masked images are exact, forward
+/// and transposed, with padding and a stride, for 2 and 3 parties, with the
+/// dealer and by OT; only the other operand is opened.
+#[test]
+fn products_with_windows_of_masked_images_are_exact() {
+    use tessera_tensor::SlidingWindow;
+    let window = SlidingWindow {
+        channels: 2,
+        height: 5,
+        width: 4,
+        kernel: 3,
+        stride: 2,
+        padding: 1,
+    };
+    let x = data(51, &[6, window.inputs()]);
+    let rows = vec![4, 0, 4, 2];
+    let [m, k] = window.shape(rows.len(), false).unwrap();
+    let w = data(52, &[k, 3]);
+    let g = data(53, &[m, 3]);
+    let cols = window.im2col(&x.select_rows(&rows).unwrap()).unwrap();
+    let want = (
+        cols.matmul(&w).unwrap(),
+        cols.transpose().matmul(&g).unwrap(),
+    );
+    for (n, provider) in [
+        (2, Provider::Dealer),
+        (3, Provider::Dealer),
+        (2, Provider::Ot),
+    ] {
+        let cfg = EmbeddedConfig::new(n)
+            .with_seed([n as u8; 32])
+            .with_preprocessing(provider);
+        let outs = run_embedded(&cfg, |s| {
+            let sx = input(s, n - 1, &x);
+            let masked = data::mask_once(s, &sx)?;
+            let (sw, sg) = (input(s, 0, &w), input(s, 0, &g));
+            let before = s.stats().total_sent();
+            let y = data::matmul_masked_windows(s, &masked, &rows, window, &sw, false)?;
+            let sent = s.stats().total_sent() - before;
+            let z = data::matmul_masked_windows(s, &masked, &rows, window, &sg, true)?;
+            let bad = SlidingWindow {
+                kernel: 9,
+                ..window
+            };
+            let refused = data::matmul_masked_windows(s, &masked, &rows, bad, &sw, false).is_err();
+            Ok::<_, ProtocolError>((
+                arith::reveal(s, &y, "y")?,
+                arith::reveal(s, &z, "z")?,
+                sent,
+                refused,
+            ))
+        })
+        .unwrap();
+        let (y, z, sent, refused) = &outs[0].value;
+        assert_eq!((y, z), (&want.0, &want.1), "{n} parties, {provider}");
+        // Only w - B goes out (k * 3 elements per peer and a header), not
+        // the m * k entries of the windows.
+        assert!(*sent <= ((k * 3 * 8 + 64) * (n - 1)) as u64, "sent {sent}");
+        assert!(refused);
+    }
+}
+
 #[test]
 fn masked_rows_material_is_prefetched_for_the_announced_rows() {
     let x = data(31, &[12, 5]);

@@ -34,9 +34,11 @@ mod fixed_point;
 pub mod matmul;
 mod prg;
 mod ring;
+mod window;
 pub mod wire;
 
 pub use error::TensorError;
 pub use fixed_point::{readable, FixedPoint, DEFAULT_FRAC_BITS};
 pub use prg::{Prg, Seed};
 pub use ring::RingTensor;
+pub use window::SlidingWindow;

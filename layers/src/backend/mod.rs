@@ -214,6 +214,22 @@ pub trait Backend {
     }
     /// Rows of prepared data, as a tensor.
     fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor>;
+    /// The windows matrix (im2col, `window`'s layout, one image per row of
+    /// the data) of rows `rows` of prepared data times `w`: before the
+    /// truncation if `wide` (as [`Backend::matmul_wide`]), or, `transposed`,
+    /// the windows' transpose times `w` (truncated). A convolution's first
+    /// layer on training data; under MPC the masked images' windows are never
+    /// opened, only `w`.
+    fn matmul_windows_rows(
+        &mut self,
+        d: &Self::Data,
+        rows: &[usize],
+        window: &tessera_tensor::SlidingWindow,
+        w: &Self::Tensor,
+        product: WindowProduct,
+    ) -> Result<Self::Tensor> {
+        windows_times(self, d, rows, window, w, product)
+    }
     /// `d[rows] w`, or `d[rows]^T w` if `transposed`.
     fn matmul_rows(
         &mut self,
@@ -375,4 +391,37 @@ pub(super) fn check_input<'a>(
         .ok_or_else(|| LayerError::Usage("a plaintext backend needs every party's data".into()))?;
     same("input", d.shape(), shape)?;
     Ok(d)
+}
+
+/// Which product [`Backend::matmul_windows_rows`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowProduct {
+    /// `W w`, truncated.
+    Forward,
+    /// `W w` before its truncation.
+    Wide,
+    /// `W^T w`, truncated.
+    Transposed,
+}
+
+/// [`Backend::matmul_windows_rows`] on the rows' shares: the windows
+/// gathered locally, then an ordinary product.
+pub(crate) fn windows_times<B: Backend + ?Sized>(
+    b: &mut B,
+    d: &B::Data,
+    rows: &[usize],
+    window: &tessera_tensor::SlidingWindow,
+    w: &B::Tensor,
+    product: WindowProduct,
+) -> Result<B::Tensor> {
+    let x = b.data_rows(d, rows)?;
+    let cols = b.gather(&x, &crate::conv::window_gather(window, rows.len(), false)?)?;
+    match product {
+        WindowProduct::Forward => b.matmul(&cols, w),
+        WindowProduct::Wide => b.matmul_wide(&cols, w),
+        WindowProduct::Transposed => {
+            let t = b.transpose(&cols)?;
+            b.matmul(&t, w)
+        }
+    }
 }

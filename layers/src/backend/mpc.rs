@@ -99,6 +99,28 @@ impl Backend for MpcBackend<'_> {
         Ok(d.matmul_rows_fixed(self.sess, rows, w, transposed)?)
     }
 
+    /// Masked training images: their windows are never opened, only `w`
+    /// (`data::matmul_masked_windows`); images held by their owners take the
+    /// windows of their shares.
+    fn matmul_windows_rows(
+        &mut self,
+        d: &Self::Data,
+        rows: &[usize],
+        window: &tessera_tensor::SlidingWindow,
+        w: &Self::Tensor,
+        product: super::WindowProduct,
+    ) -> Result<Self::Tensor> {
+        let DataMatrix::Masked(m) = d else {
+            return super::windows_times(self, d, rows, window, w, product);
+        };
+        let transposed = product == super::WindowProduct::Transposed;
+        let p = data::matmul_masked_windows(self.sess, m, rows, *window, w, transposed)?;
+        match product {
+            super::WindowProduct::Wide => Ok(p),
+            _ => Ok(arith::truncate(self.sess, &p)?),
+        }
+    }
+
     fn name(&self) -> &'static str {
         "mpc"
     }

@@ -30,8 +30,20 @@ pub fn train_step<'a, B: Backend + 'a>(
     grad: &ArrayD<f64>,
     rounds: impl Fn(&mut B) -> u64,
 ) -> Result<(Vec<ArrayD<f64>>, [u64; 2]), LayerError> {
+    step_with(b, net, |b, net| net.forward(b, xs), grad, rounds)
+}
+
+/// [`train_step`] with the forward pass `forward` (on rows of prepared
+/// data, say).
+pub fn step_with<'a, B: Backend + 'a>(
+    b: &mut B,
+    net: &mut Sequential<'a, B>,
+    forward: impl FnOnce(&mut B, &mut Sequential<'a, B>) -> Result<B::Tensor, LayerError>,
+    grad: &ArrayD<f64>,
+    rounds: impl Fn(&mut B) -> u64,
+) -> Result<(Vec<ArrayD<f64>>, [u64; 2]), LayerError> {
     let before = rounds(b);
-    let y = net.forward(b, xs)?;
+    let y = forward(b, net)?;
     let forward_rounds = rounds(b) - before;
     let g = b.public(grad)?;
     let before = rounds(b);

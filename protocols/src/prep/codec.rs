@@ -39,6 +39,29 @@ impl Material {
             }
             return enc;
         }
+        if let Material::WindowTriple {
+            mask,
+            rows,
+            window: w,
+            out,
+            transposed,
+        } = self
+        {
+            // tag, transposed, then mask, out, the window's six numbers,
+            // |I| and the rows, as u64.
+            let mut enc = vec![self.tag(), *transposed as u8];
+            let head = [*mask, *out as u64];
+            let geometry = [w.channels, w.height, w.width, w.kernel, w.stride, w.padding];
+            let words = head
+                .into_iter()
+                .chain(geometry.iter().map(|&v| v as u64))
+                .chain([rows.len() as u64])
+                .chain(rows.iter().map(|&r| r as u64));
+            for v in words {
+                enc.extend_from_slice(&v.to_le_bytes());
+            }
+            return enc;
+        }
         let (dims, f): (Vec<usize>, u32) = match self {
             Material::MatTriple(m, k, n) => (vec![*m, *k, *n], 0),
             Material::HeldTriple { owner, m, k, n } => (vec![*m, *k, *n], *owner as u32),
@@ -54,7 +77,9 @@ impl Material {
                 rows,
                 cols,
             } => (vec![*id as usize, *start, *rows, *cols], 0),
-            Material::RowTriple { .. } => unreachable!("encoded above"),
+            Material::RowTriple { .. } | Material::WindowTriple { .. } => {
+                unreachable!("encoded above")
+            }
             Material::Auth(AuthKind::MatTriple(m, k, n)) => (vec![*m, *k, *n], 0),
             Material::Auth(AuthKind::Trunc(s, f)) => (s.clone(), *f),
             Material::Auth(AuthKind::Input(s, owner)) => (s.clone(), *owner as u32),
@@ -91,6 +116,9 @@ impl Material {
         }
         if matches!(*tag, 10 | 19 | 20) {
             return Self::decode_row_triple(*tag, *f, bytes).map(Some);
+        }
+        if *tag == 27 {
+            return Self::decode_window_triple(*f, bytes).map(Some);
         }
         let nd = *nd as usize;
         if nd > wire::MAX_DIMS || rest.len() != nd * 8 {
@@ -184,19 +212,54 @@ impl Material {
             })
     }
 
+    /// A [`Material::WindowTriple`] request, its window checked to fit.
+    fn decode_window_triple(transposed: u8, bytes: &[u8]) -> std::result::Result<Material, String> {
+        let words = le_words(&bytes[2..], "window triple")?;
+        let [mask, out, c, h, w, k, stride, pad, m, rows @ ..] = words.as_slice() else {
+            return Err("window triple request shorter than its header".into());
+        };
+        if transposed > 1 || rows.len() as u64 != *m {
+            return Err("bad window triple request".into());
+        }
+        let size = |v: &u64| usize::try_from(*v).map_err(|_| "window triple field too large");
+        let window = tessera_tensor::SlidingWindow {
+            channels: size(c)?,
+            height: size(h)?,
+            width: size(w)?,
+            kernel: size(k)?,
+            stride: size(stride)?,
+            padding: size(pad)?,
+        };
+        // The mask rows it draws (images) are bounded as messages are, as
+        // well as the im2col matrix (by `check_size` below).
+        let drawn = window
+            .height
+            .checked_mul(window.width)
+            .and_then(|p| p.checked_mul(window.channels))
+            .and_then(|p| p.checked_mul(rows.len()));
+        let drawn_fits = matches!(drawn, Some(d) if d <= crate::channel::MAX_MESSAGE_ELEMS);
+        if !drawn_fits || window.output().is_none() || window.shape(rows.len(), false).is_none() {
+            return Err(format!(
+                "a window triple whose window does not fit or is too large: {window:?}"
+            ));
+        }
+        let item = Material::WindowTriple {
+            mask: *mask,
+            rows: rows.iter().map(|&r| r as usize).collect(),
+            window,
+            out: size(out)?,
+            transposed: transposed == 1,
+        };
+        item.check_size()?;
+        Ok(item)
+    }
+
     pub(crate) fn decode_row_triple(
         tag: u8,
         transposed: u8,
         bytes: &[u8],
     ) -> std::result::Result<Material, String> {
-        let words: Vec<u64> = bytes[2..]
-            .chunks(8)
-            .map(|c| {
-                c.try_into()
-                    .map(u64::from_le_bytes)
-                    .map_err(|_| "row triple request of odd length".to_string())
-            })
-            .collect::<std::result::Result<_, _>>()?;
+        let words = le_words(&bytes[2..], "row triple")?;
         let [mask, cols, out, m, rows @ ..] = words.as_slice() else {
             return Err("row triple request shorter than its header".into());
         };
@@ -226,6 +289,18 @@ impl Material {
         item.check_size()?;
         Ok(item)
     }
+}
+
+/// Little-endian words of a request's body.
+fn le_words(bytes: &[u8], what: &str) -> std::result::Result<Vec<u64>, String> {
+    bytes
+        .chunks(8)
+        .map(|c| {
+            c.try_into()
+                .map(u64::from_le_bytes)
+                .map_err(|_| format!("{what} request of odd length"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -262,6 +337,20 @@ mod tests {
                 rows: vec![6, 0, 2],
                 cols: 3,
                 out: 2,
+                transposed: true,
+            },
+            Material::WindowTriple {
+                mask: 5,
+                rows: vec![3, 1],
+                window: tessera_tensor::SlidingWindow {
+                    channels: 2,
+                    height: 6,
+                    width: 5,
+                    kernel: 3,
+                    stride: 2,
+                    padding: 1,
+                },
+                out: 4,
                 transposed: true,
             },
             Material::Auth(AuthKind::AndTriples(vec![9], 2)),
@@ -326,5 +415,26 @@ mod tests {
             transposed: false,
         };
         assert!(Material::decode(&rows.encode()).is_err());
+        // A window that does not fit its images, and one whose images are
+        // larger than a message though its im2col matrix is small.
+        let window = |height, kernel, stride| Material::WindowTriple {
+            mask: 1,
+            rows: vec![0; 2],
+            window: tessera_tensor::SlidingWindow {
+                channels: 1,
+                height,
+                width: height,
+                kernel,
+                stride,
+                padding: 0,
+            },
+            out: 2,
+            transposed: false,
+        };
+        let err = Material::decode(&window(3, 4, 1).encode()).unwrap_err();
+        assert!(err.contains("does not fit"), "{err}");
+        assert!(Material::decode(&window(1 << 20, 1, 1 << 20).encode()).is_err());
+        let ok = window(5, 3, 1);
+        assert_eq!(Material::decode(&ok.encode()).unwrap(), Some(ok));
     }
 }

@@ -85,6 +85,23 @@ pub enum Material {
         /// `A_I^T B` instead of `A_I B`.
         transposed: bool,
     },
+    /// A [`Material::RowTriple`] on the windows of images: `A` is the im2col
+    /// matrix (`window`'s layout) of rows `rows` of mask `mask` (each row an
+    /// image, `window.inputs()` wide), `[|I| * positions, channels *
+    /// kernel^2]`; `C = A B` or, `transposed`, `C = A^T B`. A convolution of
+    /// masked training images then opens only its other operand.
+    WindowTriple {
+        /// Id of the [`Material::Mask`].
+        mask: u64,
+        /// Rows of the mask (images), in order.
+        rows: Vec<usize>,
+        /// The windows' geometry.
+        window: tessera_tensor::SlidingWindow,
+        /// Columns of `B`.
+        out: usize,
+        /// `A^T B` instead of `A B`.
+        transposed: bool,
+    },
     /// A matrix triple for a product `L Y` where party `owner` holds `L [m,
     /// k]` in the clear and `Y [k, n]` is secret, made without seeing `L`:
     /// a random `A [m, k]` only the owner draws, a random `B_j [k, n]` each
@@ -120,6 +137,7 @@ impl Material {
             Material::EdaSelect(_) => 21,
             Material::Mask { .. } => 9,
             Material::RowTriple { .. } => 10,
+            Material::WindowTriple { .. } => 27,
             Material::HeldTriple { .. } => 24,
             Material::Auth(k) => match k {
                 AuthKind::Triple(_) => 11,
@@ -199,6 +217,25 @@ impl Material {
                 ],
             ),
             Material::Mask { rows, cols, .. } => (vec![(vec![*rows, *cols], Arithmetic)], vec![]),
+            Material::WindowTriple {
+                rows,
+                window,
+                out,
+                transposed,
+                ..
+            } => {
+                // Checked when decoded; an impossible window has no entries.
+                let [m, k] = window.shape(rows.len(), false).unwrap_or([0, 0]);
+                let (b, c) = if *transposed {
+                    (vec![m, *out], vec![k, *out])
+                } else {
+                    (vec![k, *out], vec![m, *out])
+                };
+                (
+                    vec![(vec![m, k], Arithmetic), (b, Arithmetic)],
+                    vec![(c, Arithmetic)],
+                )
+            }
             Material::RowTriple {
                 rows,
                 cols,
@@ -225,6 +262,7 @@ impl Material {
     pub(crate) fn data_rows_mut(&mut self) -> Option<&mut Vec<usize>> {
         match self {
             Material::RowTriple { rows, .. }
+            | Material::WindowTriple { rows, .. }
             | Material::Auth(AuthKind::RowTriple { rows, .. } | AuthKind::MaskRows { rows, .. }) => {
                 Some(rows)
             }
@@ -303,8 +341,14 @@ impl Material {
             Material::Mask { .. } => vec![],
             Material::RowTriple {
                 transposed: false, ..
+            }
+            | Material::WindowTriple {
+                transposed: false, ..
             } => vec![random[0].matmul(&random[1])?],
             Material::RowTriple {
+                transposed: true, ..
+            }
+            | Material::WindowTriple {
                 transposed: true, ..
             } => vec![random[0].transpose().matmul(&random[1])?],
             Material::CompareTables(len, k, nodes) => {
@@ -387,6 +431,12 @@ impl Material {
                 mask_rows(seed, *mask, *cols, rows.iter().copied()),
                 prg.uniform(&random[1].0),
             ],
+            Material::WindowTriple {
+                mask, rows, window, ..
+            } => vec![
+                window_rows(seed, *mask, window, rows),
+                prg.uniform(&random[1].0),
+            ],
             Material::Auth(kind) => kind.draw(seed, &mut prg, party),
             // The owner draws A alone, the others their own B_j (the
             // secrets are the sums, so zero stands for "not drawn").
@@ -418,6 +468,21 @@ pub(crate) fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
 
 pub(crate) fn draw(prg: &mut Prg, shapes: &[Component]) -> Vec<RingTensor> {
     shapes.iter().map(|(s, _)| prg.uniform(s)).collect()
+}
+
+/// The im2col matrix of rows `rows` of this party's share of persistent
+/// mask `mask`, whose rows are images in `window`'s layout (checked when
+/// decoded: an impossible window gives an empty matrix).
+pub(crate) fn window_rows(
+    seed: &Seed,
+    mask: u64,
+    window: &tessera_tensor::SlidingWindow,
+    rows: &[usize],
+) -> RingTensor {
+    let images = mask_rows(seed, mask, window.inputs(), rows.iter().copied());
+    window
+        .im2col(&images)
+        .unwrap_or_else(|_| RingTensor::zeros(&[0, 0]))
 }
 
 /// Rows `rows` of this party's share of persistent mask `mask` (`cols` wide).

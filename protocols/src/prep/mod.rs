@@ -25,8 +25,8 @@ mod material;
 pub mod ot;
 mod typed;
 pub use dealer::{Dealer, DealerClient, DEALER_TRUST};
-pub(crate) use material::mask_rows;
 pub use material::Material;
+pub(crate) use material::{mask_rows, window_rows};
 pub use ot::{OtProvider, OT_TRUST};
 pub use typed::{
     AndCubes, AndTriples, CompareMaterial, Correlations, EdaBits, OwnedTriple, SelectMaterial,

@@ -186,6 +186,16 @@ pub trait Correlations {
         out: usize,
         transposed: bool,
     ) -> Result<Triple>;
+    /// [`Correlations::row_triple`] on the im2col matrix of rows `rows` of
+    /// persistent mask `mask` (images in `window`'s layout).
+    fn window_triple(
+        &mut self,
+        mask: u64,
+        rows: &[usize],
+        window: tessera_tensor::SlidingWindow,
+        out: usize,
+        transposed: bool,
+    ) -> Result<Triple>;
     /// Rows `start..start + rows` of this party's share of persistent mask `id`.
     fn mask_rows(&mut self, id: u64, start: usize, rows: usize, cols: usize) -> Result<RingTensor>;
     /// A truncation pair for `f` bits.
@@ -241,6 +251,25 @@ impl<P: Preprocessing + ?Sized> Correlations for P {
             mask,
             rows: rows.to_vec(),
             cols,
+            out,
+            transposed,
+        };
+        let [a, b, c] = parts(self, &item)?;
+        Ok(Triple { a, b, c })
+    }
+
+    fn window_triple(
+        &mut self,
+        mask: u64,
+        rows: &[usize],
+        window: tessera_tensor::SlidingWindow,
+        out: usize,
+        transposed: bool,
+    ) -> Result<Triple> {
+        let item = Material::WindowTriple {
+            mask,
+            rows: rows.to_vec(),
+            window,
             out,
             transposed,
         };

@@ -14,7 +14,7 @@ use bits::Eda;
 
 use super::OtProvider;
 use crate::error::Result;
-use crate::prep::{mask_rows, Material};
+use crate::prep::{mask_rows, window_rows, Material};
 use tessera_tensor::RingTensor;
 
 impl OtProvider {
@@ -155,14 +155,22 @@ impl OtProvider {
                 *start..*start + *rows,
             )],
             Material::RowTriple {
-                mask,
-                rows,
-                cols,
-                out,
-                transposed,
+                out, transposed, ..
+            }
+            | Material::WindowTriple {
+                out, transposed, ..
             } => {
-                let a = mask_rows(&self.mask_seed, *mask, *cols, rows.iter().copied());
-                let b_rows = if *transposed { rows.len() } else { *cols };
+                let a = match item {
+                    Material::WindowTriple {
+                        mask, rows, window, ..
+                    } => window_rows(&self.mask_seed, *mask, window, rows),
+                    Material::RowTriple {
+                        mask, rows, cols, ..
+                    } => mask_rows(&self.mask_seed, *mask, *cols, rows.iter().copied()),
+                    _ => unreachable!("matched above"),
+                };
+                let (m, k) = (a.shape()[0], a.shape()[1]);
+                let b_rows = if *transposed { m } else { k };
                 let b = self.local.uniform(&[b_rows, *out]);
                 let c = if *transposed {
                     self.matmul(&a.transpose(), &b)?
