@@ -7,81 +7,13 @@
 
 use crate::softmax::{max_and_winner_cols, max_cols};
 use crate::{Backend, Gather, Init, LayerError, Result, WindowProduct};
-use tessera_tensor::SlidingWindow;
 
-/// The geometry of a 2-D window sliding over `channels` planes of
-/// `height x width`: `kernel x kernel` windows, `stride` apart, on a border
-/// of `padding` zeros.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// Input channels (planes).
-    pub channels: usize,
-    /// Input height.
-    pub height: usize,
-    /// Input width.
-    pub width: usize,
-    /// Window side.
-    pub kernel: usize,
-    /// Step between windows.
-    pub stride: usize,
-    /// Zeros around each plane.
-    pub padding: usize,
-}
-
-impl Window {
-    /// Output height and width; an error if no window fits.
-    pub fn output(&self) -> Result<(usize, usize)> {
-        let fit = |n: usize| {
-            (n + 2 * self.padding)
-                .checked_sub(self.kernel)
-                .filter(|_| self.kernel > 0 && self.stride > 0)
-                .map(|d| d / self.stride + 1)
-        };
-        match (fit(self.height), fit(self.width)) {
-            (Some(h), Some(w)) if self.channels > 0 => Ok((h, w)),
-            _ => Err(LayerError::Usage(format!(
-                "a {k}x{k} window with stride {s} and padding {p} does not fit {c} planes of {h}x{w}",
-                k = self.kernel,
-                s = self.stride,
-                p = self.padding,
-                c = self.channels,
-                h = self.height,
-                w = self.width
-            ))),
-        }
-    }
-
-    /// Input entries per image.
-    pub fn inputs(&self) -> usize {
-        self.channels * self.height * self.width
-    }
-
-    /// For `batch` images, one row per (image, output position), or per
-    /// (image, channel, output position) when `per_channel`: the window's
-    /// entries (`channels * kernel^2` of them, or `kernel^2`), zero on the
-    /// padding.
-    fn windows(&self, batch: usize, per_channel: bool) -> Result<Gather> {
-        self.output()?;
-        window_gather(&self.sliding(), batch, per_channel)
-    }
-
-    /// The same geometry as the tensor crate's [`SlidingWindow`], which
-    /// defines the windows' layout.
-    pub fn sliding(&self) -> SlidingWindow {
-        SlidingWindow {
-            channels: self.channels,
-            height: self.height,
-            width: self.width,
-            kernel: self.kernel,
-            stride: self.stride,
-            padding: self.padding,
-        }
-    }
-}
+/// The geometry of a convolution's or a pooling layer's windows.
+pub use tessera_tensor::SlidingWindow as Window;
 
 /// The windows matrix of `batch` images as a [`Gather`] (see
 /// [`SlidingWindow::index`]).
-pub(crate) fn window_gather(w: &SlidingWindow, batch: usize, per_channel: bool) -> Result<Gather> {
+pub(crate) fn window_gather(w: &Window, batch: usize, per_channel: bool) -> Result<Gather> {
     let bad = || {
         LayerError::Usage(format!(
             "{w:?} does not fit, or its windows of {batch} images overflow"
@@ -199,7 +131,7 @@ impl<B: Backend> Conv2d<B> {
         match input {
             Input::Tensor(x) => {
                 let n = batch_of(b, x, self.window.inputs(), "conv2d")?;
-                let cols = b.gather(x, &self.window.windows(n, false)?)?;
+                let cols = b.gather(x, &window_gather(&self.window, n, false)?)?;
                 let p = match wide {
                     true => b.matmul_wide(&cols, &self.weight)?,
                     false => b.matmul(&cols, &self.weight)?,
@@ -211,9 +143,8 @@ impl<B: Backend> Conv2d<B> {
                     true => WindowProduct::Wide,
                     false => WindowProduct::Forward,
                 };
-                let w = self.window.sliding();
                 self.window.output()?;
-                let p = b.matmul_windows_rows(data, rows, &w, &self.weight, kind)?;
+                let p = b.matmul_windows_rows(data, rows, &self.window, &self.weight, kind)?;
                 Ok((p, ConvInput::Rows(data.clone(), rows.to_vec())))
             }
         }
@@ -285,9 +216,8 @@ impl<B: Backend> Conv2d<B> {
             ConvInput::Rows(data, rows) => {
                 // Training images: the windows' transpose times the gradient,
                 // from the data's masked form.
-                let w = self.window.sliding();
                 let kind = WindowProduct::Transposed;
-                let dw = b.matmul_windows_rows(&data, &rows, &w, &g, kind)?;
+                let dw = b.matmul_windows_rows(&data, &rows, &self.window, &g, kind)?;
                 self.grad = Some((dw, db));
                 if !want_input {
                     return Ok(None);
@@ -295,7 +225,7 @@ impl<B: Backend> Conv2d<B> {
                 let w_t = b.transpose(&self.weight)?;
                 let dcols = b.matmul(&g, &w_t)?;
                 return Ok(Some(
-                    b.scatter_add(&dcols, &self.window.windows(n, false)?)?,
+                    b.scatter_add(&dcols, &window_gather(&self.window, n, false)?)?,
                 ));
             }
         };
@@ -311,9 +241,10 @@ impl<B: Backend> Conv2d<B> {
                 .try_into()
                 .map_err(|_| LayerError::Usage("matmul_each: two products expected".into()))?;
         self.grad = Some((dw, db));
-        Ok(Some(
-            b.scatter_add(&dcols, &self.window.windows(n, false)?)?,
-        ))
+        Ok(Some(b.scatter_add(
+            &dcols,
+            &window_gather(&self.window, n, false)?,
+        )?))
     }
 }
 
@@ -407,7 +338,7 @@ impl<B: Backend> Pool2d<B> {
         train: bool,
     ) -> Result<(B::Tensor, Option<B::Tensor>, usize)> {
         let n = batch_of(b, x, self.window.inputs(), "pool2d")?;
-        let windows = b.gather(x, &self.window.windows(n, true)?)?;
+        let windows = b.gather(x, &window_gather(&self.window, n, true)?)?;
         let (pooled, hot) = match self.kind {
             Pool::Max if train => {
                 let (max, winner) = max_and_winner_cols(b, &windows)?;
@@ -449,7 +380,7 @@ impl<B: Backend> Pool2d<B> {
             (Pool::Max, Some(winner)) => b.mul_mask(&spread, &winner)?,
             _ => b.scale(&spread, 1.0 / k2 as f64)?,
         };
-        b.scatter_add(&per_entry, &self.window.windows(n, true)?)
+        b.scatter_add(&per_entry, &window_gather(&self.window, n, true)?)
     }
 }
 

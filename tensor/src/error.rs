@@ -45,4 +45,7 @@ pub enum TensorError {
     /// Bytes received from the wire do not form a valid tensor.
     #[error("malformed tensor bytes: {0}")]
     Wire(String),
+    /// A sliding window that does not fit its images.
+    #[error("{0}")]
+    Window(String),
 }

@@ -8,7 +8,8 @@ use crate::{RingTensor, TensorError};
 /// A 2-D window sliding over `channels` planes of `height x width`:
 /// `kernel x kernel` windows, `stride` apart, on a border of `padding`
 /// zeros. Images are rows of a `[batch, channels * height * width]` matrix
-/// (channel-major).
+/// (channel-major). The layers' convolutions and pooling take it as their
+/// `Window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlidingWindow {
     /// Input channels (planes).
@@ -26,8 +27,8 @@ pub struct SlidingWindow {
 }
 
 impl SlidingWindow {
-    /// Output height and width, or `None` if no window fits.
-    pub fn output(&self) -> Option<(usize, usize)> {
+    /// Output height and width; an error if no window fits.
+    pub fn output(&self) -> Result<(usize, usize), TensorError> {
         let fit = |n: usize| {
             n.checked_add(self.padding.checked_mul(2)?)?
                 .checked_sub(self.kernel)
@@ -35,8 +36,16 @@ impl SlidingWindow {
                 .map(|d| d / self.stride + 1)
         };
         match (fit(self.height), fit(self.width)) {
-            (Some(h), Some(w)) if self.channels > 0 => Some((h, w)),
-            _ => None,
+            (Some(h), Some(w)) if self.channels > 0 => Ok((h, w)),
+            _ => Err(TensorError::Window(format!(
+                "a {k}x{k} window with stride {s} and padding {p} does not fit {c} planes of {h}x{w}",
+                k = self.kernel,
+                s = self.stride,
+                p = self.padding,
+                c = self.channels,
+                h = self.height,
+                w = self.width
+            ))),
         }
     }
 
@@ -49,7 +58,7 @@ impl SlidingWindow {
     /// (image, output position), or per (image, channel, output position)
     /// when `per_channel`; `channels * kernel^2` columns, or `kernel^2`.
     pub fn shape(&self, batch: usize, per_channel: bool) -> Option<[usize; 2]> {
-        let (oh, ow) = self.output()?;
+        let (oh, ow) = self.output().ok()?;
         let k2 = self.kernel.checked_mul(self.kernel)?;
         let (per_row, cols) = match per_channel {
             true => (self.channels, k2),
@@ -66,7 +75,7 @@ impl SlidingWindow {
     /// by row, the input entry it reads, `None` on the padding.
     pub fn index(&self, batch: usize, per_channel: bool) -> Option<Vec<Option<usize>>> {
         let [rows, cols] = self.shape(batch, per_channel)?;
-        let (oh, ow) = self.output()?;
+        let (oh, ow) = self.output().ok()?;
         let (c, h, w, k) = (self.channels, self.height, self.width, self.kernel);
         let planes = if per_channel { 1 } else { c };
         let mut index = Vec::with_capacity(rows * cols);
@@ -145,7 +154,11 @@ mod tests {
         );
         assert!(w.im2col(&RingTensor::zeros(&[1, 17])).is_err());
         let none = SlidingWindow { kernel: 6, ..w };
-        assert_eq!(none.output(), None);
+        assert!(none
+            .output()
+            .unwrap_err()
+            .to_string()
+            .contains("does not fit"));
         assert!(none.im2col(&x).is_err());
     }
 }
