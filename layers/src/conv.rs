@@ -143,7 +143,6 @@ impl<B: Backend> Conv2d<B> {
                     true => WindowProduct::Wide,
                     false => WindowProduct::Forward,
                 };
-                self.window.output()?;
                 let p = b.matmul_windows_rows(data, rows, &self.window, &self.weight, kind)?;
                 Ok((p, ConvInput::Rows(data.clone(), rows.to_vec())))
             }

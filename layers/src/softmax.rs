@@ -42,7 +42,7 @@ pub fn argmax_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<B::Tensor> {
     if let Some((hot, _)) = b.argmax_rows(x)? {
         return Ok(hot);
     }
-    Ok(one_hot_tournament(b, x)?.1)
+    Ok(one_hot_tournament(b, x, false)?.1)
 }
 
 /// Row-wise maximum `[rows, 1]` and its winner (ties to the lower index)
@@ -54,20 +54,23 @@ pub fn max_and_winner_cols<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<(B::T
     if let Some(both) = b.max_and_winner_rows(x)? {
         return Ok(both);
     }
-    let shape = b.shape(x);
-    let (rows, n) = (shape[0], shape[1]);
-    let eye = ndarray::Array2::from_shape_fn((rows, n * n), |(_, i)| i / n == i % n);
-    let hot = b.public_mask(&eye.into_dyn())?;
-    tournament(b, x, hot, n)
+    one_hot_tournament(b, x, true)
 }
 
 /// The tournament with the identity's rows as payload: the maximum and the
-/// one-hot.
-fn one_hot_tournament<B: Backend>(b: &mut B, x: &B::Tensor) -> Result<(B::Tensor, B::Tensor)> {
+/// one-hot, as a mask for [`Backend::mul_mask`] if `mask`, else as numbers.
+fn one_hot_tournament<B: Backend>(
+    b: &mut B,
+    x: &B::Tensor,
+    mask: bool,
+) -> Result<(B::Tensor, B::Tensor)> {
     let shape = b.shape(x);
     let (rows, n) = (shape[0], shape[1]);
-    let eye = ndarray::Array2::from_shape_fn((rows, n * n), |(_, i)| f64::from(i / n == i % n));
-    let hot = b.public(&eye.into_dyn())?;
+    let eye = ndarray::Array2::from_shape_fn((rows, n * n), |(_, i)| i / n == i % n).into_dyn();
+    let hot = match mask {
+        true => b.public_mask(&eye)?,
+        false => b.public(&eye.mapv(f64::from))?,
+    };
     tournament(b, x, hot, n)
 }
 

@@ -214,10 +214,10 @@ pub trait Backend {
     }
     /// Rows of prepared data, as a tensor.
     fn data_rows(&mut self, d: &Self::Data, rows: &[usize]) -> Result<Self::Tensor>;
-    /// The windows matrix (im2col, `window`'s layout, one image per row of
-    /// the data) of rows `rows` of prepared data times `w`: before the
-    /// truncation if `wide` (as [`Backend::matmul_wide`]), or, `transposed`,
-    /// the windows' transpose times `w` (truncated). A convolution's first
+    /// The windows matrix `W` (im2col, `window`'s layout, one image per row
+    /// of the data) of rows `rows` of prepared data times `w`, as `product`
+    /// says: `W w` truncated, `W w` before its truncation (as
+    /// [`Backend::matmul_wide`]), or `W^T w` truncated. A convolution's first
     /// layer on training data; under MPC the masked images' windows are never
     /// opened, only `w`.
     fn matmul_windows_rows(

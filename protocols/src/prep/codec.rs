@@ -238,7 +238,7 @@ impl Material {
             .and_then(|p| p.checked_mul(window.channels))
             .and_then(|p| p.checked_mul(rows.len()));
         let drawn_fits = matches!(drawn, Some(d) if d <= crate::channel::MAX_MESSAGE_ELEMS);
-        if !drawn_fits || window.output().is_err() || window.shape(rows.len(), false).is_none() {
+        if !drawn_fits || window.shape(rows.len(), false).is_none() {
             return Err(format!(
                 "a window triple whose window does not fit or is too large: {window:?}"
             ));

@@ -155,30 +155,42 @@ impl OtProvider {
                 *start..*start + *rows,
             )],
             Material::RowTriple {
-                out, transposed, ..
-            }
-            | Material::WindowTriple {
-                out, transposed, ..
+                mask,
+                rows,
+                cols,
+                out,
+                transposed,
             } => {
-                let a = match item {
-                    Material::WindowTriple {
-                        mask, rows, window, ..
-                    } => window_rows(&self.mask_seed, *mask, window, rows),
-                    Material::RowTriple {
-                        mask, rows, cols, ..
-                    } => mask_rows(&self.mask_seed, *mask, *cols, rows.iter().copied()),
-                    _ => unreachable!("matched above"),
-                };
-                let (m, k) = (a.shape()[0], a.shape()[1]);
-                let b_rows = if *transposed { m } else { k };
-                let b = self.local.uniform(&[b_rows, *out]);
-                let c = if *transposed {
-                    self.matmul(&a.transpose(), &b)?
-                } else {
-                    self.matmul(&a, &b)?
-                };
-                vec![a, b, c]
+                let a = mask_rows(&self.mask_seed, *mask, *cols, rows.iter().copied());
+                self.triple_on(a, *out, *transposed)?
+            }
+            Material::WindowTriple {
+                mask,
+                rows,
+                window,
+                out,
+                transposed,
+            } => {
+                let a = window_rows(&self.mask_seed, *mask, window, rows);
+                self.triple_on(a, *out, *transposed)?
             }
         })
+    }
+
+    /// A triple on a given `A` (rows of a mask, or their windows): a fresh
+    /// `B` and shares of `C = A B`, or `A^T B` if `transposed`.
+    fn triple_on(
+        &mut self,
+        a: RingTensor,
+        out: usize,
+        transposed: bool,
+    ) -> Result<Vec<RingTensor>> {
+        let (m, k) = (a.shape()[0], a.shape()[1]);
+        let b = self.local.uniform(&[if transposed { m } else { k }, out]);
+        let c = match transposed {
+            true => self.matmul(&a.transpose(), &b)?,
+            false => self.matmul(&a, &b)?,
+        };
+        Ok(vec![a, b, c])
     }
 }
