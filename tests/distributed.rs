@@ -18,12 +18,26 @@ fn scratch(name: &str) -> Scratch {
     Scratch::new("dist", name)
 }
 
+/// A port that was free when checked, below the kernel's ephemeral range
+/// (32768-60999 on Linux). A port the kernel picks for `bind(0)` lies in
+/// that range, where any outgoing connection of a test running alongside
+/// can take it before the party binds it (seen in CI: "Address already in
+/// use"); below it, only listeners compete, and this process hands out each
+/// port once.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let start = std::process::id().wrapping_mul(131) % SPAN;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "no free port below the ephemeral range");
+        let port = (FIRST + (start + n) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Keys, per-party data and a job file for `parties` parties in `dir`.
